@@ -19,7 +19,11 @@ pub struct Location {
 
 impl Location {
     pub fn new(file: impl Into<PathBuf>, line: usize, column: usize) -> Self {
-        Location { file: file.into(), line, column }
+        Location {
+            file: file.into(),
+            line,
+            column,
+        }
     }
 }
 
@@ -56,20 +60,29 @@ pub struct UserError {
 impl UserError {
     pub fn new(message: impl Into<String>) -> Self {
         UserError {
-            diagnostics: vec![Diagnostic { location: None, message: message.into() }],
+            diagnostics: vec![Diagnostic {
+                location: None,
+                message: message.into(),
+            }],
             hint: None,
         }
     }
 
     pub fn at(location: Location, message: impl Into<String>) -> Self {
         UserError {
-            diagnostics: vec![Diagnostic { location: Some(location), message: message.into() }],
+            diagnostics: vec![Diagnostic {
+                location: Some(location),
+                message: message.into(),
+            }],
             hint: None,
         }
     }
 
     pub fn many(diagnostics: Vec<Diagnostic>) -> Self {
-        UserError { diagnostics, hint: None }
+        UserError {
+            diagnostics,
+            hint: None,
+        }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -101,7 +114,10 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(message: impl Into<String>) -> Self {
-        Failure { message: message.into(), hint: None }
+        Failure {
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -120,7 +136,11 @@ impl std::error::Error for Failure {}
 
 /// Exit code for an error chain: 2 when any link is a [`UserError`], else 1.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
-    if err.chain().any(|e| e.is::<UserError>()) { 2 } else { 1 }
+    if err.chain().any(|e| e.is::<UserError>()) {
+        2
+    } else {
+        1
+    }
 }
 
 /// The hint of the first link that has one.
