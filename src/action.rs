@@ -1,1 +1,367 @@
-//! (work in progress)
+//! GitHub Actions I/O: the typed inputs (from `INPUT_*` or the CLI), outputs
+//! through `$GITHUB_OUTPUT`, the step summary, workflow commands (annotations,
+//! groups, masks) and redaction of secrets from everything we print.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use serde::Deserialize;
+
+use crate::error::{Diagnostic, UserError};
+
+/// Every input of every command, as the Action and the CLI both give them.
+/// Values are strings as GitHub passes them; commands parse what they use, so an
+/// error can name the input and its value.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct Inputs {
+    pub command: Option<String>,
+    pub service: Option<String>,
+    pub env: Option<String>,
+    #[serde(rename = "ref")]
+    pub git_ref: Option<String>,
+    pub sha: Option<String>,
+    pub version: Option<String>,
+    pub config: Option<String>,
+    pub token: Option<String>,
+    pub registry_username: Option<String>,
+    pub registry_password: Option<String>,
+    pub insecure_registries: Option<String>,
+    pub build: Option<String>,
+    pub merge: Option<String>,
+    pub merge_method: Option<String>,
+    pub base: Option<String>,
+    pub reviewers: Option<String>,
+    pub labels: Option<String>,
+    pub draft: Option<String>,
+    pub dry_run: Option<String>,
+    pub deploy_workflow: Option<String>,
+    pub chain: Option<String>,
+    pub verify_url: Option<String>,
+    pub verify_contains: Option<String>,
+    pub verify_timeout: Option<String>,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+    pub source: Option<String>,
+    pub target: Option<String>,
+    pub to: Option<String>,
+    pub from: Option<String>,
+    pub steps: Option<String>,
+    pub format: Option<String>,
+    pub check: Option<String>,
+    pub author: Option<String>,
+    pub committer: Option<String>,
+    pub message: Option<String>,
+    pub workspace: Option<String>,
+}
+
+impl Inputs {
+    /// Read `INPUT_*` as the runner sets them: upper case, hyphens kept, and an
+    /// empty string for an input the workflow didn't set.
+    pub fn from_env() -> Result<Inputs, UserError> {
+        let mut inputs: Inputs = envy::prefixed("INPUT_").from_env().map_err(|e| {
+            UserError::new(format!("cannot read the action inputs: {e}"))
+                .hint("inputs are strings; check the `with:` block of the step")
+        })?;
+        inputs.clear_empty();
+        Ok(inputs)
+    }
+
+    fn clear_empty(&mut self) {
+        for v in self.fields_mut() {
+            if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                *v = None;
+            }
+        }
+    }
+
+    fn fields_mut(&mut self) -> [&mut Option<String>; 37] {
+        [
+            &mut self.command,
+            &mut self.service,
+            &mut self.env,
+            &mut self.git_ref,
+            &mut self.sha,
+            &mut self.version,
+            &mut self.config,
+            &mut self.token,
+            &mut self.registry_username,
+            &mut self.registry_password,
+            &mut self.insecure_registries,
+            &mut self.build,
+            &mut self.merge,
+            &mut self.merge_method,
+            &mut self.base,
+            &mut self.reviewers,
+            &mut self.labels,
+            &mut self.draft,
+            &mut self.dry_run,
+            &mut self.deploy_workflow,
+            &mut self.chain,
+            &mut self.verify_url,
+            &mut self.verify_contains,
+            &mut self.verify_timeout,
+            &mut self.tag,
+            &mut self.digest,
+            &mut self.source,
+            &mut self.target,
+            &mut self.to,
+            &mut self.from,
+            &mut self.steps,
+            &mut self.format,
+            &mut self.check,
+            &mut self.author,
+            &mut self.committer,
+            &mut self.message,
+            &mut self.workspace,
+        ]
+    }
+
+    /// A yes/no input: `true|false|yes|no|1|0`, unset is `false`.
+    pub fn flag(value: &Option<String>, name: &str) -> Result<bool, UserError> {
+        match value.as_deref().map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(false),
+            Some(v) if matches!(v.as_str(), "true" | "yes" | "1" | "on") => Ok(true),
+            Some(v) if matches!(v.as_str(), "false" | "no" | "0" | "off") => Ok(false),
+            Some(v) => Err(UserError::new(format!("input `{name}` is `{v}`, expected `true` or `false`"))
+                .hint(format!("set `{name}: true` or `{name}: false`"))),
+        }
+    }
+
+    /// A list input: comma- or newline-separated, blanks dropped.
+    pub fn list(value: &Option<String>) -> Vec<String> {
+        value
+            .as_deref()
+            .unwrap_or_default()
+            .split([',', '\n'])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The secrets among the inputs, to be masked and redacted.
+    pub fn secrets(&self) -> Vec<String> {
+        [&self.token, &self.registry_password].into_iter().flatten().cloned().collect()
+    }
+}
+
+/// Are we running as a step of a GitHub Actions job?
+pub fn in_actions() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+}
+
+static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Register a secret: the runner masks it in logs, and we redact it from
+/// anything we print ourselves (errors included), in or out of Actions.
+pub fn register_secret(secret: &str) {
+    // Short strings would redact innocent text; GitHub tokens are 36+ characters.
+    if secret.len() < 4 {
+        return;
+    }
+    let mut secrets = SECRETS.lock().unwrap_or_else(|p| p.into_inner());
+    if secrets.iter().any(|s| s == secret) {
+        return;
+    }
+    secrets.push(secret.to_string());
+    if in_actions() {
+        println!("::add-mask::{}", escape_data(secret));
+    }
+}
+
+/// Replace every registered secret in `text` with `***`.
+pub fn redact(text: &str) -> String {
+    let secrets = SECRETS.lock().unwrap_or_else(|p| p.into_inner());
+    let mut out = text.to_string();
+    for s in secrets.iter() {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), "***");
+        }
+    }
+    out
+}
+
+/// Escape the message part of a workflow command.
+pub fn escape_data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+/// Escape a property value of a workflow command.
+pub fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// `::error file=…,line=…,col=…,title=…::message` for each diagnostic.
+pub fn error_annotation(d: &Diagnostic, title: &str) -> String {
+    let mut props = Vec::new();
+    if let Some(loc) = &d.location {
+        props.push(format!("file={}", escape_property(&loc.file.display().to_string())));
+        props.push(format!("line={}", loc.line));
+        props.push(format!("col={}", loc.column));
+    }
+    props.push(format!("title={}", escape_property(title)));
+    format!("::error {}::{}", props.join(","), escape_data(&redact(&d.message)))
+}
+
+/// A notice: `::notice::` in Actions, `notice: …` on stderr elsewhere.
+pub fn notice(message: &str) {
+    if in_actions() {
+        println!("::notice::{}", escape_data(&redact(message)));
+    } else {
+        eprintln!("notice: {}", redact(message));
+    }
+}
+
+/// A warning, likewise.
+pub fn warning(message: &str) {
+    if in_actions() {
+        println!("::warning::{}", escape_data(&redact(message)));
+    } else {
+        eprintln!("warning: {}", redact(message));
+    }
+}
+
+/// A collapsible log group in Actions; a plain heading elsewhere. Ends on drop.
+pub struct Group(bool);
+
+pub fn group(title: &str) -> Group {
+    if in_actions() {
+        println!("::group::{}", escape_data(title));
+        Group(true)
+    } else {
+        Group(false)
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if self.0 {
+            println!("::endgroup::");
+        }
+    }
+}
+
+/// What a command hands back: outputs (for `$GITHUB_OUTPUT` and `--format json`)
+/// and a markdown summary.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Outputs {
+    pub values: BTreeMap<String, String>,
+    pub summary: String,
+}
+
+impl Outputs {
+    pub fn set(&mut self, key: &str, value: impl ToString) {
+        self.values.insert(key.to_string(), value.to_string());
+    }
+
+    /// Write the outputs and the summary where the runner asks for them.
+    pub fn publish(&self) -> anyhow::Result<()> {
+        if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
+            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(PathBuf::from(&path))?;
+            f.write_all(format_outputs(&self.values).as_bytes())?;
+        }
+        if !self.summary.is_empty() {
+            if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+                let mut f = std::fs::OpenOptions::new().create(true).append(true).open(PathBuf::from(&path))?;
+                f.write_all(redact(&self.summary).as_bytes())?;
+                if !self.summary.ends_with('\n') {
+                    f.write_all(b"\n")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `name<<DELIM\nvalue\nDELIM\n` for each output, with a delimiter that occurs in
+/// no value, so multiline values can't end the block early or inject outputs.
+pub fn format_outputs(values: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    for (k, v) in values {
+        let v = redact(v);
+        let mut delim = String::from("ghadelimiter_");
+        let mut n: u64 = rand::random();
+        loop {
+            let candidate = format!("{delim}{n:016x}");
+            if !v.contains(&candidate) {
+                delim = candidate;
+                break;
+            }
+            n = n.wrapping_add(1);
+        }
+        out.push_str(&format!("{k}<<{delim}\n{v}\n{delim}\n"));
+    }
+    out
+}
+
+/// The event that started the workflow, when there is one.
+pub fn event_payload() -> anyhow::Result<Option<(String, serde_json::Value)>> {
+    let name = std::env::var("GITHUB_EVENT_NAME").ok().filter(|s| !s.is_empty());
+    let path = std::env::var_os("GITHUB_EVENT_PATH").filter(|s| !s.is_empty());
+    match (name, path) {
+        (Some(name), Some(path)) => {
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            let value = serde_json::from_str(&text).map_err(|e| {
+                UserError::new(format!(
+                    "the event file `{}` is not JSON: {e}",
+                    PathBuf::from(&path).display()
+                ))
+                .hint("`GITHUB_EVENT_PATH` must point at the event payload the runner wrote")
+            })?;
+            Ok(Some((name, value)))
+        }
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_survive_multiline_values_and_delimiter_lookalikes() {
+        let mut values = BTreeMap::new();
+        values.insert("a".to_string(), "one\ntwo\nghadelimiter_x".to_string());
+        values.insert("b".to_string(), String::new());
+        let text = format_outputs(&values);
+        let mut lines = text.lines();
+        let first = lines.next().unwrap();
+        let delim = first.strip_prefix("a<<").unwrap();
+        assert_eq!(lines.next(), Some("one"));
+        assert_eq!(lines.next(), Some("two"));
+        assert_eq!(lines.next(), Some("ghadelimiter_x"));
+        assert_eq!(lines.next(), Some(delim));
+    }
+
+    #[test]
+    fn annotations_escape() {
+        let d = Diagnostic {
+            location: Some(crate::error::Location::new("a,b:c.yaml", 3, 4)),
+            message: "100% bad\nreally".into(),
+        };
+        assert_eq!(
+            error_annotation(&d, "gitops-action"),
+            "::error file=a%2Cb%3Ac.yaml,line=3,col=4,title=gitops-action::100%25 bad%0Areally"
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        register_secret("ghs_supersecret_token_value");
+        assert_eq!(redact("x ghs_supersecret_token_value y"), "x *** y");
+    }
+
+    #[test]
+    fn lists_and_flags() {
+        assert_eq!(Inputs::list(&Some("a, b\nc,,".into())), ["a", "b", "c"]);
+        assert!(Inputs::flag(&Some("TRUE".into()), "dry-run").unwrap());
+        assert!(Inputs::flag(&Some("maybe".into()), "dry-run").is_err());
+    }
+}

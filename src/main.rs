@@ -1,1 +1,63 @@
-fn main() {}
+//! Entry point: read the inputs, run the command, print errors with their hint,
+//! and exit 0, 1 (an operation failed) or 2 (bad input or config).
+
+use std::process::ExitCode;
+
+use gitops_action::action::{self, redact};
+use gitops_action::error::{self, UserError};
+
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        let inputs = gitops_action::cli::inputs()?;
+        let outputs = gitops_action::promote::run(inputs).await?;
+        outputs.publish()?;
+        anyhow::Ok(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            report(&err);
+            ExitCode::from(error::exit_code(&err) as u8)
+        }
+    }
+}
+
+/// `error: …` for each problem, `caused by: …` for the chain, then `hint: …`;
+/// plus `::error` annotations when running in Actions.
+fn report(err: &anyhow::Error) {
+    let user = err.chain().find_map(|e| e.downcast_ref::<UserError>());
+    let mut text = String::new();
+    match user {
+        Some(u) if err.chain().count() == 1 => {
+            for d in &u.diagnostics {
+                text.push_str(&format!("error: {d}\n"));
+            }
+        }
+        _ => {
+            text.push_str(&format!("error: {err}\n"));
+            for cause in err.chain().skip(1) {
+                text.push_str(&format!("  caused by: {cause}\n"));
+            }
+        }
+    }
+    if let Some(hint) = error::hint_of(err) {
+        text.push_str(&format!("\nhint: {hint}\n"));
+    }
+    eprint!("{}", redact(&text));
+    if action::in_actions() {
+        let diags = match user {
+            Some(u) => u.diagnostics.clone(),
+            None => vec![error::Diagnostic { location: None, message: format!("{err:#}") }],
+        };
+        for d in &diags {
+            println!("{}", action::error_annotation(d, "gitops-action"));
+        }
+    }
+}
