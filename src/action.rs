@@ -365,3 +365,121 @@ mod tests {
         assert!(Inputs::flag(&Some("maybe".into()), "dry-run").is_err());
     }
 }
+
+/// What the triggering event says about the release, merged under the inputs
+/// (an input always wins), so every trigger gives the same result for the same
+/// inputs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFacts {
+    pub name: String,
+    pub service: Option<String>,
+    pub env: Option<String>,
+    pub git_ref: Option<String>,
+    pub sha: Option<String>,
+    pub version: Option<String>,
+    /// A merged release PR: its number and merge commit.
+    pub merged_pr: Option<(u64, String)>,
+}
+
+impl EventFacts {
+    /// Read the facts from an event payload.
+    pub fn from_payload(name: &str, payload: &serde_json::Value) -> EventFacts {
+        let s = |v: &serde_json::Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
+        let mut f = EventFacts { name: name.to_string(), ..EventFacts::default() };
+        match name {
+            "push" => {
+                f.git_ref = s(&payload["ref"]);
+                f.sha = s(&payload["after"]).filter(|a| a.bytes().any(|b| b != b'0'));
+            }
+            "workflow_dispatch" | "workflow_call" => {
+                let i = &payload["inputs"];
+                f.service = s(&i["service"]);
+                f.env = s(&i["env"]).or_else(|| s(&i["overlay"]));
+                f.git_ref = s(&i["ref"]).or_else(|| s(&payload["ref"]));
+                f.sha = s(&i["sha"]);
+                f.version = s(&i["version"]);
+            }
+            "repository_dispatch" => {
+                let p = &payload["client_payload"];
+                f.service = s(&p["service"]);
+                f.env = s(&p["env"]);
+                f.git_ref = s(&p["ref"]);
+                f.sha = s(&p["sha"]);
+                f.version = s(&p["version"]);
+            }
+            "pull_request" | "pull_request_target" => {
+                let pr = &payload["pull_request"];
+                let merged = pr["merged"].as_bool().unwrap_or(false);
+                if merged {
+                    if let Some((service, env)) = s(&pr["head"]["ref"]).as_deref().and_then(parse_release_branch) {
+                        f.service = Some(service);
+                        f.env = Some(env);
+                    }
+                    if let (Some(n), Some(sha)) = (pr["number"].as_u64(), s(&pr["merge_commit_sha"])) {
+                        f.merged_pr = Some((n, sha.clone()));
+                        f.sha = Some(sha);
+                    }
+                }
+            }
+            _ => {}
+        }
+        f
+    }
+
+    /// Fill the inputs the user left unset from the event.
+    pub fn fill(&self, inputs: &mut Inputs) {
+        fn or(slot: &mut Option<String>, v: &Option<String>) {
+            if slot.is_none() {
+                slot.clone_from(v);
+            }
+        }
+        or(&mut inputs.service, &self.service);
+        or(&mut inputs.env, &self.env);
+        or(&mut inputs.git_ref, &self.git_ref);
+        or(&mut inputs.sha, &self.sha);
+        or(&mut inputs.version, &self.version);
+    }
+}
+
+/// `release/<service>/<env>` -> (service, env).
+pub fn parse_release_branch(branch: &str) -> Option<(String, String)> {
+    let rest = branch.strip_prefix("release/")?;
+    let (service, env) = rest.split_once('/')?;
+    (crate::config::check_name(service).is_ok() && crate::config::check_name(env).is_ok())
+        .then(|| (service.to_string(), env.to_string()))
+}
+
+#[cfg(test)]
+mod event_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merged_release_pr() {
+        let p = json!({"pull_request": {"number": 7, "merged": true, "merge_commit_sha": "abc", "head": {"ref": "release/hello/uat"}}});
+        let f = EventFacts::from_payload("pull_request", &p);
+        assert_eq!(f.service.as_deref(), Some("hello"));
+        assert_eq!(f.env.as_deref(), Some("uat"));
+        assert_eq!(f.merged_pr, Some((7, "abc".into())));
+        let p = json!({"pull_request": {"number": 7, "merged": false, "head": {"ref": "release/hello/uat"}}});
+        assert_eq!(EventFacts::from_payload("pull_request", &p).env, None);
+    }
+
+    #[test]
+    fn inputs_win_over_the_event() {
+        let p = json!({"ref": "refs/heads/main", "after": "0000000000000000000000000000000000000000"});
+        let f = EventFacts::from_payload("push", &p);
+        assert_eq!(f.sha, None, "a deleted branch has no commit");
+        let mut i = Inputs { git_ref: Some("refs/heads/dev".into()), ..Inputs::default() };
+        f.fill(&mut i);
+        assert_eq!(i.git_ref.as_deref(), Some("refs/heads/dev"));
+    }
+
+    #[test]
+    fn release_branches() {
+        assert_eq!(parse_release_branch("release/hello/dev"), Some(("hello".into(), "dev".into())));
+        assert_eq!(parse_release_branch("release/hello"), None);
+        assert_eq!(parse_release_branch("release/Hello/dev"), None);
+        assert_eq!(parse_release_branch("feature/x"), None);
+    }
+}

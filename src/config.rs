@@ -1081,4 +1081,22 @@ environments:
         assert_eq!(c.service("hello").unwrap().image, "ghcr.io/acme/hello");
         assert!(c.next_of("prod").is_none());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// Arbitrary text never panics: it parses or gives diagnostics.
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,400}") {
+            let _ = parse_str(&text);
+        }
+
+        /// Mutations of a valid config never panic either.
+        #[test]
+        fn mutated_configs_never_panic(cut in 0usize..ISSUE_EXAMPLE.len(), insert in "[ :\\-\\[\\]{}\n\"'a-z*!&]{0,8}") {
+            let mut text = ISSUE_EXAMPLE.to_string();
+            let cut = (0..=cut).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+            text.insert_str(cut, &insert);
+            let _ = parse_str(&text);
+        }
+    }
 }
