@@ -125,8 +125,10 @@ impl Inputs {
             None => Ok(false),
             Some(v) if matches!(v.as_str(), "true" | "yes" | "1" | "on") => Ok(true),
             Some(v) if matches!(v.as_str(), "false" | "no" | "0" | "off") => Ok(false),
-            Some(v) => Err(UserError::new(format!("input `{name}` is `{v}`, expected `true` or `false`"))
-                .hint(format!("set `{name}: true` or `{name}: false`"))),
+            Some(v) => Err(UserError::new(format!(
+                "input `{name}` is `{v}`, expected `true` or `false`"
+            ))
+            .hint(format!("set `{name}: true` or `{name}: false`"))),
         }
     }
 
@@ -144,7 +146,11 @@ impl Inputs {
 
     /// The secrets among the inputs, to be masked and redacted.
     pub fn secrets(&self) -> Vec<String> {
-        [&self.token, &self.registry_password].into_iter().flatten().cloned().collect()
+        [&self.token, &self.registry_password]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
     }
 }
 
@@ -186,7 +192,9 @@ pub fn redact(text: &str) -> String {
 
 /// Escape the message part of a workflow command.
 pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escape a property value of a workflow command.
@@ -198,12 +206,19 @@ pub fn escape_property(s: &str) -> String {
 pub fn error_annotation(d: &Diagnostic, title: &str) -> String {
     let mut props = Vec::new();
     if let Some(loc) = &d.location {
-        props.push(format!("file={}", escape_property(&loc.file.display().to_string())));
+        props.push(format!(
+            "file={}",
+            escape_property(&loc.file.display().to_string())
+        ));
         props.push(format!("line={}", loc.line));
         props.push(format!("col={}", loc.column));
     }
     props.push(format!("title={}", escape_property(title)));
-    format!("::error {}::{}", props.join(","), escape_data(&redact(&d.message)))
+    format!(
+        "::error {}::{}",
+        props.join(","),
+        escape_data(&redact(&d.message))
+    )
 }
 
 /// A notice: `::notice::` in Actions, `notice: …` on stderr elsewhere.
@@ -260,16 +275,22 @@ impl Outputs {
     /// Write the outputs and the summary where the runner asks for them.
     pub fn publish(&self) -> anyhow::Result<()> {
         if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
-            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(PathBuf::from(&path))?;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(PathBuf::from(&path))?;
             f.write_all(format_outputs(&self.values).as_bytes())?;
         }
-        if !self.summary.is_empty() {
-            if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-                let mut f = std::fs::OpenOptions::new().create(true).append(true).open(PathBuf::from(&path))?;
-                f.write_all(redact(&self.summary).as_bytes())?;
-                if !self.summary.ends_with('\n') {
-                    f.write_all(b"\n")?;
-                }
+        if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY")
+            .filter(|p| !p.is_empty() && !self.summary.is_empty())
+        {
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(PathBuf::from(&path))?;
+            f.write_all(redact(&self.summary).as_bytes())?;
+            if !self.summary.ends_with('\n') {
+                f.write_all(b"\n")?;
             }
         }
         Ok(())
@@ -299,7 +320,9 @@ pub fn format_outputs(values: &BTreeMap<String, String>) -> String {
 
 /// The event that started the workflow, when there is one.
 pub fn event_payload() -> anyhow::Result<Option<(String, serde_json::Value)>> {
-    let name = std::env::var("GITHUB_EVENT_NAME").ok().filter(|s| !s.is_empty());
+    let name = std::env::var("GITHUB_EVENT_NAME")
+        .ok()
+        .filter(|s| !s.is_empty());
     let path = std::env::var_os("GITHUB_EVENT_PATH").filter(|s| !s.is_empty());
     match (name, path) {
         (Some(name), Some(path)) => {
@@ -385,7 +408,10 @@ impl EventFacts {
     /// Read the facts from an event payload.
     pub fn from_payload(name: &str, payload: &serde_json::Value) -> EventFacts {
         let s = |v: &serde_json::Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
-        let mut f = EventFacts { name: name.to_string(), ..EventFacts::default() };
+        let mut f = EventFacts {
+            name: name.to_string(),
+            ..EventFacts::default()
+        };
         match name {
             "push" => {
                 f.git_ref = s(&payload["ref"]);
@@ -411,11 +437,16 @@ impl EventFacts {
                 let pr = &payload["pull_request"];
                 let merged = pr["merged"].as_bool().unwrap_or(false);
                 if merged {
-                    if let Some((service, env)) = s(&pr["head"]["ref"]).as_deref().and_then(parse_release_branch) {
+                    if let Some((service, env)) = s(&pr["head"]["ref"])
+                        .as_deref()
+                        .and_then(parse_release_branch)
+                    {
                         f.service = Some(service);
                         f.env = Some(env);
                     }
-                    if let (Some(n), Some(sha)) = (pr["number"].as_u64(), s(&pr["merge_commit_sha"])) {
+                    if let (Some(n), Some(sha)) =
+                        (pr["number"].as_u64(), s(&pr["merge_commit_sha"]))
+                    {
                         f.merged_pr = Some((n, sha.clone()));
                         f.sha = Some(sha);
                     }
@@ -467,17 +498,24 @@ mod event_tests {
 
     #[test]
     fn inputs_win_over_the_event() {
-        let p = json!({"ref": "refs/heads/main", "after": "0000000000000000000000000000000000000000"});
+        let p =
+            json!({"ref": "refs/heads/main", "after": "0000000000000000000000000000000000000000"});
         let f = EventFacts::from_payload("push", &p);
         assert_eq!(f.sha, None, "a deleted branch has no commit");
-        let mut i = Inputs { git_ref: Some("refs/heads/dev".into()), ..Inputs::default() };
+        let mut i = Inputs {
+            git_ref: Some("refs/heads/dev".into()),
+            ..Inputs::default()
+        };
         f.fill(&mut i);
         assert_eq!(i.git_ref.as_deref(), Some("refs/heads/dev"));
     }
 
     #[test]
     fn release_branches() {
-        assert_eq!(parse_release_branch("release/hello/dev"), Some(("hello".into(), "dev".into())));
+        assert_eq!(
+            parse_release_branch("release/hello/dev"),
+            Some(("hello".into(), "dev".into()))
+        );
         assert_eq!(parse_release_branch("release/hello"), None);
         assert_eq!(parse_release_branch("release/Hello/dev"), None);
         assert_eq!(parse_release_branch("feature/x"), None);

@@ -253,40 +253,89 @@ impl Cli {
         };
         let name = match self.command {
             Command::Status => "status",
-            Command::Resolve { git_ref, sha, service } => {
+            Command::Resolve {
+                git_ref,
+                sha,
+                service,
+            } => {
                 (i.git_ref, i.sha, i.service) = (git_ref, sha, service);
                 "resolve"
             }
-            Command::SetImage { env, service, tag, digest } => {
+            Command::SetImage {
+                env,
+                service,
+                tag,
+                digest,
+            } => {
                 (i.env, i.service, i.tag, i.digest) = (Some(env), Some(service), tag, digest);
                 "set-image"
             }
-            Command::Retag { source, target, registry } => {
+            Command::Retag {
+                source,
+                target,
+                registry,
+            } => {
                 (i.source, i.target) = (Some(source), Some(target));
                 registry.fill(&mut i);
                 "retag"
             }
-            Command::Release { service, env, git_ref, sha, version, build, pr, registry } => {
+            Command::Release {
+                service,
+                env,
+                git_ref,
+                sha,
+                version,
+                build,
+                pr,
+                registry,
+            } => {
                 (i.service, i.env, i.git_ref, i.sha, i.version, i.build) =
                     (Some(service), env, git_ref, sha, version, build);
                 pr.fill(&mut i);
                 registry.fill(&mut i);
                 "release"
             }
-            Command::Promote { service, to, from, version, pr, registry } => {
+            Command::Promote {
+                service,
+                to,
+                from,
+                version,
+                pr,
+                registry,
+            } => {
                 (i.service, i.to, i.from, i.version) = (Some(service), Some(to), from, version);
                 pr.fill(&mut i);
                 registry.fill(&mut i);
                 "promote"
             }
-            Command::Deploy { service, env, verify_url, verify_contains, verify_timeout, pr, registry } => {
-                (i.service, i.env, i.verify_url, i.verify_contains, i.verify_timeout) =
-                    (service, env, verify_url, verify_contains, verify_timeout);
+            Command::Deploy {
+                service,
+                env,
+                verify_url,
+                verify_contains,
+                verify_timeout,
+                pr,
+                registry,
+            } => {
+                (
+                    i.service,
+                    i.env,
+                    i.verify_url,
+                    i.verify_contains,
+                    i.verify_timeout,
+                ) = (service, env, verify_url, verify_contains, verify_timeout);
                 pr.fill(&mut i);
                 registry.fill(&mut i);
                 "deploy"
             }
-            Command::Rollback { service, env, to, steps, pr, registry } => {
+            Command::Rollback {
+                service,
+                env,
+                to,
+                steps,
+                pr,
+                registry,
+            } => {
                 (i.service, i.env, i.to, i.steps) = (Some(service), Some(env), to, steps);
                 pr.fill(&mut i);
                 registry.fill(&mut i);

@@ -243,7 +243,7 @@ pub fn load(root: &Path, path: &Path, explicit: bool) -> anyhow::Result<Config> 
             "config file `{}` does not exist",
             path.display()
         ))
-        .hint(format!("create it, or drop `--config` to use the built-in default (dev → uat → prod under `overlays/`)"))
+        .hint("create it, or drop `--config` to use the built-in default (dev → uat → prod under `overlays/`)")
         .into()),
         Err(e) => Err(e).with_context(|| format!("reading config `{}`", full.display())),
     }
@@ -362,10 +362,13 @@ impl Spanned {
     }
 }
 
+/// A collection being built, its start, and (for maps) the key awaiting a value.
+type OpenCollection = (Node, Span, Option<(String, Span)>);
+
 fn build_tree(text: &str) -> Result<Option<Spanned>, (Span, String)> {
     let mut parser = Parser::new_from_str(text);
     // Open collections, each with the key that waits for its value (for maps).
-    let mut stack: Vec<(Node, Span, Option<(String, Span)>)> = Vec::new();
+    let mut stack: Vec<OpenCollection> = Vec::new();
     let mut root = None;
     let mut docs = 0;
     loop {
@@ -816,13 +819,13 @@ fn validate(
             .overlay
             .clone()
             .unwrap_or_else(|| format!("{overlays}/{}", e.name));
-        if e.overlay.is_some() {
-            if let Err(m) = check_relative_path(root, &overlay) {
-                push(
-                    &format!("{key}.overlay"),
-                    format!("overlay path `{overlay}` {m}"),
-                );
-            }
+        if e.overlay.is_some()
+            && let Err(m) = check_relative_path(root, &overlay)
+        {
+            push(
+                &format!("{key}.overlay"),
+                format!("overlay path `{overlay}` {m}"),
+            );
         }
         for (j, r) in e.reviewers.iter().enumerate() {
             if !is_reviewer(r) {

@@ -7,7 +7,11 @@ use gitops_action::action::{self, redact};
 use gitops_action::error::{self, UserError};
 
 fn main() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -54,7 +58,10 @@ fn report(err: &anyhow::Error) {
     if action::in_actions() {
         let diags = match user {
             Some(u) => u.diagnostics.clone(),
-            None => vec![error::Diagnostic { location: None, message: format!("{err:#}") }],
+            None => vec![error::Diagnostic {
+                location: None,
+                message: format!("{err:#}"),
+            }],
         };
         for d in &diags {
             println!("{}", action::error_annotation(d, "gitops-action"));

@@ -189,13 +189,13 @@ impl Template {
                 ),
             });
         }
-        if let Some(Part::Literal(l)) = parts.first() {
-            if l.starts_with(['.', '-']) {
-                errors.push(TemplateError {
-                    offset: 0,
-                    message: format!("tag template `{source}` must not start with `.` or `-`"),
-                });
-            }
+        if let Some(Part::Literal(l)) = parts.first()
+            && l.starts_with(['.', '-'])
+        {
+            errors.push(TemplateError {
+                offset: 0,
+                message: format!("tag template `{source}` must not start with `.` or `-`"),
+            });
         }
         if errors.is_empty() {
             Ok(Template {
@@ -212,7 +212,7 @@ impl Template {
     }
 
     pub fn uses(&self, var: Var) -> bool {
-        self.parts.iter().any(|p| *p == Part::Var(var))
+        self.parts.contains(&Part::Var(var))
     }
 
     /// Tags of `{version}` templates sort by SemVer precedence, others by time.
