@@ -1,1 +1,1061 @@
-//! (work in progress)
+//! Lossless reads and edits of the `images:` entries of a `kustomization.yaml`.
+//!
+//! Nothing is re-serialised: the file is parsed for positions only (saphyr-parser
+//! events), and the edit splices new text into the original bytes, so comments,
+//! blank lines, key order, quoting, indentation and line endings stay as they were.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use saphyr_parser::{Event, Parser, ScalarStyle};
+
+use crate::error::{Diagnostic, Location, UserError};
+
+/// One `images:` entry as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageEntry {
+    pub name: String,
+    pub new_name: Option<String>,
+    pub new_tag: Option<String>,
+    pub digest: Option<String>,
+    /// 1-based line of the entry.
+    pub line: usize,
+}
+
+impl ImageEntry {
+    /// The image reference kustomize renders: `newName`, else `name`.
+    pub fn image(&self) -> &str {
+        self.new_name.as_deref().unwrap_or(&self.name)
+    }
+
+    fn matches(&self, image: &str) -> bool {
+        self.name == image || self.new_name.as_deref() == Some(image)
+    }
+}
+
+/// What to set for one image.
+#[derive(Debug, Clone, Copy)]
+pub struct SetImage<'a> {
+    pub image: &'a str,
+    pub tag: Option<&'a str>,
+    pub digest: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edit {
+    Unchanged,
+    Changed {
+        text: String,
+        before: Option<ImageEntry>,
+    },
+}
+
+// ---------------------------------------------------------------------------
+// Positions: a tree of the document with byte spans.
+
+#[derive(Debug, Clone)]
+struct Scalar {
+    value: String,
+    style: ScalarStyle,
+    /// Byte range of the scalar as written (quotes included).
+    start: usize,
+    end: usize,
+    anchored: bool,
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    Scalar(Scalar),
+    Map {
+        entries: Vec<(Scalar, Node)>,
+        flow: bool,
+        start: usize,
+        end: usize,
+        anchored: bool,
+    },
+    Seq {
+        items: Vec<Node>,
+        flow: bool,
+        start: usize,
+        end: usize,
+        anchored: bool,
+    },
+    Alias {
+        start: usize,
+        end: usize,
+    },
+}
+
+impl Node {
+    fn start(&self) -> usize {
+        match self {
+            Node::Scalar(s) => s.start,
+            Node::Map { start, .. } | Node::Seq { start, .. } | Node::Alias { start, .. } => *start,
+        }
+    }
+
+    fn end(&self) -> usize {
+        match self {
+            Node::Scalar(s) => s.end,
+            Node::Map { end, .. } | Node::Seq { end, .. } | Node::Alias { end, .. } => *end,
+        }
+    }
+
+    /// The first anchor or alias in this subtree.
+    fn anchor_or_alias(&self) -> Option<usize> {
+        match self {
+            Node::Alias { start, .. } => Some(*start),
+            Node::Scalar(s) => s.anchored.then_some(s.start),
+            Node::Map {
+                entries,
+                anchored,
+                start,
+                ..
+            } => {
+                if *anchored {
+                    return Some(*start);
+                }
+                entries.iter().find_map(|(k, v)| {
+                    if k.anchored {
+                        Some(k.start)
+                    } else {
+                        v.anchor_or_alias()
+                    }
+                })
+            }
+            Node::Seq {
+                items,
+                anchored,
+                start,
+                ..
+            } => {
+                if *anchored {
+                    return Some(*start);
+                }
+                items.iter().find_map(Node::anchor_or_alias)
+            }
+        }
+    }
+
+    fn is_null(&self) -> bool {
+        matches!(self, Node::Scalar(s) if s.style == ScalarStyle::Plain && matches!(s.value.as_str(), "" | "~" | "null" | "Null" | "NULL"))
+    }
+}
+
+/// Source text with char-index -> byte-offset conversion and line lookups.
+struct Source<'a> {
+    text: &'a str,
+    path: &'a Path,
+    /// Byte offset of each char index, when the text is not ASCII.
+    offsets: Option<Vec<usize>>,
+}
+
+impl<'a> Source<'a> {
+    fn new(path: &'a Path, text: &'a str) -> Self {
+        let offsets = (!text.is_ascii()).then(|| {
+            let mut v: Vec<usize> = text.char_indices().map(|(b, _)| b).collect();
+            v.push(text.len());
+            v
+        });
+        Source {
+            text,
+            path,
+            offsets,
+        }
+    }
+
+    fn byte(&self, char_index: usize) -> usize {
+        match &self.offsets {
+            Some(v) => v.get(char_index).copied().unwrap_or(self.text.len()),
+            None => char_index.min(self.text.len()),
+        }
+    }
+
+    fn location(&self, byte: usize) -> Location {
+        let before = &self.text[..byte.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        Location::new(self.path, line, before[line_start..].chars().count() + 1)
+    }
+
+    fn line_of(&self, byte: usize) -> usize {
+        self.text[..byte.min(self.text.len())].matches('\n').count() + 1
+    }
+
+    fn error(&self, byte: usize, message: impl Into<String>) -> UserError {
+        UserError::at(self.location(byte), message)
+    }
+
+    /// Where a quoted scalar really ends: the parser's span may run past the
+    /// closing quote (over a trailing comment), so find the quote ourselves.
+    fn quoted_end(&self, start: usize, style: ScalarStyle) -> usize {
+        let b = self.text.as_bytes();
+        let mut i = start + 1;
+        while i < b.len() {
+            match (style, b[i]) {
+                (ScalarStyle::DoubleQuoted, b'\\') => i += 2,
+                (ScalarStyle::DoubleQuoted, b'"') => return i + 1,
+                (ScalarStyle::SingleQuoted, b'\'') if b.get(i + 1) == Some(&b'\'') => i += 2,
+                (ScalarStyle::SingleQuoted, b'\'') => return i + 1,
+                _ => i += 1,
+            }
+        }
+        b.len()
+    }
+}
+
+/// An open collection while the tree is built.
+struct Open {
+    node: Node,
+    pending_key: Option<Scalar>,
+}
+
+/// Parse the first document into a positioned tree (`None` for an empty file).
+fn parse(src: &Source) -> Result<Option<Node>, UserError> {
+    let mut parser = Parser::new_from_str(src.text);
+    let mut stack: Vec<Open> = Vec::new();
+    let mut root: Option<Node> = None;
+    let mut documents = 0;
+    let hint =
+        "fix the YAML at that place; `kubectl kustomize` on the overlay shows the same problem";
+    loop {
+        let (event, span) = match parser.next_event() {
+            None => break,
+            Some(Ok(e)) => e,
+            Some(Err(e)) => {
+                let at = src.byte(e.marker().index());
+                return Err(src
+                    .error(at, format!("invalid YAML: {}", e.info()))
+                    .hint(hint));
+            }
+        };
+        let (start, end) = (src.byte(span.start.index()), src.byte(span.end.index()));
+        let done = match event {
+            Event::StreamEnd => break,
+            Event::DocumentStart(_) => {
+                documents += 1;
+                None
+            }
+            Event::MappingStart(anchor, _) | Event::SequenceStart(anchor, _) => {
+                let is_map = matches!(event, Event::MappingStart(..));
+                let flow =
+                    src.text.as_bytes().get(start) == Some(if is_map { &b'{' } else { &b'[' });
+                let node = if is_map {
+                    Node::Map {
+                        entries: vec![],
+                        flow,
+                        start,
+                        end: start,
+                        anchored: anchor != 0,
+                    }
+                } else {
+                    Node::Seq {
+                        items: vec![],
+                        flow,
+                        start,
+                        end: start,
+                        anchored: anchor != 0,
+                    }
+                };
+                stack.push(Open {
+                    node,
+                    pending_key: None,
+                });
+                None
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                let open = stack.pop().expect("the parser balances starts and ends");
+                let mut node = open.node;
+                match &mut node {
+                    Node::Map {
+                        flow: true, end: e, ..
+                    }
+                    | Node::Seq {
+                        flow: true, end: e, ..
+                    } => *e = end,
+                    Node::Map {
+                        entries, end: e, ..
+                    } => *e = entries.last().map_or(*e, |(k, v)| v.end().max(k.end)),
+                    Node::Seq { items, end: e, .. } => *e = items.last().map_or(*e, Node::end),
+                    _ => {}
+                }
+                Some(node)
+            }
+            Event::Scalar(value, style, anchor, _) => {
+                let end = match style {
+                    ScalarStyle::DoubleQuoted | ScalarStyle::SingleQuoted => {
+                        src.quoted_end(start, style)
+                    }
+                    _ => end,
+                };
+                Some(Node::Scalar(Scalar {
+                    value: value.into_owned(),
+                    style,
+                    start,
+                    end,
+                    anchored: anchor != 0,
+                }))
+            }
+            Event::Alias(_) => Some(Node::Alias { start, end }),
+            _ => None,
+        };
+        let Some(node) = done else { continue };
+        match stack.last_mut() {
+            None => {
+                if documents > 1 {
+                    if !node.is_null() {
+                        return Err(src
+                            .error(node.start(), "the kustomization holds more than one YAML document")
+                            .hint("a kustomization.yaml is a single document: split the extra one into its own file"));
+                    }
+                } else {
+                    root = Some(node);
+                }
+            }
+            Some(Open {
+                node: Node::Seq { items, .. },
+                ..
+            }) => items.push(node),
+            Some(Open {
+                node: Node::Map { entries, .. },
+                pending_key,
+            }) => match pending_key.take() {
+                None => match node {
+                    Node::Scalar(k) => *pending_key = Some(k),
+                    other => {
+                        return Err(src
+                            .error(other.start(), "complex mapping keys are not supported")
+                            .hint("use plain string keys in the kustomization"));
+                    }
+                },
+                Some(k) => entries.push((k, node)),
+            },
+            Some(_) => unreachable!("only collections are pushed"),
+        }
+    }
+    Ok(root)
+}
+
+// ---------------------------------------------------------------------------
+// Reading
+
+/// The `images:` sequence and its parsed entries.
+struct Images<'t> {
+    /// The root mapping's entries.
+    root: Option<&'t Node>,
+    /// The `images` key and its value, when present.
+    key: Option<(&'t Scalar, &'t Node)>,
+    entries: Vec<(ImageEntry, &'t Node)>,
+}
+
+fn images<'t>(src: &Source, tree: &'t Option<Node>) -> Result<Images<'t>, UserError> {
+    let hint_shape =
+        "each `images:` item is a mapping with `name` and optionally `newName`, `newTag`, `digest`";
+    let root = match tree {
+        None => {
+            return Ok(Images {
+                root: None,
+                key: None,
+                entries: vec![],
+            });
+        }
+        Some(n) if n.is_null() => {
+            return Ok(Images {
+                root: None,
+                key: None,
+                entries: vec![],
+            });
+        }
+        Some(n @ Node::Map { .. }) => n,
+        Some(other) => {
+            return Err(src
+                .error(other.start(), "the kustomization is not a mapping")
+                .hint("a kustomization.yaml is a mapping with keys such as `resources:` and `images:`"));
+        }
+    };
+    let Node::Map {
+        entries: root_entries,
+        ..
+    } = root
+    else {
+        unreachable!()
+    };
+    let mut found = root_entries.iter().filter(|(k, _)| k.value == "images");
+    let key = found.next().map(|(k, v)| (k, v));
+    if let Some((dup, _)) = found.next() {
+        return Err(src
+            .error(dup.start, "the key `images` appears twice")
+            .hint("merge the two `images:` lists into one"));
+    }
+    let mut out = Vec::new();
+    if let Some((_, value)) = key {
+        if let Some(at) = value.anchor_or_alias() {
+            return Err(src
+                .error(at, "anchors and aliases inside `images:` are not supported")
+                .hint(
+                    "write the image entries out in full, so each one can be edited on its own",
+                ));
+        }
+        match value {
+            v if v.is_null() => {}
+            Node::Seq { items, .. } => {
+                for item in items {
+                    let Node::Map { entries, .. } = item else {
+                        return Err(src
+                            .error(item.start(), "an `images:` item is not a mapping")
+                            .hint(hint_shape));
+                    };
+                    let mut e = ImageEntry {
+                        name: String::new(),
+                        new_name: None,
+                        new_tag: None,
+                        digest: None,
+                        line: src.line_of(item.start()),
+                    };
+                    let mut has_name = false;
+                    for (k, v) in entries {
+                        let slot = match k.value.as_str() {
+                            "name" => None,
+                            "newName" => Some(&mut e.new_name),
+                            "newTag" => Some(&mut e.new_tag),
+                            "digest" => Some(&mut e.digest),
+                            _ => continue, // other keys are kustomize's business
+                        };
+                        let Node::Scalar(s) = v else {
+                            return Err(src
+                                .error(
+                                    v.start(),
+                                    format!("`{}` of an image entry is not a string", k.value),
+                                )
+                                .hint(hint_shape));
+                        };
+                        match slot {
+                            None => {
+                                e.name = s.value.clone();
+                                has_name = true;
+                            }
+                            Some(slot) => *slot = Some(s.value.clone()),
+                        }
+                    }
+                    if !has_name {
+                        return Err(src
+                            .error(item.start(), "an `images:` item has no `name`")
+                            .hint(hint_shape));
+                    }
+                    out.push((e, item));
+                }
+            }
+            other => {
+                return Err(src
+                    .error(other.start(), "`images:` is not a list")
+                    .hint(hint_shape));
+            }
+        }
+    }
+    Ok(Images {
+        root: Some(root),
+        key,
+        entries: out,
+    })
+}
+
+/// Every `images:` entry of a kustomization. `path` is used in error locations.
+pub fn read_images(path: &Path, text: &str) -> Result<Vec<ImageEntry>, UserError> {
+    let src = Source::new(path, text);
+    let tree = parse(&src)?;
+    Ok(images(&src, &tree)?
+        .entries
+        .into_iter()
+        .map(|(e, _)| e)
+        .collect())
+}
+
+/// The entry for `image` (by `name` or `newName`), if any. Two entries for the
+/// same image is an error.
+pub fn find_image(path: &Path, text: &str, image: &str) -> Result<Option<ImageEntry>, UserError> {
+    let src = Source::new(path, text);
+    let tree = parse(&src)?;
+    let imgs = images(&src, &tree)?;
+    Ok(the_entry(&src, &imgs, image)?.map(|(e, _)| e.clone()))
+}
+
+fn the_entry<'i, 't>(
+    src: &Source,
+    imgs: &'i Images<'t>,
+    image: &str,
+) -> Result<Option<&'i (ImageEntry, &'t Node)>, UserError> {
+    let mut matching = imgs.entries.iter().filter(|(e, _)| e.matches(image));
+    let first = matching.next();
+    if let Some((second, node)) = matching.next() {
+        let (first, _) = first.expect("a second implies a first");
+        return Err(UserError::many(vec![Diagnostic {
+            location: Some(src.location(node.start())),
+            message: format!(
+                "image `{image}` has two entries in `images:` (lines {} and {})",
+                first.line, second.line
+            ),
+        }])
+        .hint("keep one entry per image: kustomize would apply only one of them"));
+    }
+    Ok(first)
+}
+
+// ---------------------------------------------------------------------------
+// Editing
+
+/// `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`, or a UserError naming the value.
+fn check_tag(tag: &str) -> Result<(), UserError> {
+    if crate::tag::is_valid_tag(tag) {
+        Ok(())
+    } else {
+        Err(UserError::new(format!("`{tag}` is not a valid image tag"))
+            .hint("tags are 1 to 128 of `A-Z a-z 0-9 _ . -`, not starting with `.` or `-`"))
+    }
+}
+
+fn check_digest(digest: &str) -> Result<(), UserError> {
+    let ok = match digest.split_once(':') {
+        Some(("sha256", hex)) => hex.len() == 64,
+        Some(("sha512", hex)) => hex.len() == 128,
+        _ => false,
+    } && digest
+        .split_once(':')
+        .is_some_and(|(_, h)| h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+    if ok {
+        Ok(())
+    } else {
+        Err(UserError::new(format!("`{digest}` is not a valid digest"))
+            .hint("a digest is `sha256:` and 64 lower-case hex digits"))
+    }
+}
+
+/// Would YAML read this plain scalar as something other than a string?
+fn needs_quotes(v: &str) -> bool {
+    let lower = v.to_ascii_lowercase();
+    v.is_empty()
+        || matches!(
+            lower.as_str(),
+            "true"
+                | "false"
+                | "yes"
+                | "no"
+                | "on"
+                | "off"
+                | "y"
+                | "n"
+                | "null"
+                | "~"
+                | ".inf"
+                | "-.inf"
+                | "+.inf"
+                | ".nan"
+        )
+        || v.parse::<f64>().is_ok()
+        || v.bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'_' | b'.' | b':' | b'-' | b'+'))
+        || lower.starts_with("0x")
+        || lower.starts_with("0o")
+        || lower.starts_with("0b")
+        || v.starts_with([
+            '-', '?', ':', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@',
+            '`', ',',
+        ])
+        || v.contains(": ")
+        || v.contains(" #")
+}
+
+/// Render `v` in `style`, falling back to double quotes where plain won't do.
+fn render(v: &str, style: ScalarStyle) -> String {
+    match style {
+        ScalarStyle::SingleQuoted => format!("'{}'", v.replace('\'', "''")),
+        ScalarStyle::Plain if !needs_quotes(v) => v.to_string(),
+        _ => format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")),
+    }
+}
+
+/// One splice: replace `start..end` with `text`.
+#[derive(Debug)]
+struct Splice {
+    start: usize,
+    end: usize,
+    text: String,
+}
+
+struct Editor<'a> {
+    src: &'a Source<'a>,
+    eol: &'static str,
+    splices: Vec<Splice>,
+}
+
+impl Editor<'_> {
+    /// Byte offset just past the line holding `pos` (past its line ending).
+    fn line_end(&self, pos: usize) -> usize {
+        match self.src.text[pos..].find('\n') {
+            Some(i) => pos + i + 1,
+            None => self.src.text.len(),
+        }
+    }
+
+    fn line_start(&self, pos: usize) -> usize {
+        self.src.text[..pos].rfind('\n').map_or(0, |i| i + 1)
+    }
+
+    /// Leading spaces for a key at byte `pos`: its column.
+    fn indent_of(&self, pos: usize) -> String {
+        " ".repeat(self.src.text[self.line_start(pos)..pos].chars().count())
+    }
+
+    /// Insert whole lines after the line holding `pos`. At the end of a file that
+    /// lacks a final newline, the new lines lack it too.
+    fn insert_lines_after(&mut self, pos: usize, lines: &[String]) {
+        let at = self.line_end(pos);
+        let body = lines.join(self.eol);
+        let text = if at == self.src.text.len() && !self.src.text.ends_with('\n') {
+            format!("{}{body}", self.eol)
+        } else {
+            format!("{body}{}", self.eol)
+        };
+        self.splices.push(Splice {
+            start: at,
+            end: at,
+            text,
+        });
+    }
+
+    fn replace(&mut self, s: &Scalar, value: &str) {
+        let style = match s.style {
+            ScalarStyle::Literal | ScalarStyle::Folded => ScalarStyle::DoubleQuoted,
+            other => other,
+        };
+        self.splices.push(Splice {
+            start: s.start,
+            end: s.end,
+            text: render(value, style),
+        });
+    }
+
+    fn apply(mut self) -> String {
+        self.splices.sort_by_key(|s| (s.start, s.end));
+        let mut out = String::with_capacity(self.src.text.len() + 64);
+        let mut at = 0;
+        for s in &self.splices {
+            out.push_str(&self.src.text[at..s.start]);
+            out.push_str(&s.text);
+            at = s.end;
+        }
+        out.push_str(&self.src.text[at..]);
+        out
+    }
+}
+
+/// The style used for `key` in the neighbouring entries, else plain.
+fn neighbour_style(imgs: &Images, key: &str) -> ScalarStyle {
+    imgs.entries
+        .iter()
+        .filter_map(|(_, n)| match n {
+            Node::Map { entries, .. } => {
+                entries
+                    .iter()
+                    .find(|(k, _)| k.value == key)
+                    .and_then(|(_, v)| match v {
+                        Node::Scalar(s) => Some(s.style),
+                        _ => None,
+                    })
+            }
+            _ => None,
+        })
+        .next()
+        .unwrap_or(ScalarStyle::Plain)
+}
+
+/// Set the tag and/or digest of `req.image`: a pure text-to-text edit.
+pub fn set_image(path: &Path, text: &str, req: &SetImage) -> Result<Edit, UserError> {
+    if let Some(t) = req.tag {
+        check_tag(t)?;
+    }
+    if let Some(d) = req.digest {
+        check_digest(d)?;
+    }
+    if req.tag.is_none() && req.digest.is_none() {
+        return Err(
+            UserError::new("nothing to set: give a tag, a digest or both")
+                .hint("pass `--tag`, `--digest` or both"),
+        );
+    }
+    let src = Source::new(path, text);
+    let tree = parse(&src)?;
+    let imgs = images(&src, &tree)?;
+    let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    let mut ed = Editor {
+        src: &src,
+        eol,
+        splices: vec![],
+    };
+    let before = match the_entry(&src, &imgs, req.image)? {
+        Some((entry, node)) => {
+            edit_entry(&mut ed, node, req);
+            Some(entry.clone())
+        }
+        None => {
+            add_entry(&mut ed, &imgs, req)?;
+            None
+        }
+    };
+    let new = ed.apply();
+    if new == text {
+        return Ok(Edit::Unchanged);
+    }
+    // The edit must leave a kustomization that reads back to what was asked.
+    let check = find_image(path, &new, req.image).map_err(|e| {
+        UserError::new(format!(
+            "internal error: the edited overlay does not parse: {e}"
+        ))
+    })?;
+    let ok = check.as_ref().is_some_and(|c| {
+        req.tag.is_none_or(|t| c.new_tag.as_deref() == Some(t))
+            && match req.digest {
+                Some(d) => c.digest.as_deref() == Some(d),
+                None => req.tag.is_none() || c.digest.is_none(),
+            }
+    });
+    if !ok {
+        return Err(UserError::new(format!(
+            "cannot edit the entry of `{}` in `{}` without changing its meaning",
+            req.image,
+            path.display()
+        ))
+        .hint(
+            "rewrite the entry in plain block style (`- name: …` with `newTag:` on its own line)",
+        ));
+    }
+    Ok(Edit::Changed { text: new, before })
+}
+
+fn edit_entry(ed: &mut Editor, node: &Node, req: &SetImage) {
+    let Node::Map { entries, flow, .. } = node else {
+        return;
+    };
+    let find = |key: &str| entries.iter().position(|(k, _)| k.value == key);
+    let scalar = |i: usize| match &entries[i].1 {
+        Node::Scalar(s) => s.clone(),
+        _ => unreachable!("checked when read"),
+    };
+    // The entry after which new keys go: newTag after name/newName, digest after newTag.
+    let anchor_for_tag = [find("newName"), find("name")]
+        .into_iter()
+        .flatten()
+        .max()
+        .expect("entries have a name");
+    let mut new_keys: Vec<(String, String)> = Vec::new();
+    let tag_at = find("newTag");
+    if let Some(t) = req.tag {
+        match tag_at {
+            Some(i) => {
+                if scalar(i).value != t {
+                    ed.replace(&scalar(i), t);
+                }
+            }
+            None => new_keys.push(("newTag".into(), render(t, ScalarStyle::Plain))),
+        }
+    }
+    let digest_at = find("digest");
+    match (req.digest, digest_at) {
+        (Some(d), Some(i)) => {
+            if scalar(i).value != d {
+                ed.replace(&scalar(i), d);
+            }
+        }
+        (Some(d), None) => new_keys.push(("digest".into(), render(d, ScalarStyle::Plain))),
+        // A tag without a digest: a stale pin would override the new tag.
+        (None, Some(i)) if req.tag.is_some() => remove_key(ed, entries, i, *flow),
+        (None, _) => {}
+    }
+    if new_keys.is_empty() {
+        return;
+    }
+    // Keys that already exist keep their place; new ones follow the last of
+    // name/newName/newTag that exists.
+    let after = match (new_keys.first().map(|k| k.0.as_str()), tag_at) {
+        (Some("digest"), Some(t)) => t.max(anchor_for_tag),
+        _ => anchor_for_tag,
+    };
+    let (_, value) = &entries[after];
+    if *flow {
+        let text: String = new_keys
+            .iter()
+            .map(|(k, v)| format!(", {k}: {v}"))
+            .collect();
+        ed.splices.push(Splice {
+            start: value.end(),
+            end: value.end(),
+            text,
+        });
+    } else {
+        let indent = ed.indent_of(entries[0].0.start);
+        let lines: Vec<String> = new_keys
+            .iter()
+            .map(|(k, v)| format!("{indent}{k}: {v}"))
+            .collect();
+        ed.insert_lines_after(value.end(), &lines);
+    }
+}
+
+/// Remove entry `i` of a mapping, with its line (block) or its `, key: value` (flow).
+fn remove_key(ed: &mut Editor, entries: &[(Scalar, Node)], i: usize, flow: bool) {
+    let (key, value) = &entries[i];
+    if flow {
+        let (start, end) = if i > 0 {
+            (entries[i - 1].1.end(), value.end())
+        } else if let Some((next, _)) = entries.get(1) {
+            (key.start, next.start)
+        } else {
+            (key.start, value.end())
+        };
+        ed.splices.push(Splice {
+            start,
+            end,
+            text: String::new(),
+        });
+        return;
+    }
+    let line_start = ed.line_start(key.start);
+    let first_on_line = ed.src.text[line_start..key.start].trim().is_empty();
+    if first_on_line {
+        // The key owns its line(s): drop them whole, trailing comment included.
+        let end = ed.line_end(value.end().saturating_sub(1).max(key.start));
+        ed.splices.push(Splice {
+            start: line_start,
+            end,
+            text: String::new(),
+        });
+    } else if let Some((next, _)) = entries.get(i + 1) {
+        // `- digest: …` on the dash line: the next key moves up onto it.
+        ed.splices.push(Splice {
+            start: key.start,
+            end: next.start,
+            text: String::new(),
+        });
+    }
+}
+
+fn add_entry(ed: &mut Editor, imgs: &Images, req: &SetImage) -> Result<(), UserError> {
+    let name_style = neighbour_style(imgs, "name");
+    let tag_style = neighbour_style(imgs, "newTag");
+    let mut fields = vec![("name", render(req.image, name_style))];
+    if let Some(t) = req.tag {
+        fields.push(("newTag", render(t, tag_style)));
+    }
+    if let Some(d) = req.digest {
+        fields.push(("digest", render(d, neighbour_style(imgs, "digest"))));
+    }
+    let flow_item = || {
+        format!(
+            "{{{}}}",
+            fields
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let block_item = |dash: &str, keys: &str| -> Vec<String> {
+        fields
+            .iter()
+            .enumerate()
+            .map(|(i, (k, v))| {
+                if i == 0 {
+                    format!("{dash}- {k}: {v}")
+                } else {
+                    format!("{keys}{k}: {v}")
+                }
+            })
+            .collect()
+    };
+    match imgs.key {
+        Some((
+            _,
+            Node::Seq {
+                items,
+                flow: true,
+                end,
+                ..
+            },
+        )) => {
+            // Before the closing `]`.
+            let close = ed.src.text[..*end].rfind(']').unwrap_or(*end);
+            let text = if items.is_empty() {
+                flow_item()
+            } else {
+                format!(", {}", flow_item())
+            };
+            ed.splices.push(Splice {
+                start: close,
+                end: close,
+                text,
+            });
+        }
+        Some((_, Node::Seq { items, start, .. })) => {
+            let dash = ed.indent_of(*start);
+            let keys = match items.first() {
+                Some(Node::Map {
+                    entries,
+                    flow: false,
+                    ..
+                }) if !entries.is_empty() => ed.indent_of(entries[0].0.start),
+                _ => format!("{dash}  "),
+            };
+            let last_end = items.last().map_or(*start, Node::end);
+            ed.insert_lines_after(
+                last_end.saturating_sub(1).max(*start),
+                &block_item(&dash, &keys),
+            );
+        }
+        Some((key, value)) => {
+            // `images:` with no value (or `~`): drop the null, add a block list.
+            let dash = ed.indent_of(key.start) + &sequence_offset(ed, imgs);
+            if !matches!(value, Node::Scalar(s) if s.value.is_empty()) {
+                let colon = ed.src.text[key.end..value.start()]
+                    .find(':')
+                    .map_or(key.end, |i| key.end + i + 1);
+                ed.splices.push(Splice {
+                    start: colon,
+                    end: value.end(),
+                    text: String::new(),
+                });
+            }
+            ed.insert_lines_after(key.end, &block_item(&dash, &format!("{dash}  ")));
+        }
+        None => {
+            match imgs.root {
+                Some(Node::Map {
+                    flow: true, start, ..
+                }) => {
+                    return Err(ed
+                    .src
+                    .error(*start, "the kustomization is a flow mapping (`{…}`) with no `images:`")
+                    .hint("write the kustomization in block style, or add an `images:` list by hand"));
+                }
+                Some(Node::Map { entries, .. }) if !entries.is_empty() => {
+                    let indent = ed.indent_of(entries[0].0.start);
+                    let dash = indent.clone() + &sequence_offset(ed, imgs);
+                    let mut lines = vec![format!("{indent}images:")];
+                    lines.extend(block_item(&dash, &format!("{dash}  ")));
+                    let (k, v) = entries.last().expect("not empty");
+                    ed.insert_lines_after(v.end().saturating_sub(1).max(k.end), &lines);
+                }
+                _ => {
+                    // An empty file (or only comments): append.
+                    let mut lines = vec!["images:".to_string()];
+                    lines.extend(block_item("", "  "));
+                    let at = ed.src.text.len();
+                    let sep = if at == 0 || ed.src.text.ends_with('\n') {
+                        ""
+                    } else {
+                        ed.eol
+                    };
+                    let tail = if at > 0 && !ed.src.text.ends_with('\n') {
+                        ""
+                    } else {
+                        ed.eol
+                    };
+                    ed.splices.push(Splice {
+                        start: at,
+                        end: at,
+                        text: format!("{sep}{}{tail}", lines.join(ed.eol)),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How far this file indents block-sequence dashes under their key (`resources:`
+/// and the like): "" for flush `- x`, "  " for indented. Flush when unknown, as
+/// `kustomize edit` writes.
+fn sequence_offset(ed: &Editor, imgs: &Images) -> String {
+    let Some(Node::Map { entries, .. }) = imgs.root else {
+        return String::new();
+    };
+    for (k, v) in entries {
+        if let Node::Seq {
+            flow: false, start, ..
+        } = v
+        {
+            let key_col = ed.indent_of(k.start).len();
+            let dash_col = ed.indent_of(*start).len();
+            return " ".repeat(dash_col.saturating_sub(key_col));
+        }
+    }
+    String::new()
+}
+
+// ---------------------------------------------------------------------------
+// Files
+
+/// Atomic write: a temp file in the same folder, synced, then renamed over the
+/// target, keeping its permissions. Readers see the old file or the new one.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".gitops-action-")
+        .tempfile_in(dir)?;
+    tmp.write_all(contents)?;
+    tmp.as_file().sync_all()?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        std::fs::set_permissions(tmp.path(), meta.permissions())?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// A unified diff of one hunk around the changed lines, for `--dry-run`.
+pub fn unified_diff(label: &str, before: &str, after: &str) -> String {
+    let a: Vec<&str> = before.split_inclusive('\n').collect();
+    let b: Vec<&str> = after.split_inclusive('\n').collect();
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let suffix = a[prefix..]
+        .iter()
+        .rev()
+        .zip(b[prefix..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    if prefix == a.len() && prefix == b.len() {
+        return String::new();
+    }
+    let ctx = 3;
+    let start = prefix.saturating_sub(ctx);
+    let a_end = (a.len() - suffix + ctx).min(a.len());
+    let b_end = (b.len() - suffix + ctx).min(b.len());
+    let mut out = format!(
+        "--- a/{label}\n+++ b/{label}\n@@ -{},{} +{},{} @@\n",
+        start + 1,
+        a_end - start,
+        start + 1,
+        b_end - start
+    );
+    let line = |prefix: char, l: &str| {
+        let mut s = format!("{prefix}{}", l.trim_end_matches(['\n', '\r']));
+        s.push('\n');
+        if !l.ends_with('\n') {
+            s.push_str("\\ No newline at end of file\n");
+        }
+        s
+    };
+    for l in &a[start..prefix] {
+        out.push_str(&line(' ', l));
+    }
+    for l in &a[prefix..a.len() - suffix] {
+        out.push_str(&line('-', l));
+    }
+    for l in &b[prefix..b.len() - suffix] {
+        out.push_str(&line('+', l));
+    }
+    for l in &a[a.len() - suffix..a_end] {
+        out.push_str(&line(' ', l));
+    }
+    out
+}

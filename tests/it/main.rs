@@ -1,1 +1,5 @@
-fn main(){}
+//! One integration-test binary: each module drives the real `gitops-action` binary
+//! (or the real servers of `gitops-testkit`) for one feature.
+
+mod cli;
+mod util;

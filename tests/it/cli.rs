@@ -1,0 +1,363 @@
+//! The core commands through the real binary: status, resolve, set-image, config
+//! errors, and the Action's input/output layer.
+
+use crate::util::Workspace;
+
+const SHA: &str = "9fceb02d0ae598e95dc970b74767f19372d61af8";
+
+/// The issue's full example: five environments, channels and all.
+const FIVE_ENVS: &str = r#"overlays: overlays
+services:
+  hello:
+    image: ghcr.io/acme/hello
+    context: examples/hello
+    dockerfile: Dockerfile
+environments:
+  - name: dev
+    branches: ["**", "!main", "!test/**"]
+    tag: "dev-{branch}-{sha7}-{timestamp}"
+    merge: auto
+  - name: uat
+    branches: ["test/uat"]
+    tag: "tst-{sha7}-{timestamp}"
+    reviewers: ["acme/qa"]
+    merge: never
+  - name: staging
+    branches: ["main"]
+    tag: "stg-{sha7}-{timestamp}"
+  - name: prod
+    tags: ["v*"]
+    tag: "prd-{version}"
+  - name: beta
+    tags: ["v*-beta*"]
+    tag: "prd-{version}"
+"#;
+
+fn resolve(ws: &Workspace, r: &str) -> serde_json::Value {
+    let run = ws
+        .cmd()
+        .args(["resolve", "--ref", r, "--sha", SHA, "--format", "json"])
+        .env("SOURCE_DATE_EPOCH", "1654880868")
+        .output()
+        .unwrap();
+    let run = crate::util::Run::from(run).expect(0);
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
+#[test]
+fn refs_map_to_environments_and_tags() {
+    let ws = Workspace::example();
+    ws.write(".github/gitops.yaml", FIVE_ENVS);
+    let cases = [
+        (
+            "refs/heads/feature/Login",
+            vec![("dev", "dev-feature-login-9fceb02-1654880868")],
+        ),
+        (
+            "refs/heads/test/uat",
+            vec![("uat", "tst-9fceb02-1654880868")],
+        ),
+        (
+            "refs/heads/main",
+            vec![("staging", "stg-9fceb02-1654880868")],
+        ),
+        ("refs/tags/v1.2.3", vec![("prod", "prd-1.2.3")]),
+        ("refs/tags/v1.3.0-beta1", vec![("beta", "prd-1.3.0-beta1")]),
+        ("refs/tags/v1.1.0-alpha1", vec![]),
+        ("refs/pull/7/merge", vec![]),
+    ];
+    for (r, want) in cases {
+        let v = resolve(&ws, r);
+        let got: Vec<(String, String)> = v["environments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["name"].as_str().unwrap().to_string(),
+                    e["tags"]["hello"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, String)> = want
+            .into_iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(got, want, "{r}");
+    }
+}
+
+#[test]
+fn a_ref_with_no_environment_is_a_notice_not_an_error() {
+    let ws = Workspace::example();
+    let run = ws
+        .cmd()
+        .args([
+            "resolve",
+            "--ref",
+            "refs/tags/v2.0.0-rc.1",
+            "--sha",
+            SHA,
+            "--format",
+            "json",
+        ])
+        .env("SOURCE_DATE_EPOCH", "1")
+        .output()
+        .unwrap();
+    let run = crate::util::Run::from(run).expect(0);
+    insta::assert_snapshot!(run.transcript());
+}
+
+#[test]
+fn status_of_the_bundled_example() {
+    let ws = Workspace::example();
+    let run = ws.run(&["status"]).expect(0);
+    insta::assert_snapshot!(run.transcript());
+    let run = ws.run(&["status", "--format", "json"]).expect(0);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["environments"], serde_json::json!(["dev", "uat", "prod"]));
+    assert_eq!(v["services"][0]["deployed"]["prod"]["tag"], "prd-1.4.2");
+    assert_eq!(v["services"][0]["deployed"]["prod"]["line"], 10);
+    let run = ws.run(&["status", "--format", "markdown"]).expect(0);
+    insta::assert_snapshot!(run.stdout);
+}
+
+#[test]
+fn set_image_edits_one_line_and_is_idempotent() {
+    let ws = Workspace::example();
+    let before = ws.read("overlays/uat/kustomization.yaml");
+    let run = ws
+        .run(&[
+            "set-image",
+            "--env",
+            "uat",
+            "--service",
+            "hello",
+            "--tag",
+            "tst-abcdef0-1763300000",
+            "--dry-run",
+        ])
+        .expect(0);
+    insta::assert_snapshot!("set_image_dry_run", run.transcript());
+    assert_eq!(
+        ws.read("overlays/uat/kustomization.yaml"),
+        before,
+        "dry run must not write"
+    );
+
+    let run = ws
+        .run(&[
+            "set-image",
+            "--env",
+            "uat",
+            "--service",
+            "hello",
+            "--tag",
+            "tst-abcdef0-1763300000",
+        ])
+        .expect(0);
+    insta::assert_snapshot!("set_image_write", run.transcript());
+    insta::assert_snapshot!("set_image_file", ws.read("overlays/uat/kustomization.yaml"));
+
+    let run = ws
+        .run(&[
+            "set-image",
+            "--env",
+            "uat",
+            "--service",
+            "hello",
+            "--tag",
+            "tst-abcdef0-1763300000",
+        ])
+        .expect(0);
+    assert!(run.stdout.contains("unchanged"), "{}", run.transcript());
+}
+
+#[test]
+fn config_errors_name_file_line_and_value_and_exit_2() {
+    let ws = Workspace::example();
+    ws.write(
+        ".github/gitops.yaml",
+        "services:\n  hello:\n    imag: ghcr.io/acme/hello\nenvironments:\n  - name: dev\n    merge: sometimes\n    tagg: x\n",
+    );
+    let run = ws.run(&["status"]).expect(2);
+    insta::assert_snapshot!(run.transcript());
+
+    ws.write(
+        ".github/gitops.yaml",
+        "environments:\n  - name: Dev\n    tag: \"dev-{brnch}\"\n    overlay: ../elsewhere\n",
+    );
+    let run = ws.run(&["status"]).expect(2);
+    insta::assert_snapshot!(run.transcript());
+
+    ws.write(".github/gitops.yaml", "environments: [\n");
+    let run = ws.run(&["status"]).expect(2);
+    assert!(
+        run.stderr.starts_with("error: .github/gitops.yaml:"),
+        "{}",
+        run.transcript()
+    );
+    assert!(run.stderr.contains("\nhint: "), "{}", run.transcript());
+}
+
+#[test]
+fn overlay_path_through_a_symlink_out_of_the_repo_is_refused() {
+    let ws = Workspace::example();
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), ws.path().join("escape")).unwrap();
+    ws.write(
+        ".github/gitops.yaml",
+        "environments:\n  - name: dev\n    branches: ['**']\n    overlay: escape/dev\n",
+    );
+    let run = ws.run(&["status"]).expect(2);
+    assert!(
+        run.stderr
+            .contains("leads outside the repository through a symlink"),
+        "{}",
+        run.transcript()
+    );
+}
+
+#[test]
+fn without_a_config_the_default_chain_applies() {
+    let ws = Workspace::example();
+    std::fs::remove_file(ws.path().join(".github/gitops.yaml")).unwrap();
+    let run = ws
+        .cmd()
+        .arg("status")
+        .env("GITHUB_REPOSITORY_OWNER", "Acme")
+        .output()
+        .unwrap();
+    let run = crate::util::Run::from(run).expect(0);
+    insta::assert_snapshot!(run.transcript());
+    // An explicit config that is missing is an error, not a silent default.
+    let run = ws.run(&["status", "--config", "nope.yaml"]).expect(2);
+    assert!(
+        run.stderr
+            .contains("config file `nope.yaml` does not exist"),
+        "{}",
+        run.transcript()
+    );
+}
+
+#[test]
+fn as_an_action_step_inputs_come_from_env_and_outputs_go_to_files() {
+    let ws = Workspace::example();
+    let out = ws.path().join("output.txt");
+    let summary = ws.path().join("summary.md");
+    let run = ws
+        .cmd()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_WORKSPACE", ws.path())
+        .env("GITHUB_OUTPUT", &out)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("INPUT_COMMAND", "set-image")
+        .env("INPUT_ENV", "dev")
+        .env("INPUT_SERVICE", "hello")
+        .env("INPUT_TAG", "dev-main-1234567-1")
+        .env("INPUT_DIGEST", "")
+        .env("INPUT_DRY-RUN", "false")
+        .env("INPUT_TOKEN", "ghs_0123456789abcdefghijklmnopqrstuvwxyz")
+        .output()
+        .unwrap();
+    let run = crate::util::Run::from(run).expect(0);
+    assert!(
+        run.stdout
+            .contains("::add-mask::ghs_0123456789abcdefghijklmnopqrstuvwxyz"),
+        "{}",
+        run.transcript()
+    );
+    let outputs = std::fs::read_to_string(&out).unwrap();
+    let parsed = parse_outputs(&outputs);
+    assert_eq!(parsed["changed"], "true");
+    assert_eq!(parsed["tag"], "dev-main-1234567-1");
+    assert_eq!(parsed["env"], "dev");
+    assert!(
+        std::fs::read_to_string(&summary)
+            .unwrap()
+            .contains("`hello` in `dev`")
+    );
+    // Tag without digest dropped the stale digest.
+    assert!(
+        !ws.read("overlays/dev/kustomization.yaml")
+            .contains("digest:")
+    );
+}
+
+#[test]
+fn bad_input_in_an_action_step_is_an_error_annotation_and_exit_2() {
+    let ws = Workspace::example();
+    let run = ws
+        .cmd()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_WORKSPACE", ws.path())
+        .env("INPUT_COMMAND", "set-image")
+        .env("INPUT_ENV", "qa")
+        .env("INPUT_SERVICE", "hello")
+        .env("INPUT_TAG", "x")
+        .env("INPUT_TOKEN", "ghs_0123456789abcdefghijklmnopqrstuvwxyz")
+        .output()
+        .unwrap();
+    let run = crate::util::Run::from(run).expect(2);
+    assert!(
+        !run.stdout
+            .replace("::add-mask::ghs_0123456789abcdefghijklmnopqrstuvwxyz", "")
+            .contains("ghs_0123")
+    );
+    insta::assert_snapshot!(run.transcript());
+
+    let ws = Workspace::example();
+    ws.write(
+        ".github/gitops.yaml",
+        "environments:\n  - name: dev\n    merge: sometimes\n",
+    );
+    let run = ws
+        .cmd()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_WORKSPACE", ws.path())
+        .env("INPUT_COMMAND", "status")
+        .output()
+        .unwrap();
+    let run = crate::util::Run::from(run).expect(2);
+    assert!(
+        run.stdout.contains("::error file=.github/gitops.yaml,line=3,col=12,title=gitops-action::`environments[0].merge` is `sometimes`"),
+        "{}",
+        run.transcript()
+    );
+}
+
+#[test]
+fn unknown_command_input_is_exit_2() {
+    let ws = Workspace::example();
+    let run = ws
+        .cmd()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_WORKSPACE", ws.path())
+        .env("INPUT_COMMAND", "deploy-all")
+        .output()
+        .unwrap();
+    let run = crate::util::Run::from(run).expect(2);
+    assert!(
+        run.stderr.contains("unknown command `deploy-all`"),
+        "{}",
+        run.transcript()
+    );
+}
+
+/// Parse `name<<DELIM … DELIM` blocks of a `GITHUB_OUTPUT` file.
+pub fn parse_outputs(text: &str) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let (name, delim) = line.split_once("<<").expect("heredoc form");
+        let mut value = vec![];
+        for l in lines.by_ref() {
+            if l == delim {
+                break;
+            }
+            value.push(l);
+        }
+        out.insert(name.to_string(), value.join("\n"));
+    }
+    out
+}

@@ -1,0 +1,119 @@
+//! Running the real binary in a scratch workspace, and filters for snapshots.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_gitops-action");
+
+/// The repository root (where the bundled example lives).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A temp copy of the bundled example (`overlays/`, `.github/gitops.yaml`).
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn example() -> Workspace {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&repo_root().join("overlays"), &dir.path().join("overlays"));
+        std::fs::create_dir_all(dir.path().join(".github")).unwrap();
+        std::fs::copy(
+            repo_root().join(".github/gitops.yaml"),
+            dir.path().join(".github/gitops.yaml"),
+        )
+        .unwrap();
+        Workspace { dir }
+    }
+
+    pub fn empty() -> Workspace {
+        Workspace {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path().join(rel)).unwrap()
+    }
+
+    /// The binary with a clean environment: no runner variables leak in from the host.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.current_dir(self.path());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("GITHUB_")
+                || k.starts_with("INPUT_")
+                || k == "SOURCE_DATE_EPOCH"
+                || k.starts_with("RUNNER_")
+            {
+                c.env_remove(k);
+            }
+        }
+        c.env("NO_COLOR", "1");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.cmd().args(args).output().unwrap())
+    }
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), t).unwrap();
+        }
+    }
+}
+
+/// What a run printed, for snapshots: `exit: N`, then stdout, then stderr.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    pub fn transcript(&self) -> String {
+        format!(
+            "exit: {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+
+    /// Panics with the transcript unless the exit code is `code`.
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "{}", self.transcript());
+        assert!(!self.stderr.contains("panicked"), "{}", self.transcript());
+        self
+    }
+}
