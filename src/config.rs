@@ -90,8 +90,15 @@ pub struct Environment {
 }
 
 impl Environment {
+    /// The overlay's kustomization file: `kustomization.yaml`, or the `.yml` or
+    /// `Kustomization` spelling kustomize also accepts when that is the one present.
     pub fn kustomization(&self, root: &Path) -> PathBuf {
-        root.join(&self.overlay).join("kustomization.yaml")
+        let dir = root.join(&self.overlay);
+        ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+            .iter()
+            .map(|n| dir.join(n))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| dir.join("kustomization.yaml"))
     }
 }
 

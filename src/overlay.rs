@@ -476,28 +476,38 @@ pub fn find_image(path: &Path, text: &str, image: &str) -> Result<Option<ImageEn
     let src = Source::new(path, text);
     let tree = parse(&src)?;
     let imgs = images(&src, &tree)?;
-    Ok(the_entry(&src, &imgs, image)?.map(|(e, _)| e.clone()))
+    Ok(the_entries(&src, &imgs, image)?
+        .first()
+        .map(|(e, _)| e.clone()))
 }
 
-fn the_entry<'i, 't>(
+/// The entries for `image`: the one whose `name` is the image, and every entry
+/// that renames another image to it (`newName`), as when two base images are
+/// replaced by one. Two entries with the same `name` are a conflict kustomize
+/// would resolve silently, so they are refused.
+fn the_entries<'i, 't>(
     src: &Source,
     imgs: &'i Images<'t>,
     image: &str,
-) -> Result<Option<&'i (ImageEntry, &'t Node)>, UserError> {
-    let mut matching = imgs.entries.iter().filter(|(e, _)| e.matches(image));
-    let first = matching.next();
-    if let Some((second, node)) = matching.next() {
-        let (first, _) = first.expect("a second implies a first");
-        return Err(UserError::many(vec![Diagnostic {
-            location: Some(src.location(node.start())),
-            message: format!(
-                "image `{image}` has two entries in `images:` (lines {} and {})",
-                first.line, second.line
-            ),
-        }])
-        .hint("keep one entry per image: kustomize would apply only one of them"));
+) -> Result<Vec<&'i (ImageEntry, &'t Node)>, UserError> {
+    let matching: Vec<_> = imgs
+        .entries
+        .iter()
+        .filter(|(e, _)| e.matches(image))
+        .collect();
+    for (i, (a, _)) in matching.iter().enumerate() {
+        if let Some((b, node)) = matching[i + 1..].iter().find(|(b, _)| b.name == a.name) {
+            return Err(UserError::many(vec![Diagnostic {
+                location: Some(src.location(node.start())),
+                message: format!(
+                    "image `{}` has two entries in `images:` (lines {} and {})",
+                    a.name, a.line, b.line
+                ),
+            }])
+            .hint("keep one entry per image name: kustomize would apply only one of them"));
+        }
     }
-    Ok(first)
+    Ok(matching)
 }
 
 // ---------------------------------------------------------------------------
@@ -600,6 +610,18 @@ impl Editor<'_> {
         self.src.text[..pos].rfind('\n').map_or(0, |i| i + 1)
     }
 
+    /// The `-` of the block-sequence item that starts at or after it on the same
+    /// line: the parser puts an indentless sequence's start at its first key.
+    fn dash_of(&self, pos: usize) -> usize {
+        let start = self.line_start(pos);
+        if self.src.text.as_bytes().get(pos) == Some(&b'-') {
+            return pos;
+        }
+        self.src.text[start..pos]
+            .rfind('-')
+            .map_or(pos, |i| start + i)
+    }
+
     /// Leading spaces for a key at byte `pos`: its column.
     fn indent_of(&self, pos: usize) -> String {
         " ".repeat(self.src.text[self.line_start(pos)..pos].chars().count())
@@ -691,11 +713,12 @@ pub fn set_image(path: &Path, text: &str, req: &SetImage) -> Result<Edit, UserEr
         eol,
         splices: vec![],
     };
-    let before = match the_entry(&src, &imgs, req.image)? {
-        Some((entry, node)) => {
-            edit_entry(&mut ed, node, req);
-            Some(entry.clone())
-        }
+    let matching = the_entries(&src, &imgs, req.image)?;
+    for (_, node) in &matching {
+        edit_entry(&mut ed, node, req);
+    }
+    let before = match matching.first() {
+        Some((entry, _)) => Some(entry.clone()),
         None => {
             add_entry(&mut ed, &imgs, req)?;
             None
@@ -895,7 +918,7 @@ fn add_entry(ed: &mut Editor, imgs: &Images, req: &SetImage) -> Result<(), UserE
             });
         }
         Some((_, Node::Seq { items, start, .. })) => {
-            let dash = ed.indent_of(*start);
+            let dash = ed.indent_of(ed.dash_of(items.first().map_or(*start, Node::start)));
             let keys = match items.first() {
                 Some(Node::Map {
                     entries,

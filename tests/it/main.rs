@@ -2,4 +2,5 @@
 //! (or the real servers of `gitops-testkit`) for one feature.
 
 mod cli;
+mod corpus;
 mod util;

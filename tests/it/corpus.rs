@@ -1,0 +1,195 @@
+//! The overlay editor against 58 real kustomization files from public
+//! repositories (`../shared/corpus/kustomize`, sources in its `SOURCES.tsv`),
+//! through the real binary: each edit touches only what it must.
+
+use std::path::{Path, PathBuf};
+
+use gitops_action::overlay;
+
+use crate::util::Workspace;
+
+const NEW_TAG: &str = "gitops-test-1";
+
+fn corpus_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/kustomize")
+}
+
+fn corpus() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
+        .expect("the corpus sits beside the repository, in ../shared/corpus/kustomize")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Lines removed from `a` and added in `b`, by a common prefix/suffix split.
+fn changed_lines(a: &str, b: &str) -> (Vec<String>, Vec<String>) {
+    let a: Vec<&str> = a.split_inclusive('\n').collect();
+    let b: Vec<&str> = b.split_inclusive('\n').collect();
+    let p = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let s = a[p..]
+        .iter()
+        .rev()
+        .zip(b[p..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    (
+        a[p..a.len() - s].iter().map(|l| l.to_string()).collect(),
+        b[p..b.len() - s].iter().map(|l| l.to_string()).collect(),
+    )
+}
+
+/// Run `set-image` through the binary on a copy of `file` as the dev overlay.
+/// A few corpus entries name templated images (`gcr.io/<<PROJECT>>/…`) that the
+/// config rightly refuses; those go through the library call the binary makes.
+fn edit_with_binary(file: &Path, image: &str) -> (String, String) {
+    let original = std::fs::read_to_string(file).unwrap();
+    if gitops_action::config::check_image_name(image).is_err() {
+        let req = overlay::SetImage {
+            image,
+            tag: Some(NEW_TAG),
+            digest: None,
+        };
+        return match overlay::set_image(file, &original, &req).unwrap() {
+            overlay::Edit::Changed { text, .. } => (text, "library".into()),
+            overlay::Edit::Unchanged => (original, "library".into()),
+        };
+    }
+    let ws = Workspace::empty();
+    let name = file.file_name().unwrap().to_string_lossy();
+    let overlay_file = if name.ends_with(".yml") {
+        "kustomization.yml"
+    } else {
+        "kustomization.yaml"
+    };
+    ws.write(&format!("overlays/dev/{overlay_file}"), &original);
+    ws.write(
+        ".github/gitops.yaml",
+        &format!("services:\n  svc:\n    image: \"{image}\"\nenvironments:\n  - name: dev\n    branches: ['**']\n"),
+    );
+    let run = ws.run(&[
+        "set-image",
+        "--env",
+        "dev",
+        "--service",
+        "svc",
+        "--tag",
+        NEW_TAG,
+    ]);
+    let run = run.expect(0);
+    (ws.read(&format!("overlays/dev/{overlay_file}")), run.stdout)
+}
+
+#[test]
+fn every_corpus_file_is_edited_correctly() {
+    let files = corpus();
+    assert_eq!(files.len(), 58, "the corpus has 58 kustomization files");
+    let mut ok = 0;
+    let mut report = Vec::new();
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        let original = std::fs::read_to_string(file).unwrap();
+        let entries =
+            overlay::read_images(file, &original).unwrap_or_else(|e| panic!("{name}: {e}"));
+        match entries.first() {
+            Some(first) => {
+                let image = first.image().to_string();
+                let (edited, _) = edit_with_binary(file, &image);
+                let (removed, added) = changed_lines(&original, &edited);
+                let back = overlay::find_image(file, &edited, &image).unwrap().unwrap();
+                assert_eq!(back.new_tag.as_deref(), Some(NEW_TAG), "{name}");
+                assert_eq!(
+                    back.digest, None,
+                    "{name}: a tag without digest drops the stale digest"
+                );
+                // Every entry for the image is set (two base images may be renamed to it).
+                let targets = entries
+                    .iter()
+                    .filter(|e| e.image() == image || e.name == image)
+                    .count();
+                let had_tag = first.new_tag.is_some();
+                let had_digest = first.digest.is_some();
+                match (had_tag, had_digest) {
+                    (true, false) => {
+                        let changed: Vec<(&String, &String)> =
+                            removed.iter().zip(&added).filter(|(a, b)| a != b).collect();
+                        assert_eq!(
+                            removed.len(),
+                            added.len(),
+                            "{name}: lines are changed, not added\n{removed:?}\n{added:?}"
+                        );
+                        assert_eq!(
+                            changed.len(),
+                            targets,
+                            "{name}: one line per entry\n{removed:?}\n{added:?}"
+                        );
+                        let old_tag = first.new_tag.as_deref().unwrap();
+                        for (was, now) in changed {
+                            assert!(was.contains("newTag"), "{name}: {was:?}");
+                            assert_eq!(
+                                now.replacen(NEW_TAG, "", 1),
+                                was.replacen(old_tag, "", 1),
+                                "{name}: only the value changes"
+                            );
+                        }
+                    }
+                    (false, false) => {
+                        assert!(
+                            removed.is_empty() || removed.len() == added.len() - 1,
+                            "{name}: {removed:?} {added:?}"
+                        );
+                        assert!(
+                            added.iter().filter(|l| l.contains("newTag")).count() == 1,
+                            "{name}: {added:?}"
+                        );
+                    }
+                    (_, true) => {
+                        assert!(
+                            removed.iter().any(|l| l.contains("digest")),
+                            "{name}: the stale digest goes"
+                        );
+                        assert!(added.iter().all(|l| !l.contains("digest")), "{name}");
+                    }
+                }
+                report.push(format!("{name}: images entry `{image}` set to `{NEW_TAG}`"));
+            }
+            None => report.push(format!("{name}: no images")),
+        }
+        // Adding an image no entry names: an insertion only, in every file.
+        {
+            let (edited, _) = edit_with_binary(file, "ghcr.io/acme/svc");
+            {
+                // Only an insertion: the original bytes are a prefix and a suffix of
+                // the result (`images: []` gets its item inside the brackets).
+                let p = original.len().min(edited.len());
+                let prefix = original
+                    .bytes()
+                    .zip(edited.bytes())
+                    .take_while(|(a, b)| a == b)
+                    .count()
+                    .min(p);
+                let suffix = original
+                    .bytes()
+                    .rev()
+                    .zip(edited.bytes().rev())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                assert!(
+                    prefix + suffix >= original.len(),
+                    "{name}: the original bytes are untouched"
+                );
+                let back = overlay::find_image(file, &edited, "ghcr.io/acme/svc")
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(back.new_tag.as_deref(), Some(NEW_TAG), "{name}");
+                report.push(format!("{name}: entry for a new image added"));
+            }
+        }
+        ok += 1;
+    }
+    eprintln!("{}", report.join("\n"));
+    eprintln!("corpus: {ok} of {} files edited correctly", files.len());
+    assert_eq!(ok, files.len());
+}
