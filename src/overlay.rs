@@ -606,6 +606,15 @@ impl Editor<'_> {
         }
     }
 
+    /// The char boundary before `pos` (for "the line this value ends on").
+    fn before(&self, pos: usize) -> usize {
+        let mut p = pos.saturating_sub(1);
+        while p > 0 && !self.src.text.is_char_boundary(p) {
+            p -= 1;
+        }
+        p
+    }
+
     fn line_start(&self, pos: usize) -> usize {
         self.src.text[..pos].rfind('\n').map_or(0, |i| i + 1)
     }
@@ -729,11 +738,7 @@ pub fn set_image(path: &Path, text: &str, req: &SetImage) -> Result<Edit, UserEr
         return Ok(Edit::Unchanged);
     }
     // The edit must leave a kustomization that reads back to what was asked.
-    let check = find_image(path, &new, req.image).map_err(|e| {
-        UserError::new(format!(
-            "internal error: the edited overlay does not parse: {e}"
-        ))
-    })?;
+    let check = find_image(path, &new, req.image).ok().flatten();
     let ok = check.as_ref().is_some_and(|c| {
         req.tag.is_none_or(|t| c.new_tag.as_deref() == Some(t))
             && match req.digest {
@@ -845,7 +850,7 @@ fn remove_key(ed: &mut Editor, entries: &[(Scalar, Node)], i: usize, flow: bool)
     let first_on_line = ed.src.text[line_start..key.start].trim().is_empty();
     if first_on_line {
         // The key owns its line(s): drop them whole, trailing comment included.
-        let end = ed.line_end(value.end().saturating_sub(1).max(key.start));
+        let end = ed.line_end(ed.before(value.end()).max(key.start));
         ed.splices.push(Splice {
             start: line_start,
             end,
@@ -881,13 +886,15 @@ fn add_entry(ed: &mut Editor, imgs: &Images, req: &SetImage) -> Result<(), UserE
                 .join(", ")
         )
     };
+    // The first key sits after the dash at the same column as the others.
     let block_item = |dash: &str, keys: &str| -> Vec<String> {
+        let gap = " ".repeat(keys.len().saturating_sub(dash.len() + 1).max(1));
         fields
             .iter()
             .enumerate()
             .map(|(i, (k, v))| {
                 if i == 0 {
-                    format!("{dash}- {k}: {v}")
+                    format!("{dash}-{gap}{k}: {v}")
                 } else {
                     format!("{keys}{k}: {v}")
                 }
@@ -928,10 +935,7 @@ fn add_entry(ed: &mut Editor, imgs: &Images, req: &SetImage) -> Result<(), UserE
                 _ => format!("{dash}  "),
             };
             let last_end = items.last().map_or(*start, Node::end);
-            ed.insert_lines_after(
-                last_end.saturating_sub(1).max(*start),
-                &block_item(&dash, &keys),
-            );
+            ed.insert_lines_after(ed.before(last_end).max(*start), &block_item(&dash, &keys));
         }
         Some((key, value)) => {
             // `images:` with no value (or `~`): drop the null, add a block list.
@@ -964,7 +968,7 @@ fn add_entry(ed: &mut Editor, imgs: &Images, req: &SetImage) -> Result<(), UserE
                     let mut lines = vec![format!("{indent}images:")];
                     lines.extend(block_item(&dash, &format!("{dash}  ")));
                     let (k, v) = entries.last().expect("not empty");
-                    ed.insert_lines_after(v.end().saturating_sub(1).max(k.end), &lines);
+                    ed.insert_lines_after(ed.before(v.end()).max(k.end), &lines);
                 }
                 _ => {
                     // An empty file (or only comments): append.
@@ -1002,11 +1006,12 @@ fn sequence_offset(ed: &Editor, imgs: &Images) -> String {
     };
     for (k, v) in entries {
         if let Node::Seq {
-            flow: false, start, ..
+            flow: false, items, ..
         } = v
+            && let Some(first) = items.first()
         {
             let key_col = ed.indent_of(k.start).len();
-            let dash_col = ed.indent_of(*start).len();
+            let dash_col = ed.indent_of(ed.dash_of(first.start())).len();
             return " ".repeat(dash_col.saturating_sub(key_col));
         }
     }
@@ -1081,4 +1086,345 @@ pub fn unified_diff(label: &str, before: &str, after: &str) -> String {
         out.push_str(&line(' ', l));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IMG: &str = "ghcr.io/acme/hello";
+    const D1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    const D2: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+    fn set(text: &str, tag: Option<&str>, digest: Option<&str>) -> String {
+        match set_image(
+            Path::new("k.yaml"),
+            text,
+            &SetImage {
+                image: IMG,
+                tag,
+                digest,
+            },
+        )
+        .unwrap()
+        {
+            Edit::Changed { text, .. } => text,
+            Edit::Unchanged => text.to_string(),
+        }
+    }
+
+    fn err(text: &str) -> String {
+        set_image(
+            Path::new("k.yaml"),
+            text,
+            &SetImage {
+                image: IMG,
+                tag: Some("v2"),
+                digest: None,
+            },
+        )
+        .unwrap_err()
+        .to_string()
+    }
+
+    #[test]
+    fn replaces_only_the_value_keeping_comments() {
+        let text = "# top\nimages:\n  # ours\n  - name: ghcr.io/acme/hello # the app\n    newTag: v1 # bump me\n\n  - name: other\n    newTag: x\n";
+        assert_eq!(
+            set(text, Some("v2"), None),
+            text.replace("newTag: v1 #", "newTag: v2 #")
+        );
+    }
+
+    #[test]
+    fn keeps_quoting_style() {
+        let text = "images:\n- name: 'ghcr.io/acme/hello'\n  newTag: \"v1\"\n";
+        assert_eq!(
+            set(text, Some("v2"), None),
+            "images:\n- name: 'ghcr.io/acme/hello'\n  newTag: \"v2\"\n"
+        );
+        let text = "images:\n- name: ghcr.io/acme/hello\n  newTag: 'v1' # x\n";
+        assert_eq!(
+            set(text, Some("1.0"), None),
+            "images:\n- name: ghcr.io/acme/hello\n  newTag: '1.0' # x\n"
+        );
+    }
+
+    #[test]
+    fn quotes_values_yaml_would_not_read_as_strings() {
+        let text = "images:\n- name: ghcr.io/acme/hello\n  newTag: v1\n";
+        for v in ["1.0", "2", "true", "1e3", "0x1F", "null", "2024-01-01"] {
+            let out = set(text, Some(v), None);
+            assert_eq!(
+                out,
+                format!("images:\n- name: ghcr.io/acme/hello\n  newTag: \"{v}\"\n")
+            );
+            assert_eq!(
+                find_image(Path::new("k"), &out, IMG)
+                    .unwrap()
+                    .unwrap()
+                    .new_tag
+                    .as_deref(),
+                Some(v)
+            );
+        }
+    }
+
+    #[test]
+    fn crlf_and_missing_final_newline_survive() {
+        let text = "resources:\r\n- base\r\nimages:\r\n- name: ghcr.io/acme/hello\r\n  newTag: v1";
+        assert_eq!(
+            set(text, Some("v2"), Some(D1)),
+            "resources:\r\n- base\r\nimages:\r\n- name: ghcr.io/acme/hello\r\n  newTag: v2\r\n  digest: sha256:1111111111111111111111111111111111111111111111111111111111111111"
+        );
+        let text = "resources:\r\n- base\r\n";
+        assert_eq!(
+            set(text, Some("v2"), None),
+            "resources:\r\n- base\r\nimages:\r\n- name: ghcr.io/acme/hello\r\n  newTag: v2\r\n"
+        );
+        let text = "resources:\n  - base";
+        assert_eq!(
+            set(text, Some("v2"), None),
+            "resources:\n  - base\nimages:\n  - name: ghcr.io/acme/hello\n    newTag: v2"
+        );
+    }
+
+    #[test]
+    fn stale_digest_goes_with_its_comment_and_new_digest_is_written() {
+        let text = "images:\n  - name: ghcr.io/acme/hello\n    newTag: v1\n    digest: sha256:1111111111111111111111111111111111111111111111111111111111111111 # pinned\n  - name: b\n";
+        assert_eq!(
+            set(text, Some("v2"), None),
+            "images:\n  - name: ghcr.io/acme/hello\n    newTag: v2\n  - name: b\n"
+        );
+        assert_eq!(
+            set(text, Some("v2"), Some(D2)),
+            text.replace("v1", "v2").replace(D1, D2)
+        );
+        // Digest only keeps the tag.
+        assert_eq!(set(text, None, Some(D2)), text.replace(D1, D2));
+        // A digest first on the dash line: the next key moves up.
+        let text = "images:\n- digest: sha256:1111111111111111111111111111111111111111111111111111111111111111\n  name: ghcr.io/acme/hello\n  newTag: v1\n";
+        assert_eq!(
+            set(text, Some("v2"), None),
+            "images:\n- name: ghcr.io/acme/hello\n  newTag: v2\n"
+        );
+    }
+
+    #[test]
+    fn inserts_missing_keys_in_the_entrys_style() {
+        let text = "images:\n    -   name: ghcr.io/acme/hello\n        newName: ghcr.io/acme/hello\n# end\n";
+        assert_eq!(
+            set(text, Some("v2"), Some(D1)),
+            format!(
+                "images:\n    -   name: ghcr.io/acme/hello\n        newName: ghcr.io/acme/hello\n        newTag: v2\n        digest: {D1}\n# end\n"
+            )
+        );
+    }
+
+    #[test]
+    fn appends_an_entry_copying_neighbours() {
+        let text = "images:\n  - name: \"a\"\n    newTag: \"1\"\n  - name: \"b\"\n    newTag: \"2\"\n\nnamespace: x\n";
+        assert_eq!(
+            set(text, Some("v2"), None),
+            "images:\n  - name: \"a\"\n    newTag: \"1\"\n  - name: \"b\"\n    newTag: \"2\"\n  - name: \"ghcr.io/acme/hello\"\n    newTag: \"v2\"\n\nnamespace: x\n"
+        );
+        // Flush lists stay flush; the list is never re-sorted.
+        let text = "images:\n- name: z\n  newTag: \"1\"\n- name: a\n  newTag: \"2\"\n";
+        assert_eq!(
+            set(text, Some("v2"), None),
+            "images:\n- name: z\n  newTag: \"1\"\n- name: a\n  newTag: \"2\"\n- name: ghcr.io/acme/hello\n  newTag: \"v2\"\n"
+        );
+    }
+
+    #[test]
+    fn adds_images_when_missing_or_empty() {
+        assert_eq!(
+            set("", Some("v2"), None),
+            "images:\n- name: ghcr.io/acme/hello\n  newTag: v2\n"
+        );
+        assert_eq!(
+            set("# only a comment\n", Some("v2"), None),
+            "# only a comment\nimages:\n- name: ghcr.io/acme/hello\n  newTag: v2\n"
+        );
+        assert_eq!(
+            set("images:\nnamespace: x\n", Some("v2"), None),
+            "images:\n- name: ghcr.io/acme/hello\n  newTag: v2\nnamespace: x\n"
+        );
+        assert_eq!(
+            set("images: ~ # none\n", Some("v2"), None),
+            "images: # none\n- name: ghcr.io/acme/hello\n  newTag: v2\n"
+        );
+        assert_eq!(
+            set("images: []\n", Some("v2"), None),
+            "images: [{name: ghcr.io/acme/hello, newTag: v2}]\n"
+        );
+        assert_eq!(
+            set("---\nresources: [a]\n", Some("v2"), None),
+            "---\nresources: [a]\nimages:\n- name: ghcr.io/acme/hello\n  newTag: v2\n"
+        );
+    }
+
+    #[test]
+    fn edits_flow_style() {
+        let text = "images: [{name: ghcr.io/acme/hello, newTag: v1, digest: sha256:1111111111111111111111111111111111111111111111111111111111111111}, {name: b}]\n";
+        assert_eq!(
+            set(text, Some("v2"), None),
+            "images: [{name: ghcr.io/acme/hello, newTag: v2}, {name: b}]\n"
+        );
+        let text = "images:\n- {name: ghcr.io/acme/hello}\n";
+        assert_eq!(
+            set(text, Some("v2"), Some(D1)),
+            format!("images:\n- {{name: ghcr.io/acme/hello, newTag: v2, digest: {D1}}}\n")
+        );
+    }
+
+    #[test]
+    fn matches_by_new_name_and_sets_every_renamed_entry() {
+        let text = "images:\n- name: hello\n  newName: ghcr.io/acme/hello\n  newTag: v1\n- name: hello-old\n  newName: ghcr.io/acme/hello\n  newTag: v1\n";
+        assert_eq!(set(text, Some("v2"), None), text.replace("v1", "v2"));
+    }
+
+    #[test]
+    fn unchanged_is_unchanged() {
+        let text = "images:\n- name: ghcr.io/acme/hello\n  newTag: v1\n";
+        assert_eq!(
+            set_image(
+                Path::new("k"),
+                text,
+                &SetImage {
+                    image: IMG,
+                    tag: Some("v1"),
+                    digest: None
+                }
+            )
+            .unwrap(),
+            Edit::Unchanged
+        );
+    }
+
+    #[test]
+    fn refusals_name_the_place() {
+        assert_eq!(
+            err("images:\n- name: ghcr.io/acme/hello\n  newTag: v1\n- name: ghcr.io/acme/hello\n"),
+            "k.yaml:4:3: image `ghcr.io/acme/hello` has two entries in `images:` (lines 2 and 4)"
+        );
+        assert_eq!(
+            err("base: &b\n  name: ghcr.io/acme/hello\nimages:\n- *b\n"),
+            "k.yaml:4:3: anchors and aliases inside `images:` are not supported"
+        );
+        assert_eq!(
+            err("images:\n- &a name: ghcr.io/acme/hello\n"),
+            "k.yaml:2:3: anchors and aliases inside `images:` are not supported"
+        );
+        assert!(
+            err("images:\n- name: [x\n").starts_with("k.yaml:3:1: invalid YAML"),
+            "{}",
+            err("images:\n- name: [x\n")
+        );
+        assert_eq!(
+            err("images: hello\n"),
+            "k.yaml:1:9: `images:` is not a list"
+        );
+        assert_eq!(
+            err("images:\n- hello\n"),
+            "k.yaml:2:3: an `images:` item is not a mapping"
+        );
+        assert_eq!(
+            err("- a\n"),
+            "k.yaml:1:1: the kustomization is not a mapping"
+        );
+        assert_eq!(
+            err("a: 1\n---\nb: 2\n"),
+            "k.yaml:3:1: the kustomization holds more than one YAML document"
+        );
+        assert_eq!(
+            err("images:\n- newTag: v1\n"),
+            "k.yaml:2:3: an `images:` item has no `name`"
+        );
+        let bad = set_image(
+            Path::new("k"),
+            "",
+            &SetImage {
+                image: IMG,
+                tag: Some("-x"),
+                digest: None,
+            },
+        )
+        .unwrap_err();
+        assert_eq!(bad.to_string(), "`-x` is not a valid image tag");
+        let bad = set_image(
+            Path::new("k"),
+            "",
+            &SetImage {
+                image: IMG,
+                tag: None,
+                digest: Some("sha256:12"),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(bad.to_string(), "`sha256:12` is not a valid digest");
+    }
+
+    #[test]
+    fn non_ascii_text_keeps_byte_positions_right() {
+        let text = "# café ☕\nimages:\n- name: ghcr.io/acme/hello # ünïcode\n  newTag: v1\n";
+        assert_eq!(set(text, Some("v2"), None), text.replace("v1", "v2"));
+    }
+
+    #[test]
+    fn diff_is_one_hunk() {
+        let d = unified_diff("k", "a\nb\nc\n", "a\nB\nc\n");
+        assert_eq!(d, "--- a/k\n+++ b/k\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,300}") {
+            let _ = read_images(Path::new("k"), &text);
+            let _ = set_image(Path::new("k"), &text, &SetImage { image: IMG, tag: Some("v2"), digest: Some(D1) });
+        }
+
+        #[test]
+        fn yaml_like_text_never_panics(text in "[ \\-:\\n#a-z\\[\\]{}&*'\"~]{0,200}") {
+            let _ = read_images(Path::new("k"), &text);
+            let _ = set_image(Path::new("k"), &text, &SetImage { image: "a", tag: Some("v2"), digest: None });
+        }
+
+        /// Valid inputs: the edit reads back, and doing it again changes nothing.
+        #[test]
+        fn edits_read_back_and_are_idempotent(
+            indent in 0usize..4, dash_gap in 1usize..3, n in 0usize..4, pos in 0usize..4,
+            crlf: bool, final_newline: bool, quote in 0usize..3, with_digest: bool,
+            tag in "[a-z0-9][a-z0-9._-]{0,20}",
+        ) {
+            let q = ["", "'", "\""][quote];
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let pad = " ".repeat(indent);
+            let gap = " ".repeat(dash_gap);
+            let mut text = format!("# c{eol}resources:{eol}{pad}- base{eol}images:{eol}");
+            for i in 0..n {
+                let name = if i == pos { IMG.to_string() } else { format!("other{i}") };
+                text.push_str(&format!("{pad}-{gap}name: {q}{name}{q} # n{eol}{pad} {gap}newTag: {q}t{i}{q}{eol}"));
+                if with_digest {
+                    text.push_str(&format!("{pad} {gap}digest: {D1}{eol}"));
+                }
+            }
+            text.push_str(&format!("namespace: x{}", if final_newline { eol } else { "" }));
+            let digest = with_digest.then_some(D2);
+            let out = set(&text, Some(&tag), digest);
+            let back = find_image(Path::new("k"), &out, IMG).unwrap().unwrap();
+            proptest::prop_assert_eq!(back.new_tag.as_deref(), Some(tag.as_str()));
+            proptest::prop_assert_eq!(back.digest.as_deref(), digest);
+            proptest::prop_assert_eq!(out.ends_with(eol), final_newline);
+            proptest::prop_assert_eq!(out.matches('\n').count(), out.matches(eol).count(), "line endings kept");
+            let again = set_image(Path::new("k"), &out, &SetImage { image: IMG, tag: Some(&tag), digest }).unwrap();
+            proptest::prop_assert_eq!(again, Edit::Unchanged);
+            // Other entries are untouched.
+            let others: Vec<_> = read_images(Path::new("k"), &text).unwrap().into_iter().filter(|e| e.name != IMG).collect();
+            let others_after: Vec<_> = read_images(Path::new("k"), &out).unwrap().into_iter().filter(|e| e.name != IMG).map(|e| (e.name, e.new_tag, e.digest)).collect();
+            proptest::prop_assert_eq!(others.into_iter().map(|e| (e.name, e.new_tag, e.digest)).collect::<Vec<_>>(), others_after);
+        }
+    }
 }
