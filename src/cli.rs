@@ -67,178 +67,12 @@ pub enum Command {
         #[arg(long)]
         digest: Option<String>,
     },
-    /// Give an image a new tag without rebuilding it (same digest), like `crane tag`
-    Retag {
-        /// Source reference, `host/repo:tag` or `host/repo@sha256:…`
-        source: String,
-        /// Target reference, `host/repo:tag`
-        target: String,
-        #[command(flatten)]
-        registry: RegistryArgs,
-    },
-    /// Release a commit of a service to an environment: image, overlay, pull request
-    Release {
-        #[arg(long)]
-        service: String,
-        /// Environment; default: the one the ref maps to
-        #[arg(long, conflicts_with = "git_ref")]
-        env: Option<String>,
-        /// Git ref to resolve the environment from [default: $GITHUB_REF]
-        #[arg(long = "ref", value_name = "REF")]
-        git_ref: Option<String>,
-        /// Commit [default: $GITHUB_SHA, or HEAD]
-        #[arg(long)]
-        sha: Option<String>,
-        /// SemVer for `{version}` tags, when the ref is not a version tag
-        #[arg(long)]
-        version: Option<String>,
-        /// `auto` retags an existing build, `always` builds, `never` fails without one
-        #[arg(long, value_name = "auto|always|never")]
-        build: Option<String>,
-        #[command(flatten)]
-        pr: PrArgs,
-        #[command(flatten)]
-        registry: RegistryArgs,
-    },
-    /// Copy the version of the previous environment into the next one
-    Promote {
-        #[arg(long)]
-        service: String,
-        /// Target environment
-        #[arg(long)]
-        to: String,
-        /// Source environment [default: the one before --to in the chain]
-        #[arg(long)]
-        from: Option<String>,
-        /// SemVer for `{version}` tags of the target
-        #[arg(long)]
-        version: Option<String>,
-        #[command(flatten)]
-        pr: PrArgs,
-        #[command(flatten)]
-        registry: RegistryArgs,
-    },
-    /// Record the deployment of a merged release PR, gate on health, promote onward
-    Deploy {
-        #[arg(long)]
-        service: Option<String>,
-        #[arg(long)]
-        env: Option<String>,
-        /// URL that must answer 2xx before the deployment counts as a success
-        #[arg(long)]
-        verify_url: Option<String>,
-        /// Text the health answer must contain
-        #[arg(long)]
-        verify_contains: Option<String>,
-        /// How long to wait for health, e.g. `60s`, `5m` [default: 60s]
-        #[arg(long)]
-        verify_timeout: Option<String>,
-        #[command(flatten)]
-        pr: PrArgs,
-        #[command(flatten)]
-        registry: RegistryArgs,
-    },
-    /// Set an environment back to an earlier version, through a PR labelled `rollback`
-    Rollback {
-        #[arg(long)]
-        service: String,
-        #[arg(long)]
-        env: String,
-        /// The tag to go back to
-        #[arg(long, conflicts_with = "steps", required_unless_present = "steps")]
-        to: Option<String>,
-        /// Go back N versions in the overlay's history
-        #[arg(long)]
-        steps: Option<String>,
-        #[command(flatten)]
-        pr: PrArgs,
-        #[command(flatten)]
-        registry: RegistryArgs,
-    },
     /// Print the CODEOWNERS lines that make each environment's reviewers own its overlay
     Codeowners {
         /// Fail when .github/CODEOWNERS disagrees
         #[arg(long)]
         check: bool,
     },
-}
-
-/// Pull request and git settings.
-#[derive(Debug, Args, Default)]
-pub struct PrArgs {
-    /// GitHub token [default: $GITHUB_TOKEN]
-    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-    /// Override the environment's merge policy: auto, immediate, never, direct
-    #[arg(long)]
-    pub merge: Option<String>,
-    /// squash (default), merge or rebase
-    #[arg(long)]
-    pub merge_method: Option<String>,
-    /// Base branch [default: the repository's default branch]
-    #[arg(long)]
-    pub base: Option<String>,
-    /// Extra reviewers, comma-separated (`user` or `org/team`)
-    #[arg(long)]
-    pub reviewers: Option<String>,
-    /// Extra labels, comma-separated
-    #[arg(long)]
-    pub labels: Option<String>,
-    /// Open the PR as a draft
-    #[arg(long)]
-    pub draft: bool,
-    /// Workflow file to dispatch after a merge made by this tool (continues the chain)
-    #[arg(long)]
-    pub deploy_workflow: Option<String>,
-    /// How to continue the chain after a merge: dispatch, inline or none
-    #[arg(long)]
-    pub chain: Option<String>,
-    /// Commit author, `Name <email>`
-    #[arg(long)]
-    pub author: Option<String>,
-    /// Commit committer, `Name <email>`
-    #[arg(long)]
-    pub committer: Option<String>,
-    /// Commit message template
-    #[arg(long)]
-    pub message: Option<String>,
-}
-
-/// Registry credentials.
-#[derive(Debug, Args, Default)]
-pub struct RegistryArgs {
-    #[arg(long, env = "REGISTRY_USERNAME")]
-    pub registry_username: Option<String>,
-    #[arg(long, env = "REGISTRY_PASSWORD", hide_env_values = true)]
-    pub registry_password: Option<String>,
-    /// Registries spoken to over plain HTTP (loopback always is), comma-separated
-    #[arg(long)]
-    pub insecure_registries: Option<String>,
-}
-
-impl PrArgs {
-    fn fill(self, i: &mut Inputs) {
-        i.token = self.token;
-        i.merge = self.merge;
-        i.merge_method = self.merge_method;
-        i.base = self.base;
-        i.reviewers = self.reviewers;
-        i.labels = self.labels;
-        i.draft = self.draft.then(|| "true".into());
-        i.deploy_workflow = self.deploy_workflow;
-        i.chain = self.chain;
-        i.author = self.author;
-        i.committer = self.committer;
-        i.message = self.message;
-    }
-}
-
-impl RegistryArgs {
-    fn fill(self, i: &mut Inputs) {
-        i.registry_username = self.registry_username;
-        i.registry_password = self.registry_password;
-        i.insecure_registries = self.insecure_registries;
-    }
 }
 
 impl Cli {
@@ -270,77 +104,6 @@ impl Cli {
                 (i.env, i.service, i.tag, i.digest) = (Some(env), Some(service), tag, digest);
                 "set-image"
             }
-            Command::Retag {
-                source,
-                target,
-                registry,
-            } => {
-                (i.source, i.target) = (Some(source), Some(target));
-                registry.fill(&mut i);
-                "retag"
-            }
-            Command::Release {
-                service,
-                env,
-                git_ref,
-                sha,
-                version,
-                build,
-                pr,
-                registry,
-            } => {
-                (i.service, i.env, i.git_ref, i.sha, i.version, i.build) =
-                    (Some(service), env, git_ref, sha, version, build);
-                pr.fill(&mut i);
-                registry.fill(&mut i);
-                "release"
-            }
-            Command::Promote {
-                service,
-                to,
-                from,
-                version,
-                pr,
-                registry,
-            } => {
-                (i.service, i.to, i.from, i.version) = (Some(service), Some(to), from, version);
-                pr.fill(&mut i);
-                registry.fill(&mut i);
-                "promote"
-            }
-            Command::Deploy {
-                service,
-                env,
-                verify_url,
-                verify_contains,
-                verify_timeout,
-                pr,
-                registry,
-            } => {
-                (
-                    i.service,
-                    i.env,
-                    i.verify_url,
-                    i.verify_contains,
-                    i.verify_timeout,
-                ) = (service, env, verify_url, verify_contains, verify_timeout);
-                pr.fill(&mut i);
-                registry.fill(&mut i);
-                "deploy"
-            }
-            Command::Rollback {
-                service,
-                env,
-                to,
-                steps,
-                pr,
-                registry,
-            } => {
-                (i.service, i.env, i.to, i.steps) = (Some(service), Some(env), to, steps);
-                pr.fill(&mut i);
-                registry.fill(&mut i);
-                "rollback"
-            }
             Command::Codeowners { check } => {
                 i.check = check.then(|| "true".into());
                 "codeowners"
@@ -357,7 +120,7 @@ pub fn inputs() -> Result<Inputs, crate::error::UserError> {
     if crate::action::in_actions() && std::env::args_os().len() <= 1 {
         let mut inputs = Inputs::from_env()?;
         if inputs.command.is_none() {
-            inputs.command = Some("release".into());
+            inputs.command = Some("status".into());
         }
         return Ok(inputs);
     }

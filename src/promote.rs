@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::action::{self, Inputs, Outputs};
 use crate::config::{self, Config, Environment};
 use crate::environment::{GitRef, RefMatch, branch_selects, tag_selects};
-use crate::error::{Failure, UserError};
+use crate::error::UserError;
 use crate::overlay;
 use crate::tag::{self, TagVars};
 
@@ -116,7 +116,7 @@ impl Context {
     }
 
     fn command(&self) -> &str {
-        self.inputs.command.as_deref().unwrap_or("release")
+        self.inputs.command.as_deref().unwrap_or("status")
     }
 
     /// The repo-relative path as users see it in messages.
@@ -132,18 +132,8 @@ pub async fn run(inputs: Inputs) -> anyhow::Result<Outputs> {
     for s in inputs.secrets() {
         action::register_secret(&s);
     }
-    let command = inputs.command.clone().unwrap_or_else(|| "release".into());
-    let known = [
-        "status",
-        "resolve",
-        "set-image",
-        "retag",
-        "release",
-        "promote",
-        "deploy",
-        "rollback",
-        "codeowners",
-    ];
+    let command = inputs.command.clone().unwrap_or_else(|| "status".into());
+    let known = ["status", "resolve", "set-image", "codeowners"];
     if !known.contains(&command.as_str()) {
         return Err(UserError::new(format!("unknown command `{command}`"))
             .hint(format!(
@@ -157,12 +147,7 @@ pub async fn run(inputs: Inputs) -> anyhow::Result<Outputs> {
         "status" => status(&cx),
         "resolve" => resolve(&cx),
         "set-image" => set_image(&cx),
-        "codeowners" => codeowners(&cx),
-        other => Err(
-            Failure::new(format!("command `{other}` is not available in this build"))
-                .hint("see the README for the commands this version supports")
-                .into(),
-        ),
+        _ => codeowners(&cx),
     }
 }
 
