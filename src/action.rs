@@ -529,7 +529,8 @@ mod manifest_tests {
     /// Every input `action.yml` declares lands in a field of [`Inputs`].
     #[test]
     fn action_yml_inputs_are_all_read() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml")).unwrap();
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml")).unwrap();
         let manifest: serde_norway::Value = serde_norway::from_str(&text).unwrap();
         let inputs = manifest["inputs"].as_mapping().unwrap();
         assert!(!inputs.is_empty());
@@ -537,7 +538,11 @@ mod manifest_tests {
             let name = name.as_str().unwrap();
             let one = serde_json::json!({ name: "x" });
             let parsed: Inputs = serde_json::from_value(one).unwrap();
-            assert_ne!(parsed, Inputs::default(), "input `{name}` of action.yml is not read");
+            assert_ne!(
+                parsed,
+                Inputs::default(),
+                "input `{name}` of action.yml is not read"
+            );
         }
     }
 }

@@ -25,34 +25,20 @@ pub enum Format {
 
 impl Format {
     fn parse(v: Option<&str>, allowed: &[Format]) -> Result<Format, UserError> {
+        let hint = || {
+            let names: Vec<String> = allowed.iter().map(|f| format!("`{}`", f.name())).collect();
+            format!("use one of {}", names.join(", "))
+        };
         let f = match v.unwrap_or("text") {
             "text" => Format::Text,
             "json" => Format::Json,
             "table" => Format::Table,
             "markdown" | "md" => Format::Markdown,
-            other => {
-                return Err(
-                    UserError::new(format!("unknown format `{other}`")).hint(format!(
-                        "use one of {}",
-                        allowed
-                            .iter()
-                            .map(|f| format!("`{}`", f.name()))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )),
-                );
-            }
+            other => return Err(UserError::new(format!("unknown format `{other}`")).hint(hint())),
         };
         if !allowed.contains(&f) {
             return Err(
-                UserError::new(format!("this command has no `{}` format", f.name())).hint(format!(
-                    "use one of {}",
-                    allowed
-                        .iter()
-                        .map(|f| format!("`{}`", f.name()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
+                UserError::new(format!("this command has no `{}` format", f.name())).hint(hint()),
             );
         }
         Ok(f)

@@ -361,3 +361,22 @@ pub fn parse_outputs(text: &str) -> std::collections::BTreeMap<String, String> {
     }
     out
 }
+
+#[test]
+fn an_unknown_format_is_exit_2_with_the_choices() {
+    let ws = Workspace::example();
+    let run = ws.run(&["status", "--format", "yaml"]).expect(2);
+    assert_eq!(
+        run.stderr,
+        "error: unknown format `yaml`\n\nhint: use one of `text`, `table`, `json`, `markdown`\n"
+    );
+    let run = ws
+        .run(&["resolve", "--ref", "main", "--format", "table"])
+        .expect(2);
+    assert!(
+        run.stderr
+            .starts_with("error: this command has no `table` format"),
+        "{}",
+        run.transcript()
+    );
+}
