@@ -246,9 +246,7 @@ fn as_an_action_step_inputs_come_from_env_and_outputs_go_to_files() {
     let out = ws.path().join("output.txt");
     let summary = ws.path().join("summary.md");
     let run = ws
-        .cmd()
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_WORKSPACE", ws.path())
+        .action()
         .env("GITHUB_OUTPUT", &out)
         .env("GITHUB_STEP_SUMMARY", &summary)
         .env("INPUT_COMMAND", "set-image")
@@ -288,9 +286,7 @@ fn as_an_action_step_inputs_come_from_env_and_outputs_go_to_files() {
 fn bad_input_in_an_action_step_is_an_error_annotation_and_exit_2() {
     let ws = Workspace::example();
     let run = ws
-        .cmd()
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_WORKSPACE", ws.path())
+        .action()
         .env("INPUT_COMMAND", "set-image")
         .env("INPUT_ENV", "qa")
         .env("INPUT_SERVICE", "hello")
@@ -311,13 +307,7 @@ fn bad_input_in_an_action_step_is_an_error_annotation_and_exit_2() {
         ".github/gitops.yaml",
         "environments:\n  - name: dev\n    merge: sometimes\n",
     );
-    let run = ws
-        .cmd()
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_WORKSPACE", ws.path())
-        .env("INPUT_COMMAND", "status")
-        .output()
-        .unwrap();
+    let run = ws.action().env("INPUT_COMMAND", "status").output().unwrap();
     let run = crate::util::Run::from(run).expect(2);
     assert!(
         run.stdout.contains("::error file=.github/gitops.yaml,line=3,col=12,title=gitops-action::`environments[0].merge` is `sometimes`"),
@@ -330,9 +320,7 @@ fn bad_input_in_an_action_step_is_an_error_annotation_and_exit_2() {
 fn unknown_command_input_is_exit_2() {
     let ws = Workspace::example();
     let run = ws
-        .cmd()
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_WORKSPACE", ws.path())
+        .action()
         .env("INPUT_COMMAND", "deploy-all")
         .output()
         .unwrap();

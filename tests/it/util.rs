@@ -67,6 +67,14 @@ impl Workspace {
         c
     }
 
+    /// The binary as an Action step: `GITHUB_ACTIONS=true`, this workspace, no args.
+    pub fn action(&self) -> Command {
+        let mut c = self.cmd();
+        c.env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_WORKSPACE", self.path());
+        c
+    }
+
     pub fn run(&self, args: &[&str]) -> Run {
         Run::from(self.cmd().args(args).output().unwrap())
     }
