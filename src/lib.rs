@@ -10,6 +10,8 @@ pub mod config;
 pub mod environment;
 /// User errors (exit 2) and failures (exit 1), with hints.
 pub mod error;
+/// Git on libgit2: open the workspace or clone, release commits without a worktree, leased pushes.
+pub mod git;
 /// Lossless reads and edits of `kustomization.yaml` image entries.
 pub mod overlay;
 /// The commands users run: status, resolve, set-image, codeowners.
