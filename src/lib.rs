@@ -14,6 +14,8 @@ pub mod error;
 pub mod git;
 /// Lossless reads and edits of `kustomization.yaml` image entries.
 pub mod overlay;
+/// Container registries: find the build of a commit, retag, copy across repositories.
+pub mod registry;
 /// The commands users run: status, resolve, set-image, codeowners.
 pub mod promote;
 /// Tag templates: format, parse back, sort; the OCI tag grammar.

@@ -3,5 +3,6 @@
 
 mod cli;
 mod corpus;
+mod registry;
 mod render;
 mod util;

@@ -1,0 +1,2 @@
+//! testkit CLI.
+fn main() {}

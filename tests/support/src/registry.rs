@@ -1,0 +1,976 @@
+//! Debian's `docker-registry` (distribution v2) on 127.0.0.1, with GHCR-style token
+//! auth, htpasswd basic auth, or none; its access log counts requests. Also a client
+//! that writes test images straight through the registry API, and small hostile
+//! servers (garbage answers, connections cut mid-body).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use sha2::{Digest, Sha256};
+
+/// The user and password every authenticated test registry accepts.
+pub const USER: &str = "ci-bot";
+pub const PASSWORD: &str = "pw-7c1e9a44d2f04b8e";
+const SERVICE: &str = "testkit-registry";
+const ISSUER: &str = "testkit-token-issuer";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    None,
+    Htpasswd,
+    /// Bearer tokens from an in-process token server, as GHCR does.
+    Token,
+}
+
+/// One logged request: `GET /v2/a/b/manifests/t` and its status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRequest {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+}
+
+impl LoggedRequest {
+    pub fn is_blob(&self) -> bool {
+        self.path.contains("/blobs/")
+    }
+}
+
+/// A running registry; killed (and its storage removed) on drop.
+pub struct TestRegistry {
+    child: Option<Child>,
+    port: u16,
+    dir: tempfile::TempDir,
+    log: PathBuf,
+    log_offset: Mutex<u64>,
+    token: Option<TokenServer>,
+    pub auth: Auth,
+}
+
+impl TestRegistry {
+    pub fn start(auth: Auth) -> Result<TestRegistry> {
+        let dir = tempfile::tempdir()?;
+        Self::start_in(auth, dir)
+    }
+
+    fn start_in(auth: Auth, dir: tempfile::TempDir) -> Result<TestRegistry> {
+        let storage = dir.path().join("storage");
+        std::fs::create_dir_all(&storage)?;
+        let token = match auth {
+            Auth::Token => Some(TokenServer::start(dir.path())?),
+            _ => None,
+        };
+        let auth_yaml = match auth {
+            Auth::None => String::new(),
+            Auth::Htpasswd => {
+                let out = Command::new("htpasswd")
+                    .args(["-Bbn", USER, PASSWORD])
+                    .output()
+                    .context("running htpasswd (apt-get install apache2-utils)")?;
+                if !out.status.success() {
+                    bail!("htpasswd failed: {}", String::from_utf8_lossy(&out.stderr));
+                }
+                std::fs::write(dir.path().join("htpasswd"), &out.stdout)?;
+                format!(
+                    "auth:\n  htpasswd:\n    realm: testkit\n    path: {}\n",
+                    dir.path().join("htpasswd").display()
+                )
+            }
+            Auth::Token => {
+                let t = token.as_ref().expect("token server");
+                format!(
+                    "auth:\n  token:\n    realm: http://127.0.0.1:{}/token\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {}\n",
+                    t.port,
+                    t.cert_path.display()
+                )
+            }
+        };
+        // The port is chosen by binding :0; another process could take it before the
+        // registry binds, so a start that fails is retried on a fresh port.
+        let mut last_err = None;
+        for _ in 0..5 {
+            let port = free_port()?;
+            let config = dir.path().join("config.yml");
+            std::fs::write(
+                &config,
+                format!(
+                    "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: testkit-secret\n{auth_yaml}",
+                    storage.display()
+                ),
+            )?;
+            let log = dir.path().join("access.log");
+            let stdout = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)?;
+            let stderr = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.path().join("registry.err"))?;
+            let child = Command::new("docker-registry")
+                .arg("serve")
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(stdout)
+                .stderr(stderr)
+                .spawn()
+                .context("starting docker-registry (apt-get install docker-registry)")?;
+            let mut reg = TestRegistry {
+                child: Some(child),
+                port,
+                log,
+                log_offset: Mutex::new(0),
+                token: None,
+                auth,
+                dir: tempfile::tempdir()?, // replaced below
+            };
+            match reg.wait_ready() {
+                Ok(()) => {
+                    reg.dir = dir;
+                    reg.token = token;
+                    reg.reset_log();
+                    return Ok(reg);
+                }
+                Err(e) => {
+                    last_err = Some(e);
+                    reg.kill();
+                }
+            }
+        }
+        let errlog = std::fs::read_to_string(dir.path().join("registry.err")).unwrap_or_default();
+        Err(last_err.unwrap_or_else(|| anyhow!("registry did not start")))
+            .with_context(|| format!("registry log:\n{errlog}"))
+    }
+
+    fn wait_ready(&mut self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut()
+                && let Some(status) = child.try_wait()?
+            {
+                bail!("docker-registry exited with {status}");
+            }
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = s.write_all(b"GET /v2/ HTTP/1.0\r\nHost: x\r\n\r\n");
+                let mut buf = [0u8; 12];
+                if s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.") {
+                    return Ok(());
+                }
+            }
+            thread::sleep(Duration::from_millis(30));
+        }
+        bail!("docker-registry did not answer on port {}", self.port)
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The registry's storage folder (for restarting on the same data).
+    pub fn storage(&self) -> PathBuf {
+        self.dir.path().join("storage")
+    }
+
+    /// Requests logged since the last [`reset_log`](Self::reset_log). The registry
+    /// writes a line after the response is sent, so this waits until the log has
+    /// been quiet for a moment.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        let mut last = u64::MAX;
+        let mut quiet_since = Instant::now();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let len = std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0);
+            if len != last {
+                last = len;
+                quiet_since = Instant::now();
+            } else if quiet_since.elapsed() > Duration::from_millis(150)
+                || Instant::now() > deadline
+            {
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        let offset = *self.log_offset.lock().unwrap();
+        let text = std::fs::read(&self.log).unwrap_or_default();
+        let text = String::from_utf8_lossy(&text[(offset as usize).min(text.len())..]).into_owned();
+        text.lines().filter_map(parse_access_line).collect()
+    }
+
+    /// Forget the requests logged so far.
+    pub fn reset_log(&self) {
+        let _ = self.requests();
+        let len = std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0);
+        *self.log_offset.lock().unwrap() = len;
+    }
+
+    /// Token requests served so far (they are not in the registry's log).
+    pub fn token_requests(&self) -> usize {
+        self.token
+            .as_ref()
+            .map_or(0, |t| t.hits.load(Ordering::SeqCst))
+    }
+
+    /// Tokens the token server handed out, to check they never leak into output.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.token
+            .as_ref()
+            .map(|t| t.issued.lock().unwrap().clone())
+            .unwrap_or_default()
+    }
+
+    /// Stop the registry now (the storage stays until drop).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// A client for this registry, logged in as [`USER`] when it has auth.
+    pub fn client(&self) -> Client {
+        Client::new(
+            &self.host(),
+            (self.auth != Auth::None).then(|| (USER.to_string(), PASSWORD.to_string())),
+        )
+    }
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// `127.0.0.1 - - [date] "GET /v2/ HTTP/1.1" 401 87 "" "ua"` (Apache combined).
+fn parse_access_line(line: &str) -> Option<LoggedRequest> {
+    let start = line.find('"')? + 1;
+    let end = start + line[start..].find('"')?;
+    let mut req = line[start..end].split(' ');
+    let method = req.next()?.to_string();
+    let path = req.next()?.to_string();
+    let status = line[end + 1..].split_whitespace().next()?.parse().ok()?;
+    Some(LoggedRequest {
+        method,
+        path,
+        status,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Token server
+
+/// Signs ES256 JWTs like a distribution token service. Its self-signed P-256
+/// certificate is the registry's `rootcertbundle`; each token carries it in `x5c`.
+struct TokenServer {
+    port: u16,
+    cert_path: PathBuf,
+    hits: Arc<AtomicUsize>,
+    issued: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+struct Signer {
+    key: ring::signature::EcdsaKeyPair,
+    cert_der: Vec<u8>,
+}
+
+impl TokenServer {
+    fn start(dir: &Path) -> Result<TokenServer> {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+        let mut params = rcgen::CertificateParams::new(vec!["testkit-token".to_string()])?;
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "testkit token signer");
+        let cert = params.self_signed(&key)?;
+        let cert_path = dir.join("token-cert.pem");
+        std::fs::write(&cert_path, cert.pem())?;
+        let rng = ring::rand::SystemRandom::new();
+        let signer = Signer {
+            key: ring::signature::EcdsaKeyPair::from_pkcs8(
+                &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &key.serialize_der(),
+                &rng,
+            )
+            .map_err(|e| anyhow!("token key: {e}"))?,
+            cert_der: cert.der().to_vec(),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let port = listener.local_addr()?.port();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let issued = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (h, i, s) = (hits.clone(), issued.clone(), stop.clone());
+        let thread = thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        h.fetch_add(1, Ordering::SeqCst);
+                        let _ = serve_token(stream, &signer, &rng, &i);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        thread::sleep(Duration::from_millis(2));
+                    }
+                    Err(_) => break,
+                }
+            }
+        });
+        Ok(TokenServer {
+            port,
+            cert_path,
+            hits,
+            issued,
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for TokenServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve_token(
+    mut stream: TcpStream,
+    signer: &Signer,
+    rng: &ring::rand::SystemRandom,
+    issued: &Mutex<Vec<String>>,
+) -> Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut authorization = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':')
+            && k.trim().eq_ignore_ascii_case("authorization")
+        {
+            authorization = Some(v.trim().to_string());
+        }
+    }
+    let target = request_line.split(' ').nth(1).unwrap_or("/");
+    let query = target.split_once('?').map_or("", |(_, q)| q);
+    let mut scopes = Vec::new();
+    for pair in query.split('&') {
+        if let Some(v) = pair.strip_prefix("scope=") {
+            scopes.push(percent_decode(v));
+        }
+    }
+    let user = authorization
+        .as_deref()
+        .and_then(|a| a.strip_prefix("Basic "))
+        .and_then(|b| STANDARD.decode(b).ok())
+        .and_then(|d| String::from_utf8(d).ok());
+    let (status, body) = match user.as_deref() {
+        Some(up) if up == format!("{USER}:{PASSWORD}") => {
+            let token = sign_token(signer, rng, USER, &scopes)?;
+            issued.lock().unwrap().push(token.clone());
+            (
+                "200 OK",
+                serde_json::json!({"token": token, "access_token": token, "expires_in": 300})
+                    .to_string(),
+            )
+        }
+        Some(_) => (
+            "401 Unauthorized",
+            r#"{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}"#.to_string(),
+        ),
+        // Anonymous: a token that grants nothing, as GHCR gives for private packages.
+        None => {
+            let token = sign_token(signer, rng, "", &[])?;
+            issued.lock().unwrap().push(token.clone());
+            (
+                "200 OK",
+                serde_json::json!({"token": token, "expires_in": 300}).to_string(),
+            )
+        }
+    };
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    Ok(())
+}
+
+fn sign_token(
+    signer: &Signer,
+    rng: &ring::rand::SystemRandom,
+    sub: &str,
+    scopes: &[String],
+) -> Result<String> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let mut access = Vec::new();
+    for scope in scopes {
+        // repository:name:actions (names may hold `:` only before the actions).
+        let Some((kind_name, actions)) = scope.rsplit_once(':') else {
+            continue;
+        };
+        let Some((kind, name)) = kind_name.split_once(':') else {
+            continue;
+        };
+        access.push(serde_json::json!({
+            "type": kind, "name": name,
+            "actions": actions.split(',').collect::<Vec<_>>(),
+        }));
+    }
+    let header = serde_json::json!({
+        "typ": "JWT", "alg": "ES256", "x5c": [STANDARD.encode(&signer.cert_der)],
+    });
+    let jti: [u8; 8] = rand_bytes();
+    let claims = serde_json::json!({
+        "iss": ISSUER, "sub": sub, "aud": SERVICE,
+        "exp": now + 300, "nbf": now - 10, "iat": now,
+        "jti": hex(&jti), "access": access,
+    });
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let sig = signer
+        .key
+        .sign(rng, signing_input.as_bytes())
+        .map_err(|e| anyhow!("signing: {e}"))?;
+    Ok(format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(sig.as_ref())
+    ))
+}
+
+fn rand_bytes<const N: usize>() -> [u8; N] {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; N];
+    let _ = ring::rand::SystemRandom::new().fill(&mut b);
+    b
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex_pair = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (b[i], hex_pair.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+            (b'+', _) => out.push(b' '),
+            (c, _) => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+// ---------------------------------------------------------------------------
+// Writing test images through the registry API
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
+
+/// A blocking client that answers the registry's auth challenge (basic or token).
+pub struct Client {
+    host: String,
+    creds: Option<(String, String)>,
+    tokens: Mutex<HashMap<String, String>>,
+}
+
+/// A response read to the end (off the async runtime).
+pub struct Resp {
+    pub status: u16,
+    headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    fn read(r: reqwest::blocking::Response) -> Result<Resp> {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let body = r.bytes()?.to_vec();
+        Ok(Resp {
+            status,
+            headers,
+            body,
+        })
+    }
+    fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// An image written by [`Client::push_image`].
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    pub digest: String,
+    pub manifest: Vec<u8>,
+    pub blobs: Vec<String>,
+}
+
+pub fn digest_of(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex(&Sha256::digest(bytes)))
+}
+
+impl Client {
+    pub fn new(host: &str, creds: Option<(String, String)>) -> Client {
+        Client {
+            host: host.to_string(),
+            creds,
+            tokens: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn send(
+        &self,
+        repo: &str,
+        build: impl Fn(&reqwest::blocking::Client) -> reqwest::blocking::RequestBuilder + Sync,
+    ) -> Result<Resp> {
+        off_runtime(|| self.send_here(repo, &build))
+    }
+
+    fn send_here(
+        &self,
+        repo: &str,
+        build: &(dyn Fn(&reqwest::blocking::Client) -> reqwest::blocking::RequestBuilder + Sync),
+    ) -> Result<Resp> {
+        let scope = format!("repository:{repo}:pull,push");
+        for _ in 0..2 {
+            let http = http();
+            let mut req = build(&http);
+            if let Some(t) = self.tokens.lock().unwrap().get(&scope) {
+                req = req.bearer_auth(t);
+            } else if let Some((u, p)) = &self.creds {
+                req = req.basic_auth(u, Some(p));
+            }
+            let resp = Resp::read(req.send()?)?;
+            if resp.status != 401 {
+                return Ok(resp);
+            }
+            let challenge = resp.header("www-authenticate").unwrap_or_default();
+            let Some(params) = challenge.strip_prefix("Bearer ") else {
+                return Ok(resp);
+            };
+            let get = |k: &str| {
+                params
+                    .split(',')
+                    .find_map(|p| p.trim().strip_prefix(&format!("{k}=\"")))
+                    .map(|v| v.trim_end_matches('"').to_string())
+            };
+            let realm = get("realm").ok_or_else(|| anyhow!("no realm in {challenge}"))?;
+            let mut req = http.get(&realm).query(&[("scope", scope.as_str())]);
+            if let Some(s) = get("service") {
+                req = req.query(&[("service", s.as_str())]);
+            }
+            if let Some((u, p)) = &self.creds {
+                req = req.basic_auth(u, Some(p));
+            }
+            let v: serde_json::Value =
+                serde_json::from_slice(&req.send()?.error_for_status()?.bytes()?)?;
+            let t = v["token"].as_str().ok_or_else(|| anyhow!("no token"))?;
+            self.tokens
+                .lock()
+                .unwrap()
+                .insert(scope.clone(), t.to_string());
+        }
+        bail!("unauthorized at {}", self.host)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.host)
+    }
+
+    pub fn push_blob(&self, repo: &str, data: &[u8]) -> Result<String> {
+        let digest = digest_of(data);
+        let resp = self.send(repo, |c| {
+            c.post(self.url(&format!("/v2/{repo}/blobs/uploads/")))
+        })?;
+        if resp.status != 202 {
+            bail!("upload start: {} {}", resp.status, resp.text());
+        }
+        let loc = resp
+            .header("location")
+            .ok_or_else(|| anyhow!("no location"))?;
+        let loc = if loc.starts_with("http") {
+            loc
+        } else {
+            self.url(&loc)
+        };
+        let sep = if loc.contains('?') { '&' } else { '?' };
+        let put = format!("{loc}{sep}digest={digest}");
+        let resp = self.send(repo, |c| {
+            c.put(&put)
+                .header("content-type", "application/octet-stream")
+                .body(data.to_vec())
+        })?;
+        if resp.status != 201 {
+            bail!("blob put: {} {}", resp.status, resp.text());
+        }
+        Ok(digest)
+    }
+
+    pub fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<String> {
+        let resp = self.send(repo, |c| {
+            c.put(self.url(&format!("/v2/{repo}/manifests/{reference}")))
+                .header("content-type", media_type)
+                .body(bytes.to_vec())
+        })?;
+        if !resp.ok() {
+            bail!("manifest put: {} {}", resp.status, resp.text());
+        }
+        Ok(digest_of(bytes))
+    }
+
+    /// `(content type, bytes)` of a manifest, or None if it does not exist.
+    pub fn get_manifest(&self, repo: &str, reference: &str) -> Result<Option<(String, Vec<u8>)>> {
+        let resp = self.send(repo, |c| {
+            c.get(self.url(&format!("/v2/{repo}/manifests/{reference}")))
+                .header("accept", format!("{OCI_INDEX}, {OCI_MANIFEST}, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json"))
+        })?;
+        if resp.status == 404 {
+            return Ok(None);
+        }
+        if !resp.ok() {
+            bail!("manifest get: {}", resp.status);
+        }
+        Ok(Some((
+            resp.header("content-type").unwrap_or_default(),
+            resp.body,
+        )))
+    }
+
+    pub fn blob_exists(&self, repo: &str, digest: &str) -> Result<bool> {
+        let resp = self.send(repo, |c| {
+            c.head(self.url(&format!("/v2/{repo}/blobs/{digest}")))
+        })?;
+        Ok(resp.ok())
+    }
+
+    /// An image with `layers` layers of `layer_size` pseudo-random bytes each
+    /// (`seed` makes them distinct between images), tagged `tag`.
+    pub fn push_image(
+        &self,
+        repo: &str,
+        tag: &str,
+        layers: usize,
+        layer_size: usize,
+        seed: u64,
+    ) -> Result<Pushed> {
+        self.push_image_for(repo, tag, layers, layer_size, seed, "linux", "amd64")
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn push_image_for(
+        &self,
+        repo: &str,
+        reference: &str,
+        layers: usize,
+        layer_size: usize,
+        seed: u64,
+        os: &str,
+        arch: &str,
+    ) -> Result<Pushed> {
+        let mut layer_descs = Vec::new();
+        let mut diff_ids = Vec::new();
+        let mut blobs = Vec::new();
+        for i in 0..layers {
+            let data = pseudo_random(layer_size, seed.wrapping_mul(1000).wrapping_add(i as u64));
+            let d = self.push_blob(repo, &data)?;
+            diff_ids.push(d.clone());
+            layer_descs
+                .push(serde_json::json!({"mediaType": OCI_LAYER, "digest": d, "size": data.len()}));
+            blobs.push(d);
+        }
+        let config = serde_json::json!({
+            "architecture": arch, "os": os,
+            "config": {"Labels": {"seed": seed.to_string()}},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        })
+        .to_string();
+        let config_digest = self.push_blob(repo, config.as_bytes())?;
+        blobs.push(config_digest.clone());
+        let manifest = serde_json::to_vec_pretty(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": config.len()},
+            "layers": layer_descs,
+        }))?;
+        let digest = self.put_manifest(repo, reference, OCI_MANIFEST, &manifest)?;
+        Ok(Pushed {
+            digest,
+            manifest,
+            blobs,
+        })
+    }
+
+    /// A multi-arch index (linux/amd64 and linux/arm64, one layer each) tagged `tag`.
+    /// Returns the index and its two children.
+    pub fn push_index(&self, repo: &str, tag: &str, seed: u64) -> Result<(Pushed, Vec<Pushed>)> {
+        let mut children = Vec::new();
+        let mut entries = Vec::new();
+        for (i, arch) in ["amd64", "arm64"].into_iter().enumerate() {
+            let child = self.push_image_for(
+                repo,
+                &format!("{tag}-{arch}"),
+                1,
+                2048,
+                seed * 10 + i as u64,
+                "linux",
+                arch,
+            )?;
+            entries.push(serde_json::json!({
+                "mediaType": OCI_MANIFEST, "digest": child.digest, "size": child.manifest.len(),
+                "platform": {"architecture": arch, "os": "linux"},
+            }));
+            children.push(child);
+        }
+        let index = serde_json::to_vec_pretty(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries,
+        }))?;
+        let digest = self.put_manifest(repo, tag, OCI_INDEX, &index)?;
+        let blobs = children.iter().flat_map(|c| c.blobs.clone()).collect();
+        Ok((
+            Pushed {
+                digest,
+                manifest: index,
+                blobs,
+            },
+            children,
+        ))
+    }
+}
+
+/// A blocking client of its own. reqwest's blocking client panics when created or
+/// dropped inside an async runtime, and the tests are async: each call of [`Client`]
+/// runs on a thread of its own (see [`off_runtime`]).
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("http client")
+}
+
+/// Run `f` on a plain thread, outside any async runtime.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    thread::scope(|s| s.spawn(f).join().expect("testkit client thread panicked"))
+}
+
+/// Deterministic incompressible bytes (xorshift).
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed ^ 0x9e37_79b9_7f4a_7c15;
+    if x == 0 {
+        x = 1;
+    }
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Hostile servers
+
+/// A TCP server answering every connection with `reply` and closing it.
+pub struct JunkServer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl JunkServer {
+    pub fn start(reply: &'static [u8]) -> Result<JunkServer> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((mut c, _)) => {
+                        let _ = c.set_nonblocking(false);
+                        let _ = c.set_read_timeout(Some(Duration::from_millis(200)));
+                        let mut buf = [0u8; 4096];
+                        let _ = c.read(&mut buf);
+                        let _ = c.write_all(reply);
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        Ok(JunkServer {
+            addr,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
+impl Drop for JunkServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A TCP proxy in front of `target` that cuts every connection once it has sent
+/// `cut_after` bytes back to the client: a registry dying mid-transfer.
+pub struct CutProxy {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl CutProxy {
+    pub fn start(target: &str, cut_after: usize) -> Result<CutProxy> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let target = target.to_string();
+        let thread = thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        let _ = client.set_nonblocking(false);
+                        let Ok(server) = TcpStream::connect(&target) else {
+                            continue;
+                        };
+                        let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                        thread::spawn(move || {
+                            let _ = std::io::copy(&mut { c2 }, &mut { s2 });
+                        });
+                        thread::spawn(move || {
+                            let (mut client, mut server) = (client, server);
+                            let mut sent = 0;
+                            let mut buf = [0u8; 8192];
+                            loop {
+                                let n = match server.read(&mut buf) {
+                                    Ok(0) | Err(_) => break,
+                                    Ok(n) => n,
+                                };
+                                let n = n.min(cut_after - sent);
+                                if client.write_all(&buf[..n]).is_err() {
+                                    break;
+                                }
+                                sent += n;
+                                if sent >= cut_after {
+                                    break;
+                                }
+                            }
+                            let _ = client.shutdown(std::net::Shutdown::Both);
+                            let _ = server.shutdown(std::net::Shutdown::Both);
+                        });
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        Ok(CutProxy {
+            addr,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
+impl Drop for CutProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_lines() {
+        let l = r#"127.0.0.1 - - [22/Nov/2026:18:56:10 +0000] "PUT /v2/a/b/manifests/t HTTP/1.1" 201 0 "" "ua""#;
+        assert_eq!(
+            parse_access_line(l),
+            Some(LoggedRequest {
+                method: "PUT".into(),
+                path: "/v2/a/b/manifests/t".into(),
+                status: 201
+            })
+        );
+        assert_eq!(
+            percent_decode("repository%3Aa%2Fb%3Apull%2Cpush"),
+            "repository:a/b:pull,push"
+        );
+    }
+}
