@@ -400,20 +400,20 @@ impl Workspace {
 
         // Re-running with the same change on the same base pushes nothing: the
         // branch keeps its commit, so the PR sees no new (empty) commit.
-        if let (Target::Release(_), Some(current)) = (&req.target, lease) {
-            if let Ok(c) = self.repo.find_commit(current) {
-                if c.tree_id() == tree_id && c.parent_ids().collect::<Vec<_>>() == [base_tip] {
-                    return Ok(Attempt::Done(Published {
-                        commit: Some(current.to_string()),
-                        base_sha: base_tip.to_string(),
-                        branch: branch.to_string(),
-                        changed: true,
-                        pushed: false,
-                        retries: 0,
-                        before,
-                    }));
-                }
-            }
+        if let (Target::Release(_), Some(current)) = (&req.target, lease)
+            && let Ok(c) = self.repo.find_commit(current)
+            && c.tree_id() == tree_id
+            && c.parent_ids().collect::<Vec<_>>() == [base_tip]
+        {
+            return Ok(Attempt::Done(Published {
+                commit: Some(current.to_string()),
+                base_sha: base_tip.to_string(),
+                branch: branch.to_string(),
+                changed: true,
+                pushed: false,
+                retries: 0,
+                before,
+            }));
         }
 
         let tree = self.repo.find_tree(tree_id)?;
@@ -429,7 +429,7 @@ impl Workspace {
         )?;
 
         let force = matches!(req.target, Target::Release(_));
-        match self.push(commit, branch, lease, force)? {
+        match self.push(Some(commit), branch, lease, force)? {
             PushResult::Ok => {
                 // Keep the tracking ref true, so a later lease starts from our push.
                 let _ = self.repo.reference(
@@ -492,7 +492,7 @@ impl Workspace {
     /// commit we did not see can never be merged in our name.
     fn push(
         &self,
-        commit: Oid,
+        commit: Option<Oid>,
         branch: &str,
         lease: Option<Oid>,
         force: bool,
@@ -534,7 +534,10 @@ impl Workspace {
         });
         let mut po = PushOptions::new();
         po.remote_callbacks(cbs);
-        let spec = format!("{}{commit}:{dst}", if force { "+" } else { "" });
+        let spec = match commit {
+            Some(c) => format!("{}{c}:{dst}", if force { "+" } else { "" }),
+            None => format!(":{dst}"),
+        };
         let result = remote.push(&[spec.as_str()], Some(&mut po));
         drop(po);
         if let Some(why) = moved.into_inner() {
@@ -558,6 +561,25 @@ impl Workspace {
             return Err(self.push_error(branch, &text, &auth));
         }
         Ok(PushResult::Ok)
+    }
+
+    /// Delete our `branch` on the remote, only while it still points at `expected`
+    /// (after a merge we made: a newer push by another run survives).
+    pub fn delete_branch(&self, branch: &str, expected: &str) -> anyhow::Result<bool> {
+        let expected = Oid::from_str(expected)
+            .map_err(|_| Failure::new(format!("`{expected}` is not a commit id")))?;
+        match self.push(None, branch, Some(expected), true)? {
+            PushResult::Ok => {
+                if let Ok(mut r) = self
+                    .repo
+                    .find_reference(&format!("refs/remotes/origin/{branch}"))
+                {
+                    let _ = r.delete();
+                }
+                Ok(true)
+            }
+            PushResult::Raced(_) => Ok(false),
+        }
     }
 
     fn push_error(&self, branch: &str, text: &str, auth: &Auth) -> anyhow::Error {
@@ -787,12 +809,11 @@ fn remote_from_env() -> Option<String> {
 
 /// The URL without user info, so a token someone put there is never shown.
 fn display_url(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://") {
-        if let Some((userinfo, host)) = rest.split_once('@') {
-            if !userinfo.contains('/') {
-                return format!("{scheme}://{host}");
-            }
-        }
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((userinfo, host)) = rest.split_once('@')
+        && !userinfo.contains('/')
+    {
+        return format!("{scheme}://{host}");
     }
     url.to_string()
 }

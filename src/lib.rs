@@ -12,6 +12,8 @@ pub mod environment;
 pub mod error;
 /// Git on libgit2: open the workspace or clone, release commits without a worktree, leased pushes.
 pub mod git;
+/// GitHub over octocrab: idempotent release PRs, merge or auto-merge, deployments, dispatches.
+pub mod github;
 /// Lossless reads and edits of `kustomization.yaml` image entries.
 pub mod overlay;
 /// Container registries: find the build of a commit, retag, copy across repositories.
