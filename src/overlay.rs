@@ -413,7 +413,22 @@ fn images<'t>(src: &Source, tree: &'t Option<Node>) -> Result<Images<'t>, UserEr
                         line: src.line_of(item.start()),
                     };
                     let mut has_name = false;
-                    for (k, v) in entries {
+                    for (i, (k, v)) in entries.iter().enumerate() {
+                        if let Some((dup, _)) =
+                            entries[i + 1..].iter().find(|(d, _)| d.value == k.value)
+                        {
+                            return Err(src
+                                .error(
+                                    dup.start,
+                                    format!(
+                                        "the key `{}` appears twice in one `images:` item",
+                                        k.value
+                                    ),
+                                )
+                                .hint(
+                                    "keep one of the two lines: kustomize refuses duplicate keys",
+                                ));
+                        }
                         let slot = match k.value.as_str() {
                             "name" => None,
                             "newName" => Some(&mut e.new_name),
@@ -434,6 +449,8 @@ fn images<'t>(src: &Source, tree: &'t Option<Node>) -> Result<Images<'t>, UserEr
                                 e.name = s.value.clone();
                                 has_name = true;
                             }
+                            // `newTag:` or `newTag: ~` is unset, as kustomize reads it.
+                            Some(_) if v.is_null() => {}
                             Some(slot) => *slot = Some(s.value.clone()),
                         }
                     }
@@ -535,7 +552,7 @@ fn check_digest(digest: &str) -> Result<(), UserError> {
         Ok(())
     } else {
         Err(UserError::new(format!("`{digest}` is not a valid digest"))
-            .hint("a digest is `sha256:` and 64 lower-case hex digits"))
+            .hint("a digest is `sha256:` and 64 lower-case hex digits (or `sha512:` and 128)"))
     }
 }
 
@@ -633,18 +650,26 @@ impl Editor<'_> {
 
     /// Leading spaces for a key at byte `pos`: its column.
     fn indent_of(&self, pos: usize) -> String {
-        " ".repeat(self.src.text[self.line_start(pos)..pos].chars().count())
+        // A byte order mark opens the first line but is not indentation.
+        let lead = &self.src.text[self.line_start(pos)..pos];
+        " ".repeat(lead.chars().filter(|&c| c != '\u{feff}').count())
     }
 
     /// Insert whole lines after the line holding `pos`. At the end of a file that
     /// lacks a final newline, the new lines lack it too.
     fn insert_lines_after(&mut self, pos: usize, lines: &[String]) {
         let at = self.line_end(pos);
-        let body = lines.join(self.eol);
+        // New lines end as the line they follow does (files may mix endings).
+        let eol = match self.src.text[..at].strip_suffix('\n') {
+            Some(line) if line.ends_with('\r') => "\r\n",
+            Some(_) => "\n",
+            None => self.eol,
+        };
+        let body = lines.join(eol);
         let text = if at == self.src.text.len() && !self.src.text.ends_with('\n') {
-            format!("{}{body}", self.eol)
+            format!("{eol}{body}")
         } else {
-            format!("{body}{}", self.eol)
+            format!("{body}{eol}")
         };
         self.splices.push(Splice {
             start: at,
@@ -653,29 +678,44 @@ impl Editor<'_> {
         });
     }
 
-    fn replace(&mut self, s: &Scalar, value: &str) {
-        let style = match s.style {
-            ScalarStyle::Literal | ScalarStyle::Folded => ScalarStyle::DoubleQuoted,
-            other => other,
-        };
+    /// Replace the value `s` of `key` with `value`, in the value's quoting style.
+    fn replace(&mut self, key: &Scalar, s: &Scalar, value: &str) {
+        if s.start == s.end {
+            // `newTag:` with nothing after it: the empty value's mark sits at the
+            // next token, so write the value right after the colon instead.
+            let colon = self.src.text[key.end..]
+                .find(':')
+                .map_or(key.end, |i| key.end + i + 1);
+            self.splices.push(Splice {
+                start: colon,
+                end: colon,
+                text: format!(" {}", render(value, ScalarStyle::Plain)),
+            });
+            return;
+        }
         self.splices.push(Splice {
             start: s.start,
             end: s.end,
-            text: render(value, style),
+            text: render(value, s.style),
         });
     }
 
-    fn apply(mut self) -> String {
+    /// The edited text, or `None` when two splices overlap (the edit would not be
+    /// a clean one).
+    fn apply(mut self) -> Option<String> {
         self.splices.sort_by_key(|s| (s.start, s.end));
         let mut out = String::with_capacity(self.src.text.len() + 64);
         let mut at = 0;
         for s in &self.splices {
+            if s.start < at || s.end < s.start || !self.src.text.is_char_boundary(s.start) {
+                return None;
+            }
             out.push_str(&self.src.text[at..s.start]);
             out.push_str(&s.text);
             at = s.end;
         }
         out.push_str(&self.src.text[at..]);
-        out
+        Some(out)
     }
 }
 
@@ -724,7 +764,7 @@ pub fn set_image(path: &Path, text: &str, req: &SetImage) -> Result<Edit, UserEr
     };
     let matching = the_entries(&src, &imgs, req.image)?;
     for (_, node) in &matching {
-        edit_entry(&mut ed, node, req);
+        edit_entry(&mut ed, node, req)?;
     }
     let before = match matching.first() {
         Some((entry, _)) => Some(entry.clone()),
@@ -733,11 +773,20 @@ pub fn set_image(path: &Path, text: &str, req: &SetImage) -> Result<Edit, UserEr
             None
         }
     };
-    let new = ed.apply();
+    let cannot = || {
+        UserError::new(format!(
+            "cannot edit the entry of `{}` in `{}` without changing its meaning",
+            req.image,
+            path.display()
+        ))
+        .hint("rewrite the entry in plain block style (`- name: …` with `newTag:` on its own line)")
+    };
+    let new = ed.apply().ok_or_else(cannot)?;
     if new == text {
         return Ok(Edit::Unchanged);
     }
-    // The edit must leave a kustomization that reads back to what was asked.
+    // The edit must leave a kustomization that reads back to what was asked, with
+    // every other entry as it was.
     let check = find_image(path, &new, req.image).ok().flatten();
     let ok = check.as_ref().is_some_and(|c| {
         req.tag.is_none_or(|t| c.new_tag.as_deref() == Some(t))
@@ -746,28 +795,50 @@ pub fn set_image(path: &Path, text: &str, req: &SetImage) -> Result<Edit, UserEr
                 None => req.tag.is_none() || c.digest.is_none(),
             }
     });
-    if !ok {
-        return Err(UserError::new(format!(
-            "cannot edit the entry of `{}` in `{}` without changing its meaning",
-            req.image,
-            path.display()
-        ))
-        .hint(
-            "rewrite the entry in plain block style (`- name: …` with `newTag:` on its own line)",
-        ));
+    let others = |t: &str| -> Option<Vec<ImageEntry>> {
+        let all = read_images(path, t).ok()?;
+        Some(
+            all.into_iter()
+                .filter(|e| !e.matches(req.image))
+                .map(|e| ImageEntry { line: 0, ..e })
+                .collect(),
+        )
+    };
+    if !ok || others(&new) != others(text) {
+        return Err(cannot());
     }
     Ok(Edit::Changed { text: new, before })
 }
 
-fn edit_entry(ed: &mut Editor, node: &Node, req: &SetImage) {
+fn edit_entry(ed: &mut Editor, node: &Node, req: &SetImage) -> Result<(), UserError> {
     let Node::Map { entries, flow, .. } = node else {
-        return;
+        return Ok(());
     };
     let find = |key: &str| entries.iter().position(|(k, _)| k.value == key);
     let scalar = |i: usize| match &entries[i].1 {
         Node::Scalar(s) => s.clone(),
         _ => unreachable!("checked when read"),
     };
+    // A block scalar's span covers neither its `|`/`>` header nor a clean line
+    // end, so it cannot be spliced; such values are rare enough to refuse.
+    for key in ["newTag", "digest"] {
+        if let Some(i) = find(key)
+            && matches!(scalar(i).style, ScalarStyle::Literal | ScalarStyle::Folded)
+        {
+            return Err(ed
+                .src
+                .error(
+                    entries[i].0.start,
+                    format!(
+                        "`{key}` of image `{}` is a block scalar (`|` or `>`)",
+                        req.image
+                    ),
+                )
+                .hint(format!(
+                    "write it on one line, as `{key}: value`, and run again"
+                )));
+        }
+    }
     // The entry after which new keys go: newTag after name/newName, digest after newTag.
     let anchor_for_tag = [find("newName"), find("name")]
         .into_iter()
@@ -780,7 +851,7 @@ fn edit_entry(ed: &mut Editor, node: &Node, req: &SetImage) {
         match tag_at {
             Some(i) => {
                 if scalar(i).value != t {
-                    ed.replace(&scalar(i), t);
+                    ed.replace(&entries[i].0, &scalar(i), t);
                 }
             }
             None => new_keys.push(("newTag".into(), render(t, ScalarStyle::Plain))),
@@ -790,7 +861,7 @@ fn edit_entry(ed: &mut Editor, node: &Node, req: &SetImage) {
     match (req.digest, digest_at) {
         (Some(d), Some(i)) => {
             if scalar(i).value != d {
-                ed.replace(&scalar(i), d);
+                ed.replace(&entries[i].0, &scalar(i), d);
             }
         }
         (Some(d), None) => new_keys.push(("digest".into(), render(d, ScalarStyle::Plain))),
@@ -799,7 +870,7 @@ fn edit_entry(ed: &mut Editor, node: &Node, req: &SetImage) {
         (None, _) => {}
     }
     if new_keys.is_empty() {
-        return;
+        return Ok(());
     }
     // Keys that already exist keep their place; new ones follow the last of
     // name/newName/newTag that exists.
@@ -826,6 +897,7 @@ fn edit_entry(ed: &mut Editor, node: &Node, req: &SetImage) {
             .collect();
         ed.insert_lines_after(value.end(), &lines);
     }
+    Ok(())
 }
 
 /// Remove entry `i` of a mapping, with its line (block) or its `, key: value` (flow).
@@ -911,16 +983,15 @@ fn add_entry(ed: &mut Editor, imgs: &Images, req: &SetImage) -> Result<(), UserE
                 ..
             },
         )) => {
-            // Before the closing `]`.
-            let close = ed.src.text[..*end].rfind(']').unwrap_or(*end);
-            let text = if items.is_empty() {
-                flow_item()
-            } else {
-                format!(", {}", flow_item())
+            // Right after the last item (so a `]` on its own line stays there),
+            // or before the closing `]` of an empty list.
+            let (at, text) = match items.last() {
+                Some(last) => (last.end(), format!(", {}", flow_item())),
+                None => (ed.src.text[..*end].rfind(']').unwrap_or(*end), flow_item()),
             };
             ed.splices.push(Splice {
-                start: close,
-                end: close,
+                start: at,
+                end: at,
                 text,
             });
         }
@@ -935,7 +1006,12 @@ fn add_entry(ed: &mut Editor, imgs: &Images, req: &SetImage) -> Result<(), UserE
                 _ => format!("{dash}  "),
             };
             let last_end = items.last().map_or(*start, Node::end);
-            ed.insert_lines_after(ed.before(last_end).max(*start), &block_item(&dash, &keys));
+            // `- {name: …}` neighbours get a flow item too.
+            let lines = match items.last() {
+                Some(Node::Map { flow: true, .. }) => vec![format!("{dash}- {}", flow_item())],
+                _ => block_item(&dash, &keys),
+            };
+            ed.insert_lines_after(ed.before(last_end).max(*start), &lines);
         }
         Some((key, value)) => {
             // `images:` with no value (or `~`): drop the null, add a block list.
@@ -1372,6 +1448,101 @@ mod tests {
     }
 
     #[test]
+    fn byte_order_mark_is_kept_and_not_indentation() {
+        let text = "\u{feff}resources:\n- a\n";
+        assert_eq!(
+            set(text, Some("v2"), None),
+            "\u{feff}resources:\n- a\nimages:\n- name: ghcr.io/acme/hello\n  newTag: v2\n"
+        );
+        let text = "\u{feff}images:\n- name: ghcr.io/acme/hello\n  newTag: v1\n";
+        assert_eq!(set(text, Some("v2"), None), text.replace("v1", "v2"));
+    }
+
+    #[test]
+    fn empty_and_null_values_are_unset_and_filled_in_place() {
+        let text = "images:\n- name: ghcr.io/acme/hello\n  newTag:\n  digest: ~\n";
+        let e = find_image(Path::new("k"), text, IMG).unwrap().unwrap();
+        assert_eq!((e.new_tag, e.digest), (None, None));
+        assert_eq!(
+            set(text, Some("v2"), None),
+            "images:\n- name: ghcr.io/acme/hello\n  newTag: v2\n"
+        );
+        assert_eq!(
+            set(text, Some("v2"), Some(D1)),
+            format!("images:\n- name: ghcr.io/acme/hello\n  newTag: v2\n  digest: {D1}\n")
+        );
+        let text = "images:\n- {name: ghcr.io/acme/hello, newTag: }\n";
+        assert_eq!(
+            set(text, Some("v2"), None),
+            "images:\n- {name: ghcr.io/acme/hello, newTag: v2 }\n"
+        );
+    }
+
+    #[test]
+    fn block_scalars_and_duplicate_keys_are_refused_not_mangled() {
+        assert_eq!(
+            err("images:\n- name: ghcr.io/acme/hello\n  newTag: >-\n    v1\n  digest: x\n"),
+            "k.yaml:3:3: `newTag` of image `ghcr.io/acme/hello` is a block scalar (`|` or `>`)"
+        );
+        assert_eq!(
+            err("images:\n- name: ghcr.io/acme/hello\n  newTag: v1\n  newTag: v0\n"),
+            "k.yaml:4:3: the key `newTag` appears twice in one `images:` item"
+        );
+        // Another image's block scalar is not ours to refuse.
+        let text = "images:\n- name: other\n  newTag: |-\n    v1\n- name: ghcr.io/acme/hello\n  newTag: v1\n";
+        assert_eq!(
+            set(text, Some("v2"), None),
+            "images:\n- name: other\n  newTag: |-\n    v1\n- name: ghcr.io/acme/hello\n  newTag: v2\n"
+        );
+        // Multi-line plain scalars are one span: replaced whole.
+        let text = "images:\n- name: ghcr.io/acme/hello\n  newTag: a\n    b\n";
+        assert_eq!(
+            set(text, Some("v2"), None),
+            "images:\n- name: ghcr.io/acme/hello\n  newTag: v2\n"
+        );
+    }
+
+    #[test]
+    fn flow_lists_and_flow_items_grow_in_their_own_style() {
+        let text = "images: [\n  {name: x, newTag: y}\n]\n";
+        assert_eq!(
+            set(text, Some("v2"), None),
+            "images: [\n  {name: x, newTag: y}, {name: ghcr.io/acme/hello, newTag: v2}\n]\n"
+        );
+        let text = "images:\n  - {name: a, newTag: b}\nnamespace: x\n";
+        assert_eq!(
+            set(text, Some("v2"), None),
+            "images:\n  - {name: a, newTag: b}\n  - {name: ghcr.io/acme/hello, newTag: v2}\nnamespace: x\n"
+        );
+        assert_eq!(
+            err("{resources: [a]}\n"),
+            "k.yaml:1:1: the kustomization is a flow mapping (`{…}`) with no `images:`"
+        );
+    }
+
+    #[test]
+    fn inserted_lines_take_the_ending_of_the_line_they_follow() {
+        let text = "resources:\n- a\nimages:\r\n- name: ghcr.io/acme/hello\r\n  newTag: v1\r\nnamespace: x\n";
+        assert_eq!(
+            set(text, None, Some(D1)),
+            format!(
+                "resources:\n- a\nimages:\r\n- name: ghcr.io/acme/hello\r\n  newTag: v1\r\n  digest: {D1}\r\nnamespace: x\n"
+            )
+        );
+    }
+
+    #[test]
+    fn comments_after_the_list_stay_after_it() {
+        let text = "images:\n  - name: x\n    newTag: v1\n  # - name: old\n# end\n";
+        assert_eq!(
+            set(text, Some("v2"), None),
+            "images:\n  - name: x\n    newTag: v1\n  - name: ghcr.io/acme/hello\n    newTag: v2\n  # - name: old\n# end\n"
+        );
+        let text = "images:\n- name: ghcr.io/acme/hello\n  newTag: v1\n...\n";
+        assert_eq!(set(text, Some("v2"), None), text.replace("v1", "v2"));
+    }
+
+    #[test]
     fn diff_is_one_hunk() {
         let d = unified_diff("k", "a\nb\nc\n", "a\nB\nc\n");
         assert_eq!(d, "--- a/k\n+++ b/k\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n");
@@ -1390,6 +1561,33 @@ mod tests {
         fn yaml_like_text_never_panics(text in "[ \\-:\\n#a-z\\[\\]{}&*'\"~]{0,200}") {
             let _ = read_images(Path::new("k"), &text);
             let _ = set_image(Path::new("k"), &text, &SetImage { image: "a", tag: Some("v2"), digest: None });
+        }
+
+        /// Real-looking kustomizations with bytes cut, doubled or swapped: never a
+        /// panic, and any edit that is made reads back.
+        #[test]
+        fn mutated_kustomizations_never_panic(
+            at in 0usize..400, len in 0usize..12, op in 0usize..4, byte in proptest::sample::select(vec![b' ', b'\n', b'-', b':', b'#', b'"', b'\'', b'[', b'{', b'&', b'*', b'|', b'\t', b'\r']),
+        ) {
+            let base = "# dev\r\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../base # b\nimages:\n  - name: ghcr.io/acme/hello # app\n    newTag: \"v1\"\n    digest: sha256:1111111111111111111111111111111111111111111111111111111111111111\n  - {name: other, newTag: '2'}\nnamespace: dev\n";
+            let mut b = base.as_bytes().to_vec();
+            let at = at.min(b.len());
+            let end = (at + len).min(b.len());
+            match op {
+                0 => { b.drain(at..end); }
+                1 => { let dup = b[at..end].to_vec(); b.splice(at..at, dup); }
+                2 => b.insert(at, byte),
+                _ => if end > at { b[at] = byte },
+            }
+            let text = String::from_utf8_lossy(&b).into_owned();
+            let _ = read_images(Path::new("k"), &text);
+            for (tag, digest) in [(Some("v2"), None), (Some("1.0"), Some(D2)), (None, Some(D2))] {
+                if let Ok(Edit::Changed { text: out, .. }) = set_image(Path::new("k"), &text, &SetImage { image: IMG, tag, digest }) {
+                    let back = find_image(Path::new("k"), &out, IMG).unwrap().unwrap();
+                    if let Some(t) = tag { proptest::prop_assert_eq!(back.new_tag.as_deref(), Some(t)); }
+                    if let Some(d) = digest { proptest::prop_assert_eq!(back.digest.as_deref(), Some(d)); }
+                }
+            }
         }
 
         /// Valid inputs: the edit reads back, and doing it again changes nothing.
