@@ -2,6 +2,8 @@
 
 /// GitHub Actions I/O: `INPUT_*`, `GITHUB_OUTPUT`, step summary, annotations, masks, events.
 pub mod action;
+/// Docker Engine API builds (Docker or podman), labelled, tagged and pushed.
+pub mod build;
 /// The clap command line; fills the same typed inputs as the Action.
 pub mod cli;
 /// `.github/gitops.yaml`: raw types, validated into a `Config` with every diagnostic at once.

@@ -1,6 +1,7 @@
 //! One integration-test binary: each module drives the real `gitops-action` binary
 //! (or the real servers of `gitops-testkit`) for one feature.
 
+mod build;
 mod cli;
 mod corpus;
 mod registry;

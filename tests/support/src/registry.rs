@@ -693,6 +693,16 @@ impl Client {
         )))
     }
 
+    pub fn get_blob(&self, repo: &str, digest: &str) -> Result<Vec<u8>> {
+        let resp = self.send(repo, |c| {
+            c.get(self.url(&format!("/v2/{repo}/blobs/{digest}")))
+        })?;
+        if !resp.ok() {
+            bail!("blob get: {}", resp.status);
+        }
+        Ok(resp.body)
+    }
+
     pub fn blob_exists(&self, repo: &str, digest: &str) -> Result<bool> {
         let resp = self.send(repo, |c| {
             c.head(self.url(&format!("/v2/{repo}/blobs/{digest}")))
