@@ -4,6 +4,7 @@
 mod build;
 mod cli;
 mod corpus;
+mod overlay;
 mod registry;
 mod render;
 mod util;
