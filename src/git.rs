@@ -403,7 +403,7 @@ impl Workspace {
         if let (Target::Release(_), Some(current)) = (&req.target, lease)
             && let Ok(c) = self.repo.find_commit(current)
             && c.tree_id() == tree_id
-            && c.parent_ids().collect::<Vec<_>>() == [base_tip]
+            && raw_parents(&self.repo, current) == [base_tip]
         {
             return Ok(Attempt::Done(Published {
                 commit: Some(current.to_string()),
@@ -452,6 +452,12 @@ impl Workspace {
         }
     }
 
+    /// libgit2's local transport (`file://`, plain paths) refuses shallow fetches;
+    /// a local fetch copies no bytes over a network anyway.
+    fn can_shallow(&self) -> bool {
+        self.url.contains("://") && !self.url.starts_with("file://")
+    }
+
     /// Fetch the given branches at depth 1 into `refs/remotes/origin/*`; return each
     /// one's tip as the remote advertised it (`None`: no such branch there).
     fn fetch(&self, branches: &[&str]) -> anyhow::Result<Vec<Option<Oid>>> {
@@ -459,7 +465,9 @@ impl Workspace {
         let auth = Auth::new(self.token.as_deref());
         let mut fo = FetchOptions::new();
         fo.remote_callbacks(auth.callbacks());
-        fo.depth(1);
+        if self.can_shallow() {
+            fo.depth(1);
+        }
         fo.download_tags(git2::AutotagOption::None);
         let specs: Vec<String> = branches
             .iter()
@@ -654,9 +662,12 @@ impl Workspace {
     ) -> anyhow::Result<Vec<FileVersion>> {
         let branch = rev.strip_prefix("origin/").unwrap_or(rev).to_string();
         let mut depth = 50;
+        // An open repository keeps the grafts and parsed commits of the shallow past
+        // it was opened with; only a new handle sees a history deepened since.
+        let mut repo = open_foreign_owned(self.repo.path())?;
         loop {
-            let (versions, truncated) = self.walk_history(rev, path, n)?;
-            if versions.len() >= n || !truncated {
+            let (versions, truncated) = walk_history(&repo, rev, path, n)?;
+            if versions.len() >= n || !truncated || depth == 0 {
                 return Ok(versions);
             }
             // Shallow history ended before we found enough versions: fetch deeper.
@@ -664,84 +675,104 @@ impl Workspace {
             let auth = Auth::new(self.token.as_deref());
             let mut fo = FetchOptions::new();
             fo.remote_callbacks(auth.callbacks());
-            fo.depth(depth);
+            if self.can_shallow() {
+                fo.depth(depth);
+            }
             fo.download_tags(git2::AutotagOption::None);
             let spec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
             remote
                 .fetch(&[spec.as_str()], Some(&mut fo), None)
                 .map_err(|e| self.transport_error("fetch history from", e, &auth))?;
-            if depth == i32::MAX {
-                let (versions, _) = self.walk_history(rev, path, n)?;
-                return Ok(versions);
-            }
-            depth = if depth >= 800 { i32::MAX } else { depth * 4 };
+            repo = open_foreign_owned(self.repo.path())?;
+            depth = match depth {
+                i32::MAX => 0,
+                d if d >= 800 => i32::MAX,
+                d => d * 4,
+            };
         }
     }
+}
 
-    /// Versions found, and whether the walk hit a shallow boundary.
-    fn walk_history(
-        &self,
-        rev: &str,
-        path: &str,
-        n: usize,
-    ) -> anyhow::Result<(Vec<FileVersion>, bool)> {
-        let shallow = self.shallow_roots();
-        let start = self
-            .repo
-            .revparse_single(rev)
-            .and_then(|o| o.peel_to_commit())
-            .map_err(|e| Failure::new(format!("cannot resolve `{rev}`: {}", e.message())))?;
-        let mut walk = self.repo.revwalk()?;
-        walk.push(start.id())?;
-        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)?;
-        walk.simplify_first_parent()?;
-        let mut out = Vec::new();
-        for id in walk {
-            let id = id?;
-            let commit = self.repo.find_commit(id)?;
-            let here = blob_id(&commit.tree()?, path);
-            if shallow.contains(&id) || commit.parent_count() == 0 {
-                // A root (or the shallow edge) counts when it has the file: it's the
-                // oldest version we can see.
-                if here.is_some() {
-                    out.push(self.version(&commit, path)?);
-                }
-                let truncated = shallow.contains(&id);
-                out.truncate(n);
-                return Ok((out, truncated));
-            }
-            let parent = blob_id(&commit.parent(0)?.tree()?, path);
-            if here != parent {
-                out.push(self.version(&commit, path)?);
-                if out.len() >= n {
-                    return Ok((out, false));
-                }
+/// Versions of `path` from `rev` back (newest first), and whether the walk stopped
+/// at a shallow boundary before finding `n`.
+fn walk_history(
+    repo: &Repository,
+    rev: &str,
+    path: &str,
+    n: usize,
+) -> anyhow::Result<(Vec<FileVersion>, bool)> {
+    let shallow = shallow_roots(repo);
+    let start = repo
+        .revparse_single(rev)
+        .and_then(|o| o.peel_to_commit())
+        .map_err(|e| Failure::new(format!("cannot resolve `{rev}`: {}", e.message())))?;
+    let mut walk = repo.revwalk()?;
+    walk.push(start.id())?;
+    walk.simplify_first_parent()?;
+    let mut out = Vec::new();
+    for id in walk {
+        let id = id?;
+        let commit = repo.find_commit(id)?;
+        let here = blob_id(&commit.tree()?, path);
+        if shallow.contains(&id) {
+            // Whether this commit changed the file is unknown: its parent is not here.
+            return Ok((out, true));
+        }
+        let parent = match commit.parent(0) {
+            Ok(p) => blob_id(&p.tree()?, path),
+            Err(_) => None,
+        };
+        if here != parent {
+            out.push(version(repo, &commit, path)?);
+            if out.len() >= n {
+                return Ok((out, false));
             }
         }
-        Ok((out, false))
     }
+    Ok((out, false))
+}
 
-    fn version(&self, commit: &git2::Commit<'_>, path: &str) -> anyhow::Result<FileVersion> {
-        Ok(FileVersion {
-            commit: commit.id().to_string(),
-            time: commit.time().seconds(),
-            summary: commit
-                .summary()
-                .ok()
-                .flatten()
-                .unwrap_or_default()
-                .to_string(),
-            text: read_in_tree(&self.repo, &commit.tree()?, path)?,
-        })
-    }
-
-    fn shallow_roots(&self) -> Vec<Oid> {
-        std::fs::read_to_string(self.repo.path().join("shallow"))
+fn version(
+    repo: &Repository,
+    commit: &git2::Commit<'_>,
+    path: &str,
+) -> anyhow::Result<FileVersion> {
+    Ok(FileVersion {
+        commit: commit.id().to_string(),
+        time: commit.time().seconds(),
+        summary: commit
+            .summary()
+            .ok()
+            .flatten()
             .unwrap_or_default()
-            .lines()
-            .filter_map(|l| Oid::from_str(l.trim()).ok())
-            .collect()
-    }
+            .to_string(),
+        text: read_in_tree(repo, &commit.tree()?, path)?,
+    })
+}
+
+/// The parents a commit object names. libgit2's `parent_ids` hides them on a shallow
+/// boundary, and a release commit fetched at depth 1 is always one.
+fn raw_parents(repo: &Repository, id: Oid) -> Vec<Oid> {
+    let Ok(odb) = repo.odb() else {
+        return Vec::new();
+    };
+    let Ok(obj) = odb.read(id) else {
+        return Vec::new();
+    };
+    let data = String::from_utf8_lossy(obj.data()).into_owned();
+    data.lines()
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.strip_prefix("parent "))
+        .filter_map(|h| Oid::from_str(h.trim()).ok())
+        .collect()
+}
+
+fn shallow_roots(repo: &Repository) -> Vec<Oid> {
+    std::fs::read_to_string(repo.path().join("shallow"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| Oid::from_str(l.trim()).ok())
+        .collect()
 }
 
 enum Attempt {

@@ -4,6 +4,7 @@
 mod build;
 mod cli;
 mod corpus;
+mod git;
 mod overlay;
 mod registry;
 mod render;
