@@ -1,0 +1,566 @@
+//! The git and GitHub modules together against the GitHub stand-in (real bare repos
+//! behind `git http-backend` with token auth, GitHub-shaped REST and GraphQL).
+//!
+
+use std::path::Path;
+
+use gitops_action::git::{GitOptions, Identity, Publish, Target, Workspace, release_branch};
+use gitops_action::github::{
+    GitHub, GitHubOptions, MergeMethod, MergeOutcome, MergePolicy, MergeTry, PrContent,
+    PrOperation, Release, pr_title, release,
+};
+use gitops_action::overlay::{self, Edit, SetImage};
+use gitops_testkit::github::{GitHubStandIn, Protection, TokenGrants};
+
+const REPO: &str = "acme/app";
+const TOKEN: &str = "ghs_0123456789abcdefghijklmnopqrstuvwxyz";
+const OVERLAY: &str = "overlays/dev/kustomization.yaml";
+const START: &str = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../base\nimages:\n  - name: ghcr.io/acme/hello\n    newTag: dev-1\n";
+
+async fn standin() -> GitHubStandIn {
+    let gh = GitHubStandIn::start().await.unwrap();
+    gh.create_repo(REPO, "main", &[(OVERLAY, START), ("README.md", "app\n")])
+        .unwrap();
+    gh.add_token(TOKEN, TokenGrants::github_token());
+    gh
+}
+
+fn git_opts(gh: &GitHubStandIn, token: &str) -> GitOptions {
+    GitOptions {
+        // No checkout: the module clones (depth 1) with the token.
+        workspace: std::env::temp_dir().join("gitops-action-no-such-workspace"),
+        remote_url: Some(gh.git_url("acme", "app")),
+        token: Some(token.into()),
+        author: Identity::default(),
+        committer: Identity::default(),
+        max_retries: 30,
+    }
+}
+
+fn api(gh: &GitHubStandIn, token: &str) -> GitHub {
+    GitHub::new(&GitHubOptions {
+        api_url: gh.api_url(),
+        graphql_url: gh.graphql_url(),
+        server_url: gh.server_url(),
+        token: Some(token.into()),
+        repository: REPO.into(),
+        max_attempts: 3,
+        max_wait: std::time::Duration::from_secs(5),
+    })
+    .unwrap()
+}
+
+fn set_tag<'a>(
+    image: &'a str,
+    tag: &'a str,
+) -> impl FnMut(&str) -> anyhow::Result<Option<String>> + 'a {
+    move |text: &str| {
+        let req = SetImage {
+            image,
+            tag: Some(tag),
+            digest: None,
+        };
+        Ok(match overlay::set_image(Path::new(OVERLAY), text, &req)? {
+            Edit::Unchanged => None,
+            Edit::Changed { text, .. } => Some(text),
+        })
+    }
+}
+
+fn request(service: &str, old: &str, new: &str, policy: MergePolicy) -> Release {
+    Release {
+        publish: Publish {
+            base: "main".into(),
+            target: Target::Release(release_branch(service, "dev")),
+            path: OVERLAY.into(),
+            message: format!("{service}: dev {old} → {new}"),
+        },
+        content: PrContent {
+            title: pr_title(service, "dev", Some(old), new),
+            body: format!("Release of {service} {new}"),
+            ..Default::default()
+        },
+        policy,
+        method: MergeMethod::Squash,
+        max_rounds: 10,
+        close_comment: Some("The base already holds this version.".into()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_pr_is_opened_and_merged_within_three_calls() {
+    let gh = standin().await;
+    let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
+    let client = api(&gh, TOKEN);
+    let out = release(
+        &ws,
+        &client,
+        &request("hello", "dev-1", "dev-2", MergePolicy::Auto),
+        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+    )
+    .await
+    .unwrap();
+    let pr = out.pr.clone().unwrap();
+    assert_eq!(pr.operation, PrOperation::Created);
+    assert!(out.merged, "{out:?}");
+    assert!(out.merge_sha.is_some());
+    assert!(out.api_calls <= 3, "{} calls", out.api_calls);
+    assert!(
+        gh.file_at(REPO, "main", OVERLAY)
+            .unwrap()
+            .unwrap()
+            .contains("newTag: dev-2")
+    );
+    // The tool deleted the head branch after its own merge.
+    assert_eq!(ws.fetch_branch("release/hello/dev").unwrap(), None);
+    let outputs = out.outputs();
+    assert!(outputs.contains(&("pr-operation", "created".into())));
+    assert!(outputs.contains(&("merged", "true".into())));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rerun_updates_then_leaves_the_pr_unchanged() {
+    let gh = standin().await;
+    let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
+    let client = api(&gh, TOKEN);
+    let first = release(
+        &ws,
+        &client,
+        &request("hello", "dev-1", "dev-2", MergePolicy::Never),
+        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.pr.as_ref().unwrap().operation, PrOperation::Created);
+
+    let second = release(
+        &ws,
+        &client,
+        &request("hello", "dev-1", "dev-3", MergePolicy::Never),
+        &mut set_tag("ghcr.io/acme/hello", "dev-3"),
+    )
+    .await
+    .unwrap();
+    let pr2 = second.pr.clone().unwrap();
+    assert_eq!(pr2.operation, PrOperation::Updated);
+    assert_eq!(pr2.number, first.pr.as_ref().unwrap().number);
+    assert!(second.api_calls <= 3, "{} calls", second.api_calls);
+
+    let third = release(
+        &ws,
+        &client,
+        &request("hello", "dev-1", "dev-3", MergePolicy::Never),
+        &mut set_tag("ghcr.io/acme/hello", "dev-3"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(third.pr.as_ref().unwrap().operation, PrOperation::Unchanged);
+    assert!(!third.published.pushed, "no empty commit on a re-run");
+    assert_eq!(third.published.commit, second.published.commit);
+    let open: Vec<_> = gh
+        .pulls(REPO)
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.state == "open")
+        .collect();
+    assert_eq!(open.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn base_with_the_change_closes_our_stale_pr() {
+    let gh = standin().await;
+    let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
+    let client = api(&gh, TOKEN);
+    release(
+        &ws,
+        &client,
+        &request("hello", "dev-1", "dev-2", MergePolicy::Never),
+        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+    )
+    .await
+    .unwrap();
+    // Someone sets dev-2 on main by hand.
+    gh.push_commit(REPO, "main", &[(OVERLAY, &START.replace("dev-1", "dev-2"))])
+        .unwrap();
+    let out = release(
+        &ws,
+        &client,
+        &request("hello", "dev-1", "dev-2", MergePolicy::Auto),
+        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+    )
+    .await
+    .unwrap();
+    assert!(!out.published.changed);
+    assert_eq!(out.pr.unwrap().operation, PrOperation::Closed);
+    assert!(out.outputs().contains(&("changed", "false".into())));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_checks_enable_auto_merge_which_merges_when_green() {
+    let gh = standin().await;
+    gh.protect_branch(
+        REPO,
+        "main",
+        Protection {
+            required_checks: vec!["ci".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
+    let client = api(&gh, TOKEN);
+    let out = release(
+        &ws,
+        &client,
+        &request("hello", "dev-1", "dev-2", MergePolicy::Auto),
+        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+    )
+    .await
+    .unwrap();
+    assert!(!out.merged && out.auto_merge, "{out:?}");
+    let head = out.published.commit.clone().unwrap();
+    assert!(
+        gh.file_at(REPO, "main", OVERLAY)
+            .unwrap()
+            .unwrap()
+            .contains("dev-1")
+    );
+    gh.set_check(REPO, &head, "ci", "success").unwrap();
+    assert!(
+        gh.file_at(REPO, "main", OVERLAY)
+            .unwrap()
+            .unwrap()
+            .contains("newTag: dev-2")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn immediate_with_a_required_review_falls_back_to_auto_merge() {
+    let gh = standin().await;
+    gh.protect_branch(
+        REPO,
+        "main",
+        Protection {
+            required_approvals: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
+    let client = api(&gh, TOKEN);
+    let out = release(
+        &ws,
+        &client,
+        &request("hello", "dev-1", "dev-2", MergePolicy::Immediate),
+        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+    )
+    .await
+    .unwrap();
+    assert!(!out.merged && out.auto_merge, "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_guard_refuses_a_head_we_did_not_push() {
+    let gh = standin().await;
+    let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
+    let client = api(&gh, TOKEN);
+    let out = release(
+        &ws,
+        &client,
+        &request("hello", "dev-1", "dev-2", MergePolicy::Never),
+        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+    )
+    .await
+    .unwrap();
+    let pr = out.pr.unwrap();
+    gh.push_commit(
+        REPO,
+        "release/hello/dev",
+        &[("README.md", "someone else\n")],
+    )
+    .unwrap();
+    let tried = client
+        .merge_now(pr.number, &pr.head_sha, MergeMethod::Squash)
+        .await
+        .unwrap();
+    assert!(matches!(tried, MergeTry::HeadModified(_)), "{tried:?}");
+    // release() re-reads: a leased push replaces the foreign head, then merges.
+    let again = release(
+        &ws,
+        &client,
+        &request("hello", "dev-1", "dev-2", MergePolicy::Immediate),
+        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+    )
+    .await
+    .unwrap();
+    assert!(again.merged, "{again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_create_is_refused_and_ensure_finds_the_open_pr() {
+    let gh = standin().await;
+    let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
+    let client = api(&gh, TOKEN);
+    ws.publish(
+        &request("hello", "dev-1", "dev-2", MergePolicy::Never).publish,
+        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+    )
+    .unwrap();
+    let content = request("hello", "dev-1", "dev-2", MergePolicy::Never).content;
+    let created = client
+        .ensure_pr("release/hello/dev", "main", &content)
+        .await
+        .unwrap();
+    let err = client
+        .create_pr("release/hello/dev", "main", &content)
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("already exists"), "{err:#}");
+    let again = client
+        .ensure_pr("release/hello/dev", "main", &content)
+        .await
+        .unwrap();
+    assert_eq!(again.number, created.number);
+    assert_eq!(again.operation, PrOperation::Unchanged);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflicting_pr_is_redone_on_the_new_base() {
+    let gh = standin().await;
+    let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
+    let client = api(&gh, TOKEN);
+    // Two new services: both append to the end of `images:`, a real textual conflict.
+    let a = release(
+        &ws,
+        &client,
+        &request("alpha", "-", "a-1", MergePolicy::Never),
+        &mut set_tag("ghcr.io/acme/alpha", "a-1"),
+    )
+    .await
+    .unwrap();
+    release(
+        &ws,
+        &client,
+        &request("beta", "-", "b-1", MergePolicy::Auto),
+        &mut set_tag("ghcr.io/acme/beta", "b-1"),
+    )
+    .await
+    .unwrap();
+    let outcome = client
+        .apply_policy(
+            a.pr.as_ref().unwrap(),
+            MergePolicy::Auto,
+            MergeMethod::Squash,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(outcome, MergeOutcome::Conflict(_)), "{outcome:?}");
+    let redone = release(
+        &ws,
+        &client,
+        &request("alpha", "-", "a-1", MergePolicy::Auto),
+        &mut set_tag("ghcr.io/acme/alpha", "a-1"),
+    )
+    .await
+    .unwrap();
+    assert!(redone.merged, "{redone:?}");
+    let text = gh.file_at(REPO, "main", OVERLAY).unwrap().unwrap();
+    assert!(
+        text.contains("ghcr.io/acme/alpha") && text.contains("ghcr.io/acme/beta"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_token_fails_with_a_hint_and_pushes_nothing() {
+    let gh = standin().await;
+    let ws = Workspace::open(&git_opts(&gh, "ghs_not_a_token_at_all_0000000000000")).unwrap();
+    let err = ws
+        .publish(
+            &request("hello", "dev-1", "dev-2", MergePolicy::Auto).publish,
+            &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+        )
+        .unwrap_err();
+    let text = format!("{err:#}");
+    assert!(!text.contains("ghs_not_a_token"), "{text}");
+    assert_eq!(gitops_action::error::exit_code(&err), 1);
+    assert!(
+        gitops_action::error::hint_of(&err)
+            .unwrap()
+            .contains("token")
+    );
+    let client = api(&gh, "ghs_not_a_token_at_all_0000000000000");
+    let err = client
+        .find_open_pr("release/hello/dev", "main")
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("401"), "{err:#}");
+    assert!(gh.pulls(REPO).unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_base_is_a_user_error() {
+    let gh = standin().await;
+    let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
+    let mut req = request("hello", "dev-1", "dev-2", MergePolicy::Auto);
+    req.publish.base = "production".into();
+    let err = release(
+        &ws,
+        &api(&gh, TOKEN),
+        &req,
+        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(gitops_action::error::exit_code(&err), 2);
+    assert!(format!("{err:#}").contains("base branch `production` does not exist"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_push_to_a_protected_base_is_refused_with_the_rule() {
+    let gh = standin().await;
+    gh.protect_branch(
+        REPO,
+        "main",
+        Protection {
+            required_checks: vec!["ci".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
+    let mut req = request("hello", "dev-1", "dev-2", MergePolicy::Auto);
+    req.publish.target = Target::Direct;
+    let err = ws
+        .publish(&req.publish, &mut set_tag("ghcr.io/acme/hello", "dev-2"))
+        .unwrap_err();
+    let hint = gitops_action::error::hint_of(&err).unwrap().to_string();
+    assert!(hint.contains("protected"), "{err:#}\n{hint}");
+    assert!(
+        gh.file_at(REPO, "main", OVERLAY)
+            .unwrap()
+            .unwrap()
+            .contains("dev-1")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actions_may_not_open_prs_says_which_setting() {
+    let gh = standin().await;
+    gh.set_setting_actions_can_create_prs(false);
+    let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
+    let err = release(
+        &ws,
+        &api(&gh, TOKEN),
+        &request("hello", "dev-1", "dev-2", MergePolicy::Auto),
+        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+    )
+    .await
+    .unwrap_err();
+    let hint = gitops_action::error::hint_of(&err).unwrap();
+    assert!(
+        hint.contains("Allow GitHub Actions to create and approve pull requests"),
+        "{hint}"
+    );
+}
+
+/// 20 services released to the same overlay at once, each with `merge: auto`.
+#[test]
+fn twenty_concurrent_releases_all_merge_and_nothing_is_lost() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let gh = rt.block_on(standin());
+    let n = 20;
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(n));
+    let retries: u32 = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let barrier = barrier.clone();
+                let gh = &gh;
+                s.spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    rt.block_on(async {
+                        let ws = Workspace::open(&git_opts(gh, TOKEN)).unwrap();
+                        let client = api(gh, TOKEN);
+                        let service = format!("svc{i}");
+                        let image = format!("ghcr.io/acme/{service}");
+                        let tag = format!("dev-{i}");
+                        let req = request(&service, "-", &tag, MergePolicy::Auto);
+                        barrier.wait();
+                        let out = release(&ws, &client, &req, &mut set_tag(&image, &tag))
+                            .await
+                            .unwrap();
+                        assert!(out.merged, "{service}: {out:?}");
+                        out.retries
+                    })
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    eprintln!("20 concurrent releases: {retries} retries in all");
+    let text = gh.file_at(REPO, "main", OVERLAY).unwrap().unwrap();
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    for i in 0..n {
+        let name = format!("- name: ghcr.io/acme/svc{i}");
+        let at: Vec<usize> = (0..lines.len()).filter(|&k| lines[k] == name).collect();
+        assert_eq!(at.len(), 1, "svc{i} once:\n{text}");
+        assert_eq!(lines[at[0] + 1], format!("newTag: dev-{i}"), "{text}");
+    }
+    let pulls = gh.pulls(REPO).unwrap();
+    for i in 0..n {
+        let head = format!("release/svc{i}/dev");
+        let count = pulls.iter().filter(|p| p.head == head).count();
+        assert_eq!(count, 1, "{head}: {count} PRs");
+    }
+}
+
+/// `scripts/bench-github`: API calls and wall time of one PR opened and auto-merged,
+/// and of a re-run that updates one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run by scripts/bench-github"]
+async fn bench_release_pr() {
+    let gh = standin().await;
+    let client = api(&gh, TOKEN);
+    let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
+    let t = std::time::Instant::now();
+    let out = release(
+        &ws,
+        &client,
+        &request("hello", "dev-1", "dev-2", MergePolicy::Auto),
+        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+    )
+    .await
+    .unwrap();
+    assert!(out.merged);
+    println!(
+        "BENCH open+merge api-calls={} ms={}",
+        out.api_calls,
+        t.elapsed().as_millis()
+    );
+    release(
+        &ws,
+        &client,
+        &request("hello", "dev-2", "dev-3", MergePolicy::Never),
+        &mut set_tag("ghcr.io/acme/hello", "dev-3"),
+    )
+    .await
+    .unwrap();
+    let t = std::time::Instant::now();
+    let out = release(
+        &ws,
+        &client,
+        &request("hello", "dev-2", "dev-4", MergePolicy::Auto),
+        &mut set_tag("ghcr.io/acme/hello", "dev-4"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.pr.as_ref().unwrap().operation, PrOperation::Updated);
+    println!(
+        "BENCH update+merge api-calls={} ms={}",
+        out.api_calls,
+        t.elapsed().as_millis()
+    );
+}
