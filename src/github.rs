@@ -14,6 +14,29 @@ use serde_json::{Value, json};
 use crate::error::{Failure, UserError};
 use crate::git::{Publish, Published, Target, Workspace};
 
+/// Stands for the GraphQL endpoint in [`GitHub::send`].
+const GRAPHQL: &str = "graphql:";
+
+/// An octocrab client rooted at `base`, with our headers and the token.
+fn client(base: http::Uri, opts: &GitHubOptions) -> anyhow::Result<Octocrab> {
+    let mut builder = Octocrab::builder()
+        .base_uri(base)
+        .map_err(|e| Failure::new(format!("cannot use `{}`: {e}", opts.api_url)))?
+        .set_connect_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .add_header(http::header::ACCEPT, "application/vnd.github+json".into())
+        .add_header(
+            http::HeaderName::from_static("x-github-api-version"),
+            "2022-11-28".into(),
+        );
+    if let Some(t) = &opts.token {
+        builder = builder.personal_token(t.clone());
+    }
+    Ok(builder
+        .build()
+        .map_err(|e| Failure::new(format!("cannot build the GitHub client: {e}")))?)
+}
+
 /// Where GitHub is: github.com or a GitHub Enterprise Server.
 #[derive(Debug, Clone)]
 pub struct GitHubOptions {
@@ -59,6 +82,7 @@ impl GitHubOptions {
 /// A client bound to one repository.
 pub struct GitHub {
     octo: Octocrab,
+    gql: Octocrab,
     api: http::Uri,
     graphql: http::Uri,
     server_url: String,
@@ -118,25 +142,22 @@ impl GitHub {
             .graphql_url
             .parse()
             .map_err(|_| UserError::new(format!("`{}` is not a URL", opts.graphql_url)))?;
-        let mut builder = Octocrab::builder()
-            .base_uri(api.clone())
-            .map_err(|e| Failure::new(format!("cannot use `{}`: {e}", opts.api_url)))?
-            .set_connect_timeout(Some(Duration::from_secs(10)))
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .add_header(http::header::ACCEPT, "application/vnd.github+json".into())
-            .add_header(
-                http::HeaderName::from_static("x-github-api-version"),
-                "2022-11-28".into(),
-            );
         if let Some(t) = &opts.token {
             crate::action::register_secret(t);
-            builder = builder.personal_token(t.clone());
         }
-        let octo = builder
+        let octo = client(api.clone(), opts)?;
+        // octocrab joins every path onto the base URI's path, so GraphQL (`/api/graphql`
+        // next to GHES's `/api/v3`) gets a client rooted at its host.
+        let root = http::Uri::builder()
+            .scheme(graphql.scheme_str().unwrap_or("https"))
+            .authority(graphql.authority().map(|a| a.as_str()).unwrap_or_default())
+            .path_and_query("/")
             .build()
-            .map_err(|e| Failure::new(format!("cannot build the GitHub client: {e}")))?;
+            .map_err(|_| UserError::new(format!("`{}` is not a URL", opts.graphql_url)))?;
+        let gql = client(root, opts)?;
         Ok(GitHub {
             octo,
+            gql,
             api,
             graphql,
             server_url: opts.server_url.trim_end_matches('/').to_string(),
@@ -180,40 +201,31 @@ impl GitHub {
         path: &str,
         body: Option<&Value>,
     ) -> anyhow::Result<Answer> {
-        let uri: http::Uri = if path.starts_with("http://") || path.starts_with("https://") {
-            path.parse().context("bad URL")?
+        let (octo, uri): (&Octocrab, http::Uri) = if path == GRAPHQL {
+            let p = self
+                .graphql
+                .path_and_query()
+                .map_or("/graphql", |p| p.as_str());
+            (&self.gql, p.parse().context("bad GraphQL path")?)
         } else {
-            path.parse().context("bad path")?
+            (&self.octo, path.parse().context("bad path")?)
         };
         let mut attempt = 0;
         loop {
             attempt += 1;
             self.calls.fetch_add(1, Ordering::Relaxed);
-            let mut req = http::Request::builder()
+            let req = http::Request::builder()
                 .method(method.clone())
                 .uri(uri.clone());
-            // octocrab attaches the token only for its base host; a GraphQL URL on
-            // another host (unusual GHES setups) gets it here.
-            if uri.authority().is_some()
-                && uri.authority() != self.api.authority()
-                && let Some(t) = &self.token
-            {
-                let mut v = http::HeaderValue::from_str(&format!("Bearer {t}")).map_err(|_| {
-                    UserError::new("the token holds characters a header cannot carry")
-                })?;
-                v.set_sensitive(true);
-                req = req.header(http::header::AUTHORIZATION, v);
-            }
-            let req = self
-                .octo
+            let req = octo
                 .build_request(req, body)
                 .map_err(|e| Failure::new(format!("cannot build a request for `{path}`: {e}")))?;
-            let sent = self.octo.execute(req).await;
+            let sent = octo.execute(req).await;
             let (status, headers, body_text) = match sent {
                 Ok(resp) => {
                     let status = resp.status();
                     let headers = resp.headers().clone();
-                    let text = self.octo.body_to_string(resp).await.unwrap_or_default();
+                    let text = octo.body_to_string(resp).await.unwrap_or_default();
                     (status, headers, text)
                 }
                 Err(e) => {
@@ -519,8 +531,7 @@ impl GitHub {
     ) -> anyhow::Result<AutoMerge> {
         let query = "mutation($id: ID!, $method: PullRequestMergeMethod!, $oid: GitObjectID) {\n  enablePullRequestAutoMerge(input: {pullRequestId: $id, mergeMethod: $method, expectedHeadOid: $oid}) {\n    pullRequest { number autoMergeRequest { enabledAt } }\n  }\n}";
         let body = json!({"query": query, "variables": {"id": node_id, "method": method.graphql(), "oid": sha}});
-        let uri = self.graphql.to_string();
-        let a = self.send(Method::POST, &uri, Some(&body)).await?;
+        let a = self.send(Method::POST, GRAPHQL, Some(&body)).await?;
         if !a.status.is_success() {
             return Err(self.error("enable auto-merge", &a));
         }
