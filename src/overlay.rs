@@ -1595,29 +1595,43 @@ mod tests {
         fn edits_read_back_and_are_idempotent(
             indent in 0usize..4, dash_gap in 1usize..3, n in 0usize..4, pos in 0usize..4,
             crlf: bool, final_newline: bool, quote in 0usize..3, with_digest: bool,
-            tag in "[a-z0-9][a-z0-9._-]{0,20}",
+            flow: bool, mode in 0usize..3,
+            tag in "[a-zA-Z0-9_][a-zA-Z0-9._-]{0,20}",
         ) {
             let q = ["", "'", "\""][quote];
             let eol = if crlf { "\r\n" } else { "\n" };
             let pad = " ".repeat(indent);
             let gap = " ".repeat(dash_gap);
-            let mut text = format!("# c{eol}resources:{eol}{pad}- base{eol}images:{eol}");
+            let head = format!("# c{eol}resources:{eol}{pad}- base{eol}images:{eol}");
+            let mut text = head.clone();
             for i in 0..n {
                 let name = if i == pos { IMG.to_string() } else { format!("other{i}") };
+                if flow {
+                    let digest = if with_digest { format!(", digest: {D1}") } else { String::new() };
+                    text.push_str(&format!("{pad}-{gap}{{name: {q}{name}{q}, newTag: {q}t{i}{q}{digest}}} # n{eol}"));
+                    continue;
+                }
                 text.push_str(&format!("{pad}-{gap}name: {q}{name}{q} # n{eol}{pad} {gap}newTag: {q}t{i}{q}{eol}"));
                 if with_digest {
                     text.push_str(&format!("{pad} {gap}digest: {D1}{eol}"));
                 }
             }
-            text.push_str(&format!("namespace: x{}", if final_newline { eol } else { "" }));
-            let digest = with_digest.then_some(D2);
-            let out = set(&text, Some(&tag), digest);
+            let tail = format!("namespace: x{}", if final_newline { eol } else { "" });
+            text.push_str(&tail);
+            let (tag, digest) = match mode {
+                0 => (Some(tag.as_str()), None),
+                1 => (Some(tag.as_str()), Some(D2)),
+                _ => (None, Some(D2)),
+            };
+            let out = set(&text, tag, digest);
             let back = find_image(Path::new("k"), &out, IMG).unwrap().unwrap();
-            proptest::prop_assert_eq!(back.new_tag.as_deref(), Some(tag.as_str()));
-            proptest::prop_assert_eq!(back.digest.as_deref(), digest);
-            proptest::prop_assert_eq!(out.ends_with(eol), final_newline);
+            let old_tag = (pos < n).then(|| format!("t{pos}"));
+            proptest::prop_assert_eq!(back.new_tag, tag.map(str::to_string).or(old_tag));
+            let old_digest = (pos < n && with_digest && tag.is_none()).then_some(D1);
+            proptest::prop_assert_eq!(back.digest.as_deref(), digest.or(old_digest));
+            proptest::prop_assert!(out.starts_with(&head) && out.ends_with(&tail), "outside `images:` nothing moves");
             proptest::prop_assert_eq!(out.matches('\n').count(), out.matches(eol).count(), "line endings kept");
-            let again = set_image(Path::new("k"), &out, &SetImage { image: IMG, tag: Some(&tag), digest }).unwrap();
+            let again = set_image(Path::new("k"), &out, &SetImage { image: IMG, tag, digest }).unwrap();
             proptest::prop_assert_eq!(again, Edit::Unchanged);
             // Other entries are untouched.
             let others: Vec<_> = read_images(Path::new("k"), &text).unwrap().into_iter().filter(|e| e.name != IMG).collect();

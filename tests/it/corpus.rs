@@ -143,6 +143,16 @@ fn every_corpus_file_is_edited_correctly() {
                 let (removed, added) = changed_lines(&original, &edited);
                 let back = overlay::find_image(file, &edited, &image).unwrap().unwrap();
                 assert_eq!(back.new_tag.as_deref(), Some(NEW_TAG), "{name}");
+                let again = overlay::SetImage {
+                    image: &image,
+                    tag: Some(NEW_TAG),
+                    digest: None,
+                };
+                assert_eq!(
+                    overlay::set_image(file, &edited, &again).unwrap(),
+                    overlay::Edit::Unchanged,
+                    "{name}: the same edit again changes nothing"
+                );
                 assert_eq!(
                     back.digest, None,
                     "{name}: a tag without digest drops the stale digest"
