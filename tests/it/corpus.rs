@@ -240,3 +240,38 @@ fn every_corpus_file_is_edited_correctly() {
     eprintln!("report kept in {}", kept.display());
     assert_eq!(ok, files.len());
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+    /// Every corpus file with a slice cut, doubled, or a byte swapped for a YAML
+    /// indicator: reading and editing never panic, and an edit that is made
+    /// reads back.
+    #[test]
+    fn mutated_corpus_files_never_panic(
+        file in 0usize..58, at in 0.0f64..1.0, len in 0usize..40, op in 0usize..4,
+        byte in proptest::sample::select(b" \n-:#\"'[]{}&*|>!%@\t\r".to_vec()),
+    ) {
+        let files = corpus();
+        let path = &files[file % files.len()];
+        let mut b = std::fs::read(path).unwrap();
+        let at = ((b.len() as f64) * at) as usize;
+        let end = (at + len).min(b.len());
+        match op {
+            0 => { b.drain(at..end); }
+            1 => { let dup = b[at..end].to_vec(); b.splice(at..at, dup); }
+            2 => b.insert(at, byte),
+            _ => if end > at { b[at] = byte },
+        }
+        let text = String::from_utf8_lossy(&b).into_owned();
+        let image = overlay::read_images(path, &text).ok().and_then(|e| e.first().map(|e| e.image().to_string()));
+        for image in [image.as_deref().unwrap_or("ghcr.io/acme/svc"), "ghcr.io/acme/svc"] {
+            let req = overlay::SetImage { image, tag: Some(NEW_TAG), digest: None };
+            if let Ok(overlay::Edit::Changed { text: out, .. }) = overlay::set_image(path, &text, &req) {
+                let back = overlay::find_image(path, &out, image).unwrap().unwrap();
+                proptest::prop_assert_eq!(back.new_tag.as_deref(), Some(NEW_TAG));
+                proptest::prop_assert_eq!(overlay::set_image(path, &out, &req).unwrap(), overlay::Edit::Unchanged);
+            }
+        }
+    }
+}
