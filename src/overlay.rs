@@ -1098,9 +1098,16 @@ fn sequence_offset(ed: &Editor, imgs: &Images) -> String {
 // Files
 
 /// Atomic write: a temp file in the same folder, synced, then renamed over the
-/// target, keeping its permissions. Readers see the old file or the new one.
+/// target, keeping its permissions. Readers see the old file or the new one. A
+/// symlinked file is written through the link, which stays a link.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    let dir = path
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let target = if is_link {
+        std::fs::canonicalize(path)?
+    } else {
+        path.to_path_buf()
+    };
+    let dir = target
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
@@ -1109,10 +1116,18 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
         .tempfile_in(dir)?;
     tmp.write_all(contents)?;
     tmp.as_file().sync_all()?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        std::fs::set_permissions(tmp.path(), meta.permissions())?;
+    // The temp file is private (0600); the result gets the old file's mode, or
+    // the usual 0644 for a new file.
+    let perms = match std::fs::metadata(&target) {
+        Ok(meta) => meta.permissions(),
+        Err(_) => std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    };
+    std::fs::set_permissions(tmp.path(), perms)?;
+    tmp.persist(&target).map_err(|e| e.error)?;
+    // The rename is durable once the folder's entry is on disk.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
     }
-    tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
 
@@ -1540,6 +1555,36 @@ mod tests {
         );
         let text = "images:\n- name: ghcr.io/acme/hello\n  newTag: v1\n...\n";
         assert_eq!(set(text, Some("v2"), None), text.replace("v1", "v2"));
+    }
+
+    #[test]
+    fn write_atomic_keeps_mode_follows_links_and_creates_0644() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.yaml");
+        std::fs::write(&real, "a\n").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let link = dir.path().join("kustomization.yaml");
+        std::os::unix::fs::symlink("real.yaml", &link).unwrap();
+        write_atomic(&link, b"b\n").unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "b\n");
+        let mode = std::fs::metadata(&real).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let new = dir.path().join("new.yaml");
+        write_atomic(&new, b"c\n").unwrap();
+        let mode = std::fs::metadata(&new).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 3, "no temp file left: {names:?}");
     }
 
     #[test]
