@@ -191,7 +191,7 @@ async fn base_with_the_change_closes_our_stale_pr() {
     .await
     .unwrap();
     assert!(!out.published.changed);
-    assert_eq!(out.pr.unwrap().operation, PrOperation::Closed);
+    assert_eq!(out.pr.as_ref().unwrap().operation, PrOperation::Closed);
     assert!(out.outputs().contains(&("changed", "false".into())));
 }
 
