@@ -10,4 +10,5 @@ mod overlay;
 mod registry;
 mod render;
 mod standin;
+mod standin;
 mod util;
