@@ -10,5 +10,4 @@ mod overlay;
 mod registry;
 mod render;
 mod standin;
-mod standin;
 mod util;
