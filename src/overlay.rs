@@ -212,7 +212,17 @@ struct Open {
 
 /// Parse the first document into a positioned tree (`None` for an empty file).
 fn parse(src: &Source) -> Result<Option<Node>, UserError> {
-    let mut parser = Parser::new_from_str(src.text);
+    // saphyr-parser refuses a tab right after a `:` (`newTag:<TAB>v1`), which YAML
+    // and kustomize allow; a space of the same width parses alike and keeps every
+    // position, and the text that is edited is still the original.
+    let spaced;
+    let input = if src.text.contains(":\t") {
+        spaced = src.text.replace(":\t", ": ");
+        spaced.as_str()
+    } else {
+        src.text
+    };
+    let mut parser = Parser::new_from_str(input);
     let mut stack: Vec<Open> = Vec::new();
     let mut root: Option<Node> = None;
     let mut documents = 0;
@@ -1585,6 +1595,17 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 3, "no temp file left: {names:?}");
+    }
+
+    #[test]
+    fn a_tab_after_the_colon_is_read_and_kept() {
+        let text = "images:\n- name:\tghcr.io/acme/hello\n  newTag:\tv1 # t\n";
+        assert_eq!(set(text, Some("v2"), None), text.replace("v1", "v2"));
+        let text = "images: [{name:\tghcr.io/acme/hello}]\n";
+        assert_eq!(
+            set(text, Some("v2"), None),
+            "images: [{name:\tghcr.io/acme/hello, newTag: v2}]\n"
+        );
     }
 
     #[test]
