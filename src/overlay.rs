@@ -717,7 +717,11 @@ impl Editor<'_> {
         let mut out = String::with_capacity(self.src.text.len() + 64);
         let mut at = 0;
         for s in &self.splices {
-            if s.start < at || s.end < s.start || !self.src.text.is_char_boundary(s.start) {
+            if s.start < at
+                || s.end < s.start
+                || !self.src.text.is_char_boundary(s.start)
+                || !self.src.text.is_char_boundary(s.end)
+            {
                 return None;
             }
             out.push_str(&self.src.text[at..s.start]);
