@@ -18,9 +18,9 @@ pub mod git;
 pub mod github;
 /// Lossless reads and edits of `kustomization.yaml` image entries.
 pub mod overlay;
-/// Container registries: find the build of a commit, retag, copy across repositories.
-pub mod registry;
 /// The commands users run: status, resolve, set-image, codeowners.
 pub mod promote;
+/// Container registries: find the build of a commit, retag, copy across repositories.
+pub mod registry;
 /// Tag templates: format, parse back, sort; the OCI tag grammar.
 pub mod tag;

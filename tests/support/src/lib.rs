@@ -1,9 +1,9 @@
 //! Real parts for gitops-action's tests: servers started on 127.0.0.1 and killed on drop.
 #![recursion_limit = "256"]
 
+/// A local GitHub: REST, GraphQL auto-merge and git smart HTTP over real bare repositories.
+pub mod github;
 /// `podman system service`: the Docker Engine API on a unix socket.
 pub mod podman;
 /// Debian's `docker-registry` with token, htpasswd or no auth; images pushed over its API.
 pub mod registry;
-/// A local GitHub: REST, GraphQL auto-merge and git smart HTTP over real bare repositories.
-pub mod github;
