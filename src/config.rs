@@ -986,32 +986,7 @@ mod tests {
         )
     }
 
-    const ISSUE_EXAMPLE: &str = r#"overlays: overlays
-services:
-  hello:
-    image: ghcr.io/acme/hello
-    context: examples/hello
-    dockerfile: Dockerfile
-environments:
-  - name: dev
-    branches: ["**", "!main", "!test/**"]
-    tag: "dev-{branch}-{sha7}-{timestamp}"
-    merge: auto
-  - name: uat
-    branches: ["test/uat"]
-    tag: "tst-{sha7}-{timestamp}"
-    reviewers: ["acme/qa"]
-    merge: never
-  - name: staging
-    branches: ["main"]
-    tag: "stg-{sha7}-{timestamp}"
-  - name: prod
-    tags: ["v*"]
-    tag: "prd-{version}"
-  - name: beta
-    tags: ["v*-beta*"]
-    tag: "prd-{version}"
-"#;
+    const ISSUE_EXAMPLE: &str = include_str!("../tests/fixtures/gitops-five-environments.yaml");
 
     #[test]
     fn reads_the_documented_example() {

@@ -1108,6 +1108,21 @@ fn sequence_offset(ed: &Editor, imgs: &Images) -> String {
     String::new()
 }
 
+/// The edit as a function of the overlay's current text, as
+/// `git::Workspace::publish` wants it: it re-applies the edit to the file at each
+/// fresh base tip, and gets `Some(new text)`, or `None` when already up to date.
+pub fn edit_fn<'a>(
+    path: &'a Path,
+    req: SetImage<'a>,
+) -> impl FnMut(&str) -> anyhow::Result<Option<String>> + 'a {
+    move |text: &str| {
+        Ok(match set_image(path, text, &req)? {
+            Edit::Unchanged => None,
+            Edit::Changed { text, .. } => Some(text),
+        })
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Files
 

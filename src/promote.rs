@@ -114,9 +114,14 @@ impl Context {
 }
 
 /// Run the command the inputs name.
-pub async fn run(inputs: Inputs) -> anyhow::Result<Outputs> {
+pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
     for s in inputs.secrets() {
         action::register_secret(&s);
+    }
+    // The triggering event fills what the inputs leave unset (a push's ref and
+    // commit, a merged release PR's service and environment).
+    if let Some((name, payload)) = action::event_payload()? {
+        action::EventFacts::from_payload(&name, &payload).fill(&mut inputs);
     }
     let command = inputs.command.clone().unwrap_or_else(|| "status".into());
     let known = ["status", "resolve", "set-image", "codeowners"];

@@ -5,33 +5,8 @@ use crate::util::Workspace;
 
 const SHA: &str = "9fceb02d0ae598e95dc970b74767f19372d61af8";
 
-/// The issue's full example: five environments, channels and all.
-const FIVE_ENVS: &str = r#"overlays: overlays
-services:
-  hello:
-    image: ghcr.io/acme/hello
-    context: examples/hello
-    dockerfile: Dockerfile
-environments:
-  - name: dev
-    branches: ["**", "!main", "!test/**"]
-    tag: "dev-{branch}-{sha7}-{timestamp}"
-    merge: auto
-  - name: uat
-    branches: ["test/uat"]
-    tag: "tst-{sha7}-{timestamp}"
-    reviewers: ["acme/qa"]
-    merge: never
-  - name: staging
-    branches: ["main"]
-    tag: "stg-{sha7}-{timestamp}"
-  - name: prod
-    tags: ["v*"]
-    tag: "prd-{version}"
-  - name: beta
-    tags: ["v*-beta*"]
-    tag: "prd-{version}"
-"#;
+/// The documented example: five environments, channels and all.
+const FIVE_ENVS: &str = include_str!("../fixtures/gitops-five-environments.yaml");
 
 fn resolve(ws: &Workspace, r: &str) -> serde_json::Value {
     let run = ws
@@ -364,6 +339,62 @@ fn an_unknown_format_is_exit_2_with_the_choices() {
     assert!(
         run.stderr
             .starts_with("error: this command has no `table` format"),
+        "{}",
+        run.transcript()
+    );
+}
+
+#[test]
+fn a_push_event_gives_the_ref_and_commit_and_inputs_win() {
+    let ws = Workspace::example();
+    ws.write(".github/gitops.yaml", FIVE_ENVS);
+    let event = ws.path().join("event.json");
+    std::fs::write(
+        &event,
+        format!(r#"{{"ref": "refs/tags/v1.2.3", "after": "{SHA}"}}"#),
+    )
+    .unwrap();
+    let out = ws.path().join("out.txt");
+    let run = |extra: &[(&str, &str)]| {
+        let mut c = ws.action();
+        c.env("GITHUB_EVENT_NAME", "push")
+            .env("GITHUB_EVENT_PATH", &event)
+            .env("GITHUB_OUTPUT", &out)
+            .env("SOURCE_DATE_EPOCH", "1654880868")
+            .env("INPUT_COMMAND", "resolve");
+        for (k, v) in extra {
+            c.env(k, v);
+        }
+        std::fs::write(&out, "").unwrap();
+        crate::util::Run::from(c.output().unwrap()).expect(0);
+        parse_outputs(&std::fs::read_to_string(&out).unwrap())
+    };
+    let o = run(&[]);
+    assert_eq!(
+        (o["env"].as_str(), o["tag"].as_str(), o["sha"].as_str()),
+        ("prod", "prd-1.2.3", SHA)
+    );
+    let o = run(&[("INPUT_REF", "refs/heads/main")]);
+    assert_eq!(
+        (o["env"].as_str(), o["tag"].as_str()),
+        ("staging", "stg-9fceb02-1654880868")
+    );
+}
+
+#[test]
+fn an_event_file_that_is_not_json_is_exit_2() {
+    let ws = Workspace::example();
+    let event = ws.path().join("event.json");
+    std::fs::write(&event, "{not json").unwrap();
+    let run = ws
+        .action()
+        .env("GITHUB_EVENT_NAME", "push")
+        .env("GITHUB_EVENT_PATH", &event)
+        .output()
+        .unwrap();
+    let run = crate::util::Run::from(run).expect(2);
+    assert!(
+        run.stderr.contains("is not JSON") && run.stderr.contains("\nhint: "),
         "{}",
         run.transcript()
     );

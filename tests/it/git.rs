@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::{Arc, Barrier};
 
 use gitops_action::git::{GitOptions, Identity, Publish, Target, Workspace, release_branch};
-use gitops_action::overlay::{self, Edit, SetImage};
+use gitops_action::overlay::{self, SetImage};
 
 const OVERLAY: &str = "overlays/dev/kustomization.yaml";
 const START: &str = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../base\nimages:\n  - name: ghcr.io/acme/hello\n    newTag: dev-1\n";
@@ -199,22 +199,17 @@ fn opts(workspace: &Path, url: Option<String>) -> GitOptions {
     }
 }
 
-/// The real overlay editor, as `release` uses it.
+/// The real overlay edit, as `release` hands it to `publish`.
 fn set_tag<'a>(
     image: &'a str,
     tag: &'a str,
 ) -> impl FnMut(&str) -> anyhow::Result<Option<String>> + 'a {
-    move |text: &str| {
-        let req = SetImage {
-            image,
-            tag: Some(tag),
-            digest: None,
-        };
-        Ok(match overlay::set_image(Path::new(OVERLAY), text, &req)? {
-            Edit::Unchanged => None,
-            Edit::Changed { text, .. } => Some(text),
-        })
-    }
+    let req = SetImage {
+        image,
+        tag: Some(tag),
+        digest: None,
+    };
+    overlay::edit_fn(Path::new(OVERLAY), req)
 }
 
 fn release(service: &str) -> Publish {

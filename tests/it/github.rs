@@ -9,7 +9,7 @@ use gitops_action::github::{
     GitHub, GitHubOptions, MergeMethod, MergeOutcome, MergePolicy, MergeTry, PrContent,
     PrOperation, Release, pr_title, release,
 };
-use gitops_action::overlay::{self, Edit, SetImage};
+use gitops_action::overlay::{self, SetImage};
 use gitops_testkit::github::{GitHubStandIn, Protection, TokenGrants};
 
 const REPO: &str = "acme/app";
@@ -50,21 +50,17 @@ fn api(gh: &GitHubStandIn, token: &str) -> GitHub {
     .unwrap()
 }
 
+/// The real overlay edit, as `release` hands it to `publish`.
 fn set_tag<'a>(
     image: &'a str,
     tag: &'a str,
 ) -> impl FnMut(&str) -> anyhow::Result<Option<String>> + 'a {
-    move |text: &str| {
-        let req = SetImage {
-            image,
-            tag: Some(tag),
-            digest: None,
-        };
-        Ok(match overlay::set_image(Path::new(OVERLAY), text, &req)? {
-            Edit::Unchanged => None,
-            Edit::Changed { text, .. } => Some(text),
-        })
-    }
+    let req = SetImage {
+        image,
+        tag: Some(tag),
+        digest: None,
+    };
+    overlay::edit_fn(Path::new(OVERLAY), req)
 }
 
 fn request(service: &str, old: &str, new: &str, policy: MergePolicy) -> Release {
