@@ -951,3 +951,35 @@ fn settings_disallow_auto_merge_and_methods() {
         assert_eq!(v["errors"][0]["message"], "Pull request Auto merge is not allowed for this repository");
     });
 }
+
+/// A fetch with many local commits sends a negotiation over 1 KiB, which git gzips;
+/// `git http-backend` must get `Content-Encoding` to inflate it.
+#[test]
+fn gzip_request_bodies_reach_http_backend() {
+    let gh = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let url = gh.git_url_with_token("acme", "app", TOKEN);
+    git_ok(dir.path(), &["clone", "-q", &url, "w"]);
+    let w = dir.path().join("w");
+    for i in 0..60 {
+        std::fs::write(w.join("README.md"), i.to_string()).unwrap();
+        git_ok(&w, &["commit", "-qam", &format!("local {i}")]);
+    }
+    let theirs = gh
+        .push_commit("acme/app", "main", &[("remote.txt", "r\n")])
+        .unwrap();
+    git_ok(&w, &["-c", "protocol.version=2", "fetch", "-q", "origin"]);
+    assert_eq!(git_ok(&w, &["rev-parse", "origin/main"]), theirs);
+    git_ok(
+        &w,
+        &[
+            "-c",
+            "protocol.version=0",
+            "fetch",
+            "-q",
+            "origin",
+            "+refs/heads/*:refs/remotes/v0/*",
+        ],
+    );
+    assert_eq!(git_ok(&w, &["rev-parse", "v0/main"]), theirs);
+}

@@ -14,6 +14,7 @@ const SHA: &str = "3f786850e387550fdab836ed7e6dc881de23001b";
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
+        Some("github") => gitops_testkit::github::serve_cli(&args[1..]),
         Some("bench-registry") => {
             let retag = args
                 .get(1)
