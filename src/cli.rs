@@ -73,6 +73,176 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Give DST the manifest of SRC, byte for byte (same digest), like `crane tag`
+    Retag {
+        /// Source: `host/name:tag` or `host/name@sha256:…`
+        source: String,
+        /// Destination: `host/name:tag` (another repository or registry is fine)
+        target: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Make sure the commit's image exists (retag or build), set the overlay, open and merge the PR
+    Release {
+        #[arg(long)]
+        service: String,
+        /// Environment [default: the one the ref selects]
+        #[arg(long)]
+        env: Option<String>,
+        /// Git ref to resolve the environment from [default: $GITHUB_REF]
+        #[arg(long = "ref", value_name = "REF")]
+        git_ref: Option<String>,
+        /// Commit [default: $GITHUB_SHA, or HEAD]
+        #[arg(long)]
+        sha: Option<String>,
+        /// SemVer for `{version}` templates when the ref is not a version tag
+        #[arg(long)]
+        version: Option<String>,
+        /// `auto` (retag an existing build, else build), `always` or `never`
+        #[arg(long)]
+        build: Option<String>,
+        #[command(flatten)]
+        change: ChangeArgs,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Copy the version deployed in one environment to the next one, through its PR
+    Promote {
+        #[arg(long)]
+        service: String,
+        /// Target environment
+        #[arg(long)]
+        to: String,
+        /// Source environment [default: the previous one in the chain]
+        #[arg(long)]
+        from: Option<String>,
+        /// SemVer for `{version}` templates when the commit has no version tag
+        #[arg(long)]
+        version: Option<String>,
+        #[command(flatten)]
+        change: ChangeArgs,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// After a release PR merged: check the image, record the deployment, run the health gate, promote on
+    Deploy {
+        /// [default: from the merged `release/<service>/<env>` PR of the event]
+        #[arg(long)]
+        service: Option<String>,
+        #[arg(long)]
+        env: Option<String>,
+        /// The merge commit [default: $GITHUB_SHA, or HEAD]
+        #[arg(long)]
+        sha: Option<String>,
+        /// Poll this URL until it answers 2xx
+        #[arg(long)]
+        verify_url: Option<String>,
+        /// ... and until the body contains this text
+        #[arg(long)]
+        verify_contains: Option<String>,
+        /// How long the health gate may take: `300`, `90s`, `5m` [default: 300]
+        #[arg(long)]
+        verify_timeout: Option<String>,
+        #[command(flatten)]
+        change: ChangeArgs,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Set an environment back to an earlier version, through a PR labelled `rollback`
+    Rollback {
+        #[arg(long)]
+        service: String,
+        #[arg(long)]
+        env: String,
+        /// The tag to go back to
+        #[arg(long = "to", value_name = "TAG", conflicts_with = "steps")]
+        tag: Option<String>,
+        /// How many versions back, from the overlay's git history
+        #[arg(long)]
+        steps: Option<String>,
+        #[command(flatten)]
+        change: ChangeArgs,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+}
+
+/// How a change reaches the base branch.
+#[derive(Debug, Args, Default)]
+pub struct ChangeArgs {
+    /// `auto`, `immediate`, `never` or `direct` [default: the environment's `merge`]
+    #[arg(long)]
+    pub merge: Option<String>,
+    /// `squash` (default), `merge` or `rebase`
+    #[arg(long)]
+    pub merge_method: Option<String>,
+    /// Base branch [default: the repository's default branch]
+    #[arg(long)]
+    pub base: Option<String>,
+    /// Extra reviewers, comma-separated (`user`, `org/team`)
+    #[arg(long)]
+    pub reviewers: Option<String>,
+    /// Extra labels, comma-separated
+    #[arg(long)]
+    pub labels: Option<String>,
+    /// Open the PR as a draft
+    #[arg(long)]
+    pub draft: bool,
+    /// Workflow file to dispatch after a merge the tool made (e.g. `overlay-deploy.yaml`)
+    #[arg(long)]
+    pub deploy_workflow: Option<String>,
+    /// After a merge the tool made: `auto`, `dispatch`, `inline` or `none`
+    #[arg(long)]
+    pub chain: Option<String>,
+    /// Commit author, `Name <email>` [default: github-actions[bot]]
+    #[arg(long)]
+    pub author: Option<String>,
+    /// Committer, `Name <email>` [default: the author]
+    #[arg(long)]
+    pub committer: Option<String>,
+    /// Commit message template: `{service} {env} {old} {new} {digest} {kind}`
+    #[arg(long)]
+    pub message: Option<String>,
+    /// GitHub token [default: $GITHUB_TOKEN]
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+/// How to log in to registries.
+#[derive(Debug, Args, Default)]
+pub struct RegistryArgs {
+    #[arg(long, env = "REGISTRY_USERNAME")]
+    pub registry_username: Option<String>,
+    #[arg(long, env = "REGISTRY_PASSWORD", hide_env_values = true)]
+    pub registry_password: Option<String>,
+    /// Hosts besides loopback spoken to over plain HTTP, comma-separated
+    #[arg(long)]
+    pub insecure_registries: Option<String>,
+}
+
+impl ChangeArgs {
+    fn fill(self, i: &mut Inputs) {
+        i.merge = self.merge;
+        i.merge_method = self.merge_method;
+        i.base = self.base;
+        i.reviewers = self.reviewers;
+        i.labels = self.labels;
+        i.draft = self.draft.then(|| "true".into());
+        i.deploy_workflow = self.deploy_workflow;
+        i.chain = self.chain;
+        i.author = self.author;
+        i.committer = self.committer;
+        i.message = self.message;
+        i.token = self.token;
+    }
+}
+
+impl RegistryArgs {
+    fn fill(self, i: &mut Inputs) {
+        i.registry_username = self.registry_username;
+        i.registry_password = self.registry_password;
+        i.insecure_registries = self.insecure_registries;
+    }
 }
 
 impl Cli {
@@ -107,6 +277,74 @@ impl Cli {
             Command::Codeowners { check } => {
                 i.check = check.then(|| "true".into());
                 "codeowners"
+            }
+            Command::Retag {
+                source,
+                target,
+                registry,
+            } => {
+                (i.source, i.target) = (Some(source), Some(target));
+                registry.fill(&mut i);
+                "retag"
+            }
+            Command::Release {
+                service,
+                env,
+                git_ref,
+                sha,
+                version,
+                build,
+                change,
+                registry,
+            } => {
+                (i.service, i.env, i.git_ref, i.sha) = (Some(service), env, git_ref, sha);
+                (i.version, i.build) = (version, build);
+                change.fill(&mut i);
+                registry.fill(&mut i);
+                "release"
+            }
+            Command::Promote {
+                service,
+                to,
+                from,
+                version,
+                change,
+                registry,
+            } => {
+                (i.service, i.to, i.from, i.version) = (Some(service), Some(to), from, version);
+                change.fill(&mut i);
+                registry.fill(&mut i);
+                "promote"
+            }
+            Command::Deploy {
+                service,
+                env,
+                sha,
+                verify_url,
+                verify_contains,
+                verify_timeout,
+                change,
+                registry,
+            } => {
+                (i.service, i.env, i.sha) = (service, env, sha);
+                (i.verify_url, i.verify_contains, i.verify_timeout) =
+                    (verify_url, verify_contains, verify_timeout);
+                change.fill(&mut i);
+                registry.fill(&mut i);
+                "deploy"
+            }
+            Command::Rollback {
+                service,
+                env,
+                tag,
+                steps,
+                change,
+                registry,
+            } => {
+                (i.service, i.env, i.tag, i.steps) = (Some(service), Some(env), tag, steps);
+                change.fill(&mut i);
+                registry.fill(&mut i);
+                "rollback"
             }
         };
         i.command = Some(name.into());

@@ -18,9 +18,11 @@ pub mod git;
 pub mod github;
 /// Lossless reads and edits of `kustomization.yaml` image entries.
 pub mod overlay;
-/// The commands users run: status, resolve, set-image, codeowners.
+/// The commands users run: status, resolve, set-image, codeowners; the shared context.
 pub mod promote;
 /// Container registries: find the build of a commit, retag, copy across repositories.
 pub mod registry;
+/// The commands that move a service: release, promote, deploy, rollback, retag.
+pub mod release;
 /// Tag templates: format, parse back, sort; the OCI tag grammar.
 pub mod tag;

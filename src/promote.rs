@@ -12,6 +12,7 @@ use crate::config::{self, Config, Environment};
 use crate::environment::{GitRef, RefMatch, branch_selects, tag_selects};
 use crate::error::UserError;
 use crate::overlay;
+use crate::release;
 use crate::tag::{self, TagVars};
 
 /// How a command prints its result.
@@ -93,7 +94,11 @@ impl Context {
         })
     }
 
-    fn required<'a>(&self, value: &'a Option<String>, name: &str) -> Result<&'a str, UserError> {
+    pub(crate) fn required<'a>(
+        &self,
+        value: &'a Option<String>,
+        name: &str,
+    ) -> Result<&'a str, UserError> {
         value.as_deref().ok_or_else(|| {
             UserError::new(format!("`{name}` is required for `{}`", self.command())).hint(format!(
                 "pass `--{name} …` (or the `{name}` input of the action)"
@@ -124,7 +129,17 @@ pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
         action::EventFacts::from_payload(&name, &payload).fill(&mut inputs);
     }
     let command = inputs.command.clone().unwrap_or_else(|| "status".into());
-    let known = ["status", "resolve", "set-image", "codeowners"];
+    let known = [
+        "status",
+        "resolve",
+        "set-image",
+        "codeowners",
+        "retag",
+        "release",
+        "promote",
+        "deploy",
+        "rollback",
+    ];
     if !known.contains(&command.as_str()) {
         return Err(UserError::new(format!("unknown command `{command}`"))
             .hint(format!(
@@ -138,6 +153,11 @@ pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
         "status" => status(&cx),
         "resolve" => resolve(&cx),
         "set-image" => set_image(&cx),
+        "retag" => release::retag(&cx).await,
+        "release" => release::release(&cx).await,
+        "promote" => release::promote(&cx).await,
+        "deploy" => release::deploy(&cx).await,
+        "rollback" => release::rollback(&cx).await,
         _ => codeowners(&cx),
     }
 }

@@ -1,0 +1,881 @@
+//! The promotion chain end to end, the way a workflow drives it: the real binary as
+//! an Action step (`INPUT_*`, `GITHUB_*`, an event file, `GITHUB_OUTPUT`) against the
+//! GitHub stand-in (real bare repos behind `git http-backend`), a real registry with
+//! GHCR-style token auth, and podman's Docker API for builds.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gitops_testkit::github::{GitHubStandIn, TokenGrants};
+use gitops_testkit::podman::PodmanService;
+use gitops_testkit::registry::{Auth, PASSWORD, TestRegistry, USER};
+
+use crate::util::{BIN, Run, copy_dir, repo_root};
+
+const REPO: &str = "acme/app";
+/// The workflow's `GITHUB_TOKEN`.
+const TOKEN: &str = "ghs_chainTokenOfTheWorkflow0123456789abc";
+/// A reviewer's personal token.
+const ALICE: &str = "ghp_aliceReviewerToken0123456789abcdefgh";
+
+/// Seed 000's chain on the seed 002 tag scheme; `IMAGE` is the local registry's.
+const CONFIG: &str = r#"overlays: overlays
+services:
+  hello:
+    image: IMAGE
+    context: app
+environments:
+  - name: dev
+    branches: ["**", "!test/**"]
+    tag: "dev-{branch}-{sha7}-{timestamp}"
+    merge: auto
+  - name: uat
+    branches: ["test/uat"]
+    tag: "tst-{sha7}-{timestamp}"
+    reviewers: ["alice", "acme/qa"]
+    labels: ["uat"]
+    merge: never
+  - name: prod
+    tags: ["v*"]
+    tag: "prd-{version}"
+    reviewers: ["alice"]
+    merge: never
+    allowed:
+      users: ["alice", "github-actions[bot]"]
+      teams: ["acme/release-managers"]
+"#;
+
+struct Rig {
+    gh: GitHubStandIn,
+    reg: TestRegistry,
+    image: String,
+    podman: Option<PodmanService>,
+    _scratch: tempfile::TempDir,
+    scratch: PathBuf,
+}
+
+impl Rig {
+    fn new(config: &str) -> Rig {
+        let reg = TestRegistry::start(Auth::Token).unwrap();
+        let image = format!("{}/acme/hello", reg.host());
+        let gh = GitHubStandIn::start_blocking().unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        // The bundled example's overlays, pointed at the local registry.
+        let tree = scratch.path().join("tree");
+        copy_dir(&repo_root().join("overlays"), &tree.join("overlays"));
+        let mut files: Vec<(String, String)> = Vec::new();
+        for env in ["base", "dev", "uat", "prod"] {
+            for e in std::fs::read_dir(tree.join("overlays").join(env)).unwrap() {
+                let p = e.unwrap().path();
+                let text = std::fs::read_to_string(&p)
+                    .unwrap()
+                    .replace("ghcr.io/acme/hello", &image);
+                files.push((
+                    format!(
+                        "overlays/{env}/{}",
+                        p.file_name().unwrap().to_string_lossy()
+                    ),
+                    text,
+                ));
+            }
+        }
+        // Seed 002's extra environments start as copies of uat.
+        let uat = files
+            .iter()
+            .find(|(p, _)| p == "overlays/uat/kustomization.yaml")
+            .unwrap()
+            .1
+            .clone();
+        for extra in ["staging", "beta"] {
+            files.push((
+                format!("overlays/{extra}/kustomization.yaml"),
+                uat.replace("hello-uat", &format!("hello-{extra}")),
+            ));
+        }
+        files.push((
+            ".github/gitops.yaml".into(),
+            config.replace("IMAGE", &image),
+        ));
+        files.push((
+            "app/Dockerfile".into(),
+            "FROM scratch\nCOPY hello.txt /hello.txt\n".into(),
+        ));
+        files.push(("app/hello.txt".into(), "hello\n".into()));
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        gh.create_repo(REPO, "main", &refs).unwrap();
+        gh.add_token(TOKEN, TokenGrants::github_token());
+        gh.add_token(ALICE, TokenGrants::user("alice"));
+        gh.add_collaborator(REPO, "alice", "maintain").unwrap();
+        gh.add_team_member("acme/qa", "alice", "member");
+        let path = scratch.path().to_path_buf();
+        Rig {
+            gh,
+            reg,
+            image,
+            podman: None,
+            _scratch: scratch,
+            scratch: path,
+        }
+    }
+
+    /// `actions/checkout`: a depth-1 clone of `rev` whose origin has no credentials.
+    fn checkout(&self, name: &str, branch: &str) -> PathBuf {
+        let dir = self.scratch.join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        git(
+            &self.scratch,
+            &[
+                "clone",
+                "-q",
+                "--depth",
+                "1",
+                "-b",
+                branch,
+                &self.gh.git_url_with_token("acme", "app", TOKEN),
+                dir.to_str().unwrap(),
+            ],
+        );
+        git(
+            &dir,
+            &[
+                "remote",
+                "set-url",
+                "origin",
+                &self.gh.git_url("acme", "app"),
+            ],
+        );
+        dir
+    }
+
+    /// The build CI made of a commit: `sha-<sha>` in the registry.
+    fn push_build(&self, sha: &str) -> String {
+        self.reg
+            .client()
+            .push_image("acme/hello", &format!("sha-{sha}"), 2, 2048, 7)
+            .unwrap()
+            .digest
+    }
+
+    /// The binary as an Action step of a job, with an event and inputs.
+    fn step(
+        &self,
+        ws: &Path,
+        event: &str,
+        payload: serde_json::Value,
+        inputs: &[(&str, &str)],
+    ) -> Step {
+        self.step_env(ws, event, payload, inputs, &[])
+    }
+
+    /// [`Rig::step`] with runner variables changed (`GITHUB_ACTOR`, …).
+    fn step_env(
+        &self,
+        ws: &Path,
+        event: &str,
+        payload: serde_json::Value,
+        inputs: &[(&str, &str)],
+        env: &[(&str, &str)],
+    ) -> Step {
+        let dir = tempfile::tempdir().unwrap();
+        let event_path = dir.path().join("event.json");
+        std::fs::write(&event_path, payload.to_string()).unwrap();
+        let output = dir.path().join("output");
+        let summary = dir.path().join("summary");
+        let mut c = Command::new(BIN);
+        clean_env(&mut c);
+        c.current_dir(ws)
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_WORKSPACE", ws)
+            .env("GITHUB_EVENT_NAME", event)
+            .env("GITHUB_EVENT_PATH", &event_path)
+            .env("GITHUB_OUTPUT", &output)
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .env("GITHUB_REPOSITORY", REPO)
+            .env("GITHUB_API_URL", self.gh.api_url())
+            .env("GITHUB_GRAPHQL_URL", self.gh.graphql_url())
+            .env("GITHUB_SERVER_URL", self.gh.server_url())
+            .env("GITHUB_RUN_ID", "4242")
+            .env("GITHUB_ACTOR", "alice")
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("INPUT_TOKEN", TOKEN)
+            .env("INPUT_REGISTRY-USERNAME", USER)
+            .env("INPUT_REGISTRY-PASSWORD", PASSWORD);
+        let head = git(ws, &["rev-parse", "HEAD"]);
+        c.env("GITHUB_SHA", &head);
+        if let Some(p) = &self.podman {
+            c.env("DOCKER_HOST", p.docker_host());
+        }
+        for (k, v) in inputs {
+            c.env(format!("INPUT_{}", k.to_uppercase()), v);
+        }
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let run = Run::from(c.output().unwrap());
+        let outputs = parse_outputs(&std::fs::read_to_string(&output).unwrap_or_default());
+        let summary = std::fs::read_to_string(&summary).unwrap_or_default();
+        Step {
+            run,
+            outputs,
+            summary,
+        }
+    }
+
+    fn reference(&self, tag: &str) -> String {
+        format!("{}:{tag}", self.image)
+    }
+
+    /// A human merges the PR with their own token (this does start workflows).
+    async fn merge_as_alice(&self, number: u64) -> String {
+        let r = reqwest::Client::new()
+            .put(format!(
+                "{}/repos/{REPO}/pulls/{number}/merge",
+                self.gh.api_url()
+            ))
+            .bearer_auth(ALICE)
+            .header("user-agent", "chain-test")
+            .header("content-type", "application/json")
+            .body(serde_json::json!({"merge_method": "squash"}).to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let v: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+        assert_eq!(status, 200, "{v}");
+        v["sha"].as_str().unwrap().to_string()
+    }
+
+    fn overlay(&self, env: &str) -> String {
+        self.gh
+            .file_at(REPO, "main", &format!("overlays/{env}/kustomization.yaml"))
+            .unwrap()
+            .unwrap()
+    }
+}
+
+struct Step {
+    run: Run,
+    outputs: BTreeMap<String, String>,
+    summary: String,
+}
+
+impl Step {
+    fn ok(self) -> Step {
+        assert_eq!(self.run.code, 0, "{}", self.run.transcript());
+        self
+    }
+    fn out(&self, k: &str) -> &str {
+        self.outputs.get(k).map(String::as_str).unwrap_or_else(|| {
+            panic!(
+                "no output `{k}` in {:?}\n{}",
+                self.outputs,
+                self.run.transcript()
+            )
+        })
+    }
+}
+
+fn clean_env(c: &mut Command) {
+    for (k, _) in std::env::vars() {
+        if k.starts_with("GITHUB_")
+            || k.starts_with("INPUT_")
+            || k.starts_with("RUNNER_")
+            || k == "DOCKER_HOST"
+        {
+            c.env_remove(k);
+        }
+    }
+    c.env("NO_COLOR", "1");
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let o = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+        .env("GIT_COMMITTER_NAME", "Dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// `GITHUB_OUTPUT`'s `name<<DELIM` heredocs.
+fn parse_outputs(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(l) = lines.next() {
+        let Some((name, delim)) = l.split_once("<<") else {
+            continue;
+        };
+        let mut value = Vec::new();
+        for v in lines.by_ref() {
+            if v == delim {
+                break;
+            }
+            value.push(v);
+        }
+        out.insert(name.to_string(), value.join("\n"));
+    }
+    out
+}
+
+fn entry_line(text: &str, key: &str) -> String {
+    text.lines()
+        .find(|l| l.trim_start().starts_with(key))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn dispatch(service: &str, r: &str) -> serde_json::Value {
+    serde_json::json!({"inputs": {"service": service, "ref": r}, "ref": "refs/heads/main"})
+}
+
+fn merged_pr_event(number: u64, head: &str, merge_sha: &str) -> serde_json::Value {
+    serde_json::json!({
+        "action": "closed",
+        "number": number,
+        "pull_request": {
+            "number": number,
+            "merged": true,
+            "merge_commit_sha": merge_sha,
+            "head": {"ref": head},
+            "base": {"ref": "main"},
+        }
+    })
+}
+
+/// Seed 000: dev (auto-merged, deployed inline, promoted), uat (reviewed, merged by a
+/// human, deployed, promoted), prod (reviewed, merged, deployed); then every step
+/// again changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_000_chain_dev_uat_prod() {
+    let rig = Rig::new(CONFIG);
+    let ws = rig.checkout("release", "main");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    let digest = rig.push_build(&sha);
+    // The release manager's SemVer tag on the commit names the prod version.
+    git(&ws, &["tag", "v1.2.3"]);
+
+    // 1. service-release: workflow_dispatch {service, ref}. Dev merges at once; the
+    // merge was made with GITHUB_TOKEN, so the tool deploys and promotes inline.
+    let s = rig
+        .step(
+            &ws,
+            "workflow_dispatch",
+            dispatch("hello", "refs/heads/main"),
+            &[("command", "release"), ("chain", "inline")],
+        )
+        .ok();
+    let short = &sha[..7];
+    let dev_tag = s.out("tag").to_string();
+    assert!(
+        dev_tag.starts_with(&format!("dev-main-{short}-")),
+        "{dev_tag}"
+    );
+    assert_eq!(s.out("env"), "dev");
+    assert_eq!(s.out("merged"), "true");
+    assert_eq!(s.out("deployed"), "true");
+    assert_eq!(s.out("built"), "false");
+    assert_eq!(s.out("digest"), digest);
+    assert_eq!(s.out("next-env"), "uat");
+    assert_eq!(s.out("pr-operation"), "created");
+    let dev = rig.overlay("dev");
+    assert_eq!(entry_line(&dev, "newTag:"), format!("newTag: {dev_tag}"));
+    assert_eq!(entry_line(&dev, "digest:"), format!("digest: {digest}"));
+    assert!(
+        dev.contains("# Managed by gitops-action"),
+        "comments kept:\n{dev}"
+    );
+
+    let pulls = rig.gh.pulls(REPO).unwrap();
+    assert_eq!(pulls.len(), 2, "{pulls:#?}");
+    let dev_pr = &pulls[0];
+    assert_eq!(dev_pr.head, "release/hello/dev");
+    assert!(dev_pr.merged, "{dev_pr:#?}");
+    assert!(
+        dev_pr
+            .title
+            .starts_with("hello: dev dev-feature-greeting-9fceb02-1763200000 → dev-main-"),
+        "{}",
+        dev_pr.title
+    );
+    assert!(dev_pr.body.contains(&digest), "{}", dev_pr.body);
+    let uat_pr = &pulls[1];
+    assert_eq!(uat_pr.head, "release/hello/uat");
+    assert!(!uat_pr.merged);
+    assert_eq!(uat_pr.requested_reviewers, ["alice"]);
+    assert_eq!(uat_pr.requested_teams, ["acme/qa"]);
+    assert!(
+        uat_pr.labels.contains(&"uat".to_string())
+            && uat_pr.labels.contains(&"promotion".to_string()),
+        "{:?}",
+        uat_pr.labels
+    );
+    let uat_tag = s.out("next-tag").to_string();
+    assert_eq!(s.out("next-pr-number"), uat_pr.number.to_string());
+    assert!(uat_tag.starts_with(&format!("tst-{short}-")), "{uat_tag}");
+    // The same digest, retagged for uat: nothing rebuilt.
+    let (_, bytes) = rig
+        .reg
+        .client()
+        .get_manifest("acme/hello", &uat_tag)
+        .unwrap()
+        .expect("the uat tag exists");
+    assert_eq!(gitops_testkit::registry::digest_of(&bytes), digest);
+    let deployments = rig.gh.deployments(REPO).unwrap();
+    assert_eq!(deployments.len(), 1);
+    assert_eq!(deployments[0].environment, "dev");
+    assert_eq!(deployments[0].payload["tag"], dev_tag.as_str());
+    assert_eq!(deployments[0].payload["digest"], digest.as_str());
+    let states: Vec<&str> = deployments[0]
+        .statuses
+        .iter()
+        .map(|s| s.state.as_str())
+        .collect();
+    assert_eq!(states, ["in_progress", "success"]);
+    assert!(s.summary.contains("hello"), "{}", s.summary);
+
+    // 2. QA approves, a human merges; overlay-deploy runs on the merged PR.
+    rig.gh.approve_pr(REPO, uat_pr.number, "alice").unwrap();
+    let merge_sha = rig.merge_as_alice(uat_pr.number).await;
+    let ws2 = rig.checkout("deploy-uat", "main");
+    let s = rig
+        .step(
+            &ws2,
+            "pull_request",
+            merged_pr_event(uat_pr.number, "release/hello/uat", &merge_sha),
+            &[("command", "deploy"), ("version", "1.2.3")],
+        )
+        .ok();
+    assert_eq!(s.out("env"), "uat");
+    assert_eq!(s.out("tag"), uat_tag);
+    assert_eq!(s.out("next-env"), "prod");
+    assert_eq!(s.out("next-tag"), "prd-1.2.3");
+    assert_eq!(s.out("digest"), digest);
+    let pulls = rig.gh.pulls(REPO).unwrap();
+    let prod_pr = pulls
+        .iter()
+        .find(|p| p.head == "release/hello/prod")
+        .unwrap();
+    assert_eq!(prod_pr.requested_reviewers, ["alice"]);
+    assert!(prod_pr.title.ends_with("→ prd-1.2.3"), "{}", prod_pr.title);
+    let deployments = rig.gh.deployments(REPO).unwrap();
+    assert_eq!(deployments.len(), 2);
+    assert_eq!(deployments[1].environment, "uat");
+    assert_eq!(deployments[1].sha, merge_sha);
+
+    // 3. prod: approved, merged, deployed; the chain ends.
+    rig.gh.approve_pr(REPO, prod_pr.number, "alice").unwrap();
+    let merge_sha = rig.merge_as_alice(prod_pr.number).await;
+    let ws3 = rig.checkout("deploy-prod", "main");
+    let s = rig
+        .step(
+            &ws3,
+            "pull_request",
+            merged_pr_event(prod_pr.number, "release/hello/prod", &merge_sha),
+            &[("command", "deploy")],
+        )
+        .ok();
+    assert!(!s.outputs.contains_key("next-env"));
+    assert_eq!(s.out("env"), "prod");
+    let prod = rig.overlay("prod");
+    assert_eq!(entry_line(&prod, "newTag:"), "newTag: prd-1.2.3");
+    assert_eq!(entry_line(&prod, "digest:"), format!("digest: {digest}"));
+    let deployments = rig.gh.deployments(REPO).unwrap();
+    assert_eq!(deployments.len(), 3);
+    assert_eq!(deployments[2].environment, "prod");
+
+    // 6. Re-running the first job (same GITHUB_SHA, same checkout) changes nothing
+    // and opens nothing new.
+    let before = rig.gh.pulls(REPO).unwrap().len();
+    let s = rig
+        .step(
+            &ws,
+            "workflow_dispatch",
+            dispatch("hello", "refs/heads/main"),
+            &[("command", "release"), ("chain", "inline")],
+        )
+        .ok();
+    assert_eq!(s.out("changed"), "false", "{}", s.run.transcript());
+    assert_eq!(rig.gh.pulls(REPO).unwrap().len(), before);
+}
+
+/// Seed 002's refs-to-environments config: branches, test branches, main, SemVer
+/// tags and a beta channel, each with its sortable tag.
+const SEED_002: &str = r#"overlays: overlays
+services:
+  hello:
+    image: IMAGE
+    context: app
+environments:
+  - name: dev
+    branches: ["**", "!main", "!test/**"]
+    tag: "dev-{branch}-{sha7}-{timestamp}"
+    merge: auto
+  - name: uat
+    branches: ["test/*"]
+    tag: "tst-{sha7}-{timestamp}"
+    merge: auto
+  - name: staging
+    branches: ["main"]
+    tag: "stg-{sha7}-{timestamp}"
+    merge: auto
+  - name: prod
+    tags: ["v*"]
+    tag: "prd-{version}"
+    merge: auto
+  - name: beta
+    tags: ["v*-beta*"]
+    tag: "prd-{version}"
+    merge: auto
+"#;
+
+fn push_event(r: &str, sha: &str) -> serde_json::Value {
+    serde_json::json!({"ref": r, "after": sha, "before": "0000000000000000000000000000000000000000"})
+}
+
+/// Seed 002: each ref lands in its environment with its tag; the commit is built
+/// once (podman's Docker API), then every other environment retags that build.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_002_refs_pick_environments_and_the_commit_is_built_once() {
+    let mut rig = Rig::new(SEED_002);
+    rig.podman = Some(PodmanService::start(&[rig.reg.host()]).unwrap());
+    let ws = rig.checkout("ws", "main");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    let short = &sha[..7];
+    let time = git(&ws, &["log", "-1", "--format=%ct"]);
+    let cases = [
+        (
+            "refs/heads/feature/x",
+            "dev",
+            format!("dev-feature-x-{short}-{time}"),
+        ),
+        ("refs/heads/test/uat", "uat", format!("tst-{short}-{time}")),
+        ("refs/heads/main", "staging", format!("stg-{short}-{time}")),
+        ("refs/tags/v1.2.3", "prod", "prd-1.2.3".to_string()),
+        (
+            "refs/tags/v1.3.0-beta1",
+            "beta",
+            "prd-1.3.0-beta1".to_string(),
+        ),
+    ];
+    let mut builds = 0;
+    let mut digest = String::new();
+    for (r, env, tag) in &cases {
+        let s = rig
+            .step(&ws, "push", push_event(r, &sha), &[("command", "release")])
+            .ok();
+        assert_eq!(s.out("env"), *env, "{r}");
+        assert_eq!(s.out("tag"), tag.as_str(), "{r}");
+        assert_eq!(s.out("merged"), "true", "{r}");
+        if s.out("built") == "true" {
+            builds += 1;
+            digest = s.out("digest").to_string();
+        } else {
+            assert_eq!(s.out("digest"), digest, "{r}: the retag keeps the digest");
+        }
+        let overlay = rig.overlay(env);
+        assert_eq!(entry_line(&overlay, "newTag:"), format!("newTag: {tag}"));
+        assert_eq!(entry_line(&overlay, "digest:"), format!("digest: {digest}"));
+        // The registry holds the environment's tag at that digest.
+        let (_, bytes) = rig
+            .reg
+            .client()
+            .get_manifest("acme/hello", tag)
+            .unwrap()
+            .unwrap_or_else(|| panic!("no {}", rig.reference(tag)));
+        assert_eq!(gitops_testkit::registry::digest_of(&bytes), digest);
+    }
+    assert_eq!(builds, 1, "built once, retagged four times");
+    // A ref no environment takes: a notice, nothing done.
+    let s = rig
+        .step(
+            &ws,
+            "push",
+            push_event("refs/tags/not-a-version", &sha),
+            &[("command", "release")],
+        )
+        .ok();
+    assert_eq!(s.out("changed"), "false");
+    assert!(s.run.stdout.contains("::notice"), "{}", s.run.stdout);
+}
+
+/// A tiny HTTP server answering every request with `status` and `body`.
+fn serve(status: u16, body: &'static str) -> String {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let _ = write!(
+                c,
+                "HTTP/1.1 {status} X\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+/// A failing health gate marks the deployment failed and promotes nothing; a
+/// passing one promotes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_gate_decides_whether_the_chain_goes_on() {
+    let rig = Rig::new(CONFIG);
+    let ws = rig.checkout("ws", "main");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    rig.push_build(&sha);
+    let down = serve(503, "starting");
+    let s = rig.step(
+        &ws,
+        "workflow_dispatch",
+        dispatch("hello", "refs/heads/main"),
+        &[
+            ("command", "release"),
+            ("chain", "inline"),
+            ("verify-url", &down),
+            ("verify-timeout", "2s"),
+        ],
+    );
+    assert_eq!(s.run.code, 1, "{}", s.run.transcript());
+    assert!(
+        s.run
+            .stderr
+            .contains("health gate for hello in `dev` failed"),
+        "{}",
+        s.run.stderr
+    );
+    assert!(s.run.stderr.contains("503"), "{}", s.run.stderr);
+    assert!(s.run.stderr.contains("hint: "), "{}", s.run.stderr);
+    let d = rig.gh.deployments(REPO).unwrap();
+    assert_eq!(d.len(), 1);
+    let states: Vec<&str> = d[0].statuses.iter().map(|s| s.state.as_str()).collect();
+    assert_eq!(states, ["in_progress", "failure"]);
+    let pulls = rig.gh.pulls(REPO).unwrap();
+    assert!(
+        pulls.iter().all(|p| p.head != "release/hello/uat"),
+        "nothing promoted: {pulls:#?}"
+    );
+
+    // The service answers now: deploying again (as overlay-deploy would on a
+    // re-run) passes the gate and opens the uat PR.
+    let up = serve(200, "<h1>Hello, World!</h1>");
+    let ws2 = rig.checkout("ws2", "main");
+    let s = rig
+        .step(
+            &ws2,
+            "workflow_dispatch",
+            serde_json::json!({"inputs": {"service": "hello", "env": "dev"}}),
+            &[
+                ("command", "deploy"),
+                ("verify-url", &up),
+                ("verify-contains", "Hello, World!"),
+            ],
+        )
+        .ok();
+    assert_eq!(s.out("deployed"), "true");
+    assert_eq!(s.out("next-env"), "uat");
+    assert!(
+        rig.gh
+            .pulls(REPO)
+            .unwrap()
+            .iter()
+            .any(|p| p.head == "release/hello/uat")
+    );
+    let d = rig.gh.deployments(REPO).unwrap();
+    let states: Vec<&str> = d[1].statuses.iter().map(|s| s.state.as_str()).collect();
+    assert_eq!(states, ["in_progress", "success"]);
+}
+
+/// `rollback --steps 1` sets the environment back to the previous tag and digest,
+/// from the overlay's history in a depth-1 checkout, through a PR labelled rollback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_one_step_restores_the_previous_tag_and_digest() {
+    let rig = Rig::new(CONFIG);
+    let ws = rig.checkout("a", "main");
+    let a = git(&ws, &["rev-parse", "HEAD"]);
+    let digest_a = rig.push_build(&a);
+    let s = rig
+        .step(
+            &ws,
+            "workflow_dispatch",
+            dispatch("hello", "refs/heads/main"),
+            &[("command", "release")],
+        )
+        .ok();
+    let tag_a = s.out("tag").to_string();
+
+    rig.gh
+        .push_commit(REPO, "main", &[("app/hello.txt", "hello again\n")])
+        .unwrap();
+    let ws = rig.checkout("b", "main");
+    let b = git(&ws, &["rev-parse", "HEAD"]);
+    let digest_b = rig
+        .reg
+        .client()
+        .push_image("acme/hello", &format!("sha-{b}"), 2, 2048, 8)
+        .unwrap()
+        .digest;
+    assert_ne!(digest_a, digest_b);
+    let s = rig
+        .step(
+            &ws,
+            "workflow_dispatch",
+            dispatch("hello", "refs/heads/main"),
+            &[("command", "release")],
+        )
+        .ok();
+    let tag_b = s.out("tag").to_string();
+    assert_eq!(
+        entry_line(&rig.overlay("dev"), "newTag:"),
+        format!("newTag: {tag_b}")
+    );
+
+    let ws = rig.checkout("c", "main");
+    let s = rig
+        .step(
+            &ws,
+            "workflow_dispatch",
+            serde_json::json!({"inputs": {}}),
+            &[
+                ("command", "rollback"),
+                ("service", "hello"),
+                ("env", "dev"),
+                ("steps", "1"),
+            ],
+        )
+        .ok();
+    assert_eq!(s.out("tag"), tag_a);
+    assert_eq!(s.out("digest"), digest_a);
+    let dev = rig.overlay("dev");
+    assert_eq!(entry_line(&dev, "newTag:"), format!("newTag: {tag_a}"));
+    assert_eq!(entry_line(&dev, "digest:"), format!("digest: {digest_a}"));
+    let pulls = rig.gh.pulls(REPO).unwrap();
+    let pr = pulls.last().unwrap();
+    assert!(
+        pr.labels.contains(&"rollback".to_string()),
+        "{:?}",
+        pr.labels
+    );
+    assert!(
+        pr.title.ends_with(&format!("{tag_b} → {tag_a} (rollback)")),
+        "{}",
+        pr.title
+    );
+}
+
+/// An actor outside prod's `allowed` rule is refused before anything changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_is_refused_for_an_actor_outside_allowed() {
+    let rig = Rig::new(CONFIG);
+    let ws = rig.checkout("ws", "main");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    rig.push_build(&sha);
+    let before = rig.gh.branch_sha(REPO, "main").unwrap();
+    // Team rules need a token that can read teams (an App token); alice's stands in.
+    let s = rig.step_env(
+        &ws,
+        "push",
+        push_event("refs/tags/v1.2.3", &sha),
+        &[("command", "release"), ("token", ALICE)],
+        &[("GITHUB_ACTOR", "mallory")],
+    );
+    assert_eq!(s.run.code, 2, "{}", s.run.transcript());
+    assert!(
+        s.run.stderr.contains("error: `mallory` may not release to environment `prod`: its `allowed` rule admits users alice, github-actions[bot]; teams acme/release-managers"),
+        "{}",
+        s.run.stderr
+    );
+    assert!(s.run.stderr.contains("hint: "), "{}", s.run.stderr);
+    assert!(s.run.stdout.contains("::error"), "{}", s.run.stdout);
+    assert!(rig.gh.pulls(REPO).unwrap().is_empty());
+    assert_eq!(rig.gh.branch_sha(REPO, "main").unwrap(), before);
+    assert_eq!(rig.gh.branch_sha(REPO, "release/hello/prod").unwrap(), None);
+    assert!(
+        rig.reg
+            .client()
+            .get_manifest("acme/hello", "prd-1.2.3")
+            .unwrap()
+            .is_none(),
+        "nothing retagged"
+    );
+
+    // With `GITHUB_TOKEN`, which cannot read teams, the refusal says so.
+    let s = rig.step_env(
+        &ws,
+        "push",
+        push_event("refs/tags/v1.2.3", &sha),
+        &[("command", "release")],
+        &[("GITHUB_ACTOR", "mallory")],
+    );
+    assert_eq!(s.run.code, 1, "{}", s.run.transcript());
+    assert!(s.run.stderr.contains("members: read"), "{}", s.run.stderr);
+    // alice is listed: allowed.
+    let s = rig
+        .step(
+            &ws,
+            "push",
+            push_event("refs/tags/v1.2.3", &sha),
+            &[("command", "release")],
+        )
+        .ok();
+    assert_eq!(s.out("tag"), "prd-1.2.3");
+}
+
+/// `--dry-run` reads for real and writes nothing: no retag, no branch, no PR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_release_prints_the_plan_and_writes_nothing() {
+    let rig = Rig::new(CONFIG);
+    let ws = rig.checkout("ws", "main");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    rig.push_build(&sha);
+    rig.reg.reset_log();
+    let s = rig
+        .step(
+            &ws,
+            "workflow_dispatch",
+            dispatch("hello", "refs/heads/main"),
+            &[("command", "release"), ("dry-run", "true")],
+        )
+        .ok();
+    assert!(
+        s.run.stdout.contains("dry run: would retag the build of"),
+        "{}",
+        s.run.stdout
+    );
+    assert!(
+        s.run.stdout.contains("+    newTag: dev-main-"),
+        "{}",
+        s.run.stdout
+    );
+    assert!(
+        s.run
+            .stdout
+            .contains("dry run: would push `release/hello/dev`"),
+        "{}",
+        s.run.stdout
+    );
+    assert_eq!(s.out("changed"), "true");
+    assert!(rig.gh.pulls(REPO).unwrap().is_empty());
+    assert_eq!(rig.gh.branch_sha(REPO, "release/hello/dev").unwrap(), None);
+    assert!(
+        !rig.reg
+            .requests()
+            .iter()
+            .any(|r| r.method == "PUT" || r.method == "POST")
+    );
+}
