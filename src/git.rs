@@ -462,20 +462,32 @@ impl Workspace {
     /// one's tip as the remote advertised it (`None`: no such branch there).
     fn fetch(&self, branches: &[&str]) -> anyhow::Result<Vec<Option<Oid>>> {
         let mut remote = self.repo.remote_anonymous(&self.url)?;
-        let auth = Auth::new(self.token.as_deref());
-        let mut fo = FetchOptions::new();
-        fo.remote_callbacks(auth.callbacks());
-        if self.can_shallow() {
-            fo.depth(1);
-        }
-        fo.download_tags(git2::AutotagOption::None);
         let specs: Vec<String> = branches
             .iter()
             .map(|b| format!("+refs/heads/{b}:refs/remotes/origin/{b}"))
             .collect();
-        remote
-            .fetch(&specs, Some(&mut fo), None)
-            .map_err(|e| self.transport_error("fetch from", e, &auth))?;
+        // Another process fetching into the same checkout holds the ref (or
+        // `shallow`) lock for a moment: wait for it instead of failing the release.
+        // Each attempt gets fresh callbacks: the token is offered once per attempt.
+        let mut locked = 0;
+        loop {
+            let auth = Auth::new(self.token.as_deref());
+            let mut fo = FetchOptions::new();
+            fo.remote_callbacks(auth.callbacks());
+            if self.can_shallow() {
+                fo.depth(1);
+            }
+            fo.download_tags(git2::AutotagOption::None);
+            match remote.fetch(&specs, Some(&mut fo), None) {
+                Ok(()) => break,
+                Err(e) if is_lock_error(&e) && locked < 200 => {
+                    locked += 1;
+                    use rand::Rng as _;
+                    std::thread::sleep(Duration::from_millis(20 + rand::rng().random_range(0..80)));
+                }
+                Err(e) => return Err(self.transport_error("fetch from", e, &auth)),
+            }
+        }
         // The advertisement, not the local tracking refs: a branch deleted upstream
         // (after a merge) must read as absent, not as its stale local copy.
         let heads = remote.list()?;
@@ -691,6 +703,14 @@ impl Workspace {
             };
         }
     }
+}
+
+/// A lock file held by another git process (`*.lock` exists).
+fn is_lock_error(e: &git2::Error) -> bool {
+    let m = e.message();
+    e.code() == ErrorCode::Locked
+        || m.contains("failed to lock")
+        || (m.contains("locked file") && m.contains("exists"))
 }
 
 /// Versions of `path` from `rev` back (newest first), and whether the walk stopped

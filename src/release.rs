@@ -648,7 +648,7 @@ impl Session {
                 ConfigPolicy::Never => MergePolicy::Never,
             },
             method,
-            max_rounds: 5,
+            max_rounds: 10,
             close_comment: Some(format!(
                 "`{base}` already has `{}` at `{}`; closing.",
                 service.name, change.tag

@@ -57,7 +57,10 @@ struct Rig {
 
 impl Rig {
     fn new(config: &str) -> Rig {
-        let reg = TestRegistry::start(Auth::Token).unwrap();
+        Rig::with_registry(config, TestRegistry::start(Auth::Token).unwrap())
+    }
+
+    fn with_registry(config: &str, reg: TestRegistry) -> Rig {
         let image = format!("{}/acme/hello", reg.host());
         let gh = GitHubStandIn::start_blocking().unwrap();
         let scratch = tempfile::tempdir().unwrap();
@@ -878,4 +881,100 @@ async fn dry_run_release_prints_the_plan_and_writes_nothing() {
             .iter()
             .any(|r| r.method == "PUT" || r.method == "POST")
     );
+}
+
+/// Issue 4's race: 20 services released to the same `overlays/dev` at once, as 20
+/// processes of the real binary, each with `merge: auto`. Every PR merges, the
+/// overlay ends with all 20 tags (entries added, none lost or doubled), one PR each.
+#[test]
+fn twenty_processes_release_to_one_overlay_and_nothing_is_lost() {
+    let n = 20;
+    let mut config = String::from("overlays: overlays\nservices:\n");
+    for i in 0..n {
+        config.push_str(&format!(
+            "  svc{i:02}:\n    image: REGISTRY/acme/svc{i:02}\n"
+        ));
+    }
+    config.push_str(
+        "environments:\n  - name: dev\n    branches: [\"**\"]\n    tag: \"dev-{sha7}-{timestamp}\"\n    merge: auto\n",
+    );
+    let reg = TestRegistry::start(Auth::Token).unwrap();
+    let config = config.replace("REGISTRY", &reg.host());
+    let rig = Rig::with_registry(&config, reg);
+    let ws = rig.checkout("ws", "main");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    for i in 0..n {
+        rig.reg
+            .client()
+            .push_image(
+                &format!("acme/svc{i:02}"),
+                &format!("sha-{sha}"),
+                1,
+                512,
+                i as u64,
+            )
+            .unwrap();
+    }
+    let children: Vec<_> = (0..n)
+        .map(|i| {
+            let mut c = Command::new(BIN);
+            clean_env(&mut c);
+            c.current_dir(&ws)
+                .args([
+                    "release",
+                    "--service",
+                    &format!("svc{i:02}"),
+                    "--env",
+                    "dev",
+                ])
+                .env("GITHUB_REPOSITORY", REPO)
+                .env("GITHUB_API_URL", rig.gh.api_url())
+                .env("GITHUB_GRAPHQL_URL", rig.gh.graphql_url())
+                .env("GITHUB_SERVER_URL", rig.gh.server_url())
+                .env("GITHUB_TOKEN", TOKEN)
+                .env("REGISTRY_USERNAME", USER)
+                .env("REGISTRY_PASSWORD", PASSWORD)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    let mut retries = 0;
+    for (i, child) in children.into_iter().enumerate() {
+        let run = Run::from(child.wait_with_output().unwrap()).expect(0);
+        assert!(
+            run.stdout.contains("(merged)"),
+            "svc{i:02}: {}",
+            run.transcript()
+        );
+        for l in run.stderr.lines() {
+            if let Some(r) = l.strip_prefix("git: ").and_then(|r| r.split_once(' ')) {
+                retries += r.0.parse::<u32>().unwrap_or(0);
+            }
+        }
+    }
+    eprintln!("20 concurrent release processes: {retries} retries in all");
+    let text = rig.overlay("dev");
+    let short = &sha[..7];
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    for i in 0..n {
+        let name = format!("- name: {}/acme/svc{i:02}", rig.reg.host());
+        let at: Vec<usize> = (0..lines.len()).filter(|&k| lines[k] == name).collect();
+        assert_eq!(at.len(), 1, "svc{i:02} once:\n{text}");
+        assert!(
+            lines[at[0] + 1].starts_with(&format!("newTag: dev-{short}-")),
+            "{text}"
+        );
+        assert!(lines[at[0] + 2].starts_with("digest: sha256:"), "{text}");
+    }
+    // The bundled entry of the original image is still there, untouched.
+    assert!(text.contains("# Managed by gitops-action"), "{text}");
+    let pulls = rig.gh.pulls(REPO).unwrap();
+    assert_eq!(pulls.len(), n, "one PR per service");
+    for i in 0..n {
+        let head = format!("release/svc{i:02}/dev");
+        let prs: Vec<_> = pulls.iter().filter(|p| p.head == head).collect();
+        assert_eq!(prs.len(), 1, "{head}");
+        assert!(prs[0].merged, "{head}");
+    }
 }
