@@ -480,7 +480,11 @@ impl Registry {
                 written: false,
             });
         }
+        // Across repositories a HEAD saves the blob copy when the destination already
+        // has the image. Within one, the PUT of the very same bytes is itself the
+        // cheapest check: idempotent, and the digest cannot change (2 requests).
         if src.digest.is_none()
+            && !same_repo
             && self.head_manifest(&dst, &dst_scope).await?.as_deref()
                 == Some(manifest.digest.as_str())
         {

@@ -79,6 +79,7 @@ pub async fn retag(cx: &Context) -> anyhow::Result<Outputs> {
 
 pub async fn release(cx: &Context) -> anyhow::Result<Outputs> {
     let service = the_service(cx)?;
+    build_mode(cx)?;
     let git_ref = cx
         .inputs
         .git_ref
@@ -1113,6 +1114,16 @@ impl Session {
     }
 }
 
+/// The `build` input: `auto` (default), `always` or `never`.
+fn build_mode(cx: &Context) -> Result<&str, UserError> {
+    let mode = cx.inputs.build.as_deref().unwrap_or("auto");
+    if !matches!(mode, "auto" | "always" | "never") {
+        return Err(UserError::new(format!("input `build` is `{mode}`"))
+            .hint("use `auto` (retag an existing build, else build), `always` or `never`"));
+    }
+    Ok(mode)
+}
+
 /// Make sure `image:tag` is the build of `commit`: retag the existing build
 /// (`sha-<sha>`), or build and push one, as the `build` input says.
 async fn ensure_image(
@@ -1123,12 +1134,7 @@ async fn ensure_image(
     tag: &str,
     vars: &TagVars,
 ) -> anyhow::Result<Image> {
-    let mode = cx.inputs.build.as_deref().unwrap_or("auto");
-    if !matches!(mode, "auto" | "always" | "never") {
-        return Err(UserError::new(format!("input `build` is `{mode}`"))
-            .hint("use `auto` (retag an existing build, else build), `always` or `never`")
-            .into());
-    }
+    let mode = build_mode(cx)?;
     let existing = if mode == "always" {
         None
     } else {

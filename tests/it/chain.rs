@@ -218,13 +218,16 @@ impl Rig {
         for (k, v) in env {
             c.env(k, v);
         }
+        let started = std::time::Instant::now();
         let run = Run::from(c.output().unwrap());
+        let elapsed = started.elapsed();
         let outputs = parse_outputs(&std::fs::read_to_string(&output).unwrap_or_default());
         let summary = std::fs::read_to_string(&summary).unwrap_or_default();
         Step {
             run,
             outputs,
             summary,
+            elapsed,
         }
     }
 
@@ -264,6 +267,8 @@ struct Step {
     run: Run,
     outputs: BTreeMap<String, String>,
     summary: String,
+    /// Wall time of the process (benchmarks only).
+    elapsed: std::time::Duration,
 }
 
 impl Step {
@@ -977,4 +982,67 @@ fn twenty_processes_release_to_one_overlay_and_nothing_is_lost() {
         assert_eq!(prs.len(), 1, "{head}");
         assert!(prs[0].merged, "{head}");
     }
+}
+
+/// `scripts/bench-chain`: the whole seed-000 chain on local servers, each step's
+/// wall time (the tool's process, start to exit) and API calls. Approvals and the
+/// human merges are the test's, outside the tool's time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run by scripts/bench-chain"]
+async fn bench_seed_000_chain() {
+    let rig = Rig::new(CONFIG);
+    let ws = rig.checkout("release", "main");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    rig.push_build(&sha);
+    let mut total = std::time::Duration::ZERO;
+    let mut report = |name: &str, s: &Step| {
+        total += s.elapsed;
+        println!(
+            "BENCH {name}: {} ms, {} API calls",
+            s.elapsed.as_millis(),
+            s.outputs.get("api-calls").map_or("?", String::as_str)
+        );
+    };
+    let s = rig
+        .step(
+            &ws,
+            "workflow_dispatch",
+            dispatch("hello", "refs/heads/main"),
+            &[("command", "release"), ("chain", "inline")],
+        )
+        .ok();
+    report(
+        "release dev (PR opened, merged, deployed, uat PR opened)",
+        &s,
+    );
+    let uat: u64 = s.out("next-pr-number").parse().unwrap();
+    rig.gh.approve_pr(REPO, uat, "alice").unwrap();
+    let merge = rig.merge_as_alice(uat).await;
+    let ws = rig.checkout("uat", "main");
+    let s = rig
+        .step(
+            &ws,
+            "pull_request",
+            merged_pr_event(uat, "release/hello/uat", &merge),
+            &[("command", "deploy"), ("version", "1.2.3")],
+        )
+        .ok();
+    report("deploy uat (deployment recorded, prod PR opened)", &s);
+    let prod: u64 = s.out("next-pr-number").parse().unwrap();
+    rig.gh.approve_pr(REPO, prod, "alice").unwrap();
+    let merge = rig.merge_as_alice(prod).await;
+    let ws = rig.checkout("prod", "main");
+    let s = rig
+        .step(
+            &ws,
+            "pull_request",
+            merged_pr_event(prod, "release/hello/prod", &merge),
+            &[("command", "deploy")],
+        )
+        .ok();
+    report("deploy prod (deployment recorded)", &s);
+    println!(
+        "BENCH whole chain, the tool's own time: {} ms",
+        total.as_millis()
+    );
 }

@@ -399,3 +399,54 @@ fn an_event_file_that_is_not_json_is_exit_2() {
         run.transcript()
     );
 }
+
+/// Bad input to the commands that move a service: exit 2, the value named, a hint,
+/// and nothing contacted (no server runs here).
+#[test]
+fn release_promote_rollback_retag_refuse_bad_input_with_a_hint() {
+    let ws = Workspace::example();
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let cases: [&[&str]; 6] = [
+        &["rollback", "--service", "hello", "--env", "prod"],
+        &["release", "--service", "nope", "--env", "dev"],
+        &[
+            "release",
+            "--service",
+            "hello",
+            "--env",
+            "dev",
+            "--sha",
+            sha,
+            "--build",
+            "sometimes",
+        ],
+        &["promote", "--service", "hello", "--to", "dev"],
+        &[
+            "retag",
+            "ghcr.io/acme/hello:Not A Tag",
+            "ghcr.io/acme/hello:dev",
+        ],
+        &[
+            "rollback",
+            "--service",
+            "hello",
+            "--env",
+            "prod",
+            "--steps",
+            "zero",
+        ],
+    ];
+    let mut all = String::new();
+    for args in cases {
+        let mut c = ws.cmd();
+        c.args(args).env("SOURCE_DATE_EPOCH", "1700000000");
+        let run = crate::util::Run::from(c.output().unwrap()).expect(2);
+        assert!(run.stderr.contains("\nhint: "), "{}", run.transcript());
+        all.push_str(&format!(
+            "$ gitops-action {}\n{}\n",
+            args.join(" "),
+            run.transcript()
+        ));
+    }
+    insta::assert_snapshot!(all);
+}
