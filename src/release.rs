@@ -140,6 +140,7 @@ pub async fn release(cx: &Context) -> anyhow::Result<Outputs> {
     let session = Session::new(cx)?;
     session.check_access(cx, env).await?;
 
+    session.preflight(cx)?;
     let image = ensure_image(cx, &session.registry, &service, &commit, &tag, &vars).await?;
     let mut out = Outputs::default();
     out.set("env", &env.name);
@@ -380,6 +381,12 @@ struct Change<'a> {
     source_sha: Option<String>,
 }
 
+/// The checkout changes are published from, and the branch they go to.
+struct Repo {
+    ws: Workspace,
+    base: String,
+}
+
 /// The image of a commit, found or made.
 struct Image {
     digest: String,
@@ -390,6 +397,8 @@ struct Image {
 struct Session {
     registry: Registry,
     github: Option<GitHub>,
+    /// The repository and base branch, opened (and the token tried) on first use.
+    repo: std::cell::OnceCell<Repo>,
 }
 
 impl Session {
@@ -408,7 +417,49 @@ impl Session {
                 Some(GitHub::new(&o)?)
             }
         };
-        Ok(Session { registry, github })
+        Ok(Session {
+            registry,
+            github,
+            repo: std::cell::OnceCell::new(),
+        })
+    }
+
+    /// Open the workspace (or clone) and settle the base branch; once per run.
+    fn repo(&self, cx: &Context) -> anyhow::Result<&Repo> {
+        if let Some(r) = self.repo.get() {
+            return Ok(r);
+        }
+        let ws = Workspace::open(&git_options(cx)?)?;
+        let base = match cx.inputs.base.as_deref() {
+            Some(b) => b.to_string(),
+            None => ws.base_branch(None)?,
+        };
+        Ok(self.repo.get_or_init(|| Repo { ws, base }))
+    }
+
+    /// Fetch the base's tip: proves the remote, the token and the branch before any
+    /// write, and gives the text the PR compares against.
+    fn base_tip(&self, ws: &Workspace, base: &str) -> anyhow::Result<String> {
+        ws.fetch_branch(base)?.ok_or_else(|| {
+            UserError::new(format!(
+                "base branch `{base}` does not exist on {}",
+                ws.remote_display()
+            ))
+            .hint("set the `base` input to an existing branch")
+            .into()
+        })
+    }
+
+    /// Before the first write anywhere (registry retag or build): the repository is
+    /// reachable with the token and the base exists, so a release cannot stop after
+    /// pushing an image for an overlay change it can't make.
+    fn preflight(&self, cx: &Context) -> anyhow::Result<()> {
+        if cx.dry_run {
+            return Ok(());
+        }
+        self.github()?;
+        let Repo { ws, base } = self.repo(cx)?;
+        self.base_tip(ws, base).map(drop)
     }
 
     fn github(&self) -> anyhow::Result<&GitHub> {
@@ -553,19 +604,10 @@ impl Session {
         }
 
         let gh = self.github()?;
-        let ws = Workspace::open(&git_options(cx)?)?;
-        let base = match cx.inputs.base.as_deref() {
-            Some(b) => b.to_string(),
-            None => ws.base_branch(None)?,
-        };
+        let Repo { ws, base } = self.repo(cx)?;
+        let base = base.clone();
         // What the base holds now: the PR's "old" column and its commit list.
-        let base_tip = ws.fetch_branch(&base)?.ok_or_else(|| {
-            UserError::new(format!(
-                "base branch `{base}` does not exist on {}",
-                ws.remote_display()
-            ))
-            .hint("set the `base` input to an existing branch")
-        })?;
+        let base_tip = self.base_tip(ws, &base)?;
         let before_text = ws.read_at(&base_tip, &rel_str)?.unwrap_or_default();
         let before = overlay::find_image(&rel, &before_text, &service.image)
             .ok()
@@ -656,7 +698,7 @@ impl Session {
             )),
         };
         let mut edit = overlay::edit_fn(&rel, set);
-        let outcome = github::release(&ws, gh, &req, &mut edit).await?;
+        let outcome = github::release(ws, gh, &req, &mut edit).await?;
         for (k, v) in outcome.outputs() {
             out.set(k, v);
         }
@@ -994,6 +1036,7 @@ impl Session {
                 })?,
         };
         if target_tag != src_tag {
+            self.preflight(cx)?;
             let src = format!("{}@{digest}", service.image);
             let dst = format!("{}:{target_tag}", service.image);
             if cx.dry_run {
@@ -1042,15 +1085,8 @@ impl Session {
         let path = env.kustomization(&cx.root);
         let rel = path.strip_prefix(&cx.root).unwrap_or(&path).to_path_buf();
         let rel_str = rel.to_string_lossy().replace('\\', "/");
-        let ws = Workspace::open(&git_options(cx)?)?;
-        let base = match cx.inputs.base.as_deref() {
-            Some(b) => b.to_string(),
-            None => ws.base_branch(None)?,
-        };
-        ws.fetch_branch(&base)?.ok_or_else(|| {
-            UserError::new(format!("base branch `{base}` does not exist"))
-                .hint("set the `base` input")
-        })?;
+        let Repo { ws, base } = self.repo(cx)?;
+        self.base_tip(ws, base)?;
         // Versions of the file, fetched deeper only as far as needed: other services'
         // changes to the same overlay don't count as steps.
         let mut n = steps + 2;

@@ -1046,3 +1046,79 @@ async fn bench_seed_000_chain() {
         total.as_millis()
     );
 }
+
+/// Issue 4's bad input through the binary: a bad token, a base that doesn't exist,
+/// a protected base with `merge: direct`. Each is a clear error and nothing is
+/// pushed half-done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_token_missing_base_and_protected_base_push_nothing() {
+    let rig = Rig::new(CONFIG);
+    let ws = rig.checkout("ws", "main");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    rig.push_build(&sha);
+    rig.reg.reset_log();
+    let main_before = rig.gh.branch_sha(REPO, "main").unwrap();
+    let release = |inputs: &[(&str, &str)]| {
+        let mut all = vec![("command", "release"), ("service", "hello"), ("env", "dev")];
+        all.extend_from_slice(inputs);
+        rig.step(
+            &ws,
+            "workflow_dispatch",
+            dispatch("hello", "refs/heads/main"),
+            &all,
+        )
+    };
+
+    let s = release(&[("token", "ghs_notATokenTheServerKnows000000000000")]);
+    assert_eq!(s.run.code, 1, "{}", s.run.transcript());
+    assert!(
+        s.run.stderr.contains("hint: the token was refused"),
+        "{}",
+        s.run.stderr
+    );
+    assert!(
+        !s.run.stderr.contains("ghs_notAToken"),
+        "the token is never printed: {}",
+        s.run.stderr
+    );
+
+    let s = release(&[("base", "no-such-branch")]);
+    assert_eq!(s.run.code, 2, "{}", s.run.transcript());
+    assert!(
+        s.run
+            .stderr
+            .contains("base branch `no-such-branch` does not exist"),
+        "{}",
+        s.run.stderr
+    );
+    assert!(
+        s.run.stderr.contains("hint: set the `base` input"),
+        "{}",
+        s.run.stderr
+    );
+
+    rig.gh
+        .protect_branch(
+            REPO,
+            "main",
+            gitops_testkit::github::Protection::approvals(1),
+        )
+        .unwrap();
+    let s = release(&[("merge", "direct")]);
+    assert_eq!(s.run.code, 1, "{}", s.run.transcript());
+    assert!(s.run.stderr.contains("hint: "), "{}", s.run.stderr);
+    eprintln!("{}", s.run.stderr);
+
+    assert_eq!(rig.gh.branch_sha(REPO, "main").unwrap(), main_before);
+    assert!(rig.gh.pulls(REPO).unwrap().is_empty());
+    assert_eq!(rig.gh.branch_sha(REPO, "release/hello/dev").unwrap(), None);
+    // The bad token and the missing base were caught before the registry was
+    // written; only the direct push (refused by the server itself) got that far.
+    let puts = rig
+        .reg
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PUT")
+        .count();
+    assert_eq!(puts, 1, "{:?}", rig.reg.requests());
+}
