@@ -554,6 +554,13 @@ impl GitHubStandIn {
                     };
                     let _ = ready_tx.send(Ok(()));
                     let app = axum::Router::new().fallback(route).with_state(st);
+                    // Without TCP_NODELAY a keep-alive client (git reuses its
+                    // connection after the 401) waits out Nagle and delayed ACKs:
+                    // ~40 ms stalls per request, which GitHub doesn't have.
+                    use axum::serve::ListenerExt as _;
+                    let listener = listener.tap_io(|tcp| {
+                        let _ = tcp.set_nodelay(true);
+                    });
                     tokio::select! {
                         _ = axum::serve(listener, app) => {}
                         _ = stop_rx => {}
