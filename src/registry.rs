@@ -1068,17 +1068,6 @@ pub fn no_build_error(image: &str, sha: &str) -> Failure {
     .hint("build it first, or set `build: auto` (build when missing) or `build: always`")
 }
 
-/// The `retag` command: a line saying what happened.
-pub async fn retag_command(src: &str, dst: &str, opts: RegistryOptions) -> Result<String> {
-    let registry = Registry::new(opts);
-    let r = registry.retag(src, dst).await?;
-    Ok(if r.written {
-        format!("retagged `{src}` as `{dst}` ({})", r.digest)
-    } else {
-        format!("`{dst}` is already `{}`; nothing written", r.digest)
-    })
-}
-
 #[derive(Debug, Clone)]
 struct Manifest {
     bytes: Vec<u8>,
