@@ -469,10 +469,10 @@ impl Registry {
             });
         }
 
-        let manifest = self
-            .get_manifest(&src, &src_scope)
-            .await?
-            .ok_or_else(|| Failure::new(format!("there is no image `{src}`")))?;
+        let manifest = self.get_manifest(&src, &src_scope).await?.ok_or_else(|| {
+            Failure::new(format!("there is no image `{src}`"))
+                .hint("check the source reference: its repository, tag or digest")
+        })?;
         if same_repo && src.tag == dst.tag && src.digest.is_none() {
             return Ok(Retagged {
                 digest: manifest.digest,

@@ -788,7 +788,16 @@ impl Session {
                     &base,
                     &json!({"service": change.service.name, "env": change.env.name}),
                 )
-                .await?;
+                .await
+                .map_err(|e| {
+                    Failure::new(format!(
+                        "the merge is done, but the deploy workflow `{w}` could not be started: {e:#}"
+                    ))
+                    .hint(format!(
+                        "`.github/workflows/{w}` must exist on `{base}` with `on: workflow_dispatch` (inputs `service`, `env`), and the token needs `actions: write`; then run `deploy` for {} in `{}`",
+                        change.service.name, change.env.name
+                    ))
+                })?;
                 println!(
                     "dispatched `{w}` on `{base}` to deploy {} to {}",
                     change.service.name, change.env.name
@@ -1035,6 +1044,17 @@ impl Session {
                     ))
                 })?,
         };
+        if !self.registry.exists(&service.image, &digest).await? {
+            return Err(Failure::new(format!(
+                "`{}` deploys `{}:{src_tag}@{digest}`, which is not in the registry",
+                from.name, service.image
+            ))
+            .hint(format!(
+                "release {} to `{}` again (or roll it back) before promoting it",
+                service.name, from.name
+            ))
+            .into());
+        }
         if target_tag != src_tag {
             self.preflight(cx)?;
             let src = format!("{}@{digest}", service.image);

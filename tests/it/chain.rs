@@ -105,6 +105,10 @@ impl Rig {
             "FROM scratch\nCOPY hello.txt /hello.txt\n".into(),
         ));
         files.push(("app/hello.txt".into(), "hello\n".into()));
+        files.push((
+            ".github/workflows/overlay-deploy.yaml".into(),
+            "on:\n  workflow_dispatch:\n    inputs: {service: {}, env: {}}\n  pull_request:\n    types: [closed]\njobs: {}\n".into(),
+        ));
         let refs: Vec<(&str, &str)> = files
             .iter()
             .map(|(p, t)| (p.as_str(), t.as_str()))
@@ -1121,4 +1125,78 @@ async fn bad_token_missing_base_and_protected_base_push_nothing() {
         .filter(|r| r.method == "PUT")
         .count();
     assert_eq!(puts, 1, "{:?}", rig.reg.requests());
+}
+
+/// The dispatch way on from a merge made with `GITHUB_TOKEN`: the deploy workflow
+/// is started through `workflow_dispatch` with the service and environment, on the
+/// base branch; a PR left for review dispatches nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_the_tool_made_dispatches_the_deploy_workflow() {
+    let rig = Rig::new(CONFIG);
+    let ws = rig.checkout("ws", "main");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    rig.push_build(&sha);
+    let s = rig
+        .step(
+            &ws,
+            "workflow_dispatch",
+            dispatch("hello", "refs/heads/main"),
+            &[
+                ("command", "release"),
+                ("deploy-workflow", "overlay-deploy.yaml"),
+            ],
+        )
+        .ok();
+    assert_eq!(s.out("merged"), "true");
+    assert_eq!(s.out("dispatched"), "overlay-deploy.yaml");
+    let d = rig.gh.dispatches(REPO).unwrap();
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].workflow, "overlay-deploy.yaml");
+    assert_eq!(d[0].git_ref, "main");
+    assert_eq!(
+        d[0].inputs,
+        serde_json::json!({"service": "hello", "env": "dev"})
+    );
+    assert!(
+        rig.gh.deployments(REPO).unwrap().is_empty(),
+        "the dispatched workflow deploys, not this step"
+    );
+
+    // A promotion from a checkout whose dev overlay names an image the registry
+    // doesn't have (the bundled placeholder digest) is refused with a hint.
+    let s = rig.step(
+        &ws,
+        "workflow_dispatch",
+        serde_json::json!({"inputs": {}}),
+        &[("command", "promote"), ("service", "hello"), ("to", "uat")],
+    );
+    assert_eq!(s.run.code, 1, "{}", s.run.transcript());
+    assert!(
+        s.run.stderr.contains("which is not in the registry"),
+        "{}",
+        s.run.stderr
+    );
+    assert!(
+        s.run.stderr.contains("hint: release hello to `dev` again"),
+        "{}",
+        s.run.stderr
+    );
+
+    let ws = rig.checkout("ws2", "main");
+    // uat's PR waits for review: nothing to dispatch.
+    let s = rig
+        .step(
+            &ws,
+            "workflow_dispatch",
+            serde_json::json!({"inputs": {"service": "hello"}}),
+            &[
+                ("command", "promote"),
+                ("to", "uat"),
+                ("deploy-workflow", "overlay-deploy.yaml"),
+            ],
+        )
+        .ok();
+    assert_eq!(s.out("merged"), "false");
+    assert_eq!(s.out("pr-operation"), "created");
+    assert_eq!(rig.gh.dispatches(REPO).unwrap().len(), 1);
 }
