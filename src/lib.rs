@@ -6,6 +6,9 @@ pub mod action;
 pub mod build;
 /// The clap command line; fills the same typed inputs as the Action.
 pub mod cli;
+/// Command dispatch and the read-only commands (status, resolve, set-image,
+/// codeowners), with the context every command starts from.
+pub mod commands;
 /// `.github/gitops.yaml`: raw types, validated into a `Config` with every diagnostic at once.
 pub mod config;
 /// Git ref -> environment: branch globs, SemVer tags, channels.
@@ -18,8 +21,6 @@ pub mod git;
 pub mod github;
 /// Lossless reads and edits of `kustomization.yaml` image entries.
 pub mod overlay;
-/// The commands users run: status, resolve, set-image, codeowners; the shared context.
-pub mod promote;
 /// Container registries: find the build of a commit, retag, copy across repositories.
 pub mod registry;
 /// The commands that move a service: release, promote, deploy, rollback, retag.

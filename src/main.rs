@@ -20,7 +20,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         let inputs = gitops_action::cli::inputs()?;
-        let outputs = gitops_action::promote::run(inputs).await?;
+        let outputs = gitops_action::commands::run(inputs).await?;
         outputs.publish()?;
         anyhow::Ok(())
     });

@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::action::{self, Inputs, Outputs};
 use crate::build::{self, BuildRequest};
+use crate::commands::{self, Commit, Context};
 use crate::config::{Environment, MergePolicy as ConfigPolicy, Service};
 use crate::environment::GitRef;
 use crate::error::{Failure, UserError};
@@ -23,7 +24,6 @@ use crate::github::{
     ReleaseOutcome,
 };
 use crate::overlay::{self, ImageEntry, SetImage};
-use crate::promote::{self, Commit, Context};
 use crate::registry::{self, Registry, RegistryOptions};
 use crate::tag::{self, TagVars};
 
@@ -93,7 +93,7 @@ pub async fn release(cx: &Context) -> anyhow::Result<Outputs> {
                 UserError::new("`release` needs `env` or a git `ref` to resolve it from")
                     .hint("pass `--env dev`, or `--ref refs/heads/main` (in Actions the push sets `GITHUB_REF`)")
             })?;
-            let found = promote::environments_for(&cx.config, r);
+            let found = commands::environments_for(&cx.config, r);
             match found.as_slice() {
                 [] => {
                     let msg = format!(
@@ -125,8 +125,8 @@ pub async fn release(cx: &Context) -> anyhow::Result<Outputs> {
             }
         }
     };
-    let commit = promote::commit_of(&cx.root, cx.inputs.sha.as_deref())?;
-    let vars = promote::tag_vars(env, git_ref.as_ref(), &commit, cx.inputs.version.as_deref())?;
+    let commit = commands::commit_of(&cx.root, cx.inputs.sha.as_deref())?;
+    let vars = commands::tag_vars(env, git_ref.as_ref(), &commit, cx.inputs.version.as_deref())?;
     let vars = with_version(cx, env, vars, &commit.sha)?;
     let vars = with_branch(cx, env, vars)?;
     let tag = env.tag.format(&vars).map_err(|m| {
@@ -281,7 +281,7 @@ pub async fn deploy(cx: &Context) -> anyhow::Result<Outputs> {
         .service(cx.required(&cx.inputs.service, "service")?)?;
     let env = cx.config.environment(cx.required(&cx.inputs.env, "env")?)?;
     let entry = deployed_entry(cx, env, &service)?;
-    let sha = promote::commit_of(&cx.root, cx.inputs.sha.as_deref())?.sha;
+    let sha = commands::commit_of(&cx.root, cx.inputs.sha.as_deref())?.sha;
     let session = Session::new(cx)?;
     let mut out = Outputs::default();
     session

@@ -1,5 +1,6 @@
-//! The commands users run. Each one composes the pure parts (config, environment,
-//! tag, overlay) with the I/O parts (registry, git, GitHub) and returns outputs.
+//! Command dispatch, the context every command starts from, and the commands that
+//! read or edit locally: `status`, `resolve`, `set-image`, `codeowners`. The
+//! commands that move a service (registry, git, GitHub) are in `release`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
