@@ -777,12 +777,8 @@ impl Session {
             ("none", _) | ("auto", None) => Ok(()),
             ("auto" | "dispatch", Some(w)) => {
                 let gh = self.github()?;
-                let base = outcome.published.branch.clone();
-                let base = if base.starts_with("release/") {
-                    cx.inputs.base.clone().unwrap_or(gh.default_branch().await?)
-                } else {
-                    base
-                };
+                // The base the change went to (opened once per run; no API call).
+                let base = self.repo(cx)?.base.clone();
                 gh.dispatch_workflow(
                     w,
                     &base,

@@ -1149,6 +1149,9 @@ async fn a_merge_the_tool_made_dispatches_the_deploy_workflow() {
         .ok();
     assert_eq!(s.out("merged"), "true");
     assert_eq!(s.out("dispatched"), "overlay-deploy.yaml");
+    // List, create, merge, dispatch: the base is known without asking for the
+    // repository's default branch (regression: it was read eagerly).
+    assert_eq!(s.out("api-calls"), "4");
     let d = rig.gh.dispatches(REPO).unwrap();
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0].workflow, "overlay-deploy.yaml");
