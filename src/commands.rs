@@ -126,10 +126,37 @@ pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
     }
     // The triggering event fills what the inputs leave unset (a push's ref and
     // commit, a merged release PR's service and environment).
+    // A `pull_request` event: number, merged, head branch.
+    let mut pr_event = None;
     if let Some((name, payload)) = action::event_payload()? {
-        action::EventFacts::from_payload(&name, &payload).fill(&mut inputs);
+        let facts = action::EventFacts::from_payload(&name, &payload);
+        if name.starts_with("pull_request") {
+            let pr = &payload["pull_request"];
+            pr_event = Some((
+                pr["number"].as_u64().unwrap_or_default(),
+                facts.merged_pr.is_some(),
+                pr["head"]["ref"].as_str().unwrap_or_default().to_string(),
+            ));
+        }
+        facts.fill(&mut inputs);
     }
     let command = inputs.command.clone().unwrap_or_else(|| "status".into());
+    // overlay-deploy runs on closed `release/**` PRs; one closed without a merge, or
+    // not a release branch, deploys nothing (a workflow `if:` may not have said so).
+    if let (Some((n, merged, head)), "deploy", None) = (&pr_event, command.as_str(), &inputs.env) {
+        let msg = if *merged {
+            format!(
+                "pull request #{n} (`{head}`) is not a `release/<service>/<env>` branch; nothing to deploy"
+            )
+        } else {
+            format!("pull request #{n} was closed without a merge; nothing to deploy")
+        };
+        action::notice(&msg);
+        println!("{msg}");
+        let mut out = Outputs::default();
+        out.set("deployed", false);
+        return Ok(out);
+    }
     let known = [
         "status",
         "resolve",

@@ -450,3 +450,39 @@ fn release_promote_rollback_retag_refuse_bad_input_with_a_hint() {
     }
     insta::assert_snapshot!(all);
 }
+
+/// `deploy` on a closed PR that wasn't merged, or isn't a release branch: a notice,
+/// exit 0, `deployed=false`, nothing read from any server.
+#[test]
+fn deploy_on_an_unmerged_or_foreign_pr_is_a_notice() {
+    let ws = Workspace::example();
+    for (merged, head, says) in [
+        (false, "release/hello/dev", "was closed without a merge"),
+        (
+            true,
+            "feature/x",
+            "is not a `release/<service>/<env>` branch",
+        ),
+    ] {
+        let event = ws.path().join("event.json");
+        let payload = serde_json::json!({"action": "closed", "pull_request": {
+            "number": 7, "merged": merged, "head": {"ref": head},
+            "merge_commit_sha": "0123456789abcdef0123456789abcdef01234567"}});
+        std::fs::write(&event, payload.to_string()).unwrap();
+        let out = ws.path().join("out");
+        let run = crate::util::Run::from(
+            ws.action()
+                .env("INPUT_COMMAND", "deploy")
+                .env("GITHUB_EVENT_NAME", "pull_request")
+                .env("GITHUB_EVENT_PATH", &event)
+                .env("GITHUB_OUTPUT", &out)
+                .output()
+                .unwrap(),
+        )
+        .expect(0);
+        assert!(run.stdout.contains("::notice"), "{}", run.transcript());
+        assert!(run.stdout.contains(says), "{}", run.transcript());
+        let outputs = parse_outputs(&std::fs::read_to_string(&out).unwrap());
+        assert_eq!(outputs["deployed"], "false");
+    }
+}
