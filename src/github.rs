@@ -414,7 +414,18 @@ impl GitHub {
                     }
                     Err(e) => return Err(e),
                 };
-                self.decorate(pr.number, c).await?;
+                // The PR exists and carries the change; labels or reviewers GitHub
+                // refuses (a team that doesn't exist, a non-collaborator) are a
+                // warning to fix, not a failed release. Branch protection and
+                // CODEOWNERS still enforce the reviews.
+                if let Err(e) = self.decorate(pr.number, c).await {
+                    let msg = format!(
+                        "pull request #{} is open, but {e:#}; check `reviewers` and `labels` of the environment",
+                        pr.number
+                    );
+                    crate::action::warning(&msg);
+                    eprintln!("warning: {msg}");
+                }
                 (pr, PrOperation::Created)
             }
             Some(pr) => return self.refresh(pr, c).await,
@@ -423,6 +434,23 @@ impl GitHub {
     }
 
     async fn refresh(&self, pr: PullRequest, c: &PrContent) -> anyhow::Result<PrState> {
+        // Labels an earlier run could not add (they are in the list answer already,
+        // so a complete PR costs no call). Reviewers are not topped up: GitHub drops
+        // a reviewer from the requested list once they review.
+        let missing: Vec<&String> = c
+            .labels
+            .iter()
+            .filter(|l| !pr.labels.iter().any(|have| &have.name == *l))
+            .collect();
+        if !missing.is_empty() {
+            self.call(
+                Method::POST,
+                &self.repo_path(&format!("/issues/{}/labels", pr.number)),
+                Some(&json!({"labels": missing})),
+                "label the pull request",
+            )
+            .await?;
+        }
         let mut fields = serde_json::Map::new();
         if pr.title != c.title {
             fields.insert("title".into(), c.title.clone().into());
@@ -858,6 +886,13 @@ pub struct PullRequest {
     pub auto_merge: Option<Value>,
     #[serde(default)]
     pub draft: Option<bool>,
+    #[serde(default)]
+    pub labels: Vec<Label>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Label {
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1203,3 +1203,35 @@ async fn a_merge_the_tool_made_dispatches_the_deploy_workflow() {
     assert_eq!(s.out("pr-operation"), "created");
     assert_eq!(rig.gh.dispatches(REPO).unwrap().len(), 1);
 }
+
+/// Reviewers GitHub refuses (not a collaborator, no such team) leave the PR open
+/// with a warning: the release is done, the config needs a fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_reviewers_are_a_warning_not_a_failed_release() {
+    let config = CONFIG.replace(
+        "    merge: auto\n  - name: uat",
+        "    merge: never\n    reviewers: [\"nobody-here\", \"acme/no-such-team\"]\n  - name: uat",
+    );
+    let rig = Rig::new(&config);
+    let ws = rig.checkout("ws", "main");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    rig.push_build(&sha);
+    let s = rig
+        .step(
+            &ws,
+            "workflow_dispatch",
+            dispatch("hello", "refs/heads/main"),
+            &[("command", "release")],
+        )
+        .ok();
+    assert_eq!(s.out("pr-operation"), "created");
+    assert!(s.run.stdout.contains("::warning"), "{}", s.run.transcript());
+    assert!(
+        s.run.stderr.contains("not a collaborator"),
+        "{}",
+        s.run.stderr
+    );
+    let pulls = rig.gh.pulls(REPO).unwrap();
+    assert_eq!(pulls.len(), 1);
+    assert!(!pulls[0].merged);
+}

@@ -560,3 +560,45 @@ async fn bench_release_pr() {
         t.elapsed().as_millis()
     );
 }
+
+/// A PR an earlier run opened but could not label (it stopped in between) gets its
+/// labels on the next run; a complete one costs no extra call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_labels_are_added_on_the_next_run() {
+    let gh = standin().await;
+    let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
+    let client = api(&gh, TOKEN);
+    let mut req = request("hello", "dev-1", "dev-2", MergePolicy::Never);
+    release(
+        &ws,
+        &client,
+        &req,
+        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+    )
+    .await
+    .unwrap();
+    assert!(gh.pulls(REPO).unwrap()[0].labels.is_empty());
+
+    req.content.labels = vec!["release".into(), "dev".into()];
+    let out = release(
+        &ws,
+        &client,
+        &req,
+        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.pr.unwrap().operation, PrOperation::Unchanged);
+    assert_eq!(gh.pulls(REPO).unwrap()[0].labels, ["release", "dev"]);
+    assert_eq!(out.api_calls, 2, "list, then the labels");
+
+    let out = release(
+        &ws,
+        &client,
+        &req,
+        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.api_calls, 1, "complete: the list only");
+}

@@ -15,6 +15,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("github") => gitops_testkit::github::serve_cli(&args[1..]),
+        Some("registry") => serve_registry(&args[1..]),
         Some("bench-registry") => {
             let retag = args
                 .get(1)
@@ -22,7 +23,37 @@ fn main() -> Result<()> {
             let runs = args.get(2).map_or(Ok(20), |r| r.parse())?;
             bench(retag, runs)
         }
-        _ => bail!("usage: testkit bench-registry RETAG_CMD [RUNS]"),
+        _ => bail!(
+            "usage: testkit bench-registry RETAG_CMD [RUNS] | testkit github … | testkit registry [--push REPO:TAG]…"
+        ),
+    }
+}
+
+/// `testkit registry [--push REPO:TAG]…`: a registry with GHCR-style token auth on
+/// loopback, with an image pushed under each `REPO:TAG`; prints `REGISTRY=host:port`,
+/// `REGISTRY_USERNAME=…` and `REGISTRY_PASSWORD=…`, then serves until killed.
+fn serve_registry(args: &[String]) -> Result<()> {
+    let reg = TestRegistry::start(Auth::Token)?;
+    let mut it = args.iter();
+    let mut seed = 1;
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--push" => {
+                let spec = it.next().context("--push needs REPO:TAG")?;
+                let (repo, tag) = spec.split_once(':').context("--push needs REPO:TAG")?;
+                reg.client().push_image(repo, tag, 2, 4096, seed)?;
+                seed += 1;
+            }
+            _ => bail!("usage: testkit registry [--push REPO:TAG]…"),
+        }
+    }
+    println!("REGISTRY={}", reg.host());
+    println!("REGISTRY_USERNAME={USER}");
+    println!("REGISTRY_PASSWORD={PASSWORD}");
+    use std::io::Write as _;
+    std::io::stdout().flush()?;
+    loop {
+        std::thread::park();
     }
 }
 

@@ -964,6 +964,7 @@ pub fn serve_cli(args: &[String]) -> Result<()> {
     let mut opts = Options::default();
     let mut tokens = Vec::new();
     let mut repos = Vec::new();
+    let mut teams: Vec<String> = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut val = || {
@@ -976,8 +977,9 @@ pub fn serve_cli(args: &[String]) -> Result<()> {
             "--state" => opts.state_dir = Some(PathBuf::from(val()?)),
             "--token" => tokens.push(val()?),
             "--repo" => repos.push(val()?),
+            "--team" => teams.push(val()?),
             _ => bail!(
-                "usage: testkit github --addr HOST:PORT --state DIR [--token T]... [--repo owner/name[=DIR]]..."
+                "usage: testkit github --addr HOST:PORT --state DIR [--token T]... [--repo owner/name[=DIR]]... [--team org/slug=login]..."
             ),
         }
     }
@@ -1001,6 +1003,18 @@ pub fn serve_cli(args: &[String]) -> Result<()> {
             .map(|(p, c)| (p.as_str(), c.as_str()))
             .collect();
         gh.create_repo(full, "main", &refs)?;
+    }
+    // `org/slug=login`: the login joins the team and, on every repository, the
+    // collaborators (so reviews can be requested from it).
+    for t in &teams {
+        let (team, login) = t
+            .split_once('=')
+            .with_context(|| format!("`--team {t}`: write org/slug=login"))?;
+        gh.add_team_member(team, login, "member");
+        for r in &repos {
+            let full = r.split_once('=').map_or(r.as_str(), |(f, _)| f);
+            gh.add_collaborator(full, login, "write")?;
+        }
     }
     println!("GITHUB_SERVER_URL={}", gh.server_url());
     println!("GITHUB_API_URL={}", gh.api_url());
