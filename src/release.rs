@@ -1053,22 +1053,16 @@ impl Session {
         }
         if target_tag != src_tag {
             self.preflight(cx)?;
-            let src = format!("{}@{digest}", service.image);
-            let dst = format!("{}:{target_tag}", service.image);
-            if cx.dry_run {
-                let have = self.registry.digest_of(&service.image, &target_tag).await?;
-                if have.as_deref() != Some(digest.as_str()) {
-                    println!("dry run: would retag `{src}` as `{dst}`");
-                }
-            } else {
-                let r = self.registry.retag(&src, &dst).await?;
-                if r.written {
-                    println!(
-                        "retagged {} `{src_tag}` as `{target_tag}` ({digest})",
-                        service.name
-                    );
-                }
-            }
+            let what = format!("{} `{src_tag}` of `{}`", service.name, from.name);
+            place_tag(
+                &self.registry,
+                &service.image,
+                &digest,
+                &target_tag,
+                cx.dry_run,
+                &what,
+            )
+            .await?;
         }
         out.set("env", &to.name);
         out.set("image", &service.image);
@@ -1193,33 +1187,8 @@ async fn ensure_image(
         reg.find_commit_build(&service.image, &commit.sha).await?
     };
     if let Some(d) = existing {
-        let src = format!("{}@{d}", service.image);
-        let dst = format!("{}:{tag}", service.image);
-        if cx.dry_run {
-            match reg.digest_of(&service.image, tag).await? {
-                Some(have) if have == d => println!(
-                    "`{dst}` is already the build of {}",
-                    short(Some(&commit.sha))
-                ),
-                _ => println!(
-                    "dry run: would retag the build of {} ({d}) as `{dst}`",
-                    short(Some(&commit.sha))
-                ),
-            }
-        } else {
-            let r = reg.retag(&src, &dst).await?;
-            if r.written {
-                println!(
-                    "retagged the build of {} as `{dst}` ({d})",
-                    short(Some(&commit.sha))
-                );
-            } else {
-                println!(
-                    "`{dst}` is already the build of {} ({d})",
-                    short(Some(&commit.sha))
-                );
-            }
-        }
+        let what = format!("the build of {}", short(Some(&commit.sha)));
+        place_tag(reg, &service.image, &d, tag, cx.dry_run, &what).await?;
         return Ok(Image {
             digest: d,
             built: false,
@@ -1267,6 +1236,40 @@ async fn ensure_image(
         digest,
         built: true,
     })
+}
+
+/// Point `image:tag` at `digest`: nothing when it already does, a retag when the tag
+/// is free, and a refusal when it names another image: a release's tag is never
+/// moved silently (`prd-1.2.3` stays the image that was approved as 1.2.3).
+async fn place_tag(
+    reg: &Registry,
+    image: &str,
+    digest: &str,
+    tag: &str,
+    dry_run: bool,
+    what: &str,
+) -> anyhow::Result<bool> {
+    let dst = format!("{image}:{tag}");
+    match reg.digest_of(image, tag).await? {
+        Some(have) if have == digest => {
+            println!("`{dst}` is already {what} ({digest})");
+            Ok(false)
+        }
+        Some(have) => Err(UserError::new(format!(
+            "`{dst}` already names another image ({have}), not {what} ({digest})"
+        ))
+        .hint("a released tag is never moved: release a new version (a new SemVer tag), or delete the tag in the registry if it was pushed by mistake")
+        .into()),
+        None if dry_run => {
+            println!("dry run: would retag {what} ({digest}) as `{dst}`");
+            Ok(false)
+        }
+        None => {
+            reg.retag(&format!("{image}@{digest}"), &dst).await?;
+            println!("retagged {what} as `{dst}` ({digest})");
+            Ok(true)
+        }
+    }
 }
 
 /// The entry of `service` in `env`'s overlay in the workspace.

@@ -1235,3 +1235,50 @@ async fn refused_reviewers_are_a_warning_not_a_failed_release() {
     assert_eq!(pulls.len(), 1);
     assert!(!pulls[0].merged);
 }
+
+/// A released tag is never moved: `prd-1.2.3` naming another image stops a release
+/// of another commit as 1.2.3, before anything is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_released_version_tag_is_never_moved() {
+    let rig = Rig::new(CONFIG);
+    let ws = rig.checkout("ws", "main");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    rig.push_build(&sha);
+    let other = rig
+        .reg
+        .client()
+        .push_image("acme/hello", "prd-1.2.3", 1, 1024, 99)
+        .unwrap()
+        .digest;
+    let s = rig.step(
+        &ws,
+        "push",
+        push_event("refs/tags/v1.2.3", &sha),
+        &[("command", "release")],
+    );
+    assert_eq!(s.run.code, 2, "{}", s.run.transcript());
+    assert!(
+        s.run
+            .stderr
+            .contains(&format!("prd-1.2.3` already names another image ({other})")),
+        "{}",
+        s.run.stderr
+    );
+    assert!(
+        s.run.stderr.contains("hint: a released tag is never moved"),
+        "{}",
+        s.run.stderr
+    );
+    let (_, bytes) = rig
+        .reg
+        .client()
+        .get_manifest("acme/hello", "prd-1.2.3")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        gitops_testkit::registry::digest_of(&bytes),
+        other,
+        "untouched"
+    );
+    assert!(rig.gh.pulls(REPO).unwrap().is_empty());
+}
