@@ -7,6 +7,7 @@ mod cli;
 mod corpus;
 mod git;
 mod github;
+mod openapi;
 mod overlay;
 mod registry;
 mod render;

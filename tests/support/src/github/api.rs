@@ -304,7 +304,8 @@ fn rest(st: &mut State, c: &Call) -> Result<Reply, ApiError> {
         }
         ("GET", ["rate_limit"]) => {
             let r = json!({"limit": 5000, "used": 1, "remaining": 4999, "reset": 4102444800u64});
-            ok(json!({"resources": {"core": r, "graphql": r}, "rate": r}))
+            let search = json!({"limit": 30, "used": 0, "remaining": 30, "reset": 4102444800u64});
+            ok(json!({"resources": {"core": r, "graphql": r, "search": search}, "rate": r}))
         }
         ("GET", ["orgs", org, "teams", slug, "memberships", user]) => {
             if !c.grants.members_read {
@@ -571,6 +572,7 @@ fn repo_route(
                 .ok_or_else(|| err(422, &format!("No commit found for SHA: {sha}")))?;
             let s = Status {
                 id,
+                creator: g.user_login.clone(),
                 state,
                 description: c.s("description"),
                 target_url: c.s("target_url"),
@@ -593,9 +595,22 @@ fn repo_route(
                 .branch(&branch)
                 .ok_or_else(|| err(404, "Branch not found"))?;
             let commit = commit_json(&base, full, &repo.git, &sha).map_err(internal)?;
+            let prot = repo.protection.get(&branch);
+            let contexts: Vec<&String> = prot
+                .map(|p| p.required_checks.iter().collect())
+                .unwrap_or_default();
+            let protection = json!({
+                "enabled": prot.is_some(),
+                "required_status_checks": {
+                    "enforcement_level": if contexts.is_empty() { "off" } else { "non_admins" },
+                    "contexts": contexts,
+                    "checks": contexts.iter().map(|c| json!({"context": c, "app_id": null})).collect::<Vec<_>>(),
+                },
+            });
             ok(json!({
                 "name": branch, "commit": commit,
-                "protected": repo.protection.contains_key(&branch),
+                "protected": prot.is_some(),
+                "protection": protection,
                 "_links": {"self": format!("{base}/api/v3/repos/{full}/branches/{branch}"), "html": format!("{base}/{full}/tree/{branch}")},
                 "protection_url": format!("{base}/api/v3/repos/{full}/branches/{branch}/protection"),
             }))
@@ -689,7 +704,17 @@ fn repo_route(
                 "triage" | "read" => "read",
                 _ => "none",
             };
-            ok(json!({"permission": permission, "role_name": role, "user": user_json(&base, user)}))
+            let mut u = user_json(&base, user);
+            u["role_name"] = role.clone().into();
+            let at_least = |r: &[&str]| r.contains(&role.as_str());
+            u["permissions"] = json!({
+                "admin": at_least(&["admin"]),
+                "maintain": at_least(&["admin", "maintain"]),
+                "push": at_least(&["admin", "maintain", "write"]),
+                "triage": at_least(&["admin", "maintain", "write", "triage"]),
+                "pull": at_least(&["admin", "maintain", "write", "triage", "read"]),
+            });
+            ok(json!({"permission": permission, "role_name": role, "user": u}))
         }
         _ => Err(not_found()),
     }
@@ -779,6 +804,31 @@ pub(crate) fn repo_json(base: &str, repo: &Repo, grants: Option<&TokenGrants>) -
         "archive_url": format!("{api}/{{archive_format}}{{/ref}}"),
         "branches_url": format!("{api}/branches{{/branch}}"),
         "collaborators_url": format!("{api}/collaborators{{/collaborator}}"),
+        "assignees_url": format!("{api}/assignees{{/user}}"),
+        "blobs_url": format!("{api}/git/blobs{{/sha}}"),
+        "contributors_url": format!("{api}/contributors"),
+        "downloads_url": format!("{api}/downloads"),
+        "events_url": format!("{api}/events"),
+        "forks_url": format!("{api}/forks"),
+        "git_commits_url": format!("{api}/git/commits{{/sha}}"),
+        "git_tags_url": format!("{api}/git/tags{{/sha}}"),
+        "hooks_url": format!("{api}/hooks"),
+        "issue_comment_url": format!("{api}/issues/comments{{/number}}"),
+        "issue_events_url": format!("{api}/issues/events{{/number}}"),
+        "keys_url": format!("{api}/keys{{/key_id}}"),
+        "languages_url": format!("{api}/languages"),
+        "merges_url": format!("{api}/merges"),
+        "milestones_url": format!("{api}/milestones{{/number}}"),
+        "notifications_url": format!("{api}/notifications{{?since,all,participating}}"),
+        "releases_url": format!("{api}/releases{{/id}}"),
+        "stargazers_url": format!("{api}/stargazers"),
+        "subscribers_url": format!("{api}/subscribers"),
+        "subscription_url": format!("{api}/subscription"),
+        "tags_url": format!("{api}/tags"),
+        "teams_url": format!("{api}/teams"),
+        "trees_url": format!("{api}/git/trees{{/sha}}"),
+        "svn_url": format!("{base}/{full}"),
+        "mirror_url": null,
         "comments_url": format!("{api}/comments{{/number}}"),
         "commits_url": format!("{api}/commits{{/sha}}"),
         "compare_url": format!("{api}/compare/{{base}}...{{head}}"),
@@ -1186,6 +1236,7 @@ fn status_json(base: &str, full: &str, sha: &str, ctx: &str, s: &Status) -> Valu
         "avatar_url": null, "id": s.id, "node_id": format!("SC_{}", s.id),
         "state": s.state, "description": s.description, "target_url": s.target_url,
         "context": ctx, "created_at": s.created_at, "updated_at": s.created_at,
+        "creator": user_json(base, &s.creator),
     })
 }
 

@@ -274,6 +274,8 @@ pub(crate) struct Repo {
 #[derive(Clone)]
 pub(crate) struct Status {
     pub id: u64,
+    /// Login of who posted it (`creator` in GitHub's answer).
+    pub creator: String,
     pub state: String,
     pub description: Option<String>,
     pub target_url: Option<String>,
@@ -755,6 +757,7 @@ impl GitHubStandIn {
             context.to_string(),
             Status {
                 id,
+                creator: "github-actions[bot]".into(),
                 state: state.into(),
                 description: None,
                 target_url: None,
