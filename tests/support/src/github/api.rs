@@ -300,7 +300,7 @@ fn rest(st: &mut State, c: &Call) -> Result<Reply, ApiError> {
             if c.grants.actions {
                 return Err(forbidden());
             }
-            ok(user_json(&st.base_url, &c.grants.user_login))
+            ok(private_user_json(st, &c.grants.user_login))
         }
         ("GET", ["rate_limit"]) => {
             let r = json!({"limit": 5000, "used": 1, "remaining": 4999, "reset": 4102444800u64});
@@ -766,6 +766,30 @@ pub(crate) fn user_json(base: &str, login: &str) -> Value {
         "user_view_type": "public",
         "site_admin": false,
     })
+}
+
+/// `GET /user` for a token that may read its user: GitHub's private user response
+/// (`user_view_type` "private"), the profile and the account's counters besides the
+/// simple user's fields.
+fn private_user_json(st: &State, login: &str) -> Value {
+    let owned = st.repos.values().filter(|r| r.owner == login);
+    let private = owned.clone().filter(|r| r.settings.private).count();
+    let public = owned.count() - private;
+    let mut u = user_json(&st.base_url, login);
+    let profile = json!({
+        "user_view_type": "private",
+        "name": null, "company": null, "blog": "", "location": null, "email": null,
+        "notification_email": null, "hireable": null, "bio": null, "twitter_username": null,
+        "public_repos": public, "public_gists": 0, "followers": 0, "following": 0,
+        "created_at": "2020-01-01T00:00:00Z", "updated_at": "2020-01-01T00:00:00Z",
+        "private_gists": 0, "total_private_repos": private, "owned_private_repos": private,
+        "disk_usage": 0, "collaborators": 0, "two_factor_authentication": true,
+        "plan": {"name": "free", "space": 976562499, "collaborators": 0, "private_repos": 10000},
+    });
+    for (k, v) in profile.as_object().into_iter().flatten() {
+        u[k] = v.clone();
+    }
+    u
 }
 
 fn team_json(base: &str, org: &str, team: &str) -> Value {
@@ -2113,10 +2137,21 @@ fn create_deployment(st: &mut State, c: &Call, full: &str) -> Result<Reply, ApiE
             &format!("Conflict: Commit status checks failed for {r}."),
         ));
     }
+    // The description's `payload` is an object or a string, in the request and in the
+    // answer: a string holding a JSON object is answered as that object, any other string
+    // as it was sent; an array, number or boolean is refused.
     let payload = match c.body.get("payload") {
-        Some(Value::String(s)) => serde_json::from_str(s).unwrap_or(Value::String(s.clone())),
-        Some(v) if !v.is_null() => v.clone(),
-        _ => json!({}),
+        None | Some(Value::Null) => json!({}),
+        Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
+            Ok(v) if v.is_object() => v,
+            _ => Value::String(s.clone()),
+        },
+        Some(v) if v.is_object() => v.clone(),
+        Some(_) => {
+            return Err(invalid(json!([
+                {"resource": "Deployment", "field": "payload", "code": "invalid"}
+            ])));
+        }
     };
     let environment = c.s("environment").unwrap_or_else(|| "production".into());
     let d = Deployment {
