@@ -573,3 +573,94 @@ fn release_from_the_container() {
     // The checkout the runner hands to the next step is still the runner's.
     assert_eq!(std::fs::metadata(&ws).unwrap().uid(), RUNNER_UID);
 }
+
+/// The sample service's image (`examples/hello`, prebuilt stage) serves seed 002's
+/// two routes as its unprivileged user.
+#[test]
+fn hello_image_serves_both_routes() {
+    image(); // scripts/build-static --test also stages examples/hello/dist/hello
+    let name = "localhost/hello:container-test";
+    let out = podman()
+        .args(["build", "--target", "prebuilt", "--pull=never", "--quiet"])
+        .args(["-t", name, "."])
+        .current_dir(repo_root().join("examples/hello"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let user = podman()
+        .args(["image", "inspect", "--format", "{{.Config.User}}", name])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&user.stdout).trim(), "65534:65534");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let container = format!("hello-test-{}-{port}", std::process::id());
+    let run = podman()
+        .args([
+            "run",
+            "-d",
+            "--rm",
+            "--network",
+            "host",
+            "--name",
+            &container,
+            name,
+        ])
+        .arg(format!("--addr=127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    struct Stop(String);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = podman().args(["rm", "-f", "-t", "0", &self.0]).output();
+        }
+    }
+    let _stop = Stop(container);
+    let get = |path: &str| -> String {
+        use std::io::{Read, Write};
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            match std::net::TcpStream::connect(("127.0.0.1", port)) {
+                Ok(mut s) => {
+                    write!(
+                        s,
+                        "GET {path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+                    )
+                    .unwrap();
+                    let mut text = String::new();
+                    s.read_to_string(&mut text).unwrap();
+                    return text;
+                }
+                Err(e) if std::time::Instant::now() > deadline => {
+                    panic!("hello never listened: {e}")
+                }
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+            }
+        }
+    };
+    let root = get("/");
+    assert!(root.starts_with("HTTP/1.1 200 OK\r\n"), "{root}");
+    assert!(
+        root.contains("\r\nContent-Type: text/html; charset=utf-8\r\n"),
+        "{root}"
+    );
+    assert!(root.ends_with("\r\n\r\nHello, World!"), "{root}");
+    let api = get("/api");
+    assert!(
+        api.contains("\r\nContent-Type: application/json\r\n"),
+        "{api}"
+    );
+    assert!(api.ends_with("\r\n\r\n{\"hello\": \"world\"}"), "{api}");
+}
