@@ -1,12 +1,39 @@
-# A static binary on an empty image. The builder stage needs a Rust musl toolchain
-# image; this build machine can pull none, so it is built on GitHub's runners.
+# The gitops-action image: one static binary and the CA bundle on an empty image.
+#
+#   docker build -t gitops-action .                       # from source: the release workflow
+#   scripts/build-static &&
+#   podman build --target prebuilt -t gitops-action .     # from target/docker/, pulls nothing
+#
+# The release workflow builds linux/amd64 and linux/arm64 from source with buildx.
+#
+# Consumers never build this: action.yml points at the published image.
+# A `--target` build skips the stages it doesn't need, which is what lets the
+# prebuilt stage build on machines that cannot pull the Rust image.
+
+# Alpine's Rust targets musl and links statically by default (amd64 and arm64);
+# perl and make build the vendored OpenSSL that libgit2 uses for HTTPS.
 FROM rust:1-alpine AS builder
-RUN apk add --no-cache musl-dev
+RUN apk add --no-cache musl-dev perl make ca-certificates
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --bin gitops-action
+RUN cargo build --release --locked --bin gitops-action \
+ && cp target/release/gitops-action /gitops-action \
+ && /gitops-action --version
+
+# The same image from the binary and CA bundle that scripts/build-static stages
+# (`--build-arg PREBUILT=target/docker-test` for the container test's build).
+FROM scratch AS prebuilt
+ARG PREBUILT=target/docker
+COPY ${PREBUILT}/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY ${PREBUILT}/gitops-action /gitops-action
+# libgit2's OpenSSL finds the bundle through this (the registry and GitHub clients
+# carry their own roots).
+ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
+# No USER: Docker actions run as root, the runner's workspace mount expects it.
+ENTRYPOINT ["/gitops-action"]
 
 FROM scratch
-COPY --from=builder /src/target/release/gitops-action /gitops-action
-# Docker actions run as root on the runner; the workspace is mounted at /github/workspace.
+COPY --from=builder /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY --from=builder /gitops-action /gitops-action
+ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 ENTRYPOINT ["/gitops-action"]

@@ -285,7 +285,7 @@ fn status(cx: &Context) -> anyhow::Result<Outputs> {
             .map(|s| (s.name.clone(), s.image.clone()))
             .collect()
     };
-    let repo = git2::Repository::open(&cx.root).ok();
+    let repo = crate::git::open_foreign_owned(&cx.root).ok();
     let web = compare_base();
     let mut report = StatusReport {
         environments: envs.iter().map(|e| e.name.clone()).collect(),
@@ -527,7 +527,7 @@ pub fn commit_of(root: &Path, sha: Option<&str>) -> anyhow::Result<Commit> {
         })?),
         None => None,
     };
-    let repo = git2::Repository::open(root).ok();
+    let repo = crate::git::open_foreign_owned(root).ok();
     let found = repo.as_ref().and_then(|r| {
         let obj = r.revparse_single(sha.as_deref().unwrap_or("HEAD")).ok()?;
         obj.peel_to_commit().ok()

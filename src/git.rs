@@ -182,7 +182,7 @@ static OWNER_CHECK: Mutex<()> = Mutex::new(());
 /// (like git's `safe.directory`) refuses such a repository. The workspace is the one
 /// repository we were handed on purpose, so we relax the check for this open only and
 /// restore it before anything else can open a repository.
-fn open_foreign_owned(path: &Path) -> Result<Repository, git2::Error> {
+pub fn open_foreign_owned(path: &Path) -> Result<Repository, git2::Error> {
     let _guard = OWNER_CHECK.lock().unwrap_or_else(|p| p.into_inner());
     // SAFETY: libgit2 options are global; the mutex keeps our own flips from
     // interleaving, and no other code in this process toggles this option.

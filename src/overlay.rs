@@ -1147,11 +1147,31 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     tmp.as_file().sync_all()?;
     // The temp file is private (0600); the result gets the old file's mode, or
     // the usual 0644 for a new file.
-    let perms = match std::fs::metadata(&target) {
+    let old = std::fs::metadata(&target);
+    let perms = match &old {
         Ok(meta) => meta.permissions(),
         Err(_) => std::os::unix::fs::PermissionsExt::from_mode(0o644),
     };
     std::fs::set_permissions(tmp.path(), perms)?;
+    // A Docker action runs as root on the runner user's checkout: the file keeps its
+    // owner (a new one takes the folder's), or the job's next steps, run as that
+    // user, could no longer write it. Only root may give a file away; others keep
+    // the file as they made it.
+    use std::os::unix::fs::MetadataExt;
+    let owner = match &old {
+        Ok(meta) => Some((meta.uid(), meta.gid())),
+        Err(_) => std::fs::metadata(dir).ok().map(|m| (m.uid(), m.gid())),
+    };
+    let mine = tmp.as_file().metadata()?;
+    if let Some((uid, gid)) = owner
+        && (uid, gid) != (mine.uid(), mine.gid())
+    {
+        match std::os::unix::fs::chown(tmp.path(), Some(uid), Some(gid)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     tmp.persist(&target).map_err(|e| e.error)?;
     // The rename is durable once the folder's entry is on disk.
     if let Ok(d) = std::fs::File::open(dir) {

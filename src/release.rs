@@ -201,7 +201,7 @@ fn with_branch(cx: &Context, env: &Environment, mut vars: TagVars) -> anyhow::Re
                     .filter(|_| env_var("GITHUB_REF_TYPE").as_deref() != Some("tag"))
             })
             .or_else(|| {
-                let repo = git2::Repository::open(&cx.root).ok()?;
+                let repo = crate::git::open_foreign_owned(&cx.root).ok()?;
                 let head = repo.head().ok()?;
                 head.is_branch()
                     .then(|| head.shorthand().ok().map(str::to_string))
@@ -213,7 +213,7 @@ fn with_branch(cx: &Context, env: &Environment, mut vars: TagVars) -> anyhow::Re
 
 /// The highest SemVer tag pointing at `sha` in the workspace repository.
 fn version_of_commit(root: &Path, sha: &str) -> Option<String> {
-    let repo = git2::Repository::open(root).ok()?;
+    let repo = crate::git::open_foreign_owned(root).ok()?;
     let oid = git2::Oid::from_str(sha).ok()?;
     let mut best: Option<semver::Version> = None;
     repo.tag_foreach(|id, name| {
@@ -973,7 +973,7 @@ impl Session {
         // The full commit: from the tag, or its `{sha7}` resolved in the checkout.
         let sha = parsed.sha.clone().or_else(|| {
             let short = parsed.sha7.as_deref()?;
-            let repo = git2::Repository::open(&cx.root).ok()?;
+            let repo = crate::git::open_foreign_owned(&cx.root).ok()?;
             let c = repo.revparse_single(short).ok()?.peel_to_commit().ok()?;
             Some(c.id().to_string())
         });

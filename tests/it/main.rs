@@ -4,11 +4,13 @@
 mod build;
 mod chain;
 mod cli;
+mod container;
 mod corpus;
 mod git;
 mod github;
 mod openapi;
 mod overlay;
+mod readme;
 mod registry;
 mod render;
 mod standin;
