@@ -11,7 +11,7 @@ use gitops_testkit::github::{GitHubStandIn, TokenGrants};
 use gitops_testkit::podman::PodmanService;
 use gitops_testkit::registry::{Auth, PASSWORD, TestRegistry, USER};
 
-use crate::util::{BIN, Run, copy_dir, repo_root};
+use crate::util::{BIN, Run, copy_dir, git, repo_root};
 
 const REPO: &str = "acme/app";
 /// The workflow's `GITHUB_TOKEN`.
@@ -302,24 +302,6 @@ fn clean_env(c: &mut Command) {
         }
     }
     c.env("NO_COLOR", "1");
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let o = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "Dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
 /// `GITHUB_OUTPUT`'s `name<<DELIM` heredocs.

@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use gitops_testkit::github::{GitHubStandIn, TokenGrants};
 use gitops_testkit::registry::{Auth, PASSWORD, TestRegistry, USER};
 
-use crate::util::{Run, copy_dir, repo_root};
+use crate::util::{Run, Workspace, git, repo_root};
 
 /// The runner's user on GitHub-hosted Linux runners (`runner`, uid 1001).
 const RUNNER_UID: u32 = 1001;
@@ -227,35 +227,9 @@ fn chown_runner(path: &Path) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let o = Command::new("git")
-        .current_dir(dir)
-        .args(["-c", "safe.directory=*"])
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "Dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
 /// `actions/checkout` of the bundled example: a git work tree owned by the runner.
 fn example_checkout() -> tempfile::TempDir {
-    let ws = tempfile::tempdir().unwrap();
-    copy_dir(&repo_root().join("overlays"), &ws.path().join("overlays"));
-    std::fs::create_dir_all(ws.path().join(".github")).unwrap();
-    std::fs::copy(
-        repo_root().join(".github/gitops.yaml"),
-        ws.path().join(".github/gitops.yaml"),
-    )
-    .unwrap();
+    let ws = Workspace::example().dir;
     git(ws.path(), &["init", "-q", "-b", "main"]);
     git(ws.path(), &["add", "-A"]);
     git(ws.path(), &["commit", "-q", "-m", "example"]);

@@ -9,29 +9,10 @@ use std::sync::{Arc, Barrier};
 use gitops_action::git::{GitOptions, Identity, Publish, Target, Workspace, release_branch};
 use gitops_action::overlay::{self, SetImage};
 
+use crate::util::git;
+
 const OVERLAY: &str = "overlays/dev/kustomization.yaml";
 const START: &str = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../base\nimages:\n  - name: ghcr.io/acme/hello\n    newTag: dev-1\n";
-
-/// `git` with the user's and system's config shut out.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "Dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// `git daemon --inetd` behind our own listener on 127.0.0.1:0, so libgit2 speaks the
 /// smart protocol (shallow fetch; receive-pack with its ref compare-and-swap) as it
