@@ -399,6 +399,41 @@ struct Session {
     github: Option<GitHub>,
     /// The repository and base branch, opened (and the token tried) on first use.
     repo: std::cell::OnceCell<Repo>,
+    /// The health gate of `deploy`, read before anything is written.
+    gate: Option<Gate>,
+}
+
+/// `verify-url`, `verify-contains` and `verify-timeout`, checked up front: a bad one
+/// found after the deployment was recorded would leave it `in_progress`.
+struct Gate {
+    url: String,
+    contains: Option<String>,
+    timeout: Duration,
+}
+
+impl Gate {
+    fn from_inputs(inputs: &Inputs) -> Result<Option<Gate>, UserError> {
+        let timeout = parse_duration(inputs.verify_timeout.as_deref().unwrap_or("300"))?;
+        let Some(raw) = inputs
+            .verify_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        let url = reqwest::Url::parse(raw.trim())
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .ok_or_else(|| {
+                UserError::new(format!("input `verify-url` is `{raw}`, not an http(s) URL"))
+                    .hint("give the address the health gate polls, e.g. `https://dev.example.com/healthz`")
+            })?;
+        Ok(Some(Gate {
+            url: url.to_string(),
+            contains: inputs.verify_contains.clone().filter(|c| !c.is_empty()),
+            timeout,
+        }))
+    }
 }
 
 impl Session {
@@ -421,6 +456,7 @@ impl Session {
             registry,
             github,
             repo: std::cell::OnceCell::new(),
+            gate: Gate::from_inputs(&cx.inputs)?,
         })
     }
 
@@ -876,8 +912,12 @@ impl Session {
                 env.name,
                 short(Some(sha))
             );
-            if let Some(u) = &cx.inputs.verify_url {
-                println!("dry run: would wait for {u} to answer 2xx");
+            if let Some(g) = &self.gate {
+                println!(
+                    "dry run: would wait up to {}s for {} to answer 2xx",
+                    g.timeout.as_secs(),
+                    g.url
+                );
             }
             if let Some(n) = next {
                 println!("dry run: then promote to `{}`", n.name);
@@ -898,15 +938,10 @@ impl Session {
         gh.deployment_status(id, "in_progress", None, log_url.as_deref(), "deploying")
             .await?;
         out.set("deployment-id", id);
-        let verify = cx.inputs.verify_url.as_deref().filter(|u| !u.is_empty());
-        if let Some(url) = verify {
-            let timeout = parse_duration(cx.inputs.verify_timeout.as_deref().unwrap_or("300"))?;
-            let contains = cx
-                .inputs
-                .verify_contains
-                .as_deref()
-                .filter(|c| !c.is_empty());
-            if let Err(why) = health_gate(url, contains, timeout).await {
+        let verify = self.gate.as_ref().map(|g| g.url.as_str());
+        if let Some(gate) = &self.gate {
+            let url = gate.url.as_str();
+            if let Err(why) = health_gate(url, gate.contains.as_deref(), gate.timeout).await {
                 gh.deployment_status(
                     id,
                     "failure",

@@ -695,6 +695,38 @@ async fn health_gate_decides_whether_the_chain_goes_on() {
     assert_eq!(states, ["in_progress", "success"]);
 }
 
+/// Regression: a bad `verify-timeout` was read only after the deployment had been
+/// recorded, which stayed `in_progress` for ever. The gate's inputs are now checked
+/// before anything is written: exit 2, no deployment, no PR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_health_gate_inputs_are_refused_before_anything_is_written() {
+    let rig = Rig::new(CONFIG);
+    let ws = rig.checkout("ws", "main");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    rig.push_build(&sha);
+    for (input, value, said) in [
+        ("verify-timeout", "5x", "input `verify-timeout` is `5x`"),
+        ("verify-url", "localhost:8080/healthz", "not an http(s) URL"),
+    ] {
+        let mut inputs = vec![("command", "release"), ("chain", "inline")];
+        if input == "verify-timeout" {
+            inputs.push(("verify-url", "http://127.0.0.1:9/"));
+        }
+        inputs.push((input, value));
+        let s = rig.step(
+            &ws,
+            "workflow_dispatch",
+            dispatch("hello", "refs/heads/main"),
+            &inputs,
+        );
+        assert_eq!(s.run.code, 2, "{}", s.run.transcript());
+        assert!(s.run.stderr.contains(said), "{}", s.run.stderr);
+        assert!(s.run.stderr.contains("hint: "), "{}", s.run.stderr);
+    }
+    assert!(rig.gh.deployments(REPO).unwrap().is_empty());
+    assert!(rig.gh.pulls(REPO).unwrap().is_empty());
+}
+
 /// `rollback --steps 1` sets the environment back to the previous tag and digest,
 /// from the overlay's history in a depth-1 checkout, through a PR labelled rollback.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
