@@ -897,7 +897,7 @@ fn validate(
     })
 }
 
-fn is_reviewer(r: &str) -> bool {
+pub(crate) fn is_reviewer(r: &str) -> bool {
     let login = |s: &str| {
         !s.is_empty()
             && s.len() <= 100

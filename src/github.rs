@@ -1051,7 +1051,7 @@ impl std::str::FromStr for MergeMethod {
             "squash" => Ok(MergeMethod::Squash),
             "merge" => Ok(MergeMethod::Merge),
             "rebase" => Ok(MergeMethod::Rebase),
-            _ => Err(UserError::new(format!("`{s}` is not a merge method"))
+            _ => Err(UserError::new(format!("input `merge-method` is `{s}`"))
                 .hint("use `squash`, `merge` or `rebase`")),
         }
     }

@@ -280,9 +280,9 @@ pub async fn deploy(cx: &Context) -> anyhow::Result<Outputs> {
         .config
         .service(cx.required(&cx.inputs.service, "service")?)?;
     let env = cx.config.environment(cx.required(&cx.inputs.env, "env")?)?;
+    let session = Session::new(cx)?;
     let entry = deployed_entry(cx, env, &service)?;
     let sha = commands::commit_of(&cx.root, cx.inputs.sha.as_deref())?.sha;
-    let session = Session::new(cx)?;
     let mut out = Outputs::default();
     session
         .deploy_entry(cx, &service, env, &entry, &sha, &mut out)
@@ -387,6 +387,108 @@ struct Repo {
     base: String,
 }
 
+/// How the merge continues the chain (`chain` input).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chain {
+    /// Dispatch `deploy-workflow` when it is set, else nothing.
+    Auto,
+    Dispatch,
+    Inline,
+    None,
+}
+
+/// The inputs that shape a change (merge, PR, chain, commit identity), read and
+/// checked when the session starts: one found bad after the image was placed or the
+/// PR merged would stop the run half-done.
+struct ChangeInputs {
+    merge: Option<ConfigPolicy>,
+    method: MergeMethod,
+    chain: Chain,
+    deploy_workflow: Option<String>,
+    draft: bool,
+    reviewers: Vec<String>,
+    labels: Vec<String>,
+}
+
+impl ChangeInputs {
+    fn from_inputs(i: &Inputs) -> Result<ChangeInputs, UserError> {
+        let merge = match i.merge.as_deref() {
+            Some(m) => Some(ConfigPolicy::parse(m).ok_or_else(|| {
+                UserError::new(format!("input `merge` is `{m}`"))
+                    .hint("use `auto`, `immediate`, `never` or `direct`")
+            })?),
+            None => None,
+        };
+        let method: MergeMethod = i.merge_method.as_deref().unwrap_or("squash").parse()?;
+        let deploy_workflow = i.deploy_workflow.clone().filter(|w| !w.trim().is_empty());
+        if let Some(w) = &deploy_workflow {
+            let file = (w.ends_with(".yml") || w.ends_with(".yaml"))
+                && w.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            let id = w.bytes().all(|b| b.is_ascii_digit());
+            if !(file || id) {
+                return Err(UserError::new(format!("input `deploy-workflow` is `{w}`, not a workflow file name"))
+                    .hint("name the workflow file under .github/workflows, e.g. `overlay-deploy.yaml` (no folder), or give its numeric id"));
+            }
+        }
+        let chain = match i.chain.as_deref().unwrap_or("auto") {
+            "auto" => Chain::Auto,
+            "dispatch" => Chain::Dispatch,
+            "inline" => Chain::Inline,
+            "none" => Chain::None,
+            other => {
+                return Err(UserError::new(format!("input `chain` is `{other}`"))
+                    .hint("use `auto` (dispatch when `deploy-workflow` is set), `dispatch`, `inline` or `none`"));
+            }
+        };
+        if chain == Chain::Dispatch && deploy_workflow.is_none() {
+            return Err(UserError::new("`chain: dispatch` needs `deploy-workflow`").hint(
+                "set `deploy-workflow: overlay-deploy.yaml` (the file name under .github/workflows)",
+            ));
+        }
+        let reviewers = Inputs::list(&i.reviewers);
+        if let Some(r) = reviewers.iter().find(|r| !crate::config::is_reviewer(r)) {
+            return Err(UserError::new(format!(
+                "input `reviewers` names `{r}`, which is neither a user login nor `org/team`"
+            ))
+            .hint("list logins (`alice`) or teams (`acme/platform`), separated by commas or new lines"));
+        }
+        let labels = Inputs::list(&i.labels);
+        if let Some(l) = labels.iter().find(|l| l.chars().count() > 50) {
+            return Err(UserError::new(format!(
+                "input `labels` names `{l}`, {} characters long",
+                l.chars().count()
+            ))
+            .hint("GitHub label names are at most 50 characters"));
+        }
+        if let Some(b) = i.base.as_deref()
+            && !git2::Reference::is_valid_name(&format!("refs/heads/{b}"))
+        {
+            return Err(
+                UserError::new(format!("input `base` is `{b}`, not a branch name"))
+                    .hint("give the branch the release PRs go to, e.g. `main`"),
+            );
+        }
+        for (name, v) in [("author", &i.author), ("committer", &i.committer)] {
+            if let Some(v) = v {
+                Identity::parse(v).map_err(|e| {
+                    UserError::new(format!("input `{name}` is `{v}`: {e}"))
+                        .hint("write it as `Name <email@example.com>`")
+                })?;
+            }
+        }
+        Ok(ChangeInputs {
+            merge,
+            method,
+            chain,
+            deploy_workflow,
+            draft: Inputs::flag(&i.draft, "draft")?,
+            reviewers,
+            labels,
+        })
+    }
+}
+
 /// The image of a commit, found or made.
 struct Image {
     digest: String,
@@ -401,6 +503,7 @@ struct Session {
     repo: std::cell::OnceCell<Repo>,
     /// The health gate of `deploy`, read before anything is written.
     gate: Option<Gate>,
+    change: ChangeInputs,
 }
 
 /// `verify-url`, `verify-contains` and `verify-timeout`, checked up front: a bad one
@@ -457,6 +560,7 @@ impl Session {
             github,
             repo: std::cell::OnceCell::new(),
             gate: Gate::from_inputs(&cx.inputs)?,
+            change: ChangeInputs::from_inputs(&cx.inputs)?,
         })
     }
 
@@ -592,19 +696,8 @@ impl Session {
             digest: Some(&change.digest),
         };
         let branch = git::release_branch(&service.name, &env.name);
-        let policy = match cx.inputs.merge.as_deref() {
-            Some(m) => ConfigPolicy::parse(m).ok_or_else(|| {
-                UserError::new(format!("input `merge` is `{m}`"))
-                    .hint("use `auto`, `immediate`, `never` or `direct`")
-            })?,
-            None => env.merge,
-        };
-        let method: MergeMethod = cx
-            .inputs
-            .merge_method
-            .as_deref()
-            .unwrap_or("squash")
-            .parse()?;
+        let policy = self.change.merge.unwrap_or(env.merge);
+        let method = self.change.method;
 
         if cx.dry_run {
             let text = std::fs::read_to_string(&path).unwrap_or_default();
@@ -682,11 +775,11 @@ impl Session {
             ));
         }
         let mut labels = env.labels.clone();
-        labels.extend(Inputs::list(&cx.inputs.labels));
+        labels.extend(self.change.labels.iter().cloned());
         labels.extend(change.labels.iter().cloned());
         let labels = unique(labels);
         let mut reviewers = env.reviewers.clone();
-        reviewers.extend(Inputs::list(&cx.inputs.reviewers));
+        reviewers.extend(self.change.reviewers.iter().cloned());
         let reviewers = unique(reviewers);
         let mut title = github::pr_title(&service.name, &env.name, old_tag.as_deref(), &change.tag);
         if change.kind == "rollback" {
@@ -719,7 +812,7 @@ impl Session {
                 body: body.render(),
                 labels,
                 reviewers,
-                draft: Inputs::flag(&cx.inputs.draft, "draft")?,
+                draft: self.change.draft,
             },
             policy: match policy {
                 ConfigPolicy::Auto | ConfigPolicy::Direct => MergePolicy::Auto,
@@ -803,15 +896,12 @@ impl Session {
         if !outcome.merged {
             return Ok(());
         }
-        let chain = cx.inputs.chain.as_deref().unwrap_or("auto");
-        let workflow = cx
-            .inputs
-            .deploy_workflow
-            .as_deref()
-            .filter(|w| !w.is_empty());
+        let chain = self.change.chain;
+        let workflow = self.change.deploy_workflow.as_deref();
         match (chain, workflow) {
-            ("none", _) | ("auto", None) => Ok(()),
-            ("auto" | "dispatch", Some(w)) => {
+            // (`dispatch` without a workflow is refused by ChangeInputs.)
+            (Chain::None, _) | (Chain::Auto | Chain::Dispatch, None) => Ok(()),
+            (Chain::Auto | Chain::Dispatch, Some(w)) => {
                 let gh = self.github()?;
                 // The base the change went to (opened once per run; no API call).
                 let base = self.repo(cx)?.base.clone();
@@ -837,10 +927,7 @@ impl Session {
                 out.set("dispatched", w);
                 Ok(())
             }
-            ("dispatch", None) => Err(UserError::new("`chain: dispatch` needs `deploy-workflow`")
-                .hint("set `deploy-workflow: overlay-deploy.yaml` (the file name under .github/workflows)")
-                .into()),
-            ("inline", _) => {
+            (Chain::Inline, _) => {
                 let sha = outcome
                     .merge_sha
                     .clone()
@@ -855,8 +942,24 @@ impl Session {
                 };
                 // The outputs stay those of this step; the deploy adds its own facts.
                 let mut sub = Outputs::default();
-                let r = Box::pin(self.deploy_entry(cx, change.service, change.env, &entry, &sha, &mut sub)).await;
-                for k in ["deployed", "deployment-id", "next-env", "next-tag", "next-pr-number", "next-pr-url", "next-pr-operation"] {
+                let r = Box::pin(self.deploy_entry(
+                    cx,
+                    change.service,
+                    change.env,
+                    &entry,
+                    &sha,
+                    &mut sub,
+                ))
+                .await;
+                for k in [
+                    "deployed",
+                    "deployment-id",
+                    "next-env",
+                    "next-tag",
+                    "next-pr-number",
+                    "next-pr-url",
+                    "next-pr-operation",
+                ] {
                     if let Some(v) = sub.values.get(k) {
                         out.set(k, v);
                     }
@@ -864,9 +967,6 @@ impl Session {
                 out.summary.push_str(&sub.summary);
                 r
             }
-            (other, _) => Err(UserError::new(format!("input `chain` is `{other}`"))
-                .hint("use `auto` (dispatch when `deploy-workflow` is set), `dispatch`, `inline` or `none`")
-                .into()),
         }
     }
 

@@ -695,20 +695,29 @@ async fn health_gate_decides_whether_the_chain_goes_on() {
     assert_eq!(states, ["in_progress", "success"]);
 }
 
-/// Regression: a bad `verify-timeout` was read only after the deployment had been
-/// recorded, which stayed `in_progress` for ever. The gate's inputs are now checked
-/// before anything is written: exit 2, no deployment, no PR.
+/// Regression: inputs that shape the change were read only when they were needed: a
+/// bad `verify-timeout` after the deployment was recorded (which stayed
+/// `in_progress` for ever), a bad `chain` after the PR was merged, a bad
+/// `merge-method` after the image was tagged. All are now checked before anything
+/// is written: exit 2, no registry write, no PR, no deployment, main untouched.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_health_gate_inputs_are_refused_before_anything_is_written() {
+async fn bad_inputs_are_refused_before_anything_is_written() {
     let rig = Rig::new(CONFIG);
     let ws = rig.checkout("ws", "main");
     let sha = git(&ws, &["rev-parse", "HEAD"]);
     rig.push_build(&sha);
+    let main_before = rig.gh.git(REPO, &["rev-parse", "main"]).unwrap();
+    rig.reg.reset_log();
     for (input, value, said) in [
         ("verify-timeout", "5x", "input `verify-timeout` is `5x`"),
         ("verify-url", "localhost:8080/healthz", "not an http(s) URL"),
+        ("chain", "sideways", "input `chain` is `sideways`"),
+        ("merge-method", "fast", "input `merge-method` is `fast`"),
     ] {
-        let mut inputs = vec![("command", "release"), ("chain", "inline")];
+        let mut inputs = vec![("command", "release")];
+        if input != "chain" {
+            inputs.push(("chain", "inline"));
+        }
         if input == "verify-timeout" {
             inputs.push(("verify-url", "http://127.0.0.1:9/"));
         }
@@ -725,6 +734,18 @@ async fn bad_health_gate_inputs_are_refused_before_anything_is_written() {
     }
     assert!(rig.gh.deployments(REPO).unwrap().is_empty());
     assert!(rig.gh.pulls(REPO).unwrap().is_empty());
+    assert_eq!(
+        rig.gh.git(REPO, &["rev-parse", "main"]).unwrap(),
+        main_before
+    );
+    assert!(
+        rig.reg
+            .requests()
+            .iter()
+            .all(|r| r.method != "PUT" && r.method != "POST"),
+        "{:?}",
+        rig.reg.requests()
+    );
 }
 
 /// `rollback --steps 1` sets the environment back to the previous tag and digest,

@@ -406,10 +406,52 @@ fn an_event_file_that_is_not_json_is_exit_2() {
 fn release_promote_rollback_retag_refuse_bad_input_with_a_hint() {
     let ws = Workspace::example();
     let sha = "0123456789abcdef0123456789abcdef01234567";
-    let cases: [&[&str]; 6] = [
-        &["rollback", "--service", "hello", "--env", "prod"],
-        &["release", "--service", "nope", "--env", "dev"],
-        &[
+    let rel = [
+        "release",
+        "--service",
+        "hello",
+        "--env",
+        "dev",
+        "--sha",
+        sha,
+        "--ref",
+        "refs/heads/main",
+    ];
+    let with = |extra: &[&'static str]| -> Vec<&str> { rel.iter().chain(extra).copied().collect() };
+    let checked_first = [
+        with(&["--merge-method", "fast"]),
+        with(&["--chain", "sideways"]),
+        with(&["--chain", "dispatch"]),
+        with(&["--reviewers", "alice,@@@"]),
+        with(&["--base", "../main"]),
+        with(&["--deploy-workflow", "../../deploy.yaml"]),
+        with(&["--author", "nobody"]),
+        with(&["--merge", "sometimes"]),
+        vec![
+            "deploy",
+            "--service",
+            "hello",
+            "--env",
+            "dev",
+            "--verify-url",
+            "localhost:8080",
+        ],
+        vec![
+            "deploy",
+            "--service",
+            "hello",
+            "--env",
+            "dev",
+            "--verify-url",
+            "http://x",
+            "--verify-timeout",
+            "5x",
+        ],
+    ];
+    let mut cases: Vec<Vec<&str>> = vec![
+        vec!["rollback", "--service", "hello", "--env", "prod"],
+        vec!["release", "--service", "nope", "--env", "dev"],
+        vec![
             "release",
             "--service",
             "hello",
@@ -420,13 +462,13 @@ fn release_promote_rollback_retag_refuse_bad_input_with_a_hint() {
             "--build",
             "sometimes",
         ],
-        &["promote", "--service", "hello", "--to", "dev"],
-        &[
+        vec!["promote", "--service", "hello", "--to", "dev"],
+        vec![
             "retag",
             "ghcr.io/acme/hello:Not A Tag",
             "ghcr.io/acme/hello:dev",
         ],
-        &[
+        vec![
             "rollback",
             "--service",
             "hello",
@@ -436,8 +478,9 @@ fn release_promote_rollback_retag_refuse_bad_input_with_a_hint() {
             "zero",
         ],
     ];
+    cases.extend(checked_first);
     let mut all = String::new();
-    for args in cases {
+    for args in &cases {
         let mut c = ws.cmd();
         c.args(args).env("SOURCE_DATE_EPOCH", "1700000000");
         let run = crate::util::Run::from(c.output().unwrap()).expect(2);
