@@ -615,7 +615,7 @@ fn resolve(cx: &Context) -> anyhow::Result<Outputs> {
             UserError::new("no ref to resolve")
                 .hint("pass `--ref refs/heads/<branch>` or `--ref refs/tags/<tag>`")
         })?;
-    let r = GitRef::parse(&ref_name);
+    let r = GitRef::parse_input(&ref_name)?;
     let commit = commit_of(&cx.root, cx.inputs.sha.as_deref())?;
     let services: Vec<config::Service> = match &cx.inputs.service {
         Some(s) => vec![cx.config.service(s)?],

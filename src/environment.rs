@@ -26,6 +26,23 @@ impl GitRef {
         }
     }
 
+    /// [`GitRef::parse`] for a ref the user gave (`ref` input, `GITHUB_REF`): refuses
+    /// what git would not accept as a ref name, such as `refs/heads/` or `a..b`.
+    pub fn parse_input(r: &str) -> Result<GitRef, crate::error::UserError> {
+        let full = if r.starts_with("refs/") {
+            r.to_string()
+        } else {
+            format!("refs/heads/{r}")
+        };
+        if !git2::Reference::is_valid_name(&full) {
+            return Err(
+                crate::error::UserError::new(format!("`{r}` is not a valid git ref"))
+                    .hint("give a branch or tag as `refs/heads/<branch>`, `refs/tags/<tag>`, or a bare branch name"),
+            );
+        }
+        Ok(GitRef::parse(r))
+    }
+
     pub fn name(&self) -> &str {
         match self {
             GitRef::Branch(n) | GitRef::Tag(n) | GitRef::Other(n) => n,
@@ -196,6 +213,19 @@ mod tests {
             GitRef::Other("refs/pull/1/merge".into())
         );
         assert_eq!(GitRef::parse("main"), GitRef::Branch("main".into()));
+        for bad in [
+            "refs/heads/",
+            "refs/heads/a..b",
+            "feature x",
+            "refs/tags/v1.lock",
+            "",
+        ] {
+            assert!(GitRef::parse_input(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            GitRef::parse_input("refs/tags/v1.2.3").unwrap(),
+            GitRef::Tag("v1.2.3".into())
+        );
     }
 
     #[test]

@@ -228,11 +228,19 @@ impl Workspace {
             None => match repo.find_remote("origin").ok().and_then(|r| r.url().ok().map(String::from)) {
                 Some(u) => u,
                 None => remote_from_env().ok_or_else(|| {
-                    UserError::new(format!(
-                        "`{}` is not a git checkout and no remote is known",
-                        opts.workspace.display()
-                    ))
-                    .hint("run `actions/checkout` first, or set `GITHUB_SERVER_URL` and `GITHUB_REPOSITORY`")
+                    if clone.is_some() {
+                        UserError::new(format!(
+                            "`{}` is not a git checkout and no remote is known",
+                            opts.workspace.display()
+                        ))
+                        .hint("run `actions/checkout` first, or set `GITHUB_SERVER_URL` and `GITHUB_REPOSITORY`")
+                    } else {
+                        UserError::new(format!(
+                            "the git repository in `{}` has no remote `origin`, and no other remote is known",
+                            opts.workspace.display()
+                        ))
+                        .hint("add it (`git remote add origin <url>`), or set `GITHUB_SERVER_URL` and `GITHUB_REPOSITORY`")
+                    }
                 })?,
             },
         };

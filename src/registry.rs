@@ -88,7 +88,8 @@ impl Reference {
         if !valid_tag(tag) {
             return Err(UserError::new(format!(
                 "`{tag}` is not a valid tag: tags are `[A-Za-z0-9_][A-Za-z0-9._-]{{0,127}}`"
-            )));
+            ))
+            .hint("use a tag the environment's template made (see `gitops-action status`), e.g. `dev-main-0123abc-1700000000`"));
         }
         r.tag = Some(tag.to_string());
         Ok(r)

@@ -85,7 +85,8 @@ pub async fn release(cx: &Context) -> anyhow::Result<Outputs> {
         .git_ref
         .clone()
         .or_else(|| env_var("GITHUB_REF"))
-        .map(|r| GitRef::parse(&r));
+        .map(|r| GitRef::parse_input(&r))
+        .transpose()?;
     let env = match cx.inputs.env.as_deref() {
         Some(e) => cx.config.environment(e)?,
         None => {

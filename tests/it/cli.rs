@@ -419,6 +419,17 @@ fn release_promote_rollback_retag_refuse_bad_input_with_a_hint() {
     ];
     let with = |extra: &[&'static str]| -> Vec<&str> { rel.iter().chain(extra).copied().collect() };
     let checked_first = [
+        vec!["resolve", "--ref", "refs/heads/"],
+        vec!["release", "--service", "hello", "--ref", "refs/heads/a b"],
+        vec![
+            "rollback",
+            "--service",
+            "hello",
+            "--env",
+            "dev",
+            "--to",
+            "bad tag",
+        ],
         with(&["--merge-method", "fast"]),
         with(&["--chain", "sideways"]),
         with(&["--chain", "dispatch"]),
@@ -528,4 +539,32 @@ fn deploy_on_an_unmerged_or_foreign_pr_is_a_notice() {
         let outputs = parse_outputs(&std::fs::read_to_string(&out).unwrap());
         assert_eq!(outputs["deployed"], "false");
     }
+}
+
+/// Regression: a checkout without an `origin` remote was called "not a git
+/// checkout". The message now says what is missing.
+#[test]
+fn a_checkout_without_origin_is_named_as_such() {
+    let ws = Workspace::example();
+    crate::util::git(ws.path(), &["init", "-q", "-b", "main"]);
+    crate::util::git(ws.path(), &["add", "-A"]);
+    crate::util::git(ws.path(), &["commit", "-q", "-m", "example"]);
+    let mut c = ws.cmd();
+    c.args([
+        "rollback",
+        "--service",
+        "hello",
+        "--env",
+        "dev",
+        "--steps",
+        "1",
+        "--dry-run",
+    ]);
+    let run = crate::util::Run::from(c.output().unwrap()).expect(2);
+    assert!(
+        run.stderr.contains("has no remote `origin`"),
+        "{}",
+        run.transcript()
+    );
+    assert!(run.stderr.contains("hint: add it"), "{}", run.transcript());
 }
