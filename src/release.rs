@@ -263,6 +263,14 @@ pub async fn promote(cx: &Context) -> anyhow::Result<Outputs> {
             .hint("pass `--from <env>`, or release to it with `release`")
         })?,
     };
+    if from.name == to.name {
+        return Err(UserError::new(format!(
+            "`promote` from `{}` to itself changes nothing",
+            to.name
+        ))
+        .hint("name another source with `--from`, or leave it out to take the previous environment of the chain")
+        .into());
+    }
     let session = Session::new(cx)?;
     let entry = deployed_entry(cx, from, &service)?;
     let mut out = Outputs::default();

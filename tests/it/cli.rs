@@ -419,6 +419,15 @@ fn release_promote_rollback_retag_refuse_bad_input_with_a_hint() {
     ];
     let with = |extra: &[&'static str]| -> Vec<&str> { rel.iter().chain(extra).copied().collect() };
     let checked_first = [
+        vec![
+            "promote",
+            "--service",
+            "hello",
+            "--to",
+            "prod",
+            "--from",
+            "prod",
+        ],
         vec!["resolve", "--ref", "refs/heads/"],
         vec!["release", "--service", "hello", "--ref", "refs/heads/a b"],
         vec![
