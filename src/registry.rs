@@ -8,7 +8,10 @@
 //! scope names one repository only, so a registry with token auth refuses the
 //! cross-repository mount (which needs `pull` on the source in the same token); and
 //! it would keep a second token cache and retry policy beside ours. What remains is
-//! small: manifests by raw bytes, blob mount, streamed blob copy.
+//! small: manifests by raw bytes, blob mount, streamed blob copy. The manifest and
+//! index models and the media types do come from `oci-client` (its `manifest` module):
+//! a manifest is parsed into them to find its children and blobs, and the bytes that
+//! were read are the bytes written back, so the digest never changes.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -26,15 +29,22 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Failure, UserError};
 
-const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-/// Every manifest kind we copy; the registry answers with the stored one unchanged.
-const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
-                      application/vnd.docker.distribution.manifest.list.v2+json, \
-                      application/vnd.oci.image.manifest.v1+json, \
-                      application/vnd.docker.distribution.manifest.v2+json";
+use oci_client::manifest::{
+    IMAGE_MANIFEST_LIST_MEDIA_TYPE as DOCKER_LIST, IMAGE_MANIFEST_MEDIA_TYPE as DOCKER_MANIFEST,
+    OCI_IMAGE_INDEX_MEDIA_TYPE as OCI_INDEX, OCI_IMAGE_MEDIA_TYPE as OCI_MANIFEST, OciManifest,
+};
+
+/// Every manifest kind we copy, indexes first; the registry answers with the stored one
+/// unchanged. (Schema 1 manifests are not asked for: registries convert them on the fly,
+/// which would change the digest.)
+const MANIFEST_TYPES: [&str; 4] = [OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST];
+
+/// The `Accept` header of manifest reads: [`MANIFEST_TYPES`], comma-separated.
+fn accept() -> &'static str {
+    static ACCEPT: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| MANIFEST_TYPES.join(", "));
+    &ACCEPT
+}
 
 /// What to do about 401/403: the two settings that cause nearly all of them on GHCR.
 pub const PERMISSION_HINT: &str = "the workflow needs `permissions: packages: write`, and the package must grant \
@@ -564,7 +574,7 @@ impl Registry {
                 self.inner
                     .http
                     .head(&url)
-                    .header(header::ACCEPT, ACCEPT)
+                    .header(header::ACCEPT, accept())
                     .timeout(Duration::from_secs(60))
             })
             .await?;
@@ -588,7 +598,7 @@ impl Registry {
                 self.inner
                     .http
                     .get(&url)
-                    .header(header::ACCEPT, ACCEPT)
+                    .header(header::ACCEPT, accept())
                     .timeout(Duration::from_secs(60))
             })
             .await?;
@@ -666,58 +676,52 @@ impl Registry {
             if depth > 2 {
                 return Err(Failure::new(format!("`{src}` nests indexes too deeply")).into());
             }
-            let json: serde_json::Value = serde_json::from_slice(&m.bytes).unwrap_or_default();
-            if let Some(children) = json.get("manifests").and_then(|v| v.as_array()) {
-                for child in children {
-                    let digest = child
-                        .get("digest")
-                        .and_then(|d| d.as_str())
-                        .filter(|d| valid_digest(d))
-                        .ok_or_else(|| {
-                            Failure::new(format!("`{src}` lists a manifest without a valid digest"))
-                        })?;
-                    let dst_child = dst.at_digest(digest);
-                    if self.head_manifest(&dst_child, dst_scope).await?.is_some() {
-                        continue;
+            let image = match &m.parsed {
+                OciManifest::ImageIndex(index) => {
+                    for child in &index.manifests {
+                        let digest = child.digest.as_str();
+                        if !valid_digest(digest) {
+                            return Err(Failure::new(format!(
+                                "`{src}` lists a manifest whose digest `{digest}` is not valid"
+                            ))
+                            .into());
+                        }
+                        let dst_child = dst.at_digest(digest);
+                        if self.head_manifest(&dst_child, dst_scope).await?.is_some() {
+                            continue;
+                        }
+                        let src_child = src.at_digest(digest);
+                        let cm =
+                            self.get_manifest(&src_child, src_scope)
+                                .await?
+                                .ok_or_else(|| {
+                                    Failure::new(format!(
+                                        "`{src_child}` is listed by `{src}` but missing"
+                                    ))
+                                })?;
+                        self.copy_contents(src, src_scope, dst, dst_scope, &cm, depth + 1)
+                            .await?;
+                        self.put_manifest(&dst_child, dst_scope, &cm).await?;
                     }
-                    let src_child = src.at_digest(digest);
-                    let cm = self
-                        .get_manifest(&src_child, src_scope)
-                        .await?
-                        .ok_or_else(|| {
-                            Failure::new(format!("`{src_child}` is listed by `{src}` but missing"))
-                        })?;
-                    self.copy_contents(src, src_scope, dst, dst_scope, &cm, depth + 1)
-                        .await?;
-                    self.put_manifest(&dst_child, dst_scope, &cm).await?;
+                    return Ok(());
                 }
-                return Ok(());
-            }
-            let mut blobs = Vec::new();
-            for d in json.get("config").into_iter().chain(
-                json.get("layers")
-                    .and_then(|l| l.as_array())
-                    .into_iter()
-                    .flatten(),
-            ) {
+                OciManifest::Image(image) => image,
+            };
+            let mut blobs: Vec<(String, Option<u64>)> = Vec::new();
+            for d in std::iter::once(&image.config).chain(&image.layers) {
                 // Foreign layers live elsewhere (their `urls`); registries do not hold them.
-                if d.get("urls").is_some_and(|u| u.is_array())
-                    || d.get("mediaType")
-                        .and_then(|t| t.as_str())
-                        .is_some_and(|t| t.contains("foreign"))
-                {
+                if d.urls.is_some() || d.media_type.contains("foreign") {
                     continue;
                 }
-                let digest = d
-                    .get("digest")
-                    .and_then(|x| x.as_str())
-                    .filter(|x| valid_digest(x))
-                    .ok_or_else(|| {
-                        Failure::new(format!("`{src}` names a blob without a valid digest"))
-                    })?;
-                let size = d.get("size").and_then(|s| s.as_u64());
-                if !blobs.iter().any(|(b, _): &(String, _)| b == digest) {
-                    blobs.push((digest.to_string(), size));
+                if !valid_digest(&d.digest) {
+                    return Err(Failure::new(format!(
+                        "`{src}` names a blob whose digest `{}` is not valid",
+                        d.digest
+                    ))
+                    .into());
+                }
+                if !blobs.iter().any(|(b, _)| *b == d.digest) {
+                    blobs.push((d.digest.clone(), u64::try_from(d.size).ok()));
                 }
             }
             futures_util::stream::iter(blobs)
@@ -1071,36 +1075,40 @@ pub fn no_build_error(image: &str, sha: &str) -> Failure {
 
 #[derive(Debug, Clone)]
 struct Manifest {
+    /// As the registry sent it: written back unchanged, so the digest stays.
     bytes: Vec<u8>,
+    /// What to send as `Content-Type` when writing it.
     media_type: String,
     digest: String,
+    /// The same bytes read into oci-client's models, for the children and blobs.
+    parsed: OciManifest,
 }
 
 impl Manifest {
+    /// `None` unless `bytes` is an image manifest or index (OCI or Docker v2).
     fn from_bytes(bytes: Vec<u8>, content_type: Option<String>) -> Option<Manifest> {
-        let json: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-        let declared = json.get("mediaType").and_then(|m| m.as_str());
+        let parsed: OciManifest = serde_json::from_slice(&bytes).ok()?;
+        let declared = match &parsed {
+            OciManifest::Image(m) => m.media_type.as_deref(),
+            OciManifest::ImageIndex(i) => i.media_type.as_deref(),
+        };
         let from_header = content_type
             .map(|c| c.split(';').next().unwrap_or("").trim().to_string())
-            .filter(|c| {
-                [OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST].contains(&c.as_str())
-            });
-        let media_type = match (from_header, declared) {
-            (Some(h), _) => h,
-            (None, Some(d)) => d.to_string(),
-            // OCI allows leaving `mediaType` out; the shape tells which it is.
-            (None, None) if json.get("manifests").is_some() => OCI_INDEX.to_string(),
-            (None, None) if json.get("layers").is_some() => OCI_MANIFEST.to_string(),
-            _ => return None,
+            .filter(|c| MANIFEST_TYPES.contains(&c.as_str()));
+        let media_type = match (from_header, declared, &parsed) {
+            (Some(h), _, _) => h,
+            (None, Some(d), _) => d.to_string(),
+            // OCI allows leaving `mediaType` out; the shape tells which it is. (Not
+            // `OciManifest::content_type`, which takes an unlabelled index for Docker's.)
+            (None, None, OciManifest::ImageIndex(_)) => OCI_INDEX.to_string(),
+            (None, None, OciManifest::Image(_)) => OCI_MANIFEST.to_string(),
         };
-        if json.get("manifests").is_none() && json.get("layers").is_none() {
-            return None;
-        }
         let digest = sha256_digest(&bytes);
         Some(Manifest {
             bytes,
             media_type,
             digest,
+            parsed,
         })
     }
 }
@@ -1441,12 +1449,24 @@ mod tests {
         let m =
             Manifest::from_bytes(br#"{"schemaVersion":2,"manifests":[]}"#.to_vec(), None).unwrap();
         assert_eq!(m.media_type, OCI_INDEX);
+        let image = br#"{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
         let m = Manifest::from_bytes(
-            br#"{"schemaVersion":2,"config":{},"layers":[]}"#.to_vec(),
+            image.to_vec(),
             Some(format!("{DOCKER_MANIFEST}; charset=utf-8")),
         )
         .unwrap();
         assert_eq!(m.media_type, DOCKER_MANIFEST);
+        assert!(matches!(m.parsed, OciManifest::Image(_)));
+        let m = Manifest::from_bytes(image.to_vec(), None).unwrap();
+        assert_eq!(m.media_type, OCI_MANIFEST);
+        // A config without its digest and size is not a manifest we can copy.
+        assert!(
+            Manifest::from_bytes(
+                br#"{"schemaVersion":2,"config":{},"layers":[]}"#.to_vec(),
+                Some(DOCKER_MANIFEST.into())
+            )
+            .is_none()
+        );
         assert!(Manifest::from_bytes(b"garbage".to_vec(), None).is_none());
         assert!(Manifest::from_bytes(br#"{"a":1}"#.to_vec(), Some(OCI_MANIFEST.into())).is_none());
     }
