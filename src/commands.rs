@@ -244,32 +244,28 @@ fn status(cx: &Context) -> anyhow::Result<Outputs> {
         let path = env.kustomization(&cx.root);
         let rel = cx.rel(&path);
         let mut map = BTreeMap::new();
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                for entry in overlay::read_images(&rel, &text)? {
-                    let image = entry.image().to_string();
-                    if !discovered.contains(&image) {
-                        discovered.push(image.clone());
-                    }
-                    let sha = entry
-                        .new_tag
-                        .as_deref()
-                        .and_then(|t| env.tag.parse_tag(t))
-                        .and_then(|p| p.sha.or(p.sha7));
-                    map.insert(
-                        image,
-                        Deployed {
-                            tag: entry.new_tag.clone(),
-                            digest: entry.digest.clone(),
-                            sha,
-                            file: rel.display().to_string(),
-                            line: entry.line,
-                        },
-                    );
+        if let Some(text) = crate::error::read_user_file(&path, &rel)? {
+            for entry in overlay::read_images(&rel, &text)? {
+                let image = entry.image().to_string();
+                if !discovered.contains(&image) {
+                    discovered.push(image.clone());
                 }
+                let sha = entry
+                    .new_tag
+                    .as_deref()
+                    .and_then(|t| env.tag.parse_tag(t))
+                    .and_then(|p| p.sha.or(p.sha7));
+                map.insert(
+                    image,
+                    Deployed {
+                        tag: entry.new_tag.clone(),
+                        digest: entry.digest.clone(),
+                        sha,
+                        file: rel.display().to_string(),
+                        line: entry.line,
+                    },
+                );
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("reading `{}`", rel.display())),
         }
         by_env.push(map);
     }
@@ -718,9 +714,9 @@ pub fn edit_overlay(
 ) -> anyhow::Result<OverlayChange> {
     let path = env.kustomization(&cx.root);
     let rel = cx.rel(&path);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let text = match crate::error::read_user_file(&path, &rel)? {
+        Some(t) => t,
+        None => {
             return Err(UserError::new(format!("overlay `{}` does not exist", rel.display()))
                 .hint(format!(
                     "create `{}` (with `resources:` pointing at your base), or set `overlay:` for environment `{}`",
@@ -729,7 +725,6 @@ pub fn edit_overlay(
                 ))
                 .into());
         }
-        Err(e) => return Err(e).with_context(|| format!("reading `{}`", rel.display())),
     };
     let edit = overlay::set_image(&rel, &text, &overlay::SetImage { image, tag, digest })?;
     match edit {
@@ -858,7 +853,7 @@ fn codeowners(cx: &Context) -> anyhow::Result<Outputs> {
             .hint("write the lines `gitops-action codeowners` prints to `.github/CODEOWNERS`")
             .into());
     };
-    let text = std::fs::read_to_string(&path)?;
+    let text = crate::error::read_user_file(&path, &cx.rel(&path))?.unwrap_or_default();
     let have: Vec<&str> = text
         .lines()
         .map(str::trim)

@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
-use anyhow::Context as _;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use serde::Deserialize;
 
@@ -243,16 +242,15 @@ pub fn load(root: &Path, path: &Path, explicit: bool) -> anyhow::Result<Config> 
         root.join(path)
     };
     let owner = owner_from_env();
-    match std::fs::read_to_string(&full) {
-        Ok(text) => Ok(parse(root, path, &text, owner)?),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Ok(default_config(root, owner)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(UserError::new(format!(
+    match crate::error::read_user_file(&full, path)? {
+        Some(text) => Ok(parse(root, path, &text, owner)?),
+        None if !explicit => Ok(default_config(root, owner)),
+        None => Err(UserError::new(format!(
             "config file `{}` does not exist",
             path.display()
         ))
         .hint("create it, or drop `--config` to use the built-in default (dev → uat → prod under `overlays/`)")
         .into()),
-        Err(e) => Err(e).with_context(|| format!("reading config `{}`", full.display())),
     }
 }
 

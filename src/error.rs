@@ -168,3 +168,88 @@ pub fn location_of(err: &anyhow::Error) -> Option<&Location> {
 pub fn loc(path: &Path, line: usize, column: usize) -> Location {
     Location::new(path, line, column)
 }
+
+/// The text of a file the user wrote (an overlay, the config, CODEOWNERS): `Ok(None)`
+/// when it does not exist; a [`UserError`] when it is a directory or not UTF-8 (named
+/// by line and column); any other I/O error as a failure. `rel` is the path to show.
+pub fn read_user_file(path: &Path, rel: &Path) -> anyhow::Result<Option<String>> {
+    use anyhow::Context as _;
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(decode_user_text(rel, bytes)?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(_) if path.is_dir() => Err(UserError::new(format!(
+            "`{}` is a directory, not a file",
+            rel.display()
+        ))
+        .hint("point the setting at the YAML file itself, or move the directory out of the way")
+        .into()),
+        Err(e) => Err(e).with_context(|| format!("reading `{}`", rel.display())),
+    }
+}
+
+/// `bytes` as UTF-8 text, or a [`UserError`] at the line and column of the first byte
+/// that is not (UTF-16, which some Windows editors write, is named as such).
+pub fn decode_user_text(rel: &Path, bytes: Vec<u8>) -> Result<String, UserError> {
+    let err = match String::from_utf8(bytes) {
+        Ok(text) => return Ok(text),
+        Err(e) => e,
+    };
+    let bytes = err.as_bytes();
+    let good = err.utf8_error().valid_up_to();
+    let prefix = std::str::from_utf8(&bytes[..good]).unwrap_or_default();
+    let line = prefix.matches('\n').count() + 1;
+    let column = prefix.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    let (what, from) = if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+        (
+            "is UTF-16 text (it starts with a UTF-16 byte-order mark)".to_string(),
+            "UTF-16",
+        )
+    } else {
+        (
+            format!("is not UTF-8 text: byte 0x{:02x} here", bytes[good]),
+            "LATIN1",
+        )
+    };
+    Err(UserError::at(loc(rel, line, column), what).hint(format!(
+        "YAML is read as UTF-8: save `{}` as UTF-8 (from {from}: `iconv -f {from} -t UTF-8`)",
+        rel.display()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_that_is_not_utf8_is_named_by_line_and_column() {
+        let e =
+            decode_user_text(Path::new("o/k.yaml"), b"a: 1\nb: caf\xe9\n".to_vec()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "o/k.yaml:2:7: is not UTF-8 text: byte 0xe9 here"
+        );
+        assert!(e.hint.unwrap().contains("save `o/k.yaml` as UTF-8"));
+        let e = decode_user_text(Path::new("k.yaml"), b"\xff\xfei\x00".to_vec()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "k.yaml:1:1: is UTF-16 text (it starts with a UTF-16 byte-order mark)"
+        );
+        assert_eq!(
+            decode_user_text(Path::new("k"), "é\n".into()).unwrap(),
+            "é\n"
+        );
+    }
+
+    #[test]
+    fn a_directory_is_a_user_error_and_a_missing_file_is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            read_user_file(&dir.path().join("nope"), Path::new("nope"))
+                .unwrap()
+                .is_none()
+        );
+        let e = read_user_file(dir.path(), Path::new("overlays/dev")).unwrap_err();
+        assert_eq!(exit_code(&e), 2);
+        assert_eq!(e.to_string(), "`overlays/dev` is a directory, not a file");
+    }
+}

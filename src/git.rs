@@ -380,28 +380,21 @@ impl Workspace {
         let base_commit = self.repo.find_commit(base_tip)?;
         let base_tree = base_commit.tree()?;
         let before = read_in_tree(&self.repo, &base_tree, &req.path)?;
-        let Some(after) = edit(before.as_deref().unwrap_or(""))? else {
-            return Ok(Attempt::Done(Published {
-                commit: None,
-                base_sha: base_tip.to_string(),
-                branch: branch.to_string(),
-                changed: false,
-                pushed: false,
-                retries: 0,
-                before,
-            }));
+        // No edit, or one that gives the same text: the base already has the change.
+        let after = match edit(before.as_deref().unwrap_or(""))? {
+            Some(after) if before.as_deref() != Some(after.as_str()) => after,
+            _ => {
+                return Ok(Attempt::Done(Published {
+                    commit: None,
+                    base_sha: base_tip.to_string(),
+                    branch: branch.to_string(),
+                    changed: false,
+                    pushed: false,
+                    retries: 0,
+                    before,
+                }));
+            }
         };
-        if before.as_deref() == Some(after.as_str()) {
-            return Ok(Attempt::Done(Published {
-                commit: None,
-                base_sha: base_tip.to_string(),
-                branch: branch.to_string(),
-                changed: false,
-                pushed: false,
-                retries: 0,
-                before,
-            }));
-        }
         let blob = self.repo.blob(after.as_bytes())?;
         let parts: Vec<&str> = req.path.split('/').collect();
         let tree_id = replace_blob(&self.repo, Some(&base_tree), &parts, blob)?;
@@ -941,8 +934,7 @@ fn read_in_tree(repo: &Repository, tree: &Tree<'_>, path: &str) -> anyhow::Resul
         return Ok(None);
     };
     let blob = repo.find_blob(id)?;
-    let text = String::from_utf8(blob.content().to_vec())
-        .map_err(|_| UserError::new(format!("`{path}` is not UTF-8 text")))?;
+    let text = crate::error::decode_user_text(std::path::Path::new(path), blob.content().to_vec())?;
     Ok(Some(text))
 }
 

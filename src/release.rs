@@ -709,7 +709,8 @@ impl Session {
         let method = self.change.method;
 
         if cx.dry_run {
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            // A missing overlay is made by the release, as on the real path.
+            let text = crate::error::read_user_file(&path, &rel)?.unwrap_or_default();
             let before = overlay::find_image(&rel, &text, &service.image)?;
             let old = before.as_ref().and_then(|b| b.new_tag.clone());
             match overlay::set_image(&rel, &text, &set)? {
@@ -1424,8 +1425,8 @@ fn deployed_entry(
 ) -> anyhow::Result<ImageEntry> {
     let path = env.kustomization(&cx.root);
     let rel = path.strip_prefix(&cx.root).unwrap_or(&path).to_path_buf();
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        UserError::new(format!("cannot read overlay `{}`: {e}", rel.display())).hint(format!(
+    let text = crate::error::read_user_file(&path, &rel)?.ok_or_else(|| {
+        UserError::new(format!("overlay `{}` does not exist", rel.display())).hint(format!(
             "check out the repository (actions/checkout) and the `overlay` of `{}`",
             env.name
         ))

@@ -577,3 +577,40 @@ fn a_checkout_without_origin_is_named_as_such() {
     );
     assert!(run.stderr.contains("hint: add it"), "{}", run.transcript());
 }
+
+/// Regression: an overlay or config that is not UTF-8, or a directory where the
+/// overlay file should be, was a failure (exit 1) without a place or a hint.
+#[test]
+fn files_that_are_not_utf8_text_are_named_by_line_and_column() {
+    let ws = Workspace::example();
+    let overlay = "overlays/dev/kustomization.yaml";
+    let mut bytes = std::fs::read(ws.path().join(overlay)).unwrap();
+    bytes.extend_from_slice(b"# caf\xe9\n");
+    std::fs::write(ws.path().join(overlay), &bytes).unwrap();
+    let set = [
+        "set-image",
+        "--service",
+        "hello",
+        "--env",
+        "dev",
+        "--tag",
+        "v2",
+    ];
+    let run = ws.run(&set).expect(2);
+    insta::assert_snapshot!(run.transcript());
+    assert_eq!(
+        std::fs::read(ws.path().join(overlay)).unwrap(),
+        bytes,
+        "untouched"
+    );
+    ws.run(&["status"]).expect(2);
+
+    std::fs::remove_file(ws.path().join(overlay)).unwrap();
+    std::fs::create_dir(ws.path().join(overlay)).unwrap();
+    let run = ws.run(&set).expect(2);
+    insta::assert_snapshot!(run.transcript());
+
+    std::fs::write(ws.path().join(".github/gitops.yaml"), b"\xff\xfee\x00n\x00").unwrap();
+    let run = ws.run(&["status"]).expect(2);
+    insta::assert_snapshot!(run.transcript());
+}
