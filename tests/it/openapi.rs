@@ -855,7 +855,7 @@ async fn the_checker_rejects_answers_unlike_the_description() {
         "{got:?}"
     );
 
-    // deployment (derived from nullable-deployment): its payload is an object or a string.
+    // deployment (as read from the description): its payload is an object or a string.
     let dep = json!({"ref": "main", "required_contexts": []});
     let (s, d) = run
         .send(
@@ -950,9 +950,45 @@ fn the_fixture_names_its_source_and_every_route() {
     ] {
         assert!(doc["schemas"].get(name).is_some(), "{name} in the fixture");
     }
-    // simple-user as read, not derived from nullable-simple-user.
-    assert!(doc["schemas"]["simple-user"].get("derived_from").is_none());
-    assert!(doc["schemas"]["simple-user"].get("nullable").is_none());
+    // simple-user and deployment as read, not derived from their nullable- twins.
+    for name in ["simple-user", "deployment"] {
+        assert!(doc["schemas"][name].get("derived_from").is_none(), "{name}");
+        assert!(doc["schemas"][name].get("nullable").is_none(), "{name}");
+    }
+    // Every schema reached through required (and kept optional) properties was read, so
+    // the checker knows the shape of everything it meets, not only its presence.
+    assert_eq!(doc["missing_schemas"], json!([]));
+    let schemas = doc["schemas"].as_object().unwrap();
+    let mut refs = Vec::new();
+    for o in doc["operations"].as_object().unwrap().values() {
+        // Only answer schemas: a response's own `ref` names a components/responses entry.
+        for r in o["responses"].as_object().unwrap().values() {
+            collect_refs(&r["schema"], &mut refs);
+        }
+    }
+    collect_refs(&doc["schemas"], &mut refs);
+    for name in refs {
+        assert!(
+            schemas.contains_key(&name),
+            "{name} is referenced but not in the fixture"
+        );
+    }
+}
+
+/// Every schema name `v` refers to (`{"ref": name}`), at any depth.
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(name)) = m.get("ref") {
+                out.push(name.clone());
+            }
+            for x in m.values() {
+                collect_refs(x, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_refs(x, out)),
+        _ => {}
+    }
 }
 
 // -- GraphQL -------------------------------------------------------------------------
