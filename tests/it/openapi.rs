@@ -321,7 +321,7 @@ async fn every_answer_matches_the_openapi_description() {
         t,
         &format!("POST {rr}"),
         &format!("{p}/requested_reviewers"),
-        Some(json!({"reviewers": ["octo"]})),
+        Some(json!({"reviewers": ["octo"], "team_reviewers": ["platform"]})),
         201,
     )
     .await;
@@ -338,15 +338,18 @@ async fn every_answer_matches_the_openapi_description() {
         asked["users"][0]["login"], "octo",
         "the reviewer request must be visible"
     );
+    // The team comes back as a team (reviewer requests) and a team-simple (the pull).
+    assert_eq!(asked["teams"][0]["slug"], "platform");
     let pr_now = run
         .call(t, &format!("GET {rp}/pulls/{{pull_number}}"), &p, None, 200)
         .await;
     assert_eq!(pr_now["requested_reviewers"][0]["login"], "octo");
+    assert_eq!(pr_now["requested_teams"][0]["slug"], "platform");
     run.call(
         t,
         &format!("DELETE {rr}"),
         &format!("{p}/requested_reviewers"),
-        Some(json!({"reviewers": ["octo"]})),
+        Some(json!({"reviewers": ["octo"], "team_reviewers": ["platform"]})),
         200,
     )
     .await;
@@ -1192,7 +1195,7 @@ async fn graphql_answers_match_the_public_schema() {
         .unwrap();
     gh.configure_repo(REPO, |s| s.allow_auto_merge = true)
         .unwrap();
-    let run = Run {
+    let mut run = Run {
         spec: Spec::load(),
         base: gh.api_url(),
         client: reqwest::Client::new(),
@@ -1238,6 +1241,13 @@ async fn graphql_answers_match_the_public_schema() {
         v["data"][field]["pullRequest"]["autoMergeRequest"]["mergeMethod"],
         "SQUASH"
     );
+    // The REST view of that pull request carries it as an auto-merge object.
+    let one = format!("/repos/acme/app/pulls/{}", pr["number"]);
+    let (s, rest) = run.send(Some(TOKEN), "GET", &one, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(rest["auto_merge"]["merge_method"], "squash", "{rest}");
+    run.conforms("GET /repos/{owner}/{repo}/pulls/{pull_number}", s, &rest);
+    assert!(run.errs.is_empty(), "{}", run.errs.join("\n"));
     // The pull request query.
     let q = "query($o: String!, $n: String!, $num: Int!) { repository(owner: $o, name: $n) { pullRequest(number: $num) { id number state mergeStateStatus autoMergeRequest { enabledAt enabledBy { login } } } } }";
     let v = graphql(
