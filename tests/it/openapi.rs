@@ -321,7 +321,7 @@ async fn every_answer_matches_the_openapi_description() {
         t,
         &format!("POST {rr}"),
         &format!("{p}/requested_reviewers"),
-        Some(json!({"reviewers": ["octo"]})),
+        Some(json!({"reviewers": ["octo"], "team_reviewers": ["platform"]})),
         201,
     )
     .await;
@@ -338,15 +338,18 @@ async fn every_answer_matches_the_openapi_description() {
         asked["users"][0]["login"], "octo",
         "the reviewer request must be visible"
     );
+    // The team comes back as a team (reviewer requests) and a team-simple (the pull).
+    assert_eq!(asked["teams"][0]["slug"], "platform");
     let pr_now = run
         .call(t, &format!("GET {rp}/pulls/{{pull_number}}"), &p, None, 200)
         .await;
     assert_eq!(pr_now["requested_reviewers"][0]["login"], "octo");
+    assert_eq!(pr_now["requested_teams"][0]["slug"], "platform");
     run.call(
         t,
         &format!("DELETE {rr}"),
         &format!("{p}/requested_reviewers"),
-        Some(json!({"reviewers": ["octo"]})),
+        Some(json!({"reviewers": ["octo"], "team_reviewers": ["platform"]})),
         200,
     )
     .await;
@@ -855,7 +858,7 @@ async fn the_checker_rejects_answers_unlike_the_description() {
         "{got:?}"
     );
 
-    // deployment (derived from nullable-deployment): its payload is an object or a string.
+    // deployment (as read from the description): its payload is an object or a string.
     let dep = json!({"ref": "main", "required_contexts": []});
     let (s, d) = run
         .send(
@@ -950,9 +953,45 @@ fn the_fixture_names_its_source_and_every_route() {
     ] {
         assert!(doc["schemas"].get(name).is_some(), "{name} in the fixture");
     }
-    // simple-user as read, not derived from nullable-simple-user.
-    assert!(doc["schemas"]["simple-user"].get("derived_from").is_none());
-    assert!(doc["schemas"]["simple-user"].get("nullable").is_none());
+    // simple-user and deployment as read, not derived from their nullable- twins.
+    for name in ["simple-user", "deployment"] {
+        assert!(doc["schemas"][name].get("derived_from").is_none(), "{name}");
+        assert!(doc["schemas"][name].get("nullable").is_none(), "{name}");
+    }
+    // Every schema reached through required (and kept optional) properties was read, so
+    // the checker knows the shape of everything it meets, not only its presence.
+    assert_eq!(doc["missing_schemas"], json!([]));
+    let schemas = doc["schemas"].as_object().unwrap();
+    let mut refs = Vec::new();
+    for o in doc["operations"].as_object().unwrap().values() {
+        // Only answer schemas: a response's own `ref` names a components/responses entry.
+        for r in o["responses"].as_object().unwrap().values() {
+            collect_refs(&r["schema"], &mut refs);
+        }
+    }
+    collect_refs(&doc["schemas"], &mut refs);
+    for name in refs {
+        assert!(
+            schemas.contains_key(&name),
+            "{name} is referenced but not in the fixture"
+        );
+    }
+}
+
+/// Every schema name `v` refers to (`{"ref": name}`), at any depth.
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(name)) = m.get("ref") {
+                out.push(name.clone());
+            }
+            for x in m.values() {
+                collect_refs(x, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_refs(x, out)),
+        _ => {}
+    }
 }
 
 // -- GraphQL -------------------------------------------------------------------------
@@ -1156,7 +1195,7 @@ async fn graphql_answers_match_the_public_schema() {
         .unwrap();
     gh.configure_repo(REPO, |s| s.allow_auto_merge = true)
         .unwrap();
-    let run = Run {
+    let mut run = Run {
         spec: Spec::load(),
         base: gh.api_url(),
         client: reqwest::Client::new(),
@@ -1202,6 +1241,13 @@ async fn graphql_answers_match_the_public_schema() {
         v["data"][field]["pullRequest"]["autoMergeRequest"]["mergeMethod"],
         "SQUASH"
     );
+    // The REST view of that pull request carries it as an auto-merge object.
+    let one = format!("/repos/acme/app/pulls/{}", pr["number"]);
+    let (s, rest) = run.send(Some(TOKEN), "GET", &one, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(rest["auto_merge"]["merge_method"], "squash", "{rest}");
+    run.conforms("GET /repos/{owner}/{repo}/pulls/{pull_number}", s, &rest);
+    assert!(run.errs.is_empty(), "{}", run.errs.join("\n"));
     // The pull request query.
     let q = "query($o: String!, $n: String!, $num: Int!) { repository(owner: $o, name: $n) { pullRequest(number: $num) { id number state mergeStateStatus autoMergeRequest { enabledAt enabledBy { login } } } } }";
     let v = graphql(

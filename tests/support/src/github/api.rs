@@ -805,6 +805,9 @@ fn team_json(base: &str, org: &str, team: &str) -> Value {
         "members_url": format!("{base}/api/v3/organizations/1/team/{id}/members{{/member}}"),
         "repositories_url": format!("{base}/api/v3/organizations/1/team/{id}/repos"),
         "parent": null,
+        // The ownership type, required in team and team-simple: every team here belongs
+        // to an organization.
+        "type": "organization",
     })
 }
 
