@@ -112,7 +112,7 @@ impl Context {
     }
 
     /// The repo-relative path as users see it in messages.
-    fn rel(&self, path: &Path) -> PathBuf {
+    pub(crate) fn rel(&self, path: &Path) -> PathBuf {
         path.strip_prefix(&self.root)
             .map(Path::to_path_buf)
             .unwrap_or_else(|_| path.to_path_buf())

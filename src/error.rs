@@ -181,7 +181,7 @@ pub fn read_user_file(path: &Path, rel: &Path) -> anyhow::Result<Option<String>>
             "`{}` is a directory, not a file",
             rel.display()
         ))
-        .hint("point the setting at the YAML file itself, or move the directory out of the way")
+        .hint("this path must be a file: rename the directory, or point `config` (or the environment's `overlay:`) elsewhere")
         .into()),
         Err(e) => Err(e).with_context(|| format!("reading `{}`", rel.display())),
     }

@@ -39,17 +39,21 @@ use oci_client::manifest::{
 /// which would change the digest.)
 const MANIFEST_TYPES: [&str; 4] = [OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST];
 
-/// The `Accept` header of manifest reads: [`MANIFEST_TYPES`], comma-separated.
-fn accept() -> &'static str {
-    static ACCEPT: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| MANIFEST_TYPES.join(", "));
-    &ACCEPT
-}
+/// The `Accept` header of manifest reads: [`MANIFEST_TYPES`], comma-separated (a test
+/// keeps the two equal).
+const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
+                      application/vnd.docker.distribution.manifest.list.v2+json, \
+                      application/vnd.oci.image.manifest.v1+json, \
+                      application/vnd.docker.distribution.manifest.v2+json";
 
 /// What to do about 401/403: the two settings that cause nearly all of them on GHCR.
 pub const PERMISSION_HINT: &str = "the workflow needs `permissions: packages: write`, and the package must grant \
      this repository access (package settings → Manage Actions access); outside Actions, \
      check `registry-username` and `registry-password`";
+
+/// For a manifest the registry holds but that cannot be copied as it is.
+const DAMAGED_HINT: &str = "the manifest in the registry is damaged or not an image: push the image again \
+     (an OCI or Docker v2 manifest or index, whose descriptors have `mediaType`, `digest` and `size`)";
 
 const ATTEMPTS: u32 = 4;
 const BLOB_CONCURRENCY: usize = 4;
@@ -574,7 +578,7 @@ impl Registry {
                 self.inner
                     .http
                     .head(&url)
-                    .header(header::ACCEPT, accept())
+                    .header(header::ACCEPT, ACCEPT)
                     .timeout(Duration::from_secs(60))
             })
             .await?;
@@ -598,7 +602,7 @@ impl Registry {
                 self.inner
                     .http
                     .get(&url)
-                    .header(header::ACCEPT, accept())
+                    .header(header::ACCEPT, ACCEPT)
                     .timeout(Duration::from_secs(60))
             })
             .await?;
@@ -619,6 +623,7 @@ impl Registry {
                 "registry `{}` answered `{r}` with something that is not an image manifest",
                 r.host
             ))
+            .hint(DAMAGED_HINT)
         })?;
         let expected = r.digest.as_ref().or(header_digest.as_ref());
         if let Some(want) = expected
@@ -684,6 +689,7 @@ impl Registry {
                             return Err(Failure::new(format!(
                                 "`{src}` lists a manifest whose digest `{digest}` is not valid"
                             ))
+                            .hint(DAMAGED_HINT)
                             .into());
                         }
                         let dst_child = dst.at_digest(digest);
@@ -718,6 +724,7 @@ impl Registry {
                         "`{src}` names a blob whose digest `{}` is not valid",
                         d.digest
                     ))
+                    .hint(DAMAGED_HINT)
                     .into());
                 }
                 if !blobs.iter().any(|(b, _)| *b == d.digest) {
@@ -1442,6 +1449,11 @@ mod tests {
             b >= Duration::from_millis(1000) && b < Duration::from_millis(1100),
             "{b:?}"
         );
+    }
+
+    #[test]
+    fn accept_lists_every_manifest_type() {
+        assert_eq!(ACCEPT, MANIFEST_TYPES.join(", "));
     }
 
     #[test]

@@ -697,7 +697,7 @@ impl Session {
         let env = change.env;
         let service = change.service;
         let path = env.kustomization(&cx.root);
-        let rel = path.strip_prefix(&cx.root).unwrap_or(&path).to_path_buf();
+        let rel = cx.rel(&path);
         let rel_str = rel.to_string_lossy().replace('\\', "/");
         let set = SetImage {
             image: &service.image,
@@ -1238,7 +1238,7 @@ impl Session {
         steps: usize,
     ) -> anyhow::Result<(String, String)> {
         let path = env.kustomization(&cx.root);
-        let rel = path.strip_prefix(&cx.root).unwrap_or(&path).to_path_buf();
+        let rel = cx.rel(&path);
         let rel_str = rel.to_string_lossy().replace('\\', "/");
         let Repo { ws, base } = self.repo(cx)?;
         self.base_tip(ws, base)?;
@@ -1424,7 +1424,7 @@ fn deployed_entry(
     service: &Service,
 ) -> anyhow::Result<ImageEntry> {
     let path = env.kustomization(&cx.root);
-    let rel = path.strip_prefix(&cx.root).unwrap_or(&path).to_path_buf();
+    let rel = cx.rel(&path);
     let text = crate::error::read_user_file(&path, &rel)?.ok_or_else(|| {
         UserError::new(format!("overlay `{}` does not exist", rel.display())).hint(format!(
             "check out the repository (actions/checkout) and the `overlay` of `{}`",
