@@ -242,7 +242,7 @@ pub fn load(root: &Path, path: &Path, explicit: bool) -> anyhow::Result<Config> 
         root.join(path)
     };
     let owner = owner_from_env();
-    match crate::error::read_user_file(&full, path)? {
+    match crate::fs::read_user_file(&full, path)? {
         Some(text) => Ok(parse(root, path, &text, owner)?),
         None if !explicit => Ok(default_config(root, owner)),
         None => Err(UserError::new(format!(

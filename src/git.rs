@@ -934,7 +934,7 @@ fn read_in_tree(repo: &Repository, tree: &Tree<'_>, path: &str) -> anyhow::Resul
         return Ok(None);
     };
     let blob = repo.find_blob(id)?;
-    let text = crate::error::decode_user_text(std::path::Path::new(path), blob.content().to_vec())?;
+    let text = crate::fs::decode_user_text(std::path::Path::new(path), blob.content().to_vec())?;
     Ok(Some(text))
 }
 

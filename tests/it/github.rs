@@ -7,9 +7,10 @@ use std::path::Path;
 use gitops_action::git::{GitOptions, Identity, Publish, Target, Workspace, release_branch};
 use gitops_action::github::{
     GitHub, GitHubOptions, MergeMethod, MergeOutcome, MergePolicy, MergeTry, PrContent,
-    PrOperation, Release, pr_title, release,
+    PrOperation, pr_title,
 };
 use gitops_action::overlay::{self, SetImage};
+use gitops_action::session::pull_request::{Release, release};
 use gitops_testkit::github::{GitHubStandIn, Protection, TokenGrants};
 
 const REPO: &str = "acme/app";

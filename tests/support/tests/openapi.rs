@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use gitops_testkit::github::{GitHubStandIn, Protection, TokenGrants};
 use serde_json::{Value, json};
 
-const FIXTURE: &str = include_str!("../fixtures/github-openapi.json");
+const FIXTURE: &str = include_str!("../../fixtures/github-openapi.json");
 const TOKEN: &str = "ghs_openapi_token";
 const USER_TOKEN: &str = "ghp_openapi_user";
 const REPO: &str = "acme/app";
@@ -996,9 +996,9 @@ fn collect_refs(v: &Value, out: &mut Vec<String>) {
 
 // -- GraphQL -------------------------------------------------------------------------
 
-const GRAPHQL_FIXTURE: &str = include_str!("../fixtures/github-graphql.json");
+const GRAPHQL_FIXTURE: &str = include_str!("../../fixtures/github-graphql.json");
 /// The app's own source: its auto-merge mutation is checked against the schema too.
-const APP_GITHUB: &str = include_str!("../../src/github.rs");
+const APP_GITHUB: &str = include_str!("../../../src/github/pulls.rs");
 
 /// GitHub's public GraphQL schema, trimmed by `scripts/graphql-subset`.
 struct Gql {
@@ -1115,11 +1115,11 @@ impl Gql {
     }
 }
 
-/// The app's `enablePullRequestAutoMerge` mutation as written in src/github.rs.
+/// The app's `enablePullRequestAutoMerge` mutation as written in src/github/pulls.rs.
 fn app_mutation() -> String {
     let start = APP_GITHUB
         .find("\"mutation($id")
-        .expect("the auto-merge mutation in src/github.rs");
+        .expect("the auto-merge mutation in src/github/pulls.rs");
     let rest = &APP_GITHUB[start + 1..];
     rest[..rest.find("\";").unwrap()].replace("\\n", "\n")
 }

@@ -1,0 +1,289 @@
+//! `status`: the version of each service in each environment, and the drift
+//! between neighbours.
+
+use crate::action::Outputs;
+use crate::context::*;
+use crate::overlay;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+use super::Format;
+
+#[derive(Debug, Serialize)]
+pub(crate) struct StatusReport {
+    pub(crate) environments: Vec<String>,
+    pub(crate) services: Vec<ServiceStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ServiceStatus {
+    pub(crate) name: String,
+    pub(crate) image: String,
+    pub(crate) deployed: BTreeMap<String, Option<Deployed>>,
+    pub(crate) drift: Vec<Drift>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub(crate) struct Deployed {
+    pub(crate) tag: Option<String>,
+    pub(crate) digest: Option<String>,
+    /// The commit the tag was made from, when the tag template says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) sha: Option<String>,
+    pub(crate) file: String,
+    pub(crate) line: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Drift {
+    pub(crate) from: String,
+    pub(crate) to: String,
+    /// `in-sync`, `ahead`, `missing` or `differs`.
+    pub(crate) state: &'static str,
+    /// Commits by which `from` is ahead of `to`, when both commits are known locally.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) ahead: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) compare_url: Option<String>,
+}
+
+pub(crate) fn status(cx: &Context) -> anyhow::Result<Outputs> {
+    let format = Format::parse(
+        cx.inputs.format.as_deref(),
+        &[Format::Text, Format::Table, Format::Json, Format::Markdown],
+    )?;
+    let envs = &cx.config.environments;
+    // One parse per overlay, then lookups: status stays linear in services × envs.
+    let mut by_env: Vec<BTreeMap<String, Deployed>> = Vec::new();
+    let mut discovered: Vec<String> = Vec::new();
+    for env in envs {
+        let path = env.kustomization(&cx.root);
+        let rel = cx.rel(&path);
+        let mut map = BTreeMap::new();
+        if let Some(text) = crate::fs::read_user_file(&path, &rel)? {
+            for entry in overlay::read_images(&rel, &text)? {
+                let image = entry.image().to_string();
+                if !discovered.contains(&image) {
+                    discovered.push(image.clone());
+                }
+                let sha = entry
+                    .new_tag
+                    .as_deref()
+                    .and_then(|t| env.tag.parse_tag(t))
+                    .and_then(|p| p.sha.or(p.sha7));
+                map.insert(
+                    image,
+                    Deployed {
+                        tag: entry.new_tag.clone(),
+                        digest: entry.digest.clone(),
+                        sha,
+                        file: rel.display().to_string(),
+                        line: entry.line,
+                    },
+                );
+            }
+        }
+        by_env.push(map);
+    }
+    let services: Vec<(String, String)> = if cx.config.services.is_empty() {
+        discovered
+            .iter()
+            .map(|i| (i.rsplit('/').next().unwrap_or(i).to_string(), i.clone()))
+            .collect()
+    } else {
+        cx.config
+            .services
+            .iter()
+            .map(|s| (s.name.clone(), s.image.clone()))
+            .collect()
+    };
+    let repo = crate::git::open_foreign_owned(&cx.root).ok();
+    let web = compare_base();
+    let mut report = StatusReport {
+        environments: envs.iter().map(|e| e.name.clone()).collect(),
+        services: vec![],
+    };
+    for (name, image) in services {
+        let mut deployed = BTreeMap::new();
+        for (env, map) in envs.iter().zip(&by_env) {
+            deployed.insert(env.name.clone(), map.get(&image).cloned());
+        }
+        let mut drift = Vec::new();
+        for env in envs {
+            let Some(next) = cx.config.next_of(&env.name) else {
+                continue;
+            };
+            let (a, b) = (deployed[&env.name].as_ref(), deployed[&next.name].as_ref());
+            let (state, ahead, compare_url) = match (a, b) {
+                (None, _) => continue,
+                (Some(_), None) => ("missing", None, None),
+                (Some(a), Some(b)) if a.digest.is_some() && a.digest == b.digest => {
+                    ("in-sync", Some(0), None)
+                }
+                (Some(a), Some(b)) if a.digest.is_none() && a.tag == b.tag => {
+                    ("in-sync", Some(0), None)
+                }
+                (Some(a), Some(b)) => match (&a.sha, &b.sha) {
+                    (Some(sa), Some(sb)) if sa == sb => ("in-sync", Some(0), None),
+                    (Some(sa), Some(sb)) => {
+                        let ahead = repo.as_ref().and_then(|r| commits_ahead(r, sa, sb));
+                        let url = web.as_ref().map(|w| format!("{w}/compare/{sb}...{sa}"));
+                        (
+                            if ahead.is_some() { "ahead" } else { "differs" },
+                            ahead,
+                            url,
+                        )
+                    }
+                    _ => ("differs", None, None),
+                },
+            };
+            drift.push(Drift {
+                from: env.name.clone(),
+                to: next.name.clone(),
+                state,
+                ahead,
+                compare_url,
+            });
+        }
+        report.services.push(ServiceStatus {
+            name,
+            image,
+            deployed,
+            drift,
+        });
+    }
+
+    let mut out = Outputs {
+        summary: status_markdown(&report),
+        ..Outputs::default()
+    };
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Markdown => print!("{}", out.summary),
+        Format::Text | Format::Table => print!("{}", status_table(&report)),
+    }
+    out.set("status", serde_json::to_string(&report)?);
+    Ok(out)
+}
+
+pub(crate) fn short(d: &Deployed) -> String {
+    match (&d.tag, &d.digest) {
+        (Some(t), Some(g)) => format!("{t}@{}", &g[..g.len().min(19)]),
+        (Some(t), None) => t.clone(),
+        (None, Some(g)) => format!("@{}", &g[..g.len().min(19)]),
+        (None, None) => "(no tag)".into(),
+    }
+}
+
+pub(crate) fn status_table(r: &StatusReport) -> String {
+    let mut rows: Vec<Vec<String>> = vec![];
+    let mut header = vec!["SERVICE".to_string()];
+    header.extend(r.environments.iter().map(|e| e.to_uppercase()));
+    header.push("DRIFT".into());
+    rows.push(header);
+    for s in &r.services {
+        let mut row = vec![s.name.clone()];
+        for e in &r.environments {
+            row.push(
+                s.deployed[e]
+                    .as_ref()
+                    .map(short)
+                    .unwrap_or_else(|| "-".into()),
+            );
+        }
+        row.push(drift_text(&s.drift));
+        rows.push(row);
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in &rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    if r.services.is_empty() {
+        out.push_str("(no images in any overlay)\n");
+    }
+    out
+}
+
+pub(crate) fn drift_text(drift: &[Drift]) -> String {
+    let parts: Vec<String> = drift
+        .iter()
+        .filter(|d| d.state != "in-sync")
+        .map(|d| match (d.state, d.ahead) {
+            ("ahead", Some(n)) => format!("{}→{} +{n}", d.from, d.to),
+            ("missing", _) => format!("{}→{} not deployed", d.from, d.to),
+            _ => format!("{}→{} differs", d.from, d.to),
+        })
+        .collect();
+    if parts.is_empty() {
+        "in sync".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+pub(crate) fn status_markdown(r: &StatusReport) -> String {
+    let mut out = String::from("### Deployed versions\n\n| Service |");
+    for e in &r.environments {
+        out.push_str(&format!(" {e} |"));
+    }
+    out.push_str(" Drift |\n|---|");
+    for _ in &r.environments {
+        out.push_str("---|");
+    }
+    out.push_str("---|\n");
+    for s in &r.services {
+        out.push_str(&format!("| `{}` |", s.name));
+        for e in &r.environments {
+            match &s.deployed[e] {
+                Some(d) => out.push_str(&format!(" `{}` |", short(d))),
+                None => out.push_str(" – |"),
+            }
+        }
+        let links: Vec<String> = s
+            .drift
+            .iter()
+            .filter(|d| d.state != "in-sync")
+            .map(|d| match &d.compare_url {
+                Some(u) => format!("[{}]({u})", drift_text(std::slice::from_ref(d))),
+                None => drift_text(std::slice::from_ref(d)),
+            })
+            .collect();
+        out.push_str(&format!(
+            " {} |\n",
+            if links.is_empty() {
+                "in sync".into()
+            } else {
+                links.join("<br>")
+            }
+        ));
+    }
+    out
+}
+
+/// Commits reachable from `from` but not from `to`, if both are in the local clone.
+pub(crate) fn commits_ahead(repo: &git2::Repository, from: &str, to: &str) -> Option<usize> {
+    let a = repo.revparse_single(from).ok()?.peel_to_commit().ok()?.id();
+    let b = repo.revparse_single(to).ok()?.peel_to_commit().ok()?.id();
+    repo.graph_ahead_behind(a, b).ok().map(|(ahead, _)| ahead)
+}
+
+/// `https://github.com/owner/repo`, when the runner tells us the repository.
+pub(crate) fn compare_base() -> Option<String> {
+    let repo = std::env::var("GITHUB_REPOSITORY")
+        .ok()
+        .filter(|r| !r.is_empty())?;
+    let server = std::env::var("GITHUB_SERVER_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "https://github.com".into());
+    Some(format!("{}/{repo}", server.trim_end_matches('/')))
+}

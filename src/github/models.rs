@@ -1,0 +1,231 @@
+//! GitHub's answers as we read them, and the merge policies and outcomes.
+
+use crate::error::UserError;
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PullRequest {
+    pub number: u64,
+    #[serde(default)]
+    pub node_id: String,
+    #[serde(default)]
+    pub html_url: String,
+    pub state: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub body: Option<String>,
+    pub head: BranchRef,
+    pub base: BranchRef,
+    #[serde(default)]
+    pub mergeable: Option<bool>,
+    #[serde(default)]
+    pub mergeable_state: Option<String>,
+    #[serde(default)]
+    pub merged: Option<bool>,
+    #[serde(default)]
+    pub merge_commit_sha: Option<String>,
+    #[serde(default)]
+    pub auto_merge: Option<Value>,
+    #[serde(default)]
+    pub draft: Option<bool>,
+    #[serde(default)]
+    pub labels: Vec<Label>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Label {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BranchRef {
+    #[serde(rename = "ref")]
+    pub ref_field: String,
+    pub sha: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Comparison {
+    #[serde(default)]
+    pub html_url: String,
+    #[serde(default)]
+    pub ahead_by: u64,
+    #[serde(default)]
+    pub behind_by: u64,
+    #[serde(default)]
+    pub commits: Vec<CommitRef>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CommitRef {
+    pub sha: String,
+    #[serde(default)]
+    pub html_url: String,
+    pub commit: CommitDetail,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CommitDetail {
+    pub message: String,
+    #[serde(default)]
+    pub author: Option<GitActor>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GitActor {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub date: Option<String>,
+}
+
+/// What the PR step did, for the `pr-operation` output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrOperation {
+    Created,
+    Updated,
+    Unchanged,
+    Closed,
+}
+
+impl PrOperation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrOperation::Created => "created",
+            PrOperation::Updated => "updated",
+            PrOperation::Unchanged => "unchanged",
+            PrOperation::Closed => "closed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrState {
+    pub number: u64,
+    pub url: String,
+    pub node_id: String,
+    pub head_sha: String,
+    pub operation: PrOperation,
+    /// Auto-merge already enabled on this PR.
+    pub auto_merge: bool,
+}
+
+impl PrState {
+    pub(crate) fn from_pr(pr: PullRequest, operation: PrOperation) -> Self {
+        PrState {
+            number: pr.number,
+            url: pr.html_url,
+            node_id: pr.node_id,
+            head_sha: pr.head.sha,
+            operation,
+            auto_merge: pr.auto_merge.is_some_and(|v| !v.is_null()),
+        }
+    }
+}
+
+/// What to put in the PR; built by the caller (see [`pr_title`], [`PrBody`]).
+#[derive(Debug, Clone, Default)]
+pub struct PrContent {
+    pub title: String,
+    pub body: String,
+    pub labels: Vec<String>,
+    /// Users, and teams as `org/team`.
+    pub reviewers: Vec<String>,
+    pub draft: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MergePolicy {
+    /// Merge now; fall back to auto-merge when checks or reviews are pending.
+    Immediate,
+    /// Merge when mergeable, else let GitHub merge once checks pass.
+    #[default]
+    Auto,
+    /// Leave it for reviewers.
+    Never,
+}
+
+impl std::str::FromStr for MergePolicy {
+    type Err = UserError;
+    fn from_str(s: &str) -> Result<Self, UserError> {
+        match s {
+            "immediate" => Ok(MergePolicy::Immediate),
+            "auto" => Ok(MergePolicy::Auto),
+            "never" => Ok(MergePolicy::Never),
+            _ => Err(UserError::new(format!("`{s}` is not a merge policy"))
+                .hint("use `auto`, `immediate`, `never` or `direct`")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MergeMethod {
+    #[default]
+    Squash,
+    Merge,
+    Rebase,
+}
+
+impl MergeMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MergeMethod::Squash => "squash",
+            MergeMethod::Merge => "merge",
+            MergeMethod::Rebase => "rebase",
+        }
+    }
+
+    pub(crate) fn graphql(self) -> &'static str {
+        match self {
+            MergeMethod::Squash => "SQUASH",
+            MergeMethod::Merge => "MERGE",
+            MergeMethod::Rebase => "REBASE",
+        }
+    }
+}
+
+impl std::str::FromStr for MergeMethod {
+    type Err = UserError;
+    fn from_str(s: &str) -> Result<Self, UserError> {
+        match s {
+            "squash" => Ok(MergeMethod::Squash),
+            "merge" => Ok(MergeMethod::Merge),
+            "rebase" => Ok(MergeMethod::Rebase),
+            _ => Err(UserError::new(format!("input `merge-method` is `{s}`"))
+                .hint("use `squash`, `merge` or `rebase`")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeTry {
+    Merged(String),
+    /// 405: not mergeable now (checks, reviews, conflicts), with GitHub's reason.
+    Refused(String),
+    /// 409: the head is no longer the sha we pushed.
+    HeadModified(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AutoMerge {
+    Enabled,
+    /// "Pull request is in clean status": mergeable right now.
+    Clean,
+    AlreadyMerged,
+    Refused(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeOutcome {
+    Merged(String),
+    AutoMerge,
+    Left,
+    /// Conflicts with the base: re-apply the edit on the new base.
+    Conflict(String),
+    /// Someone pushed to our branch after us.
+    HeadModified(String),
+    /// Not mergeable and auto-merge not possible; GitHub's reason.
+    Blocked(String),
+}

@@ -1,0 +1,373 @@
+//! Pull requests: find, open or update the release PR, label and request reviewers,
+//! merge with the head-sha guard or enable auto-merge, close a stale one.
+
+use super::*;
+use crate::error::UserError;
+use http::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+impl GitHub {
+    /// The open PR from `head` (a branch of this repository) into `base`, if any.
+    pub async fn find_open_pr(
+        &self,
+        head: &str,
+        base: &str,
+    ) -> anyhow::Result<Option<PullRequest>> {
+        let path = self.repo_path(&format!(
+            "/pulls?state=open&head={}&base={}&per_page=10",
+            enc(&format!("{}:{head}", self.owner)),
+            enc(base)
+        ));
+        let a = self
+            .call(Method::GET, &path, None, "list pull requests")
+            .await?;
+        let prs: Vec<PullRequest> = a.json("the pull request list")?;
+        // `head` filters by owner:branch already; keep the check for servers that don't.
+        Ok(prs
+            .into_iter()
+            .find(|p| p.head.ref_field == head && p.base.ref_field == base && p.state == "open"))
+    }
+
+    pub async fn get_pr(&self, number: u64) -> anyhow::Result<PullRequest> {
+        let a = self
+            .call(
+                Method::GET,
+                &self.repo_path(&format!("/pulls/{number}")),
+                None,
+                "read the pull request",
+            )
+            .await?;
+        a.json("the pull request")
+    }
+
+    pub async fn create_pr(
+        &self,
+        head: &str,
+        base: &str,
+        c: &PrContent,
+    ) -> anyhow::Result<PullRequest> {
+        let body = json!({"title": c.title, "body": c.body, "head": head, "base": base, "draft": c.draft, "maintainer_can_modify": false});
+        let a = self
+            .send(Method::POST, &self.repo_path("/pulls"), Some(&body))
+            .await?;
+        if a.status == StatusCode::UNPROCESSABLE_ENTITY {
+            let lower = a.body.to_lowercase();
+            if lower.contains("\"base\"")
+                && (lower.contains("invalid") || lower.contains("missing"))
+            {
+                return Err(UserError::new(format!(
+                    "base branch `{base}` does not exist in `{}`",
+                    self.repository()
+                ))
+                .hint("check the `base` input")
+                .into());
+            }
+        }
+        if !a.status.is_success() {
+            return Err(self.error(
+                &format!("open a pull request from `{head}` into `{base}`"),
+                &a,
+            ));
+        }
+        a.json("the new pull request")
+    }
+
+    pub async fn update_pr(&self, number: u64, fields: &Value) -> anyhow::Result<PullRequest> {
+        let a = self
+            .call(
+                Method::PATCH,
+                &self.repo_path(&format!("/pulls/{number}")),
+                Some(fields),
+                "update the pull request",
+            )
+            .await?;
+        a.json("the updated pull request")
+    }
+
+    /// Open the PR for `head` → `base`, or bring the open one up to date.
+    ///
+    /// Calls: one list, then one create or (only when title or body differ) one
+    /// update; labels and reviewers each cost one more when asked for on a new PR.
+    pub async fn ensure_pr(
+        &self,
+        head: &str,
+        base: &str,
+        c: &PrContent,
+    ) -> anyhow::Result<PrState> {
+        let (pr, operation) = match self.find_open_pr(head, base).await? {
+            None => {
+                let pr = match self.create_pr(head, base, c).await {
+                    Ok(pr) => pr,
+                    Err(e) if format!("{e:#}").contains("already exists") => {
+                        // Another run opened it between our list and create.
+                        let pr = self.find_open_pr(head, base).await?.ok_or(e)?;
+                        return self.refresh(pr, c).await;
+                    }
+                    Err(e) => return Err(e),
+                };
+                // The PR exists and carries the change; labels or reviewers GitHub
+                // refuses (a team that doesn't exist, a non-collaborator) are a
+                // warning to fix, not a failed release. Branch protection and
+                // CODEOWNERS still enforce the reviews.
+                if let Err(e) = self.decorate(pr.number, c).await {
+                    let msg = format!(
+                        "pull request #{} is open, but {e:#}; check `reviewers` and `labels` of the environment",
+                        pr.number
+                    );
+                    crate::action::warning(&msg);
+                    eprintln!("warning: {msg}");
+                }
+                (pr, PrOperation::Created)
+            }
+            Some(pr) => return self.refresh(pr, c).await,
+        };
+        Ok(PrState::from_pr(pr, operation))
+    }
+
+    pub(crate) async fn refresh(&self, pr: PullRequest, c: &PrContent) -> anyhow::Result<PrState> {
+        // Labels an earlier run could not add (they are in the list answer already,
+        // so a complete PR costs no call). Reviewers are not topped up: GitHub drops
+        // a reviewer from the requested list once they review.
+        let missing: Vec<&String> = c
+            .labels
+            .iter()
+            .filter(|l| !pr.labels.iter().any(|have| &have.name == *l))
+            .collect();
+        if !missing.is_empty() {
+            self.call(
+                Method::POST,
+                &self.repo_path(&format!("/issues/{}/labels", pr.number)),
+                Some(&json!({"labels": missing})),
+                "label the pull request",
+            )
+            .await?;
+        }
+        let mut fields = serde_json::Map::new();
+        if pr.title != c.title {
+            fields.insert("title".into(), c.title.clone().into());
+        }
+        if pr.body.as_deref().unwrap_or("").trim_end() != c.body.trim_end() {
+            fields.insert("body".into(), c.body.clone().into());
+        }
+        if fields.is_empty() {
+            return Ok(PrState::from_pr(pr, PrOperation::Unchanged));
+        }
+        let updated = self.update_pr(pr.number, &Value::Object(fields)).await?;
+        Ok(PrState::from_pr(updated, PrOperation::Updated))
+    }
+
+    /// Labels and reviewers of a new PR.
+    pub(crate) async fn decorate(&self, number: u64, c: &PrContent) -> anyhow::Result<()> {
+        if !c.labels.is_empty() {
+            self.call(
+                Method::POST,
+                &self.repo_path(&format!("/issues/{number}/labels")),
+                Some(&json!({"labels": c.labels})),
+                "label the pull request",
+            )
+            .await?;
+        }
+        let (users, teams) = split_reviewers(&c.reviewers);
+        if !users.is_empty() || !teams.is_empty() {
+            self.call(
+                Method::POST,
+                &self.repo_path(&format!("/pulls/{number}/requested_reviewers")),
+                Some(&json!({"reviewers": users, "team_reviewers": teams})),
+                "request reviewers",
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Close our open PR for `head` → `base` (the base already has the change).
+    pub async fn close_stale(
+        &self,
+        head: &str,
+        base: &str,
+        comment: Option<&str>,
+    ) -> anyhow::Result<Option<PrState>> {
+        let Some(pr) = self.find_open_pr(head, base).await? else {
+            return Ok(None);
+        };
+        if let Some(text) = comment {
+            self.call(
+                Method::POST,
+                &self.repo_path(&format!("/issues/{}/comments", pr.number)),
+                Some(&json!({"body": text})),
+                "comment on the pull request",
+            )
+            .await?;
+        }
+        let closed = self
+            .update_pr(pr.number, &json!({"state": "closed"}))
+            .await?;
+        Ok(Some(PrState::from_pr(closed, PrOperation::Closed)))
+    }
+
+    /// `PUT …/pulls/{n}/merge`, only if the head is still `sha`.
+    pub async fn merge_now(
+        &self,
+        number: u64,
+        sha: &str,
+        method: MergeMethod,
+    ) -> anyhow::Result<MergeTry> {
+        let body = json!({"sha": sha, "merge_method": method.as_str()});
+        let a = self
+            .send(
+                Method::PUT,
+                &self.repo_path(&format!("/pulls/{number}/merge")),
+                Some(&body),
+            )
+            .await?;
+        match a.status.as_u16() {
+            200 => {
+                #[derive(Deserialize)]
+                struct Merged {
+                    sha: Option<String>,
+                    merged: Option<bool>,
+                }
+                let m: Merged = a.json("the merge")?;
+                if m.merged == Some(false) {
+                    return Ok(MergeTry::Refused(a.message()));
+                }
+                Ok(MergeTry::Merged(m.sha.unwrap_or_default()))
+            }
+            405 => Ok(MergeTry::Refused(self.scrub(&a.message()))),
+            409 => Ok(MergeTry::HeadModified(self.scrub(&a.message()))),
+            _ => Err(self.error(&format!("merge pull request #{number}"), &a)),
+        }
+    }
+
+    /// GraphQL `enablePullRequestAutoMerge`, guarded by the head sha.
+    pub async fn enable_auto_merge(
+        &self,
+        node_id: &str,
+        sha: &str,
+        method: MergeMethod,
+    ) -> anyhow::Result<AutoMerge> {
+        let query = "mutation($id: ID!, $method: PullRequestMergeMethod!, $oid: GitObjectID) {\n  enablePullRequestAutoMerge(input: {pullRequestId: $id, mergeMethod: $method, expectedHeadOid: $oid}) {\n    pullRequest { number autoMergeRequest { enabledAt } }\n  }\n}";
+        let body = json!({"query": query, "variables": {"id": node_id, "method": method.graphql(), "oid": sha}});
+        let a = self.send(Method::POST, GRAPHQL, Some(&body)).await?;
+        if !a.status.is_success() {
+            return Err(self.error("enable auto-merge", &a));
+        }
+        let v: Value = a.json("the auto-merge mutation")?;
+        let errors: Vec<String> = v["errors"]
+            .as_array()
+            .map(|es| {
+                es.iter()
+                    .filter_map(|e| e["message"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if errors.is_empty() && !v["data"]["enablePullRequestAutoMerge"].is_null() {
+            return Ok(AutoMerge::Enabled);
+        }
+        let msg = self.scrub(&errors.join("; "));
+        let lower = msg.to_lowercase();
+        if lower.contains("clean status") {
+            Ok(AutoMerge::Clean)
+        } else if lower.contains("already merged") || lower.contains("is merged") {
+            Ok(AutoMerge::AlreadyMerged)
+        } else {
+            Ok(AutoMerge::Refused(msg))
+        }
+    }
+
+    /// Apply the merge policy to the PR we just opened or updated at `pr.head_sha`.
+    pub async fn apply_policy(
+        &self,
+        pr: &PrState,
+        policy: MergePolicy,
+        method: MergeMethod,
+    ) -> anyhow::Result<MergeOutcome> {
+        match policy {
+            MergePolicy::Never => Ok(MergeOutcome::Left),
+            MergePolicy::Immediate => {
+                match self.merge_now(pr.number, &pr.head_sha, method).await? {
+                    MergeTry::Merged(sha) => Ok(MergeOutcome::Merged(sha)),
+                    MergeTry::HeadModified(m) => Ok(MergeOutcome::HeadModified(m)),
+                    MergeTry::Refused(m) if is_conflict(&m) => Ok(MergeOutcome::Conflict(m)),
+                    MergeTry::Refused(m) => match self
+                        .enable_auto_merge(&pr.node_id, &pr.head_sha, method)
+                        .await?
+                    {
+                        AutoMerge::Enabled => Ok(MergeOutcome::AutoMerge),
+                        AutoMerge::AlreadyMerged => Ok(MergeOutcome::Merged(String::new())),
+                        AutoMerge::Clean | AutoMerge::Refused(_) => Ok(MergeOutcome::Blocked(m)),
+                    },
+                }
+            }
+            MergePolicy::Auto => {
+                if pr.auto_merge {
+                    // Still enabled from an earlier run; a leased push keeps it.
+                    return Ok(MergeOutcome::AutoMerge);
+                }
+                // Right after a create or a push GitHub reports `mergeable: null`
+                // (computed in the background), so asking first would cost a call and
+                // often still say nothing. Trying the guarded merge answers "mergeable
+                // now?" and merges in one call; 405 means checks or reviews are pending.
+                match self.merge_now(pr.number, &pr.head_sha, method).await? {
+                    MergeTry::Merged(sha) => Ok(MergeOutcome::Merged(sha)),
+                    MergeTry::HeadModified(m) => Ok(MergeOutcome::HeadModified(m)),
+                    MergeTry::Refused(m) if is_conflict(&m) => Ok(MergeOutcome::Conflict(m)),
+                    MergeTry::Refused(m) => {
+                        match self
+                            .enable_auto_merge(&pr.node_id, &pr.head_sha, method)
+                            .await?
+                        {
+                            AutoMerge::Enabled => Ok(MergeOutcome::AutoMerge),
+                            AutoMerge::AlreadyMerged => Ok(MergeOutcome::Merged(String::new())),
+                            // The checks finished between the two calls: merge now.
+                            AutoMerge::Clean => {
+                                match self.merge_now(pr.number, &pr.head_sha, method).await? {
+                                    MergeTry::Merged(sha) => Ok(MergeOutcome::Merged(sha)),
+                                    MergeTry::HeadModified(m) => Ok(MergeOutcome::HeadModified(m)),
+                                    MergeTry::Refused(m2) => Ok(MergeOutcome::Blocked(m2)),
+                                }
+                            }
+                            AutoMerge::Refused(a) => {
+                                Ok(MergeOutcome::Blocked(format!("{m}; auto-merge: {a}")))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `DELETE /git/refs/heads/{branch}`.
+    pub async fn delete_branch(&self, branch: &str) -> anyhow::Result<()> {
+        let a = self
+            .send(
+                Method::DELETE,
+                &self.repo_path(&format!("/git/refs/heads/{}", enc_path(branch))),
+                None,
+            )
+            .await?;
+        if a.status.is_success() || a.status == StatusCode::UNPROCESSABLE_ENTITY {
+            return Ok(()); // 422: already gone
+        }
+        Err(self.error(&format!("delete branch `{branch}`"), &a))
+    }
+}
+
+pub(crate) fn is_conflict(msg: &str) -> bool {
+    let m = msg.to_lowercase();
+    m.contains("conflict") || m.contains("not mergeable") || m.contains("base branch was modified")
+}
+
+pub(crate) fn split_reviewers(reviewers: &[String]) -> (Vec<&str>, Vec<&str>) {
+    let mut users = Vec::new();
+    let mut teams = Vec::new();
+    for r in reviewers {
+        let r = r.trim_start_matches('@');
+        match r.split_once('/') {
+            Some((_, team)) => teams.push(team),
+            None => users.push(r),
+        }
+    }
+    (users, teams)
+}

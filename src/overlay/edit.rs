@@ -1,0 +1,591 @@
+//! The editor: set an entry's tag and digest, or add the entry, by splicing text
+//! into the original bytes in the style of its neighbours.
+
+use super::tree::*;
+use super::*;
+use crate::error::UserError;
+use saphyr_parser::ScalarStyle;
+use std::path::Path;
+
+/// `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`, or a UserError naming the value.
+pub(crate) fn check_tag(tag: &str) -> Result<(), UserError> {
+    if crate::tag::is_valid_tag(tag) {
+        Ok(())
+    } else {
+        Err(UserError::new(format!("`{tag}` is not a valid image tag"))
+            .hint("tags are 1 to 128 of `A-Z a-z 0-9 _ . -`, not starting with `.` or `-`"))
+    }
+}
+
+pub(crate) fn check_digest(digest: &str) -> Result<(), UserError> {
+    let ok = match digest.split_once(':') {
+        Some(("sha256", hex)) => hex.len() == 64,
+        Some(("sha512", hex)) => hex.len() == 128,
+        _ => false,
+    } && digest
+        .split_once(':')
+        .is_some_and(|(_, h)| h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+    if ok {
+        Ok(())
+    } else {
+        Err(UserError::new(format!("`{digest}` is not a valid digest"))
+            .hint("a digest is `sha256:` and 64 lower-case hex digits (or `sha512:` and 128)"))
+    }
+}
+
+/// Would YAML read this plain scalar as something other than a string?
+pub(crate) fn needs_quotes(v: &str) -> bool {
+    let lower = v.to_ascii_lowercase();
+    v.is_empty()
+        || matches!(
+            lower.as_str(),
+            "true"
+                | "false"
+                | "yes"
+                | "no"
+                | "on"
+                | "off"
+                | "y"
+                | "n"
+                | "null"
+                | "~"
+                | ".inf"
+                | "-.inf"
+                | "+.inf"
+                | ".nan"
+        )
+        || v.parse::<f64>().is_ok()
+        || v.bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'_' | b'.' | b':' | b'-' | b'+'))
+        || lower.starts_with("0x")
+        || lower.starts_with("0o")
+        || lower.starts_with("0b")
+        || v.starts_with([
+            '-', '?', ':', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@',
+            '`', ',',
+        ])
+        || v.contains(": ")
+        || v.contains(" #")
+}
+
+/// Render `v` in `style`, falling back to double quotes where plain won't do.
+pub(crate) fn render(v: &str, style: ScalarStyle) -> String {
+    match style {
+        ScalarStyle::SingleQuoted => format!("'{}'", v.replace('\'', "''")),
+        ScalarStyle::Plain if !needs_quotes(v) => v.to_string(),
+        _ => format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")),
+    }
+}
+
+/// One splice: replace `start..end` with `text`.
+#[derive(Debug)]
+pub(crate) struct Splice {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) text: String,
+}
+
+pub(crate) struct Editor<'a> {
+    pub(crate) src: &'a Source<'a>,
+    pub(crate) eol: &'static str,
+    pub(crate) splices: Vec<Splice>,
+}
+
+impl Editor<'_> {
+    /// Byte offset just past the line holding `pos` (past its line ending).
+    pub(crate) fn line_end(&self, pos: usize) -> usize {
+        match self.src.text[pos..].find('\n') {
+            Some(i) => pos + i + 1,
+            None => self.src.text.len(),
+        }
+    }
+
+    /// The char boundary before `pos` (for "the line this value ends on").
+    pub(crate) fn before(&self, pos: usize) -> usize {
+        let mut p = pos.saturating_sub(1);
+        while p > 0 && !self.src.text.is_char_boundary(p) {
+            p -= 1;
+        }
+        p
+    }
+
+    pub(crate) fn line_start(&self, pos: usize) -> usize {
+        self.src.text[..pos].rfind('\n').map_or(0, |i| i + 1)
+    }
+
+    /// The `-` of the block-sequence item that starts at or after it on the same
+    /// line: the parser puts an indentless sequence's start at its first key.
+    pub(crate) fn dash_of(&self, pos: usize) -> usize {
+        let start = self.line_start(pos);
+        if self.src.text.as_bytes().get(pos) == Some(&b'-') {
+            return pos;
+        }
+        self.src.text[start..pos]
+            .rfind('-')
+            .map_or(pos, |i| start + i)
+    }
+
+    /// Leading spaces for a key at byte `pos`: its column.
+    pub(crate) fn indent_of(&self, pos: usize) -> String {
+        // A byte order mark opens the first line but is not indentation.
+        let lead = &self.src.text[self.line_start(pos)..pos];
+        " ".repeat(lead.chars().filter(|&c| c != '\u{feff}').count())
+    }
+
+    /// Insert whole lines after the line holding `pos`. At the end of a file that
+    /// lacks a final newline, the new lines lack it too.
+    pub(crate) fn insert_lines_after(&mut self, pos: usize, lines: &[String]) {
+        let at = self.line_end(pos);
+        // New lines end as the line they follow does (files may mix endings).
+        let eol = match self.src.text[..at].strip_suffix('\n') {
+            Some(line) if line.ends_with('\r') => "\r\n",
+            Some(_) => "\n",
+            None => self.eol,
+        };
+        let body = lines.join(eol);
+        let text = if at == self.src.text.len() && !self.src.text.ends_with('\n') {
+            format!("{eol}{body}")
+        } else {
+            format!("{body}{eol}")
+        };
+        self.splices.push(Splice {
+            start: at,
+            end: at,
+            text,
+        });
+    }
+
+    /// Replace the value `s` of `key` with `value`, in the value's quoting style.
+    pub(crate) fn replace(&mut self, key: &Scalar, s: &Scalar, value: &str) {
+        if s.start == s.end {
+            // `newTag:` with nothing after it: the empty value's mark sits at the
+            // next token, so write the value right after the colon instead.
+            let colon = self.src.text[key.end..]
+                .find(':')
+                .map_or(key.end, |i| key.end + i + 1);
+            self.splices.push(Splice {
+                start: colon,
+                end: colon,
+                text: format!(" {}", render(value, ScalarStyle::Plain)),
+            });
+            return;
+        }
+        self.splices.push(Splice {
+            start: s.start,
+            end: s.end,
+            text: render(value, s.style),
+        });
+    }
+
+    /// The edited text, or `None` when two splices overlap (the edit would not be
+    /// a clean one).
+    pub(crate) fn apply(mut self) -> Option<String> {
+        self.splices.sort_by_key(|s| (s.start, s.end));
+        let mut out = String::with_capacity(self.src.text.len() + 64);
+        let mut at = 0;
+        for s in &self.splices {
+            if s.start < at
+                || s.end < s.start
+                || !self.src.text.is_char_boundary(s.start)
+                || !self.src.text.is_char_boundary(s.end)
+            {
+                return None;
+            }
+            out.push_str(&self.src.text[at..s.start]);
+            out.push_str(&s.text);
+            at = s.end;
+        }
+        out.push_str(&self.src.text[at..]);
+        Some(out)
+    }
+}
+
+/// The style used for `key` in the neighbouring entries, else plain.
+pub(crate) fn neighbour_style(imgs: &Images, key: &str) -> ScalarStyle {
+    imgs.entries
+        .iter()
+        .filter_map(|(_, n)| match n {
+            Node::Map { entries, .. } => {
+                entries
+                    .iter()
+                    .find(|(k, _)| k.value == key)
+                    .and_then(|(_, v)| match v {
+                        Node::Scalar(s) => Some(s.style),
+                        _ => None,
+                    })
+            }
+            _ => None,
+        })
+        .next()
+        .unwrap_or(ScalarStyle::Plain)
+}
+
+/// Set the tag and/or digest of `req.image`: a pure text-to-text edit.
+pub fn set_image(path: &Path, text: &str, req: &SetImage) -> Result<Edit, UserError> {
+    if let Some(t) = req.tag {
+        check_tag(t)?;
+    }
+    if let Some(d) = req.digest {
+        check_digest(d)?;
+    }
+    if req.tag.is_none() && req.digest.is_none() {
+        return Err(
+            UserError::new("nothing to set: give a tag, a digest or both")
+                .hint("pass `--tag`, `--digest` or both"),
+        );
+    }
+    let src = Source::new(path, text);
+    let tree = parse(&src)?;
+    let imgs = images(&src, &tree)?;
+    let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    let mut ed = Editor {
+        src: &src,
+        eol,
+        splices: vec![],
+    };
+    let matching = the_entries(&src, &imgs, req.image)?;
+    for (_, node) in &matching {
+        edit_entry(&mut ed, node, req)?;
+    }
+    let before = match matching.first() {
+        Some((entry, _)) => Some(entry.clone()),
+        None => {
+            add_entry(&mut ed, &imgs, req)?;
+            None
+        }
+    };
+    let cannot = || {
+        UserError::new(format!(
+            "cannot edit the entry of `{}` in `{}` without changing its meaning",
+            req.image,
+            path.display()
+        ))
+        .hint("rewrite the entry in plain block style (`- name: …` with `newTag:` on its own line)")
+    };
+    let new = ed.apply().ok_or_else(cannot)?;
+    if new == text {
+        return Ok(Edit::Unchanged);
+    }
+    // The edit must leave a kustomization that reads back to what was asked, with
+    // every other entry as it was.
+    let check = find_image(path, &new, req.image).ok().flatten();
+    let ok = check.as_ref().is_some_and(|c| {
+        req.tag.is_none_or(|t| c.new_tag.as_deref() == Some(t))
+            && match req.digest {
+                Some(d) => c.digest.as_deref() == Some(d),
+                None => req.tag.is_none() || c.digest.is_none(),
+            }
+    });
+    let others = |t: &str| -> Option<Vec<ImageEntry>> {
+        let all = read_images(path, t).ok()?;
+        Some(
+            all.into_iter()
+                .filter(|e| !e.matches(req.image))
+                .map(|e| ImageEntry { line: 0, ..e })
+                .collect(),
+        )
+    };
+    if !ok || others(&new) != others(text) {
+        return Err(cannot());
+    }
+    Ok(Edit::Changed { text: new, before })
+}
+
+pub(crate) fn edit_entry(ed: &mut Editor, node: &Node, req: &SetImage) -> Result<(), UserError> {
+    let Node::Map { entries, flow, .. } = node else {
+        return Ok(());
+    };
+    let find = |key: &str| entries.iter().position(|(k, _)| k.value == key);
+    let scalar = |i: usize| match &entries[i].1 {
+        Node::Scalar(s) => s.clone(),
+        _ => unreachable!("checked when read"),
+    };
+    // A block scalar's span covers neither its `|`/`>` header nor a clean line
+    // end, so it cannot be spliced; such values are rare enough to refuse.
+    for key in ["newTag", "digest"] {
+        if let Some(i) = find(key)
+            && matches!(scalar(i).style, ScalarStyle::Literal | ScalarStyle::Folded)
+        {
+            return Err(ed
+                .src
+                .error(
+                    entries[i].0.start,
+                    format!(
+                        "`{key}` of image `{}` is a block scalar (`|` or `>`)",
+                        req.image
+                    ),
+                )
+                .hint(format!(
+                    "write it on one line, as `{key}: value`, and run again"
+                )));
+        }
+    }
+    // The entry after which new keys go: newTag after name/newName, digest after newTag.
+    let anchor_for_tag = [find("newName"), find("name")]
+        .into_iter()
+        .flatten()
+        .max()
+        .expect("entries have a name");
+    let mut new_keys: Vec<(String, String)> = Vec::new();
+    let tag_at = find("newTag");
+    if let Some(t) = req.tag {
+        match tag_at {
+            Some(i) => {
+                if scalar(i).value != t {
+                    ed.replace(&entries[i].0, &scalar(i), t);
+                }
+            }
+            None => new_keys.push(("newTag".into(), render(t, ScalarStyle::Plain))),
+        }
+    }
+    let digest_at = find("digest");
+    match (req.digest, digest_at) {
+        (Some(d), Some(i)) => {
+            if scalar(i).value != d {
+                ed.replace(&entries[i].0, &scalar(i), d);
+            }
+        }
+        (Some(d), None) => new_keys.push(("digest".into(), render(d, ScalarStyle::Plain))),
+        // A tag without a digest: a stale pin would override the new tag.
+        (None, Some(i)) if req.tag.is_some() => remove_key(ed, entries, i, *flow),
+        (None, _) => {}
+    }
+    if new_keys.is_empty() {
+        return Ok(());
+    }
+    // Keys that already exist keep their place; new ones follow the last of
+    // name/newName/newTag that exists.
+    let after = match (new_keys.first().map(|k| k.0.as_str()), tag_at) {
+        (Some("digest"), Some(t)) => t.max(anchor_for_tag),
+        _ => anchor_for_tag,
+    };
+    let (_, value) = &entries[after];
+    if *flow {
+        let text: String = new_keys
+            .iter()
+            .map(|(k, v)| format!(", {k}: {v}"))
+            .collect();
+        ed.splices.push(Splice {
+            start: value.end(),
+            end: value.end(),
+            text,
+        });
+    } else {
+        let indent = ed.indent_of(entries[0].0.start);
+        let lines: Vec<String> = new_keys
+            .iter()
+            .map(|(k, v)| format!("{indent}{k}: {v}"))
+            .collect();
+        ed.insert_lines_after(value.end(), &lines);
+    }
+    Ok(())
+}
+
+/// Remove entry `i` of a mapping, with its line (block) or its `, key: value` (flow).
+pub(crate) fn remove_key(ed: &mut Editor, entries: &[(Scalar, Node)], i: usize, flow: bool) {
+    let (key, value) = &entries[i];
+    if flow {
+        let (start, end) = if i > 0 {
+            (entries[i - 1].1.end(), value.end())
+        } else if let Some((next, _)) = entries.get(1) {
+            (key.start, next.start)
+        } else {
+            (key.start, value.end())
+        };
+        ed.splices.push(Splice {
+            start,
+            end,
+            text: String::new(),
+        });
+        return;
+    }
+    let line_start = ed.line_start(key.start);
+    let first_on_line = ed.src.text[line_start..key.start].trim().is_empty();
+    if first_on_line {
+        // The key owns its line(s): drop them whole, trailing comment included.
+        let end = ed.line_end(ed.before(value.end()).max(key.start));
+        ed.splices.push(Splice {
+            start: line_start,
+            end,
+            text: String::new(),
+        });
+    } else if let Some((next, _)) = entries.get(i + 1) {
+        // `- digest: …` on the dash line: the next key moves up onto it.
+        ed.splices.push(Splice {
+            start: key.start,
+            end: next.start,
+            text: String::new(),
+        });
+    }
+}
+
+pub(crate) fn add_entry(ed: &mut Editor, imgs: &Images, req: &SetImage) -> Result<(), UserError> {
+    let name_style = neighbour_style(imgs, "name");
+    let tag_style = neighbour_style(imgs, "newTag");
+    let mut fields = vec![("name", render(req.image, name_style))];
+    if let Some(t) = req.tag {
+        fields.push(("newTag", render(t, tag_style)));
+    }
+    if let Some(d) = req.digest {
+        fields.push(("digest", render(d, neighbour_style(imgs, "digest"))));
+    }
+    let flow_item = || {
+        format!(
+            "{{{}}}",
+            fields
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    // The first key sits after the dash at the same column as the others.
+    let block_item = |dash: &str, keys: &str| -> Vec<String> {
+        let gap = " ".repeat(keys.len().saturating_sub(dash.len() + 1).max(1));
+        fields
+            .iter()
+            .enumerate()
+            .map(|(i, (k, v))| {
+                if i == 0 {
+                    format!("{dash}-{gap}{k}: {v}")
+                } else {
+                    format!("{keys}{k}: {v}")
+                }
+            })
+            .collect()
+    };
+    match imgs.key {
+        Some((
+            _,
+            Node::Seq {
+                items,
+                flow: true,
+                end,
+                ..
+            },
+        )) => {
+            // Right after the last item (so a `]` on its own line stays there),
+            // or before the closing `]` of an empty list.
+            let (at, text) = match items.last() {
+                Some(last) => (last.end(), format!(", {}", flow_item())),
+                None => (ed.src.text[..*end].rfind(']').unwrap_or(*end), flow_item()),
+            };
+            ed.splices.push(Splice {
+                start: at,
+                end: at,
+                text,
+            });
+        }
+        Some((_, Node::Seq { items, start, .. })) => {
+            let dash = ed.indent_of(ed.dash_of(items.first().map_or(*start, Node::start)));
+            let keys = match items.first() {
+                Some(Node::Map {
+                    entries,
+                    flow: false,
+                    ..
+                }) if !entries.is_empty() => ed.indent_of(entries[0].0.start),
+                _ => format!("{dash}  "),
+            };
+            let last_end = items.last().map_or(*start, Node::end);
+            // `- {name: …}` neighbours get a flow item too.
+            let lines = match items.last() {
+                Some(Node::Map { flow: true, .. }) => vec![format!("{dash}- {}", flow_item())],
+                _ => block_item(&dash, &keys),
+            };
+            ed.insert_lines_after(ed.before(last_end).max(*start), &lines);
+        }
+        Some((key, value)) => {
+            // `images:` with no value (or `~`): drop the null, add a block list.
+            let dash = ed.indent_of(key.start) + &sequence_offset(ed, imgs);
+            if !matches!(value, Node::Scalar(s) if s.value.is_empty()) {
+                let colon = ed.src.text[key.end..value.start()]
+                    .find(':')
+                    .map_or(key.end, |i| key.end + i + 1);
+                ed.splices.push(Splice {
+                    start: colon,
+                    end: value.end(),
+                    text: String::new(),
+                });
+            }
+            ed.insert_lines_after(key.end, &block_item(&dash, &format!("{dash}  ")));
+        }
+        None => {
+            match imgs.root {
+                Some(Node::Map {
+                    flow: true, start, ..
+                }) => {
+                    return Err(ed
+                    .src
+                    .error(*start, "the kustomization is a flow mapping (`{…}`) with no `images:`")
+                    .hint("write the kustomization in block style, or add an `images:` list by hand"));
+                }
+                Some(Node::Map { entries, .. }) if !entries.is_empty() => {
+                    let indent = ed.indent_of(entries[0].0.start);
+                    let dash = indent.clone() + &sequence_offset(ed, imgs);
+                    let mut lines = vec![format!("{indent}images:")];
+                    lines.extend(block_item(&dash, &format!("{dash}  ")));
+                    let (k, v) = entries.last().expect("not empty");
+                    ed.insert_lines_after(ed.before(v.end()).max(k.end), &lines);
+                }
+                _ => {
+                    // An empty file (or only comments): append.
+                    let mut lines = vec!["images:".to_string()];
+                    lines.extend(block_item("", "  "));
+                    let at = ed.src.text.len();
+                    let sep = if at == 0 || ed.src.text.ends_with('\n') {
+                        ""
+                    } else {
+                        ed.eol
+                    };
+                    let tail = if at > 0 && !ed.src.text.ends_with('\n') {
+                        ""
+                    } else {
+                        ed.eol
+                    };
+                    ed.splices.push(Splice {
+                        start: at,
+                        end: at,
+                        text: format!("{sep}{}{tail}", lines.join(ed.eol)),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How far this file indents block-sequence dashes under their key (`resources:`
+/// and the like): "" for flush `- x`, "  " for indented. Flush when unknown, as
+/// `kustomize edit` writes.
+pub(crate) fn sequence_offset(ed: &Editor, imgs: &Images) -> String {
+    let Some(Node::Map { entries, .. }) = imgs.root else {
+        return String::new();
+    };
+    for (k, v) in entries {
+        if let Node::Seq {
+            flow: false, items, ..
+        } = v
+            && let Some(first) = items.first()
+        {
+            let key_col = ed.indent_of(k.start).len();
+            let dash_col = ed.indent_of(ed.dash_of(first.start())).len();
+            return " ".repeat(dash_col.saturating_sub(key_col));
+        }
+    }
+    String::new()
+}
+
+/// The edit as a function of the overlay's current text, as
+/// `git::Workspace::publish` wants it: it re-applies the edit to the file at each
+/// fresh base tip, and gets `Some(new text)`, or `None` when already up to date.
+pub fn edit_fn<'a>(
+    path: &'a Path,
+    req: SetImage<'a>,
+) -> impl FnMut(&str) -> anyhow::Result<Option<String>> + 'a {
+    move |text: &str| {
+        Ok(match set_image(path, text, &req)? {
+            Edit::Unchanged => None,
+            Edit::Changed { text, .. } => Some(text),
+        })
+    }
+}

@@ -1,0 +1,519 @@
+//! Container registries (OCI distribution API): find the build of a commit, retag it
+//! without rebuilding, copy it across repositories with its blobs cross-mounted.
+//!
+//! The HTTP is written here on reqwest rather than through `oci-client`, for three
+//! reasons found in its 0.18 source: its `auth()` pings `/v2/` before every token
+//! exchange (one request more per scope, so a same-repository retag cannot stay at
+//! the 2 requests without auth / 4 with a token this module promises); its token
+//! scope names one repository only, so a registry with token auth refuses the
+//! cross-repository mount (which needs `pull` on the source in the same token); and
+//! it would keep a second token cache and retry policy beside ours. What remains is
+//! small: manifests by raw bytes, blob mount, streamed blob copy. The manifest and
+//! index models and the media types do come from `oci-client` (its `manifest` module):
+//! a manifest is parsed into them to find its children and blobs, and the bytes that
+//! were read are the bytes written back, so the digest never changes.
+//!
+//! Where to look: the reference grammar in `reference`, credentials and token
+//! exchange in `auth`, manifests in `manifest`, retag and blob copy in `transfer`.
+
+mod auth;
+mod manifest;
+mod reference;
+mod transfer;
+
+pub use manifest::sha256_digest;
+pub use reference::{Reference, valid_digest};
+pub use transfer::Retagged;
+
+use crate::error::{Failure, UserError};
+use anyhow::Result;
+use auth::{Challenge, Scope, read_docker_config};
+use manifest::Manifest;
+use reference::is_loopback;
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, HeaderValue};
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What to do about 401/403: the two settings that cause nearly all of them on GHCR.
+pub const PERMISSION_HINT: &str = "the workflow needs `permissions: packages: write`, and the package must grant \
+     this repository access (package settings → Manage Actions access); outside Actions, \
+     check `registry-username` and `registry-password`";
+
+pub(crate) const ATTEMPTS: u32 = 4;
+
+/// How to reach and log in to registries; one per run.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryOptions {
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Hosts (`host` or `host:port`) spoken to over plain HTTP besides loopback ones.
+    pub insecure: Vec<String>,
+    /// `config.json` with `auths`; default `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`.
+    pub docker_config: Option<PathBuf>,
+}
+
+/// A registry session for one run: credentials, cached tokens, a request counter.
+/// Cheap to clone; clones share the caches and the counter.
+#[derive(Clone)]
+pub struct Registry {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) http: reqwest::Client,
+    pub(crate) opts: RegistryOptions,
+    pub(crate) docker_auths: HashMap<String, (String, String)>,
+    /// How each host asked us to authenticate (learnt from its first 401).
+    pub(crate) challenges: Mutex<HashMap<String, Challenge>>,
+    /// Bearer tokens by host and scope, for the run.
+    pub(crate) tokens: Mutex<HashMap<(String, String), String>>,
+    pub(crate) requests: AtomicUsize,
+    pub(crate) backoff: Duration,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the credentials or tokens.
+        f.debug_struct("Registry")
+            .field("insecure", &self.inner.opts.insecure)
+            .field("requests", &self.request_count())
+            .finish()
+    }
+}
+
+impl Registry {
+    pub fn new(opts: RegistryOptions) -> Self {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("gitops-action/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(60))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        for secret in opts.password.iter() {
+            crate::action::register_secret(secret);
+        }
+        let docker_auths = read_docker_config(opts.docker_config.clone());
+        for (_, p) in docker_auths.values() {
+            crate::action::register_secret(p);
+        }
+        Registry {
+            inner: Arc::new(Inner {
+                http,
+                opts,
+                docker_auths,
+                challenges: Mutex::new(HashMap::new()),
+                tokens: Mutex::new(HashMap::new()),
+                requests: AtomicUsize::new(0),
+                backoff: Duration::from_millis(250),
+            }),
+        }
+    }
+
+    /// HTTP requests sent so far (token exchanges included).
+    pub fn request_count(&self) -> usize {
+        self.inner.requests.load(Ordering::Relaxed)
+    }
+
+    /// The digest of `image:tag` if it exists (one HEAD), `None` if it does not.
+    pub async fn digest_of(&self, image: &str, tag: &str) -> Result<Option<String>> {
+        let r = Reference::with_tag(image, tag)?;
+        self.head_manifest(&r, &Scope::pull(&r.repository)).await
+    }
+
+    /// The build of a commit: the image tagged `sha-<40 hex>`.
+    pub async fn find_commit_build(&self, image: &str, sha: &str) -> Result<Option<String>> {
+        if sha.len() != 40 || !sha.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return Err(UserError::new(format!(
+                "`{sha}` is not a full commit SHA (40 hex digits)"
+            ))
+            .into());
+        }
+        self.digest_of(image, &format!("sha-{}", sha.to_ascii_lowercase()))
+            .await
+    }
+
+    /// Does `image@digest` exist?
+    pub async fn exists(&self, image: &str, digest: &str) -> Result<bool> {
+        if !valid_digest(digest) {
+            return Err(UserError::new(format!("`{digest}` is not a digest")).into());
+        }
+        let r = Reference::parse(image)?.at_digest(digest);
+        Ok(self
+            .head_manifest(&r, &Scope::pull(&r.repository))
+            .await?
+            .is_some())
+    }
+
+    pub(crate) fn base_url(&self, host: &str) -> String {
+        let endpoint = if host == "docker.io" {
+            "registry-1.docker.io"
+        } else {
+            host
+        };
+        let insecure = is_loopback(host)
+            || self.inner.opts.insecure.iter().any(|i| {
+                let i = i.trim().trim_start_matches("http://").trim_end_matches('/');
+                i == host || host.rsplit_once(':').is_some_and(|(n, _)| n == i)
+            });
+        format!("{}://{endpoint}", if insecure { "http" } else { "https" })
+    }
+
+    pub(crate) fn manifest_url(&self, r: &Reference, reference: &str) -> String {
+        format!(
+            "{}/v2/{}/manifests/{reference}",
+            self.base_url(&r.host),
+            r.repository
+        )
+    }
+
+    /// Send with the credentials the host asked for, answering one 401 challenge and
+    /// retrying 429, 5xx and transport errors with backoff (bounded).
+    pub(crate) async fn send<F>(
+        &self,
+        host: &str,
+        scope: &Scope,
+        build: F,
+    ) -> Result<reqwest::Response>
+    where
+        F: Fn() -> reqwest::RequestBuilder,
+    {
+        let mut attempt = 0;
+        let mut answered_challenge = false;
+        loop {
+            attempt += 1;
+            let req = self.authorize(build(), host, scope);
+            self.inner.requests.fetch_add(1, Ordering::Relaxed);
+            let resp = match req.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    if attempt < ATTEMPTS && (e.is_timeout() || e.is_connect()) && !e.is_builder() {
+                        tokio::time::sleep(self.backoff(attempt, None)).await;
+                        continue;
+                    }
+                    return Err(transport(host, e, "").into());
+                }
+            };
+            let status = resp.status();
+            if status == StatusCode::UNAUTHORIZED && !answered_challenge {
+                answered_challenge = true;
+                if self.answer_challenge(host, scope, resp.headers()).await? {
+                    attempt -= 1;
+                    continue;
+                }
+                return Ok(resp);
+            }
+            if (status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error())
+                && attempt < ATTEMPTS
+            {
+                let after = header_str(resp.headers(), "retry-after")
+                    .and_then(|s| s.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                tokio::time::sleep(self.backoff(attempt, after)).await;
+                continue;
+            }
+            return Ok(resp);
+        }
+    }
+
+    pub(crate) fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let exp = self.inner.backoff * 2u32.pow(attempt.saturating_sub(1).min(6));
+        let jitter = Duration::from_millis(rand::random::<u64>() % 100);
+        // Honour the registry's Retry-After, within reason for a CI step.
+        retry_after
+            .map(|d| d.min(Duration::from_secs(30)))
+            .unwrap_or(exp + jitter)
+    }
+
+    /// A failed response as an error: the registry's own code and message, as sent.
+    pub(crate) async fn failure(
+        &self,
+        host: &str,
+        resp: reqwest::Response,
+        what: String,
+    ) -> anyhow::Error {
+        let status = resp.status();
+        let body = resp.bytes().await.unwrap_or_default();
+        let detail = registry_errors(&body);
+        let mut msg = format!(
+            "{what} failed: registry `{host}` answered {} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        )
+        .trim_end()
+        .to_string();
+        if !detail.is_empty() {
+            msg.push_str(": ");
+            msg.push_str(&detail);
+        }
+        let mut f = Failure::new(msg);
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            f = f.hint(PERMISSION_HINT);
+        }
+        f.into()
+    }
+}
+
+/// The error for a commit with no image; the hint names the input that builds one.
+pub fn no_build_error(image: &str, sha: &str) -> Failure {
+    Failure::new(format!(
+        "no image for commit `{sha}`: `{image}:sha-{sha}` does not exist"
+    ))
+    .hint("build it first, or set `build: auto` (build when missing) or `build: always`")
+}
+
+pub(crate) fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get(name)
+        .and_then(|v: &HeaderValue| v.to_str().ok())
+        .map(str::to_string)
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// `CODE: message` for each entry of a distribution error envelope.
+pub(crate) fn registry_errors(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    pub(crate) struct Envelope {
+        errors: Vec<Entry>,
+    }
+    #[derive(serde::Deserialize)]
+    pub(crate) struct Entry {
+        code: Option<String>,
+        message: Option<String>,
+    }
+    match serde_json::from_slice::<Envelope>(body) {
+        Ok(env) => env
+            .errors
+            .iter()
+            .map(|e| match (&e.code, &e.message) {
+                (Some(c), Some(m)) => format!("{c}: {m}"),
+                (Some(c), None) => c.clone(),
+                (None, Some(m)) => m.clone(),
+                (None, None) => String::new(),
+            })
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("; "),
+        Err(_) => String::new(),
+    }
+}
+
+/// A transport error as a failure: the causes, without the URL.
+pub(crate) fn transport(host: &str, e: reqwest::Error, what: &str) -> Failure {
+    let mut causes = Vec::new();
+    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+    while let Some(s) = src {
+        let text = s.to_string();
+        if !causes.iter().any(|c: &String| c.contains(&text)) {
+            causes.push(text);
+        }
+        src = s.source();
+    }
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else if e.is_body() || e.is_decode() {
+        "connection broke mid-transfer"
+    } else {
+        "request failed"
+    };
+    let mut msg = if what.is_empty() {
+        format!("registry `{host}`: {kind}")
+    } else {
+        format!("{what}: registry `{host}`: {kind}")
+    };
+    if !causes.is_empty() {
+        msg.push_str(": ");
+        msg.push_str(&causes.join(": "));
+    }
+    Failure::new(msg).hint("check the registry host and that it is up; loopback registries use plain HTTP, others need `insecure-registries` for it")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::auth::*;
+    use super::manifest::*;
+    use super::reference::*;
+    use super::*;
+    use base64::Engine;
+    use oci_client::manifest::{
+        IMAGE_MANIFEST_MEDIA_TYPE as DOCKER_MANIFEST, OCI_IMAGE_INDEX_MEDIA_TYPE as OCI_INDEX,
+        OCI_IMAGE_MEDIA_TYPE as OCI_MANIFEST, OciManifest,
+    };
+
+    #[test]
+    fn parses_references() {
+        let r = Reference::parse("ghcr.io/acme/hello:sha-0123").unwrap();
+        assert_eq!(
+            (r.host.as_str(), r.repository.as_str(), r.tag.as_deref()),
+            ("ghcr.io", "acme/hello", Some("sha-0123"))
+        );
+        let r = Reference::parse("127.0.0.1:5000/a/b@sha256:".to_string().as_str());
+        assert!(r.is_err());
+        let d = format!("sha256:{}", "a".repeat(64));
+        let r = Reference::parse(&format!("localhost:5000/a/b:t@{d}")).unwrap();
+        assert_eq!(r.host, "localhost:5000");
+        assert_eq!(r.digest.as_deref(), Some(d.as_str()));
+        assert_eq!(r.reference(), d);
+        let r = Reference::parse("nginx").unwrap();
+        assert_eq!(
+            (r.host.as_str(), r.repository.as_str()),
+            ("docker.io", "library/nginx")
+        );
+        let r = Reference::parse("[::1]:5000/x:y").unwrap();
+        assert_eq!(r.host, "[::1]:5000");
+        assert_eq!(r.to_string(), "[::1]:5000/x:y");
+    }
+
+    #[test]
+    fn rejects_malformed_references() {
+        for bad in [
+            "",
+            "ghcr.io/Acme/hello",
+            "ghcr.io/acme/hello:",
+            "ghcr.io/acme/hello:-x",
+            "ghcr.io/acme//hello",
+            "ghcr.io/acme/hello@sha256:abc",
+            "ghcr.io/acme/he llo",
+            "ghcr.io:port/x",
+            "ghcr.io/acme/hello-",
+            "ghcr.io/",
+        ] {
+            assert!(Reference::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in [
+            "a/b__c/d-e.f:1",
+            "ghcr.io/a/b---c:_x",
+            "host-1.example:443/a",
+        ] {
+            assert!(Reference::parse(good).is_ok(), "{good:?} refused");
+        }
+    }
+
+    #[test]
+    fn loopback_is_plain_http() {
+        let r = Registry::new(RegistryOptions {
+            insecure: vec!["registry.internal:5000".into(), "plain.example".into()],
+            ..Default::default()
+        });
+        assert_eq!(r.base_url("127.0.0.1:5000"), "http://127.0.0.1:5000");
+        assert_eq!(r.base_url("localhost:1"), "http://localhost:1");
+        assert_eq!(r.base_url("[::1]:5000"), "http://[::1]:5000");
+        assert_eq!(r.base_url("ghcr.io"), "https://ghcr.io");
+        assert_eq!(r.base_url("docker.io"), "https://registry-1.docker.io");
+        assert_eq!(
+            r.base_url("registry.internal:5000"),
+            "http://registry.internal:5000"
+        );
+        assert_eq!(
+            r.base_url("plain.example:8080"),
+            "http://plain.example:8080"
+        );
+        assert_eq!(r.base_url("127.example.com"), "https://127.example.com");
+    }
+
+    #[test]
+    fn parses_challenges() {
+        match parse_challenge(
+            r#"Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:a/b:pull""#,
+        ) {
+            Some(Challenge::Bearer { realm, service }) => {
+                assert_eq!(realm, "https://ghcr.io/token");
+                assert_eq!(service.as_deref(), Some("ghcr.io"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_challenge(r#"Basic realm="x""#),
+            Some(Challenge::Basic)
+        ));
+        assert!(parse_challenge("Negotiate").is_none());
+        assert!(parse_challenge("Bearer service=x").is_none());
+    }
+
+    #[test]
+    fn error_envelope_is_shown_as_sent() {
+        let body =
+            br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#;
+        assert_eq!(registry_errors(body), "MANIFEST_UNKNOWN: manifest unknown");
+        assert_eq!(registry_errors(b"<html>"), "");
+    }
+
+    #[test]
+    fn docker_config_auths() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.json");
+        let auth = base64::engine::general_purpose::STANDARD.encode("bot:p4ss:word");
+        std::fs::write(
+            &p,
+            format!(r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{auth}"}},"reg.example:5000":{{"auth":"{auth}"}}}}}}"#),
+        )
+        .unwrap();
+        let r = Registry::new(RegistryOptions {
+            docker_config: Some(p),
+            ..Default::default()
+        });
+        let want = Some(("bot".to_string(), "p4ss:word".to_string()));
+        assert_eq!(r.credentials_for("docker.io"), want);
+        assert_eq!(r.credentials_for("reg.example:5000"), want);
+        assert_eq!(r.credentials_for("other.example"), None);
+        assert!(!format!("{r:?}").contains("p4ss"));
+    }
+
+    #[test]
+    fn backoff_honours_retry_after_within_bounds() {
+        let r = Registry::new(RegistryOptions::default());
+        assert_eq!(
+            r.backoff(1, Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            r.backoff(1, Some(Duration::from_secs(3600))),
+            Duration::from_secs(30)
+        );
+        let b = r.backoff(3, None);
+        assert!(
+            b >= Duration::from_millis(1000) && b < Duration::from_millis(1100),
+            "{b:?}"
+        );
+    }
+
+    #[test]
+    fn accept_lists_every_manifest_type() {
+        assert_eq!(ACCEPT, MANIFEST_TYPES.join(", "));
+    }
+
+    #[test]
+    fn manifests_are_recognised_by_type_or_shape() {
+        let m =
+            Manifest::from_bytes(br#"{"schemaVersion":2,"manifests":[]}"#.to_vec(), None).unwrap();
+        assert_eq!(m.media_type, OCI_INDEX);
+        let image = br#"{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
+        let m = Manifest::from_bytes(
+            image.to_vec(),
+            Some(format!("{DOCKER_MANIFEST}; charset=utf-8")),
+        )
+        .unwrap();
+        assert_eq!(m.media_type, DOCKER_MANIFEST);
+        assert!(matches!(m.parsed, OciManifest::Image(_)));
+        let m = Manifest::from_bytes(image.to_vec(), None).unwrap();
+        assert_eq!(m.media_type, OCI_MANIFEST);
+        // A config without its digest and size is not a manifest we can copy.
+        assert!(
+            Manifest::from_bytes(
+                br#"{"schemaVersion":2,"config":{},"layers":[]}"#.to_vec(),
+                Some(DOCKER_MANIFEST.into())
+            )
+            .is_none()
+        );
+        assert!(Manifest::from_bytes(b"garbage".to_vec(), None).is_none());
+        assert!(Manifest::from_bytes(br#"{"a":1}"#.to_vec(), Some(OCI_MANIFEST.into())).is_none());
+    }
+}

@@ -1,0 +1,404 @@
+//! What follows a merge: the deploy workflow dispatched or the deploy run inline,
+//! the deployment recorded with its health gate, and the promotion to the next
+//! environment.
+
+use super::*;
+use crate::action::Outputs;
+use crate::config::{Environment, Service};
+use crate::context::{Context, version_of_commit};
+use crate::error::{Failure, UserError};
+use crate::overlay::ImageEntry;
+use crate::tag::{self, TagVars};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+impl Session {
+    /// After a merge the tool made itself: GitHub starts no workflow for events a
+    /// `GITHUB_TOKEN` caused, so the chain goes on from here (dispatch or inline).
+    pub(crate) async fn continue_chain(
+        &self,
+        cx: &Context,
+        change: &Change<'_>,
+        outcome: Option<&ReleaseOutcome>,
+        out: &mut Outputs,
+    ) -> anyhow::Result<()> {
+        let Some(outcome) = outcome else {
+            return Ok(());
+        };
+        if !outcome.merged {
+            return Ok(());
+        }
+        let chain = self.change.chain;
+        let workflow = self.change.deploy_workflow.as_deref();
+        match (chain, workflow) {
+            // (`dispatch` without a workflow is refused by ChangeInputs.)
+            (Chain::None, _) | (Chain::Auto | Chain::Dispatch, None) => Ok(()),
+            (Chain::Auto | Chain::Dispatch, Some(w)) => {
+                let gh = self.github()?;
+                // The base the change went to (opened once per run; no API call).
+                let base = self.repo(cx)?.base.clone();
+                gh.dispatch_workflow(
+                    w,
+                    &base,
+                    &json!({"service": change.service.name, "env": change.env.name}),
+                )
+                .await
+                .map_err(|e| {
+                    Failure::new(format!(
+                        "the merge is done, but the deploy workflow `{w}` could not be started: {e:#}"
+                    ))
+                    .hint(format!(
+                        "`.github/workflows/{w}` must exist on `{base}` with `on: workflow_dispatch` (inputs `service`, `env`), and the token needs `actions: write`; then run `deploy` for {} in `{}`",
+                        change.service.name, change.env.name
+                    ))
+                })?;
+                println!(
+                    "dispatched `{w}` on `{base}` to deploy {} to {}",
+                    change.service.name, change.env.name
+                );
+                out.set("dispatched", w);
+                Ok(())
+            }
+            (Chain::Inline, _) => {
+                let sha = outcome
+                    .merge_sha
+                    .clone()
+                    .or_else(|| outcome.published.commit.clone())
+                    .unwrap_or_default();
+                let entry = ImageEntry {
+                    name: change.service.image.clone(),
+                    new_name: None,
+                    new_tag: Some(change.tag.clone()),
+                    digest: Some(change.digest.clone()),
+                    line: 0,
+                };
+                // The outputs stay those of this step; the deploy adds its own facts.
+                let mut sub = Outputs::default();
+                let r = Box::pin(self.deploy_entry(
+                    cx,
+                    change.service,
+                    change.env,
+                    &entry,
+                    &sha,
+                    &mut sub,
+                ))
+                .await;
+                for k in [
+                    "deployed",
+                    "deployment-id",
+                    "next-env",
+                    "next-tag",
+                    "next-pr-number",
+                    "next-pr-url",
+                    "next-pr-operation",
+                ] {
+                    if let Some(v) = sub.values.get(k) {
+                        out.set(k, v);
+                    }
+                }
+                out.summary.push_str(&sub.summary);
+                r
+            }
+        }
+    }
+
+    /// Check the image, record the deployment, run the health gate, promote on.
+    pub(crate) async fn deploy_entry(
+        &self,
+        cx: &Context,
+        service: &Service,
+        env: &Environment,
+        entry: &ImageEntry,
+        sha: &str,
+        out: &mut Outputs,
+    ) -> anyhow::Result<()> {
+        let tag = entry.new_tag.clone().unwrap_or_default();
+        let digest = match &entry.digest {
+            Some(d) => d.clone(),
+            None => self
+                .registry
+                .digest_of(&service.image, &tag)
+                .await?
+                .ok_or_else(|| {
+                    Failure::new(format!("`{}:{tag}` is not in the registry", service.image))
+                        .hint("release it again; the overlay names an image that was never pushed or was deleted")
+                })?,
+        };
+        if !self.registry.exists(&service.image, &digest).await? {
+            return Err(Failure::new(format!(
+                "`{}@{digest}` (tag `{tag}`) in `{}` is not in the registry",
+                service.image, env.name
+            ))
+            .hint("release it again, or roll back; nothing was deployed")
+            .into());
+        }
+        out.set("env", &env.name);
+        out.set("image", &service.image);
+        out.set("tag", &tag);
+        out.set("digest", &digest);
+        let next = cx.config.next_of(&env.name);
+        if cx.dry_run {
+            println!(
+                "dry run: would record a deployment of {} `{tag}` to `{}` at {}",
+                service.name,
+                env.name,
+                short(Some(sha))
+            );
+            if let Some(g) = &self.gate {
+                println!(
+                    "dry run: would wait up to {}s for {} to answer 2xx",
+                    g.timeout.as_secs(),
+                    g.url
+                );
+            }
+            if let Some(n) = next {
+                println!("dry run: then promote to `{}`", n.name);
+                out.set("next-env", &n.name);
+            }
+            return Ok(());
+        }
+        let gh = self.github()?;
+        let payload =
+            json!({"service": service.name, "image": service.image, "tag": tag, "digest": digest});
+        let id = gh
+            .create_deployment(sha, &env.name, &payload, &format!("{} {tag}", service.name))
+            .await?;
+        let log_url = match (env_var("GITHUB_SERVER_URL"), env_var("GITHUB_RUN_ID")) {
+            (Some(s), Some(r)) => Some(format!("{s}/{}/actions/runs/{r}", gh.repository())),
+            _ => None,
+        };
+        gh.deployment_status(id, "in_progress", None, log_url.as_deref(), "deploying")
+            .await?;
+        out.set("deployment-id", id);
+        let verify = self.gate.as_ref().map(|g| g.url.as_str());
+        if let Some(gate) = &self.gate {
+            let url = gate.url.as_str();
+            if let Err(why) = health_gate(url, gate.contains.as_deref(), gate.timeout).await {
+                gh.deployment_status(
+                    id,
+                    "failure",
+                    Some(url),
+                    log_url.as_deref(),
+                    &truncate(&why, 140),
+                )
+                .await?;
+                out.set("deployed", false);
+                return Err(Failure::new(format!(
+                    "health gate for {} in `{}` failed: {why}",
+                    service.name, env.name
+                ))
+                .hint("the deployment is marked failed and nothing was promoted; fix the service, or roll back with `rollback --steps 1`")
+                .into());
+            }
+            println!("health gate passed: {url}");
+        }
+        gh.deployment_status(id, "success", verify, log_url.as_deref(), "deployed")
+            .await?;
+        out.set("deployed", true);
+        println!(
+            "deployment {id}: {} `{tag}` to `{}` recorded (success)",
+            service.name, env.name
+        );
+        out.summary.push_str(&format!(
+            "Deployed **{}** `{tag}` to `{}`\n",
+            service.name, env.name
+        ));
+        if let Some(next) = next {
+            out.set("next-env", &next.name);
+            let mut sub = Outputs::default();
+            let r = Box::pin(self.promote_entry(cx, service, env, next, entry, &mut sub)).await;
+            for k in ["tag", "pr-number", "pr-url", "pr-operation"] {
+                if let Some(v) = sub.values.get(k) {
+                    out.set(&format!("next-{k}"), v);
+                }
+            }
+            out.summary.push_str(&sub.summary);
+            r?;
+        }
+        Ok(())
+    }
+
+    /// Carry `entry` (the version deployed in `from`) to `to`, retagging the same
+    /// digest when `to`'s tag template differs.
+    pub(crate) async fn promote_entry(
+        &self,
+        cx: &Context,
+        service: &Service,
+        from: &Environment,
+        to: &Environment,
+        entry: &ImageEntry,
+        out: &mut Outputs,
+    ) -> anyhow::Result<()> {
+        let src_tag = entry.new_tag.clone().ok_or_else(|| {
+            UserError::new(format!(
+                "`{}` in `{}` has no tag to promote",
+                service.name, from.name
+            ))
+            .hint(format!("release it to `{}` first", from.name))
+        })?;
+        let parsed = from.tag.parse_tag(&src_tag).unwrap_or_default();
+        // The full commit: from the tag, or its `{sha7}` resolved in the checkout.
+        let sha = parsed.sha.clone().or_else(|| {
+            let short = parsed.sha7.as_deref()?;
+            let repo = crate::git::open_foreign_owned(&cx.root).ok()?;
+            let c = repo.revparse_single(short).ok()?.peel_to_commit().ok()?;
+            Some(c.id().to_string())
+        });
+        let version = match cx.inputs.version.as_deref() {
+            Some(v) => Some(
+                tag::parse_semver_tag(v)
+                    .ok_or_else(|| {
+                        UserError::new(format!("version `{v}` is not SemVer"))
+                            .hint("give a version such as `1.2.3`")
+                    })?
+                    .to_string(),
+            ),
+            None => parsed
+                .version
+                .as_ref()
+                .map(|v| v.to_string())
+                .or_else(|| sha.as_deref().and_then(|s| version_of_commit(&cx.root, s))),
+        };
+        let vars = TagVars {
+            env: to.name.clone(),
+            branch: parsed.branch.clone(),
+            sha: sha.clone().or(parsed.sha7.clone()).unwrap_or_default(),
+            timestamp: parsed.timestamp.unwrap_or_default(),
+            version,
+        };
+        let same_template = to.tag.as_str() == from.tag.as_str();
+        let target_tag = if same_template {
+            src_tag.clone()
+        } else {
+            let known = if to.tag.uses(tag::Var::Sha) {
+                sha.is_some()
+            } else {
+                !to.tag.uses(tag::Var::Sha7) || sha.is_some() || parsed.sha7.is_some()
+            };
+            {
+                if !known {
+                    return Err(UserError::new(format!(
+                        "`{}`'s tag `{src_tag}` does not say its commit, and `{}`'s template `{}` needs it",
+                        from.name, to.name, to.tag.as_str()
+                    ))
+                    .hint("promote from an environment whose tags carry `{sha}`, or release to the target directly")
+                    .into());
+                }
+            }
+            to.tag.format(&vars).map_err(|m| {
+                UserError::new(format!("promoting to `{}`: {m}", to.name)).hint(if m.0 == "version" {
+                    "tag the commit with a SemVer tag (`git tag v1.2.3`) or pass `--version 1.2.3`"
+                } else {
+                    "check the tag templates of both environments"
+                })
+            })?
+        };
+        self.check_access(cx, to).await?;
+        let digest = match &entry.digest {
+            Some(d) => d.clone(),
+            None => self
+                .registry
+                .digest_of(&service.image, &src_tag)
+                .await?
+                .ok_or_else(|| {
+                    Failure::new(format!(
+                        "`{}:{src_tag}` is not in the registry",
+                        service.image
+                    ))
+                })?,
+        };
+        if !self.registry.exists(&service.image, &digest).await? {
+            return Err(Failure::new(format!(
+                "`{}` deploys `{}:{src_tag}@{digest}`, which is not in the registry",
+                from.name, service.image
+            ))
+            .hint(format!(
+                "release {} to `{}` again (or roll it back) before promoting it",
+                service.name, from.name
+            ))
+            .into());
+        }
+        if target_tag != src_tag {
+            self.preflight(cx)?;
+            let what = format!("{} `{src_tag}` of `{}`", service.name, from.name);
+            place_tag(
+                &self.registry,
+                &service.image,
+                &digest,
+                &target_tag,
+                cx.dry_run,
+                &what,
+            )
+            .await?;
+        }
+        out.set("env", &to.name);
+        out.set("image", &service.image);
+        out.set("tag", &target_tag);
+        out.set("digest", &digest);
+        out.set("built", false);
+        out.set("from-env", &from.name);
+        let change = Change {
+            service,
+            env: to,
+            tag: target_tag,
+            digest,
+            labels: vec!["promotion".into()],
+            kind: "promote",
+            source_sha: sha,
+        };
+        let published = self.publish(cx, &change, out).await?;
+        Box::pin(self.continue_chain(cx, &change, published.as_ref(), out)).await
+    }
+}
+
+/// Poll `url` until it answers 2xx (and contains `contains`), within `timeout`.
+pub(crate) async fn health_gate(
+    url: &str,
+    contains: Option<&str>,
+    timeout: Duration,
+) -> Result<(), String> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let mut last;
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match client.get(url).send().await {
+            Ok(r) => {
+                let status = r.status();
+                let body = r.text().await.unwrap_or_default();
+                if status.is_success() {
+                    match contains {
+                        Some(c) if !body.contains(c) => {
+                            last = format!("{status}, but the body does not contain `{c}`");
+                        }
+                        _ => return Ok(()),
+                    }
+                } else {
+                    last = format!("{url} answered {status}");
+                }
+            }
+            Err(e) => last = format!("{url}: {}", without_url(&e)),
+        }
+        let spent = start.elapsed();
+        if spent >= timeout {
+            return Err(format!("{last} (gave up after {}s)", timeout.as_secs()));
+        }
+        tokio::time::sleep(wait.min(timeout - spent)).await;
+        wait = (wait * 2).min(Duration::from_secs(5));
+    }
+}
+
+pub(crate) fn without_url(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    if let Some(u) = e.url() {
+        s = s.replace(&format!(" ({u})"), "");
+    }
+    if e.is_connect() {
+        "connection refused or unreachable".into()
+    } else {
+        s
+    }
+}

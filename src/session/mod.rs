@@ -1,0 +1,246 @@
+//! What every command that moves a service shares: the clients of one run
+//! (registry, GitHub, the workspace), the inputs that shape a change, checked when
+//! the session starts, and the change itself.
+//!
+//! Where to look: who may release is in `access`, the image of a commit in `image`,
+//! the release pull request in `pull_request`, what follows a merge in `chain`, the
+//! versions an overlay had (rollback) in `history`.
+
+mod access;
+mod chain;
+mod history;
+mod image;
+mod inputs;
+pub mod pull_request;
+
+use crate::action::Outputs;
+use crate::config::{Environment, Service};
+use crate::context::Context;
+use crate::error::UserError;
+use crate::git::Workspace;
+use crate::github::{GitHub, GitHubOptions};
+use crate::overlay::{self, ImageEntry};
+use crate::registry::Registry;
+
+pub(crate) use image::ensure_image;
+use image::place_tag;
+use inputs::{Chain, ChangeInputs, Gate, git_options};
+pub(crate) use inputs::{build_mode, registry_options};
+use pull_request::ReleaseOutcome;
+
+/// One overlay change to carry to an environment.
+pub(crate) struct Change<'a> {
+    pub(crate) service: &'a Service,
+    pub(crate) env: &'a Environment,
+    pub(crate) tag: String,
+    pub(crate) digest: String,
+    pub(crate) labels: Vec<String>,
+    /// `release`, `promote` or `rollback`: the PR's wording.
+    pub(crate) kind: &'static str,
+    /// The commit the image was built from, for the PR's commit list.
+    pub(crate) source_sha: Option<String>,
+}
+
+/// The checkout changes are published from, and the branch they go to.
+pub(crate) struct Repo {
+    pub(crate) ws: Workspace,
+    pub(crate) base: String,
+}
+
+/// The image of a commit, found or made.
+pub(crate) struct Image {
+    pub(crate) digest: String,
+    pub(crate) built: bool,
+}
+
+/// The clients of one run: registry always, GitHub and git when something is written.
+pub(crate) struct Session {
+    pub(crate) registry: Registry,
+    pub(crate) github: Option<GitHub>,
+    /// The repository and base branch, opened (and the token tried) on first use.
+    pub(crate) repo: std::cell::OnceCell<Repo>,
+    /// The health gate of `deploy`, read before anything is written.
+    pub(crate) gate: Option<Gate>,
+    pub(crate) change: ChangeInputs,
+}
+
+impl Session {
+    pub(crate) fn new(cx: &Context) -> anyhow::Result<Session> {
+        let registry = Registry::new(registry_options(&cx.inputs));
+        let github = if cx.dry_run {
+            None
+        } else {
+            let mut o = GitHubOptions::from_env();
+            if let Some(t) = &cx.inputs.token {
+                o.token = Some(t.clone());
+            }
+            if o.repository.is_empty() {
+                None
+            } else {
+                Some(GitHub::new(&o)?)
+            }
+        };
+        Ok(Session {
+            registry,
+            github,
+            repo: std::cell::OnceCell::new(),
+            gate: Gate::from_inputs(&cx.inputs)?,
+            change: ChangeInputs::from_inputs(&cx.inputs)?,
+        })
+    }
+
+    /// Open the workspace (or clone) and settle the base branch; once per run.
+    pub(crate) fn repo(&self, cx: &Context) -> anyhow::Result<&Repo> {
+        if let Some(r) = self.repo.get() {
+            return Ok(r);
+        }
+        let ws = Workspace::open(&git_options(cx)?)?;
+        let base = match cx.inputs.base.as_deref() {
+            Some(b) => b.to_string(),
+            None => ws.base_branch(None)?,
+        };
+        Ok(self.repo.get_or_init(|| Repo { ws, base }))
+    }
+
+    /// Fetch the base's tip: proves the remote, the token and the branch before any
+    /// write, and gives the text the PR compares against.
+    pub(crate) fn base_tip(&self, ws: &Workspace, base: &str) -> anyhow::Result<String> {
+        ws.fetch_branch(base)?.ok_or_else(|| {
+            UserError::new(format!(
+                "base branch `{base}` does not exist on {}",
+                ws.remote_display()
+            ))
+            .hint("set the `base` input to an existing branch")
+            .into()
+        })
+    }
+
+    /// Before the first write anywhere (registry retag or build): the repository is
+    /// reachable with the token and the base exists, so a release cannot stop after
+    /// pushing an image for an overlay change it can't make.
+    pub(crate) fn preflight(&self, cx: &Context) -> anyhow::Result<()> {
+        if cx.dry_run {
+            return Ok(());
+        }
+        self.github()?;
+        let Repo { ws, base } = self.repo(cx)?;
+        self.base_tip(ws, base).map(drop)
+    }
+
+    pub(crate) fn github(&self) -> anyhow::Result<&GitHub> {
+        self.github.as_ref().ok_or_else(|| {
+            UserError::new("`GITHUB_REPOSITORY` is not set, so there is no repository to open the pull request in")
+                .hint("run inside GitHub Actions, or set `GITHUB_REPOSITORY=owner/name` (and `GITHUB_API_URL` for GitHub Enterprise Server); `--dry-run` needs neither")
+                .into()
+        })
+    }
+
+    pub(crate) fn finish(&self, out: &mut Outputs) {
+        if let Some(gh) = &self.github {
+            gh.log_calls();
+            out.set("api-calls", gh.api_calls());
+        }
+        eprintln!("registry: {} requests", self.registry.request_count());
+    }
+}
+
+/// The entry of `service` in `env`'s overlay in the workspace.
+pub(crate) fn deployed_entry(
+    cx: &Context,
+    env: &Environment,
+    service: &Service,
+) -> anyhow::Result<ImageEntry> {
+    let path = env.kustomization(&cx.root);
+    let rel = cx.rel(&path);
+    let text = crate::fs::read_user_file(&path, &rel)?.ok_or_else(|| {
+        UserError::new(format!("overlay `{}` does not exist", rel.display())).hint(format!(
+            "check out the repository (actions/checkout) and the `overlay` of `{}`",
+            env.name
+        ))
+    })?;
+    let entry = overlay::find_image(&rel, &text, &service.image)?.ok_or_else(|| {
+        UserError::new(format!(
+            "`{}` has no image entry for {} (`{}`)",
+            rel.display(),
+            service.name,
+            service.image
+        ))
+        .hint(format!("release {} to `{}` first", service.name, env.name))
+    })?;
+    if entry.new_tag.is_none() && entry.digest.is_none() {
+        return Err(UserError::new(format!(
+            "{}:{}: the entry for `{}` sets neither `newTag` nor `digest`",
+            rel.display(),
+            entry.line,
+            service.image
+        ))
+        .hint(format!("release {} to `{}` first", service.name, env.name))
+        .into());
+    }
+    Ok(entry)
+}
+
+/// Keep the first of each, in order.
+pub(crate) fn unique(items: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for i in items {
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    out
+}
+
+pub(crate) fn env_var(k: &str) -> Option<String> {
+    std::env::var(k).ok().filter(|v| !v.is_empty())
+}
+
+pub(crate) fn short(sha: Option<&str>) -> String {
+    sha.map(|s| s[..s.len().min(7)].to_string())
+        .unwrap_or_default()
+}
+
+pub(crate) fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::access::*;
+    use super::inputs::*;
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("300").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration(" 1h ").unwrap(), Duration::from_secs(3600));
+        for bad in ["", "0", "-1", "5x", "m", "1.5m"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn permissions_rank_like_github() {
+        assert!(permission_rank("admin") > permission_rank("maintain"));
+        assert!(permission_rank("maintain") > permission_rank("write"));
+        assert!(permission_rank("write") > permission_rank("triage"));
+        assert!(permission_rank("triage") > permission_rank("read"));
+        assert_eq!(permission_rank("push"), permission_rank("write"));
+        assert_eq!(permission_rank("none"), 0);
+    }
+
+    #[test]
+    fn truncates_on_chars() {
+        assert_eq!(truncate("abc", 5), "abc");
+        assert_eq!(truncate("αβγδε", 3), "αβ…");
+    }
+}

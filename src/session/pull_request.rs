@@ -1,0 +1,372 @@
+//! The release pull request: the overlay edited on a fresh base tip, committed to
+//! `release/<service>/<env>`, the PR opened or updated, the merge policy applied;
+//! the edit re-applied when the base moved or the PR conflicts.
+
+use super::*;
+use crate::action::Outputs;
+use crate::config::MergePolicy as ConfigPolicy;
+use crate::context::Context;
+use crate::error::Failure;
+use crate::git::{self, Publish, Target, Workspace};
+use crate::github::retry_delay;
+use crate::github::{self, GitHub, MergeMethod, MergePolicy, PrBody, PrContent};
+use crate::overlay::{self, SetImage};
+
+use crate::git::Published;
+use crate::github::{MergeOutcome, PrState};
+
+/// Default commit message (and the template's placeholders).
+pub(crate) const MESSAGE: &str = "{service}: {env} {old} → {new}";
+
+impl Session {
+    /// Edit the overlay on a fresh base tip and carry it through the PR (or a
+    /// direct push). `None` in a dry run.
+    pub(crate) async fn publish(
+        &self,
+        cx: &Context,
+        change: &Change<'_>,
+        out: &mut Outputs,
+    ) -> anyhow::Result<Option<ReleaseOutcome>> {
+        let env = change.env;
+        let service = change.service;
+        let path = env.kustomization(&cx.root);
+        let rel = cx.rel(&path);
+        let rel_str = rel.to_string_lossy().replace('\\', "/");
+        let set = SetImage {
+            image: &service.image,
+            tag: Some(&change.tag),
+            digest: Some(&change.digest),
+        };
+        let branch = git::release_branch(&service.name, &env.name);
+        let policy = self.change.merge.unwrap_or(env.merge);
+        let method = self.change.method;
+
+        if cx.dry_run {
+            // A missing overlay is made by the release, as on the real path.
+            let text = crate::fs::read_user_file(&path, &rel)?.unwrap_or_default();
+            let before = overlay::find_image(&rel, &text, &service.image)?;
+            let old = before.as_ref().and_then(|b| b.new_tag.clone());
+            match overlay::set_image(&rel, &text, &set)? {
+                overlay::Edit::Unchanged => {
+                    println!(
+                        "{}: unchanged ({} already at `{}`)",
+                        rel.display(),
+                        service.name,
+                        change.tag
+                    );
+                    out.set("changed", false);
+                }
+                overlay::Edit::Changed { text: after, .. } => {
+                    print!("{}", overlay::unified_diff(&rel_str, &text, &after));
+                    let title =
+                        github::pr_title(&service.name, &env.name, old.as_deref(), &change.tag);
+                    match policy {
+                        ConfigPolicy::Direct => {
+                            println!("dry run: would push this change to the base branch")
+                        }
+                        _ => println!(
+                            "dry run: would push `{branch}` and open or update the pull request \"{title}\" (merge: {})",
+                            policy.as_str()
+                        ),
+                    }
+                    out.set("changed", true);
+                }
+            }
+            return Ok(None);
+        }
+
+        let gh = self.github()?;
+        let Repo { ws, base } = self.repo(cx)?;
+        let base = base.clone();
+        // What the base holds now: the PR's "old" column and its commit list.
+        let base_tip = self.base_tip(ws, &base)?;
+        let before_text = ws.read_at(&base_tip, &rel_str)?.unwrap_or_default();
+        let before = overlay::find_image(&rel, &before_text, &service.image)
+            .ok()
+            .flatten();
+        let old_tag = before.as_ref().and_then(|b| b.new_tag.clone());
+        let old_digest = before.as_ref().and_then(|b| b.digest.clone());
+
+        let mut body = PrBody {
+            service: service.name.clone(),
+            env: env.name.clone(),
+            image: service.image.clone(),
+            old_tag: old_tag.clone(),
+            new_tag: change.tag.clone(),
+            old_digest,
+            new_digest: Some(change.digest.clone()),
+            ..Default::default()
+        };
+        let old_sha = old_tag
+            .as_deref()
+            .and_then(|t| env.tag.parse_tag(t))
+            .and_then(|p| p.sha);
+        if let (Some(old), Some(new)) = (&old_sha, &change.source_sha)
+            && old != new
+        {
+            body.compare_url = Some(format!("{}/compare/{old}...{new}", gh.web_url()));
+            match gh.compare(old, new).await {
+                Ok(c) => body.commits = c.commits,
+                Err(e) => eprintln!("github: no commit list for the PR body: {e:#}"),
+            }
+        }
+        if let (Some(server), Some(run)) = (env_var("GITHUB_SERVER_URL"), env_var("GITHUB_RUN_ID"))
+        {
+            body.links.push((
+                "Workflow run".into(),
+                format!("{server}/{}/actions/runs/{run}", gh.repository()),
+            ));
+        }
+        let mut labels = env.labels.clone();
+        labels.extend(self.change.labels.iter().cloned());
+        labels.extend(change.labels.iter().cloned());
+        let labels = unique(labels);
+        let mut reviewers = env.reviewers.clone();
+        reviewers.extend(self.change.reviewers.iter().cloned());
+        let reviewers = unique(reviewers);
+        let mut title = github::pr_title(&service.name, &env.name, old_tag.as_deref(), &change.tag);
+        if change.kind == "rollback" {
+            title.push_str(" (rollback)");
+        }
+        let message = git::render_message(
+            cx.inputs.message.as_deref().unwrap_or(MESSAGE),
+            &[
+                ("service", &service.name),
+                ("env", &env.name),
+                ("old", old_tag.as_deref().unwrap_or("(none)")),
+                ("new", &change.tag),
+                ("digest", &change.digest),
+                ("kind", change.kind),
+            ],
+        );
+        let req = Release {
+            publish: Publish {
+                base: base.clone(),
+                target: if policy == ConfigPolicy::Direct {
+                    Target::Direct
+                } else {
+                    Target::Release(branch.clone())
+                },
+                path: rel_str.clone(),
+                message,
+            },
+            content: PrContent {
+                title,
+                body: body.render(),
+                labels,
+                reviewers,
+                draft: self.change.draft,
+            },
+            policy: match policy {
+                ConfigPolicy::Auto | ConfigPolicy::Direct => MergePolicy::Auto,
+                ConfigPolicy::Immediate => MergePolicy::Immediate,
+                ConfigPolicy::Never => MergePolicy::Never,
+            },
+            method,
+            max_rounds: 10,
+            close_comment: Some(format!(
+                "`{base}` already has `{}` at `{}`; closing.",
+                service.name, change.tag
+            )),
+        };
+        let mut edit = overlay::edit_fn(&rel, set);
+        let outcome = release(ws, gh, &req, &mut edit).await?;
+        for (k, v) in outcome.outputs() {
+            out.set(k, v);
+        }
+        let old = old_tag.as_deref().unwrap_or("(none)");
+        match (&outcome.pr, outcome.published.changed) {
+            (_, false) => println!(
+                "{}: `{base}` already has {} at `{}`; nothing to do",
+                rel.display(),
+                service.name,
+                change.tag
+            ),
+            (None, true) => println!(
+                "pushed {} to `{base}`: {} `{old}` → `{}`",
+                short(outcome.published.commit.as_deref()),
+                service.name,
+                change.tag
+            ),
+            (Some(pr), true) => {
+                let state = if outcome.merged {
+                    "merged"
+                } else if outcome.auto_merge {
+                    "auto-merge enabled"
+                } else {
+                    "open for review"
+                };
+                println!(
+                    "pull request #{} {} ({state}): {} {} `{old}` → `{}`\n  {}",
+                    pr.number,
+                    pr.operation.as_str(),
+                    service.name,
+                    env.name,
+                    change.tag,
+                    pr.url
+                );
+            }
+        }
+        if outcome.retries > 0 {
+            eprintln!("git: {} retries after lost races", outcome.retries);
+        }
+        out.summary.push_str(&format!(
+            "**{}** → `{}`: `{old}` → `{}`{}\n",
+            service.name,
+            env.name,
+            change.tag,
+            outcome
+                .pr
+                .as_ref()
+                .map(|p| format!(" ([#{}]({}) {})", p.number, p.url, p.operation.as_str()))
+                .unwrap_or_default()
+        ));
+        Ok(Some(outcome))
+    }
+}
+
+/// Publish an overlay change and carry it to the base: PR + merge policy, or a
+/// direct push.
+#[derive(Debug, Clone)]
+pub struct Release {
+    pub publish: Publish,
+    pub content: PrContent,
+    pub policy: MergePolicy,
+    pub method: MergeMethod,
+    /// Times a conflict or a moved head may send us back to re-apply the edit.
+    pub max_rounds: u32,
+    /// Comment left on a stale PR we close.
+    pub close_comment: Option<String>,
+}
+
+/// What [`release`] did: the `pr-*`, `merged`, `merge-sha` and `changed` outputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseOutcome {
+    pub published: Published,
+    pub pr: Option<PrState>,
+    pub merged: bool,
+    pub merge_sha: Option<String>,
+    pub auto_merge: bool,
+    /// Git retries plus rounds re-applied after conflicts.
+    pub retries: u32,
+    pub api_calls: u32,
+}
+
+impl ReleaseOutcome {
+    /// `(name, value)` pairs for `GITHUB_OUTPUT`.
+    pub fn outputs(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![
+            ("changed", self.published.changed.to_string()),
+            ("merged", self.merged.to_string()),
+            ("merge-sha", self.merge_sha.clone().unwrap_or_default()),
+            ("commit", self.published.commit.clone().unwrap_or_default()),
+        ];
+        if let Some(pr) = &self.pr {
+            out.push(("pr-number", pr.number.to_string()));
+            out.push(("pr-url", pr.url.clone()));
+            out.push(("pr-operation", pr.operation.as_str().to_string()));
+        }
+        out
+    }
+}
+
+/// Publish the edit and apply the merge policy, re-applying the edit on the new base
+/// when the PR conflicts or our head moved. `Target::Direct` pushes to the base.
+pub async fn release(
+    ws: &Workspace,
+    gh: &GitHub,
+    req: &Release,
+    edit: &mut dyn FnMut(&str) -> anyhow::Result<Option<String>>,
+) -> anyhow::Result<ReleaseOutcome> {
+    let calls_before = gh.api_calls();
+    let mut retries = 0;
+    let mut round = 0;
+    loop {
+        // libgit2 is blocking; a release does a handful of fetches and one push.
+        let published = ws.publish(&req.publish, edit)?;
+        retries += published.retries;
+        let head = match &req.publish.target {
+            Target::Direct => {
+                return Ok(ReleaseOutcome {
+                    merged: published.pushed,
+                    merge_sha: published.commit.clone().filter(|_| published.pushed),
+                    pr: None,
+                    auto_merge: false,
+                    retries,
+                    api_calls: gh.api_calls() - calls_before,
+                    published,
+                });
+            }
+            Target::Release(b) => b.clone(),
+        };
+        if !published.changed {
+            let pr = gh
+                .close_stale(&head, &req.publish.base, req.close_comment.as_deref())
+                .await?;
+            return Ok(ReleaseOutcome {
+                published,
+                pr,
+                merged: false,
+                merge_sha: None,
+                auto_merge: false,
+                retries,
+                api_calls: gh.api_calls() - calls_before,
+            });
+        }
+        let mut pr = gh.ensure_pr(&head, &req.publish.base, &req.content).await?;
+        let ours = published.commit.clone().unwrap_or_default();
+        if pr.head_sha != ours {
+            // GitHub reports the head it has indexed; our leased push is the truth.
+            pr.head_sha = ours;
+        }
+        let outcome = gh.apply_policy(&pr, req.policy, req.method).await?;
+        let (merged, merge_sha, auto_merge) = match outcome {
+            MergeOutcome::Merged(sha) => (true, Some(sha).filter(|s| !s.is_empty()), false),
+            MergeOutcome::AutoMerge => (false, None, true),
+            MergeOutcome::Left => (false, None, false),
+            MergeOutcome::Conflict(why) | MergeOutcome::HeadModified(why) => {
+                round += 1;
+                retries += 1;
+                if round > req.max_rounds {
+                    return Err(Failure::new(format!(
+                        "pull request #{} could not be merged after {round} attempts: {why}",
+                        pr.number
+                    ))
+                    .hint("the base keeps changing under the release; run the step again")
+                    .into());
+                }
+                eprintln!(
+                    "github: #{} {why}; re-applying the change on the new base",
+                    pr.number
+                );
+                tokio::time::sleep(retry_delay(round)).await;
+                continue;
+            }
+            MergeOutcome::Blocked(why) => {
+                if req.policy == MergePolicy::Immediate {
+                    return Err(Failure::new(format!("pull request #{} cannot be merged now: {why}", pr.number))
+                        .hint("allow auto-merge in the repository settings, use `merge: auto`, or satisfy the branch protection")
+                        .into());
+                }
+                eprintln!("github: #{} left open: {why}", pr.number);
+                (false, None, false)
+            }
+        };
+        if merged {
+            // After our own merge the branch is ours to delete; a push with a lease
+            // on the merged sha costs no API call and cannot delete a newer push.
+            if let Err(e) = ws.delete_branch(&head, &pr.head_sha) {
+                eprintln!("git: could not delete `{head}`: {e:#}");
+            }
+        }
+        return Ok(ReleaseOutcome {
+            published,
+            pr: Some(pr),
+            merged,
+            merge_sha,
+            auto_merge,
+            retries,
+            api_calls: gh.api_calls() - calls_before,
+        });
+    }
+}
