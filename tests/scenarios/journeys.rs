@@ -111,7 +111,7 @@ fn journey1_service_release_from_the_actions_tab() {
         .open_pr("release/hello/uat")
         .expect("the uat PR is open");
     assert_eq!(uat.requested_reviewers, ["alice"]);
-    assert_eq!(uat.labels, ["uat"]);
+    assert_eq!(uat.labels, ["uat", "promotion"]);
     let uat_tag = entry(
         &rig.gh
             .file_at(REPO, "release/hello/uat", "overlays/uat/kustomization.yaml")
@@ -301,24 +301,37 @@ fn journey3_a_person_merges_prod_and_reruns_change_nothing() {
         .filter(|p| p.state == "open")
         .collect();
     assert!(open.is_empty(), "{open:#?}");
-    // Re-run every run: nothing changes on main, in PRs, deployments or the registry.
-    let before = (
-        rig.gh.branch_sha(REPO, "main").unwrap(),
-        rig.gh.pulls(REPO).unwrap().len(),
-        rig.gh.deployments(REPO).unwrap().len(),
-    );
+    // Re-run every run: nothing changes on main, in PRs, in what each environment
+    // runs, or in the registry. (A re-run deploy records its deployment again: the
+    // latest record per environment must still be the same image, successful.)
+    let state = |rig: &Rig| {
+        let mut latest = std::collections::BTreeMap::new();
+        for d in rig.gh.deployments(REPO).unwrap() {
+            latest.insert(
+                d.environment.clone(),
+                (
+                    d.payload["tag"].clone(),
+                    d.payload["digest"].clone(),
+                    d.statuses.last().map(|s| s.state.clone()),
+                ),
+            );
+        }
+        (
+            rig.gh.branch_sha(REPO, "main").unwrap(),
+            rig.gh.pulls(REPO).unwrap(),
+            latest,
+            rig.digest("prd-1.2.0"),
+        )
+    };
+    let before = state(rig);
     for run in &all {
         let again = r.rerun(run).unwrap();
+        print_figures("journey 3, re-run", &again);
         for a in &again {
             assert_eq!(a.conclusion, "success", "{}", a.describe());
         }
     }
-    let after = (
-        rig.gh.branch_sha(REPO, "main").unwrap(),
-        rig.gh.pulls(REPO).unwrap().len(),
-        rig.gh.deployments(REPO).unwrap().len(),
-    );
-    assert_eq!(before, after);
+    assert_eq!(before, state(rig));
 }
 
 /// Seed 002's environments: every push reaches its environment, nothing promotes.
