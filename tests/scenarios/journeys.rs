@@ -490,6 +490,17 @@ fn journey6_required_checks_with_github_token_prs() {
             gitops_testkit::github::Protection::checks(&["ci"]),
         )
         .unwrap();
+    // The team's CI, which reports the `ci` check on every PR.
+    rig.gh
+        .push_commit(
+            REPO,
+            "main",
+            &[(
+                ".github/workflows/checks.yaml",
+                "name: ci\non: pull_request\npermissions:\n  contents: read\njobs:\n  ci:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make test\n",
+            )],
+        )
+        .unwrap();
     let mut r = rig.runner();
     let sha = rig
         .gh
@@ -498,7 +509,14 @@ fn journey6_required_checks_with_github_token_prs() {
     rig.push_build(&sha);
     let runs = r.push_ref(&rig.alice, "feature/c", &sha).unwrap();
     print_figures("journey 6", &runs);
-    expect_runs(&runs, &[("overlay-push.yaml", "push", "success")]);
+    // The release run, then the check's run on the PR, waiting for a person.
+    expect_runs(
+        &runs,
+        &[
+            ("overlay-push.yaml", "push", "success"),
+            ("checks.yaml", "pull_request", "action_required"),
+        ],
+    );
     let pr = rig.pr("release/hello/dev");
     assert_eq!(pr.state, "open");
     assert!(

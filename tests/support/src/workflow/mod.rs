@@ -461,11 +461,16 @@ impl<'a> Runner<'a> {
         self.dispatches_seen = ds.len();
         for p in self.gh.pulls(&self.repo)? {
             let seen = self.pulls_seen.get(&p.number).copied();
-            if seen.is_none() {
+            if seen.is_none() && p.user == "github-actions[bot]" {
+                // Since 2026 a PR opened with GITHUB_TOKEN gets its `pull_request` runs
+                // in a state that waits for a person's approval; they run no job (docs
+                // "Events that trigger workflows", pull_request notes; github/docs PR
+                // #44419). So its required checks never report until someone approves.
                 self.suppressed.push(format!(
-                    "pull_request opened #{} by {}: a run awaiting approval at most (GITHUB_TOKEN)",
+                    "pull_request opened #{} by {}: runs await approval (GITHUB_TOKEN)",
                     p.number, p.user
                 ));
+                self.awaiting_approval(&p)?;
             }
             if p.merged && seen != Some(true) {
                 self.suppressed.push(format!(
@@ -475,6 +480,37 @@ impl<'a> Runner<'a> {
                 ));
             }
             self.pulls_seen.insert(p.number, p.merged);
+        }
+        Ok(())
+    }
+
+    /// `action_required` records for the workflows a GITHUB_TOKEN PR would start.
+    fn awaiting_approval(&mut self, p: &crate::github::PullInfo) -> Result<()> {
+        let payload = json!({
+            "action": "opened", "number": p.number,
+            "pull_request": self.gh.pull_json(&self.repo, p.number)?,
+        });
+        let git_ref = format!("refs/pull/{}/merge", p.number);
+        for file in self.workflow_files(&p.head_sha)? {
+            let wf = self.workflow_file(&p.head_sha, &file)?;
+            if !triggers(&wf, "pull_request", &git_ref, &payload)? {
+                continue;
+            }
+            self.runs.push(RunRecord {
+                id: self.next_run,
+                workflow: file,
+                name: wf["name"].as_str().unwrap_or_default().to_string(),
+                event: "pull_request".into(),
+                actor: p.user.clone(),
+                git_ref: git_ref.clone(),
+                sha: p.head_sha.clone(),
+                concurrency: None,
+                conclusion: "action_required".into(),
+                jobs: Vec::new(),
+                requests: Vec::new(),
+                tool_time: Duration::ZERO,
+            });
+            self.next_run += 1;
         }
         Ok(())
     }
