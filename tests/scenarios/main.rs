@@ -151,13 +151,12 @@ impl Rig {
     /// The runner with our action as the binary, the registry's login in the action's
     /// `$HOME/.docker/config.json` (see the runner's deviations) and podman for builds.
     pub fn runner(&self) -> Runner<'_> {
-        let mut r = Runner::new(
-            &self.gh,
-            REPO,
-            &repo_root().join("action.yml"),
-            ActionMode::Binary(PathBuf::from(BIN)),
-        )
-        .unwrap();
+        self.runner_with(ActionMode::Binary(PathBuf::from(BIN)))
+    }
+
+    /// [`Rig::runner`] with the action run another way (the real image).
+    pub fn runner_with(&self, mode: ActionMode) -> Runner<'_> {
+        let mut r = Runner::new(&self.gh, REPO, &repo_root().join("action.yml"), mode).unwrap();
         r.registry_login = Some((self.reg.host(), USER.into(), PASSWORD.into()));
         r.docker_host = self.podman.as_ref().map(|p| p.docker_host());
         r
@@ -209,6 +208,17 @@ impl Rig {
             .unwrap()
             .into_iter()
             .find(|p| p.head == head && p.state == "open")
+    }
+}
+
+/// The action's image, built once per test process.
+pub fn image() -> &'static str {
+    static IMAGE: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    match IMAGE.get_or_init(|| {
+        gitops_testkit::podman::build_action_image(&repo_root()).map_err(|e| format!("{e:#}"))
+    }) {
+        Ok(name) => name,
+        Err(e) => panic!("cannot build the action's image: {e}"),
     }
 }
 

@@ -123,6 +123,8 @@ pub struct JobRecord {
 #[derive(Debug, Clone)]
 pub struct RunRecord {
     pub id: u64,
+    /// 1, then 2… for re-runs of the same run.
+    pub attempt: usize,
     pub workflow: String,
     pub name: String,
     pub event: String,
@@ -424,7 +426,7 @@ impl<'a> Runner<'a> {
             .ok_or_else(|| anyhow!("run #{} has no recorded event", run.id))?;
         let first = self.runs.len();
         let wf = run.workflow.clone();
-        self.start(ev, Some(&wf))?;
+        self.start(ev, Some((&wf, run.id)))?;
         self.collect_caused()?;
         self.drain()?;
         Ok(self.runs[first..].to_vec())
@@ -498,6 +500,7 @@ impl<'a> Runner<'a> {
             }
             self.runs.push(RunRecord {
                 id: self.next_run,
+                attempt: 1,
                 workflow: file,
                 name: wf["name"].as_str().unwrap_or_default().to_string(),
                 event: "pull_request".into(),
@@ -539,7 +542,9 @@ impl<'a> Runner<'a> {
             .collect())
     }
 
-    fn start(&mut self, ev: Event, only: Option<&str>) -> Result<()> {
+    /// Start the runs of an event; `rerun` is the workflow and id of a run to re-run
+    /// (same id, next attempt).
+    fn start(&mut self, ev: Event, rerun: Option<(&str, u64)>) -> Result<()> {
         let (event_name, git_ref, sha, actor, payload, inputs, files) = match &ev {
             Event::Dispatch {
                 workflow,
@@ -632,21 +637,20 @@ impl<'a> Runner<'a> {
             }
         };
         for file in files {
-            if only.is_some_and(|o| o != file) {
+            if rerun.is_some_and(|(o, _)| o != file) {
                 continue;
             }
             let wf = self.workflow_file(&sha, &file)?;
             if !triggers(&wf, event_name, &git_ref, &payload)? {
                 continue;
             }
-            let attempt = self
-                .runs
-                .iter()
-                .filter(|r| {
-                    r.workflow == file && r.sha == sha && r.event == event_name && only.is_some()
-                })
-                .count()
-                + 1;
+            let (run_id, attempt) = match rerun {
+                Some((_, id)) => (id, self.runs.iter().filter(|r| r.id == id).count() + 1),
+                None => {
+                    self.next_run += 1;
+                    (self.next_run - 1, 1)
+                }
+            };
             let ctx = RunCtx {
                 file: file.clone(),
                 name: wf["name"].as_str().unwrap_or(&file).to_string(),
@@ -655,10 +659,9 @@ impl<'a> Runner<'a> {
                 sha: sha.clone(),
                 actor: actor.clone(),
                 payload: payload.clone(),
-                run_id: self.next_run,
+                run_id,
                 attempt,
             };
-            self.next_run += 1;
             let inputs = match &inputs {
                 Some(given) => dispatch_inputs(&wf, given)?,
                 None => Value::Object(Map::new()),
@@ -666,6 +669,7 @@ impl<'a> Runner<'a> {
             let started_log = self.gh.request_log().len();
             let mut record = RunRecord {
                 id: ctx.run_id,
+                attempt: ctx.attempt,
                 workflow: file.clone(),
                 name: ctx.name.clone(),
                 event: event_name.to_string(),
