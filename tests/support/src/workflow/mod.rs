@@ -644,6 +644,7 @@ impl<'a> Runner<'a> {
             if !triggers(&wf, event_name, &git_ref, &payload)? {
                 continue;
             }
+            known_keys(&file, "the workflow", &wf, WORKFLOW_KEYS)?;
             let (run_id, attempt) = match rerun {
                 Some((_, id)) => (id, self.runs.iter().filter(|r| r.id == id).count() + 1),
                 None => {
@@ -792,6 +793,7 @@ impl<'a> Runner<'a> {
             };
             let id = pending.remove(i).clone();
             let job = &jobs[&id];
+            known_keys(&ctx.file, &format!("jobs.{id}"), job, JOB_KEYS)?;
             let name = format!("{prefix}{id}");
             let needs = needs_of(job);
             let needs_ctx: Map<String, Value> =
@@ -1006,6 +1008,7 @@ impl<'a> Runner<'a> {
         let list = job["steps"].as_array().cloned().unwrap_or_default();
         let result = (|| -> Result<()> {
             for (n, step) in list.iter().enumerate() {
+                known_keys(&ctx.file, &format!("jobs.{id}.steps[{n}]"), step, STEP_KEYS)?;
                 let sid = step["id"].as_str().map(String::from);
                 let uses = match (step["uses"].as_str(), step["run"].as_str()) {
                     (Some(u), _) => u.to_string(),
@@ -1608,6 +1611,35 @@ fn hex16(x: u64) -> String {
     )
 }
 
+/// The keys the runner models; any other fails the test, so a workflow that grows
+/// (job `env:`, `strategy:`, `continue-on-error:` …) makes the runner grow with it.
+const WORKFLOW_KEYS: &[&str] = &["name", "on", "permissions", "concurrency", "jobs"];
+const JOB_KEYS: &[&str] = &[
+    "name",
+    "runs-on",
+    "permissions",
+    "needs",
+    "if",
+    "outputs",
+    "steps",
+    "uses",
+    "with",
+    "secrets",
+    "concurrency",
+];
+const STEP_KEYS: &[&str] = &["name", "id", "if", "uses", "with", "run", "env"];
+
+fn known_keys(file: &str, what: &str, v: &Value, keys: &[&str]) -> Result<()> {
+    if let Some(m) = v.as_object() {
+        for k in m.keys() {
+            if !keys.contains(&k.as_str()) {
+                bail!("{file}: {what}: `{k}` is outside what the workflow runner models");
+            }
+        }
+    }
+    Ok(())
+}
+
 fn needs_of(job: &Value) -> Vec<String> {
     match &job["needs"] {
         Value::String(s) => vec![s.clone()],
@@ -1821,6 +1853,15 @@ mod tests {
         assert!(!t("refs/tags/x1"));
         let only_tags: Value = serde_norway::from_str("on:\n  push:\n    tags: ['v*']\n").unwrap();
         assert!(!triggers(&only_tags, "push", "refs/heads/main", &Value::Null).unwrap());
+    }
+
+    #[test]
+    fn keys_outside_the_model_are_refused() {
+        let job: Value = serde_norway::from_str("runs-on: x\nenv: {A: b}\nsteps: []\n").unwrap();
+        let e = known_keys("w.yaml", "jobs.j", &job, JOB_KEYS).unwrap_err();
+        assert!(e.to_string().contains("`env` is outside"), "{e}");
+        let ok: Value = serde_norway::from_str("runs-on: x\nsteps: []\n").unwrap();
+        assert!(known_keys("w.yaml", "jobs.j", &ok, JOB_KEYS).is_ok());
     }
 
     #[test]
