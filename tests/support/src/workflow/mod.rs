@@ -229,7 +229,7 @@ pub struct Runner<'a> {
     pub registry_login: Option<(String, String, String)>,
     /// `DOCKER_HOST` for [`ActionMode::Binary`] (podman's socket).
     pub docker_host: Option<String>,
-    /// Fixed `SOURCE_DATE_EPOCH`-free clock: none; timestamps are real.
+    /// Job folders (runner temp, workspace), removed with the runner.
     scratch: tempfile::TempDir,
     queue: VecDeque<Event>,
     dispatches_seen: usize,
