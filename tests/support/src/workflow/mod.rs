@@ -3,7 +3,7 @@
 //! "a person clicks Run workflow" or "a person merges a PR" and everything after
 //! follows as it would on GitHub.
 //!
-//! Sources for each rule are beside the code; /tmp/research notes summarised:
+//! Sources for each rule are beside the code; docs/github-facts/ summarised:
 //! - Events: `workflow_dispatch` (`GITHUB_REF` = the branch of "Use workflow from",
 //!   `GITHUB_SHA` its tip; inputs are strings) — docs "Events that trigger workflows",
 //!   workflow_dispatch table. `pull_request` `closed` and merged: `GITHUB_REF` is the base
@@ -1097,7 +1097,7 @@ impl<'a> Runner<'a> {
         })
     }
 
-    /// `actions/checkout`, as its source does it (checkout.md): `git fetch --no-tags
+    /// `actions/checkout`, as its source does it (docs/github-facts/checkout.md): `git fetch --no-tags
     /// --depth=1` of `with.ref`'s current tip (a branch, else a tag), of exactly that
     /// commit for a 40-hex ref, or of `GITHUB_SHA` onto `GITHUB_REF`'s branch without a
     /// ref; tags only with `fetch-depth: 0` or `fetch-tags: true`; with
@@ -1268,7 +1268,7 @@ impl<'a> Runner<'a> {
                         format!("refs/remotes/pull/{p}"),
                     ];
                 } else {
-                    // A tag: fetched by name (checkout.md).
+                    // A tag: fetched by name (docs/github-facts/checkout.md).
                     let t = ctx.git_ref.trim_start_matches("refs/tags/");
                     if !all_tags {
                         fetch.push(format!("+refs/tags/{t}:refs/tags/{t}"));
@@ -1312,7 +1312,7 @@ impl<'a> Runner<'a> {
     }
 
     /// Our Docker action, with the environment the runner builds for a container action
-    /// (runner.md: ContainerActionHandler.RunAsync).
+    /// (docs/github-facts/runner.md: ContainerActionHandler.RunAsync).
     #[allow(clippy::too_many_arguments)]
     fn our_action(
         &self,

@@ -106,7 +106,7 @@ pub fn intersect(a: &Perms, b: &Perms) -> Perms {
 
 /// The stand-in's grants for a job token with these permissions. Organization
 /// permissions (`members`) and `workflows` are never available to `GITHUB_TOKEN`
-/// (permissions.md: actions/github-script#572; peter-evans/create-pull-request#1713).
+/// (docs/github-facts/permissions.md: actions/github-script#572; peter-evans/create-pull-request#1713).
 pub fn grants(p: &Perms) -> TokenGrants {
     let w = |k: &str| p.get(k).copied().unwrap_or(0) >= 2;
     TokenGrants {
