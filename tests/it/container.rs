@@ -41,34 +41,7 @@ fn image() -> &'static str {
 }
 
 fn build_image() -> Result<String, String> {
-    let root = repo_root();
-    let staged = Command::new("bash")
-        .arg(root.join("scripts/build-static"))
-        .arg("--test")
-        .current_dir(&root)
-        .output()
-        .map_err(|e| format!("scripts/build-static --test: {e}"))?;
-    if !staged.status.success() {
-        return Err(format!(
-            "scripts/build-static --test failed:\n{}",
-            String::from_utf8_lossy(&staged.stderr)
-        ));
-    }
-    let name = "localhost/gitops-action:container-test".to_string();
-    let out = podman()
-        .args(["build", "--target", "prebuilt", "--pull=never", "--quiet"])
-        .args(["--build-arg", "PREBUILT=target/docker-test"])
-        .args(["-f", "Dockerfile", "-t", &name, "."])
-        .current_dir(&root)
-        .output()
-        .map_err(|e| format!("podman (apt-get install podman runc; scripts/install-deps): {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "podman build failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(name)
+    gitops_testkit::podman::build_action_image(&repo_root()).map_err(|e| format!("{e:#}"))
 }
 
 /// One job's runner temp folder: `_github_workflow` (the event) and

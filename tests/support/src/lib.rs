@@ -7,3 +7,6 @@ pub mod github;
 pub mod podman;
 /// Debian's `docker-registry` with token, htpasswd or no auth; images pushed over its API.
 pub mod registry;
+/// A workflow runner: this repository's `.github/workflows/*.yaml` run the way GitHub
+/// runs them, against the stand-in.
+pub mod workflow;

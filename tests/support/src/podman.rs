@@ -72,3 +72,37 @@ impl Drop for PodmanService {
         }
     }
 }
+
+/// The action's image as the container tests run it: `scripts/build-static --test`
+/// (the musl binary in `target/docker-test`), then the Dockerfile's `prebuilt` stage
+/// tagged `localhost/gitops-action:container-test`. `root` is the repository.
+pub fn build_action_image(root: &std::path::Path) -> Result<String> {
+    let staged = Command::new("bash")
+        .arg(root.join("scripts/build-static"))
+        .arg("--test")
+        .current_dir(root)
+        .output()
+        .context("scripts/build-static --test")?;
+    if !staged.status.success() {
+        bail!(
+            "scripts/build-static --test failed:\n{}",
+            String::from_utf8_lossy(&staged.stderr)
+        );
+    }
+    let name = "localhost/gitops-action:container-test".to_string();
+    let out = Command::new("podman")
+        .args(["--runtime", "runc"])
+        .args(["build", "--target", "prebuilt", "--pull=never", "--quiet"])
+        .args(["--build-arg", "PREBUILT=target/docker-test"])
+        .args(["-f", "Dockerfile", "-t", &name, "."])
+        .current_dir(root)
+        .output()
+        .context("podman (apt-get install podman runc; scripts/install-deps)")?;
+    if !out.status.success() {
+        bail!(
+            "podman build failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(name)
+}

@@ -702,7 +702,7 @@ async fn compare_history_contents_deployments_and_dispatches() {
         "main",
         &[(
             ".github/workflows/deploy.yml",
-            "on:\n  workflow_dispatch:\n",
+            "on:\n  workflow_dispatch:\n    inputs:\n      service: {type: string}\n",
         )],
     )
     .unwrap();
@@ -785,6 +785,15 @@ async fn compare_history_contents_deployments_and_dispatches() {
         )
         .await;
     assert_eq!(s, 204, "{v}");
+    // An input the workflow doesn't declare: 422, as GitHub (tests/dispatch.rs).
+    let (s, v) = api
+        .call(
+            "POST",
+            "/repos/acme/app/actions/workflows/deploy.yml/dispatches",
+            Some(json!({"ref": "main", "inputs": {"env": "dev"}})),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
     let (s, _) = api
         .call(
             "POST",

@@ -2259,6 +2259,28 @@ fn dispatch(st: &mut State, c: &Call, full: &str, wf: &str) -> Result<Reply, Api
         Some(v) if v.is_object() => v.clone(),
         _ => json!({}),
     };
+    // Inputs the workflow doesn't declare are refused: 422 `Unexpected inputs
+    // provided: ["foo"]` (body in convictional/trigger-workflow-and-wait#4; also
+    // benc-uk/workflow-dispatch#80, peter-evans/slash-command-dispatch#115).
+    let declared: Value = serde_norway::from_slice(&text).unwrap_or(Value::Null);
+    let declared = &declared["on"]["workflow_dispatch"]["inputs"];
+    let unexpected: Vec<&String> = inputs
+        .as_object()
+        .map(|m| {
+            m.keys()
+                .filter(|k| declared.get(k.as_str()).is_none())
+                .collect()
+        })
+        .unwrap_or_default();
+    if !unexpected.is_empty() {
+        return Err(err(
+            422,
+            &format!(
+                "Unexpected inputs provided: {}",
+                serde_json::to_string(&unexpected).unwrap_or_default()
+            ),
+        ));
+    }
     repo.dispatches.push(DispatchInfo {
         workflow: wf.to_string(),
         git_ref: r,

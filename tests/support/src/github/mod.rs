@@ -704,6 +704,12 @@ impl GitHubStandIn {
         self.lock().tokens.insert(token.to_string(), grants);
     }
 
+    /// Revoke a token: later requests with it get 401 `Bad credentials`, as a job's
+    /// `GITHUB_TOKEN` does once the job ends.
+    pub fn remove_token(&self, token: &str) {
+        self.lock().tokens.remove(token);
+    }
+
     /// The repository/organization setting "Allow GitHub Actions to create and approve
     /// pull requests"; off, Actions tokens get 403 on PR creation and approval.
     pub fn set_setting_actions_can_create_prs(&self, allowed: bool) {

@@ -1,0 +1,1880 @@
+//! A workflow runner: executes a repository's `.github/workflows/*.yaml` (the files
+//! users copy) against the GitHub stand-in the way GitHub's runner does, so a test is
+//! "a person clicks Run workflow" or "a person merges a PR" and everything after
+//! follows as it would on GitHub.
+//!
+//! Sources for each rule are beside the code; docs/github-facts/ summarised:
+//! - Events: `workflow_dispatch` (`GITHUB_REF` = the branch of "Use workflow from",
+//!   `GITHUB_SHA` its tip; inputs are strings) — docs "Events that trigger workflows",
+//!   workflow_dispatch table. `pull_request` `closed` and merged: `GITHUB_REF` is the base
+//!   branch, `GITHUB_SHA` the merge commit, `github.head_ref` the head branch — same page,
+//!   pull_request notes. `push` of branches and tags, filtered by `branches`/`tags` globs
+//!   (docs "Workflow syntax", `on.push.<branches|tags>`, "Filter pattern cheat sheet").
+//! - `workflow_call`: the github context is the caller's; `with:` fills `inputs`,
+//!   `secrets: inherit` passes every secret; outputs map `jobs.<job>.outputs` — github/docs
+//!   reusable-workflows.md ("github context", "Using outputs from a reusable workflow").
+//! - Whatever `GITHUB_TOKEN` causes starts no workflow, except `workflow_dispatch` and
+//!   `repository_dispatch` — docs "GITHUB_TOKEN" ("When GITHUB_TOKEN triggers workflow
+//!   runs"). Since 2026, PRs opened or updated with it get `pull_request` runs that wait
+//!   for approval (docs "Events that trigger workflows", pull_request notes; github/docs
+//!   PR #44419); none of our workflows listens to those types, so the runner records
+//!   such runs as `action_required` and never starts them.
+//! - Each job gets its own installation token (`ghs_…`) with the job's `permissions:`,
+//!   revoked when the job ends — docs "Automatic token authentication" ("The token
+//!   expires when the job finishes").
+//!
+//! The deviations from GitHub, each one forced by running on one machine:
+//! - the repository's image registry is a local one; the runner can put a login for it in
+//!   the action's `$HOME/.docker/config.json` ([`Runner::registry_login`]), where GitHub
+//!   has none (GHCR's job-token login is keyed by the product on the host `ghcr.io`);
+//! - in [`ActionMode::Binary`] the paths (`GITHUB_WORKSPACE`, `HOME`, file commands) are
+//!   the host's, since the binary is not in a container, and `DOCKER_HOST` points at
+//!   podman's socket instead of a mounted `/var/run/docker.sock`;
+//! - concurrency groups are evaluated and recorded, and runs execute one at a time in
+//!   event order, which is one FIFO queue per group (and across groups).
+
+pub mod expr;
+pub mod permissions;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::{Map, Value, json};
+
+use crate::github::{GitHubStandIn, Request, RequestKind, TokenGrants};
+use expr::Contexts;
+use permissions::Perms;
+
+/// The runner's user on GitHub-hosted Linux runners (`runner`, uid 1001); the
+/// workspace belongs to it while a Docker action runs as root.
+pub const RUNNER_UID: u32 = 1001;
+
+/// How our action's step runs.
+#[derive(Debug, Clone)]
+pub enum ActionMode {
+    /// The binary, with exactly the environment the runner builds for the container.
+    Binary(PathBuf),
+    /// The real image under podman (`podman run`, the runner's mounts and `-e`s).
+    Image {
+        image: String,
+        /// `podman system service` socket mounted as `/var/run/docker.sock`.
+        docker_socket: Option<PathBuf>,
+    },
+}
+
+/// Something that happened on GitHub.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Dispatch {
+        workflow: String,
+        git_ref: String,
+        inputs: Value,
+        actor: String,
+    },
+    /// A person merged (or closed) a PR.
+    PullRequestClosed { number: u64, actor: String },
+    Push {
+        git_ref: String,
+        before: String,
+        after: String,
+        actor: String,
+    },
+}
+
+/// A workflow command the step printed (`::error …::msg`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Annotation {
+    pub level: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct StepRecord {
+    pub id: Option<String>,
+    pub uses: String,
+    /// `success`, `failure` or `skipped`.
+    pub outcome: String,
+    pub exit_code: Option<i32>,
+    pub annotations: Vec<Annotation>,
+    pub summary: String,
+    pub outputs: BTreeMap<String, String>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+    /// The environment the action saw (our action only).
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobRecord {
+    /// `release / update` for a job of a called workflow.
+    pub name: String,
+    /// `success`, `failure` or `skipped`.
+    pub result: String,
+    pub permissions: Perms,
+    pub concurrency: Option<String>,
+    pub steps: Vec<StepRecord>,
+    pub outputs: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    pub id: u64,
+    /// 1, then 2… for re-runs of the same run.
+    pub attempt: usize,
+    pub workflow: String,
+    pub name: String,
+    pub event: String,
+    pub actor: String,
+    pub git_ref: String,
+    pub sha: String,
+    pub concurrency: Option<String>,
+    /// `success`, `failure`, `skipped` (every job skipped) or `action_required`.
+    pub conclusion: String,
+    pub jobs: Vec<JobRecord>,
+    /// Every request the stand-in answered while this run ran.
+    pub requests: Vec<Request>,
+    /// Time spent in our action's steps.
+    pub tool_time: Duration,
+}
+
+impl RunRecord {
+    /// REST and GraphQL calls of this run (git traffic excluded).
+    pub fn api_calls(&self) -> Vec<String> {
+        self.requests
+            .iter()
+            .filter(|r| matches!(r.kind, RequestKind::Rest | RequestKind::GraphQl))
+            .map(|r| format!("{} {} {}", r.method, r.path, r.status))
+            .collect()
+    }
+
+    pub fn steps(&self) -> impl Iterator<Item = &StepRecord> {
+        self.jobs.iter().flat_map(|j| j.steps.iter())
+    }
+
+    /// Our action's steps.
+    pub fn action_steps(&self) -> Vec<&StepRecord> {
+        self.steps().filter(|s| is_our_action(&s.uses)).collect()
+    }
+
+    pub fn annotations(&self) -> Vec<Annotation> {
+        self.steps().flat_map(|s| s.annotations.clone()).collect()
+    }
+
+    pub fn summary(&self) -> String {
+        self.steps().map(|s| s.summary.as_str()).collect()
+    }
+
+    pub fn job(&self, name: &str) -> &JobRecord {
+        self.jobs
+            .iter()
+            .find(|j| j.name == name)
+            .unwrap_or_else(|| panic!("no job `{name}` in run {}", self.describe()))
+    }
+
+    /// One line per job and step, with annotations and the action's output: what the
+    /// Actions tab shows, for assertion messages.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "run #{} {} ({} by {} on {} {}): {}\n",
+            self.id,
+            self.workflow,
+            self.event,
+            self.actor,
+            self.git_ref,
+            &self.sha[..self.sha.len().min(7)],
+            self.conclusion
+        );
+        for j in &self.jobs {
+            s.push_str(&format!("  job {}: {}\n", j.name, j.result));
+            for st in &j.steps {
+                s.push_str(&format!(
+                    "    step {} ({}): {}\n",
+                    st.id.as_deref().unwrap_or("-"),
+                    st.uses,
+                    st.outcome
+                ));
+                for l in st.stdout.lines().chain(st.stderr.lines()) {
+                    s.push_str(&format!("      | {l}\n"));
+                }
+            }
+        }
+        s
+    }
+}
+
+fn is_our_action(uses: &str) -> bool {
+    uses.starts_with("gitops-action/gitops-action@") || uses == "./"
+}
+
+/// A person's token, with what they may do.
+pub struct Person {
+    pub login: String,
+    pub token: String,
+}
+
+/// The runner: the stand-in, the repository, our action and the queue of events.
+pub struct Runner<'a> {
+    pub gh: &'a GitHubStandIn,
+    pub repo: String,
+    pub mode: ActionMode,
+    /// `action.yml` of our action.
+    action: Value,
+    /// Repository secrets (`secrets.*`, inherited by called workflows).
+    pub secrets: BTreeMap<String, String>,
+    /// `(host, user, password)` written to the action's `$HOME/.docker/config.json`.
+    pub registry_login: Option<(String, String, String)>,
+    /// `DOCKER_HOST` for [`ActionMode::Binary`] (podman's socket).
+    pub docker_host: Option<String>,
+    /// Job folders (runner temp, workspace), removed with the runner.
+    scratch: tempfile::TempDir,
+    queue: VecDeque<Event>,
+    dispatches_seen: usize,
+    pub runs: Vec<RunRecord>,
+    /// Events GitHub would not turn into runs, with why.
+    pub suppressed: Vec<String>,
+    next_run: u64,
+    next_token: u64,
+    /// Pulls seen (number → merged) to tell what the last run caused.
+    pulls_seen: BTreeMap<u64, bool>,
+    /// The event of each run, for re-runs.
+    events: BTreeMap<u64, Event>,
+}
+
+impl<'a> Runner<'a> {
+    /// `action_yml` is our `action.yml` (its inputs and defaults).
+    pub fn new(
+        gh: &'a GitHubStandIn,
+        repo: &str,
+        action_yml: &Path,
+        mode: ActionMode,
+    ) -> Result<Self> {
+        let text = std::fs::read_to_string(action_yml)
+            .with_context(|| format!("reading {}", action_yml.display()))?;
+        let action: Value = serde_norway::from_str(&text).context("parsing action.yml")?;
+        let dispatches_seen = gh.dispatches(repo)?.len();
+        let pulls_seen = gh
+            .pulls(repo)?
+            .into_iter()
+            .map(|p| (p.number, p.merged))
+            .collect();
+        Ok(Runner {
+            gh,
+            repo: repo.to_string(),
+            mode,
+            action,
+            secrets: BTreeMap::new(),
+            registry_login: None,
+            docker_host: None,
+            scratch: tempfile::tempdir()?,
+            queue: VecDeque::new(),
+            dispatches_seen,
+            runs: Vec::new(),
+            suppressed: Vec::new(),
+            next_run: 9000,
+            next_token: 0,
+            pulls_seen,
+            events: BTreeMap::new(),
+        })
+    }
+
+    fn api(&self, person: &Person, method: &str, path: &str, body: Value) -> Result<Value> {
+        let url = format!("{}/repos/{}/{path}", self.gh.api_url(), self.repo);
+        let c = reqwest::blocking::Client::new();
+        let r = c
+            .request(method.parse()?, &url)
+            .bearer_auth(&person.token)
+            .header("user-agent", "workflow-runner")
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()?;
+        let status = r.status();
+        let text = r.text()?;
+        if !status.is_success() {
+            bail!("{method} {path} as {}: {status} {text}", person.login);
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    // -- what people do -----------------------------------------------------------
+
+    /// Actions tab → `workflow` → Run workflow, "Use workflow from" `branch`. The
+    /// dispatch goes through the REST API with the person's token.
+    pub fn click_run_workflow(
+        &mut self,
+        person: &Person,
+        workflow: &str,
+        branch: &str,
+        inputs: &[(&str, &str)],
+    ) -> Result<Vec<RunRecord>> {
+        let inputs: Map<String, Value> = inputs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect();
+        self.api(
+            person,
+            "POST",
+            &format!("actions/workflows/{workflow}/dispatches"),
+            json!({"ref": branch, "inputs": inputs}),
+        )?;
+        self.settle()
+    }
+
+    /// A person approves a PR (their own review).
+    pub fn approve(&mut self, person: &Person, number: u64) -> Result<()> {
+        self.api(
+            person,
+            "POST",
+            &format!("pulls/{number}/reviews"),
+            json!({"event": "APPROVE"}),
+        )?;
+        Ok(())
+    }
+
+    /// A person merges a PR with their token: `pull_request` `closed`, and the push to
+    /// the base branch, start workflows.
+    pub fn merge(&mut self, person: &Person, number: u64, method: &str) -> Result<Vec<RunRecord>> {
+        let before = self.gh.pull(&self.repo, number)?;
+        let base_before = self
+            .gh
+            .branch_sha(&self.repo, &before.base)?
+            .unwrap_or_default();
+        let v = self.api(
+            person,
+            "PUT",
+            &format!("pulls/{number}/merge"),
+            json!({"merge_method": method}),
+        )?;
+        let after = v["sha"].as_str().unwrap_or_default().to_string();
+        self.pulls_seen.insert(number, true);
+        self.queue.push_back(Event::PullRequestClosed {
+            number,
+            actor: person.login.clone(),
+        });
+        self.queue.push_back(Event::Push {
+            git_ref: format!("refs/heads/{}", before.base),
+            before: base_before,
+            after,
+            actor: person.login.clone(),
+        });
+        self.settle()
+    }
+
+    /// A person pushes a commit changing `files` to `branch` (created from the default
+    /// branch when missing).
+    pub fn push(
+        &mut self,
+        person: &Person,
+        branch: &str,
+        files: &[(&str, &str)],
+    ) -> Result<(String, Vec<RunRecord>)> {
+        let before = self
+            .gh
+            .branch_sha(&self.repo, branch)?
+            .unwrap_or_else(|| "0".repeat(40));
+        let sha = self.gh.push_commit(&self.repo, branch, files)?;
+        self.queue.push_back(Event::Push {
+            git_ref: format!("refs/heads/{branch}"),
+            before,
+            after: sha.clone(),
+            actor: person.login.clone(),
+        });
+        Ok((sha, self.settle()?))
+    }
+
+    /// A person pushes `branch` to an existing commit (a fast-forward or a new branch).
+    pub fn push_ref(&mut self, person: &Person, branch: &str, sha: &str) -> Result<Vec<RunRecord>> {
+        let before = self
+            .gh
+            .branch_sha(&self.repo, branch)?
+            .unwrap_or_else(|| "0".repeat(40));
+        self.gh.git(
+            &self.repo,
+            &["update-ref", &format!("refs/heads/{branch}"), sha],
+        )?;
+        self.queue.push_back(Event::Push {
+            git_ref: format!("refs/heads/{branch}"),
+            before,
+            after: sha.to_string(),
+            actor: person.login.clone(),
+        });
+        self.settle()
+    }
+
+    /// A person pushes the lightweight tag `tag` at `sha`.
+    pub fn push_tag(&mut self, person: &Person, tag: &str, sha: &str) -> Result<Vec<RunRecord>> {
+        self.gh.git(&self.repo, &["tag", tag, sha])?;
+        self.queue.push_back(Event::Push {
+            git_ref: format!("refs/tags/{tag}"),
+            before: "0".repeat(40),
+            after: sha.to_string(),
+            actor: person.login.clone(),
+        });
+        self.settle()
+    }
+
+    /// Re-run a run: same event, `GITHUB_SHA` and `GITHUB_REF`, a new attempt (docs
+    /// "Re-running workflows and jobs").
+    pub fn rerun(&mut self, run: &RunRecord) -> Result<Vec<RunRecord>> {
+        let ev = self
+            .events
+            .get(&run.id)
+            .cloned()
+            .ok_or_else(|| anyhow!("run #{} has no recorded event", run.id))?;
+        let first = self.runs.len();
+        let wf = run.workflow.clone();
+        self.start(ev, Some((&wf, run.id)))?;
+        self.collect_caused()?;
+        self.drain()?;
+        Ok(self.runs[first..].to_vec())
+    }
+
+    /// Run every queued event and whatever it causes, until nothing is left.
+    pub fn settle(&mut self) -> Result<Vec<RunRecord>> {
+        let first = self.runs.len();
+        self.drain()?;
+        Ok(self.runs[first..].to_vec())
+    }
+
+    fn drain(&mut self) -> Result<()> {
+        self.collect_caused()?;
+        while let Some(ev) = self.queue.pop_front() {
+            self.start(ev, None)?;
+            self.collect_caused()?;
+        }
+        Ok(())
+    }
+
+    /// What the last run (or a person) caused on GitHub: dispatches start runs, whoever
+    /// made them; merges and PRs made with `GITHUB_TOKEN` start none.
+    fn collect_caused(&mut self) -> Result<()> {
+        let ds = self.gh.dispatches(&self.repo)?;
+        for d in &ds[self.dispatches_seen..] {
+            self.queue.push_back(Event::Dispatch {
+                workflow: d.workflow.clone(),
+                git_ref: d.git_ref.clone(),
+                inputs: d.inputs.clone(),
+                actor: d.actor.clone(),
+            });
+        }
+        self.dispatches_seen = ds.len();
+        for p in self.gh.pulls(&self.repo)? {
+            let seen = self.pulls_seen.get(&p.number).copied();
+            if seen.is_none() && p.user == "github-actions[bot]" {
+                // Since 2026 a PR opened with GITHUB_TOKEN gets its `pull_request` runs
+                // in a state that waits for a person's approval; they run no job (docs
+                // "Events that trigger workflows", pull_request notes; github/docs PR
+                // #44419). So its required checks never report until someone approves.
+                self.suppressed.push(format!(
+                    "pull_request opened #{} by {}: runs await approval (GITHUB_TOKEN)",
+                    p.number, p.user
+                ));
+                self.awaiting_approval(&p)?;
+            }
+            if p.merged && seen != Some(true) {
+                self.suppressed.push(format!(
+                    "pull_request closed #{} merged by {}: no run (GITHUB_TOKEN)",
+                    p.number,
+                    p.merged_by.clone().unwrap_or_default()
+                ));
+            }
+            self.pulls_seen.insert(p.number, p.merged);
+        }
+        Ok(())
+    }
+
+    /// `action_required` records for the workflows a GITHUB_TOKEN PR would start.
+    fn awaiting_approval(&mut self, p: &crate::github::PullInfo) -> Result<()> {
+        let payload = json!({
+            "action": "opened", "number": p.number,
+            "pull_request": self.gh.pull_json(&self.repo, p.number)?,
+        });
+        let git_ref = format!("refs/pull/{}/merge", p.number);
+        for file in self.workflow_files(&p.head_sha)? {
+            let wf = self.workflow_file(&p.head_sha, &file)?;
+            if !triggers(&wf, "pull_request", &git_ref, &payload)? {
+                continue;
+            }
+            self.runs.push(RunRecord {
+                id: self.next_run,
+                attempt: 1,
+                workflow: file,
+                name: wf["name"].as_str().unwrap_or_default().to_string(),
+                event: "pull_request".into(),
+                actor: p.user.clone(),
+                git_ref: git_ref.clone(),
+                sha: p.head_sha.clone(),
+                concurrency: None,
+                conclusion: "action_required".into(),
+                jobs: Vec::new(),
+                requests: Vec::new(),
+                tool_time: Duration::ZERO,
+            });
+            self.next_run += 1;
+        }
+        Ok(())
+    }
+
+    // -- runs ---------------------------------------------------------------------
+
+    fn workflow_file(&self, sha: &str, file: &str) -> Result<Value> {
+        let path = format!(".github/workflows/{file}");
+        let text = self
+            .gh
+            .file_at(&self.repo, sha, &path)?
+            .ok_or_else(|| anyhow!("no {path} at {sha}"))?;
+        serde_norway::from_str(&text).with_context(|| format!("parsing {path}"))
+    }
+
+    fn workflow_files(&self, sha: &str) -> Result<Vec<String>> {
+        let out = self.gh.git(
+            &self.repo,
+            &["ls-tree", "--name-only", sha, ".github/workflows/"],
+        )?;
+        Ok(out
+            .lines()
+            .filter_map(|l| l.strip_prefix(".github/workflows/"))
+            .filter(|f| f.ends_with(".yaml") || f.ends_with(".yml"))
+            .map(String::from)
+            .collect())
+    }
+
+    /// Start the runs of an event; `rerun` is the workflow and id of a run to re-run
+    /// (same id, next attempt).
+    fn start(&mut self, ev: Event, rerun: Option<(&str, u64)>) -> Result<()> {
+        let (event_name, git_ref, sha, actor, payload, inputs, files) = match &ev {
+            Event::Dispatch {
+                workflow,
+                git_ref,
+                inputs,
+                actor,
+            } => {
+                let full = if git_ref.starts_with("refs/") {
+                    git_ref.clone()
+                } else if self
+                    .gh
+                    .git(
+                        &self.repo,
+                        &[
+                            "rev-parse",
+                            "--verify",
+                            "-q",
+                            &format!("refs/heads/{git_ref}"),
+                        ],
+                    )
+                    .is_ok()
+                {
+                    format!("refs/heads/{git_ref}")
+                } else {
+                    format!("refs/tags/{git_ref}")
+                };
+                let sha = self.gh.git(&self.repo, &["rev-parse", &full])?;
+                let payload = json!({
+                    "inputs": inputs, "ref": full,
+                    "workflow": format!(".github/workflows/{workflow}"),
+                    "repository": {"full_name": self.repo}, "sender": {"login": actor},
+                });
+                (
+                    "workflow_dispatch",
+                    full,
+                    sha,
+                    actor.clone(),
+                    payload,
+                    Some(inputs.clone()),
+                    vec![workflow.clone()],
+                )
+            }
+            Event::PullRequestClosed { number, actor } => {
+                let p = self.gh.pull(&self.repo, *number)?;
+                let pr = self.gh.pull_json(&self.repo, *number)?;
+                // Merged: the base branch and the merge commit; closed unmerged: the
+                // PR's merge ref (docs "Events that trigger workflows", pull_request).
+                let (git_ref, sha) = match &p.merge_commit_sha {
+                    Some(m) if p.merged => (format!("refs/heads/{}", p.base), m.clone()),
+                    _ => (format!("refs/pull/{number}/merge"), p.head_sha.clone()),
+                };
+                let payload = json!({
+                    "action": "closed", "number": number, "pull_request": pr,
+                    "repository": {"full_name": self.repo}, "sender": {"login": actor},
+                });
+                let files = self.workflow_files(&sha)?;
+                (
+                    "pull_request",
+                    git_ref,
+                    sha,
+                    actor.clone(),
+                    payload,
+                    None,
+                    files,
+                )
+            }
+            Event::Push {
+                git_ref,
+                before,
+                after,
+                actor,
+            } => {
+                let payload = json!({
+                    "ref": git_ref, "before": before, "after": after,
+                    "created": before.chars().all(|c| c == '0'), "deleted": false, "forced": false,
+                    "head_commit": {"id": after},
+                    "repository": {"full_name": self.repo}, "pusher": {"name": actor},
+                    "sender": {"login": actor},
+                });
+                let files = self.workflow_files(after)?;
+                (
+                    "push",
+                    git_ref.clone(),
+                    after.clone(),
+                    actor.clone(),
+                    payload,
+                    None,
+                    files,
+                )
+            }
+        };
+        for file in files {
+            if rerun.is_some_and(|(o, _)| o != file) {
+                continue;
+            }
+            let wf = self.workflow_file(&sha, &file)?;
+            if !triggers(&wf, event_name, &git_ref, &payload)? {
+                continue;
+            }
+            known_keys(&file, "the workflow", &wf, WORKFLOW_KEYS)?;
+            let (run_id, attempt) = match rerun {
+                Some((_, id)) => (id, self.runs.iter().filter(|r| r.id == id).count() + 1),
+                None => {
+                    self.next_run += 1;
+                    (self.next_run - 1, 1)
+                }
+            };
+            let ctx = RunCtx {
+                file: file.clone(),
+                name: wf["name"].as_str().unwrap_or(&file).to_string(),
+                event_name: event_name.to_string(),
+                git_ref: git_ref.clone(),
+                sha: sha.clone(),
+                actor: actor.clone(),
+                payload: payload.clone(),
+                run_id,
+                attempt,
+            };
+            let inputs = match &inputs {
+                Some(given) => dispatch_inputs(&wf, given)?,
+                None => Value::Object(Map::new()),
+            };
+            let started_log = self.gh.request_log().len();
+            let mut record = RunRecord {
+                id: ctx.run_id,
+                attempt: ctx.attempt,
+                workflow: file.clone(),
+                name: ctx.name.clone(),
+                event: event_name.to_string(),
+                actor: actor.clone(),
+                git_ref: git_ref.clone(),
+                sha: sha.clone(),
+                concurrency: None,
+                conclusion: String::new(),
+                jobs: Vec::new(),
+                requests: Vec::new(),
+                tool_time: Duration::ZERO,
+            };
+            let github = self.github_ctx(&ctx, "");
+            let mut c = Contexts::new();
+            c.insert("github".into(), github);
+            c.insert("inputs".into(), inputs.clone());
+            record.concurrency = concurrency(&wf, &c)?;
+            let secrets: BTreeMap<String, String> = self.secrets.clone();
+            self.run_jobs(&ctx, &wf, &inputs, &secrets, None, "", &mut record.jobs)?;
+            record.requests = self.gh.request_log()[started_log..].to_vec();
+            record.tool_time = record
+                .steps()
+                .filter(|s| is_our_action(&s.uses))
+                .map(|s| s.elapsed)
+                .sum();
+            record.conclusion = if record.jobs.iter().any(|j| j.result == "failure") {
+                "failure".into()
+            } else if record.jobs.iter().all(|j| j.result == "skipped") {
+                "skipped".into()
+            } else {
+                "success".into()
+            };
+            self.events.insert(record.id, ev.clone());
+            self.runs.push(record);
+        }
+        Ok(())
+    }
+
+    /// The `github` context of a job (`token` is the job's).
+    fn github_ctx(&self, ctx: &RunCtx, token: &str) -> Value {
+        let (ref_type, ref_name) = if let Some(t) = ctx.git_ref.strip_prefix("refs/tags/") {
+            ("tag", t.to_string())
+        } else if let Some(b) = ctx.git_ref.strip_prefix("refs/heads/") {
+            ("branch", b.to_string())
+        } else {
+            // refs/pull/N/merge
+            (
+                "branch",
+                ctx.git_ref.trim_start_matches("refs/pull/").to_string(),
+            )
+        };
+        let pr = &ctx.payload["pull_request"];
+        let (head_ref, base_ref) = if ctx.event_name == "pull_request" {
+            (
+                pr["head"]["ref"].as_str().unwrap_or_default().to_string(),
+                pr["base"]["ref"].as_str().unwrap_or_default().to_string(),
+            )
+        } else {
+            (String::new(), String::new())
+        };
+        let owner = self.repo.split('/').next().unwrap_or_default();
+        json!({
+            "token": token,
+            "event_name": ctx.event_name,
+            "event": ctx.payload,
+            "ref": ctx.git_ref,
+            "ref_name": ref_name,
+            "ref_type": ref_type,
+            "ref_protected": false,
+            "sha": ctx.sha,
+            "head_ref": head_ref,
+            "base_ref": base_ref,
+            "repository": self.repo,
+            "repository_id": "4200",
+            "repository_owner": owner,
+            "repository_owner_id": "4100",
+            "actor": ctx.actor,
+            "actor_id": "4300",
+            "triggering_actor": ctx.actor,
+            "server_url": self.gh.server_url(),
+            "api_url": self.gh.api_url(),
+            "graphql_url": self.gh.graphql_url(),
+            "run_id": ctx.run_id.to_string(),
+            "run_number": (ctx.run_id - 8999).to_string(),
+            "run_attempt": ctx.attempt.to_string(),
+            "retention_days": "90",
+            "workflow": ctx.name,
+            "workflow_ref": format!("{}/.github/workflows/{}@{}", self.repo, ctx.file, ctx.git_ref),
+            "workflow_sha": ctx.sha,
+        })
+    }
+
+    /// Run a workflow's jobs in `needs` order. `caller` is the calling job's
+    /// permissions and name for a called workflow.
+    #[allow(clippy::too_many_arguments)]
+    fn run_jobs(
+        &mut self,
+        ctx: &RunCtx,
+        wf: &Value,
+        inputs: &Value,
+        secrets: &BTreeMap<String, String>,
+        caller: Option<&Perms>,
+        prefix: &str,
+        out: &mut Vec<JobRecord>,
+    ) -> Result<BTreeMap<String, Value>> {
+        let jobs = wf["jobs"]
+            .as_object()
+            .ok_or_else(|| anyhow!("{}: no `jobs`", ctx.file))?;
+        let mut done: BTreeMap<String, Value> = BTreeMap::new();
+        let mut pending: Vec<&String> = jobs.keys().collect();
+        while !pending.is_empty() {
+            let ready = pending
+                .iter()
+                .position(|id| needs_of(&jobs[*id]).iter().all(|n| done.contains_key(n)));
+            let Some(i) = ready else {
+                bail!(
+                    "{}: `needs` cycle or unknown job among {pending:?}",
+                    ctx.file
+                );
+            };
+            let id = pending.remove(i).clone();
+            let job = &jobs[&id];
+            known_keys(&ctx.file, &format!("jobs.{id}"), job, JOB_KEYS)?;
+            let name = format!("{prefix}{id}");
+            let needs = needs_of(job);
+            let needs_ctx: Map<String, Value> =
+                needs.iter().map(|n| (n.clone(), done[n].clone())).collect();
+            let mut c = Contexts::new();
+            c.insert("github".into(), self.github_ctx(ctx, ""));
+            c.insert("inputs".into(), inputs.clone());
+            c.insert("needs".into(), Value::Object(needs_ctx.clone()));
+            // A job runs only when its needs succeeded (the implicit `success()`), then
+            // if its `if:` holds (docs "Workflow syntax", jobs.<job_id>.if).
+            let needs_ok = needs_ctx.values().all(|n| n["result"] == "success");
+            let cond = match &job["if"] {
+                Value::Null => true,
+                Value::Bool(b) => *b,
+                v => expr::condition(&expr::to_string(v), &c)
+                    .with_context(|| format!("{}: jobs.{id}.if", ctx.file))?,
+            };
+            let mut perms = match (&job["permissions"], &wf["permissions"]) {
+                (Value::Null, Value::Null) => permissions::default_restricted(),
+                (Value::Null, w) => permissions::parse(w)?,
+                (j, _) => permissions::parse(j)?,
+            };
+            if let Some(cp) = caller {
+                perms = permissions::intersect(&perms, cp);
+            }
+            if !needs_ok || !cond {
+                out.push(JobRecord {
+                    name,
+                    result: "skipped".into(),
+                    permissions: perms,
+                    concurrency: None,
+                    steps: Vec::new(),
+                    outputs: BTreeMap::new(),
+                });
+                done.insert(id, json!({"result": "skipped", "outputs": {}}));
+                continue;
+            }
+            if let Some(uses) = job["uses"].as_str() {
+                let (result, outputs) =
+                    self.call_workflow(ctx, &id, job, uses, &c, secrets, &perms, &name, out)?;
+                done.insert(id, json!({"result": result, "outputs": outputs}));
+                continue;
+            }
+            let record = self.run_steps(ctx, &id, job, &c, secrets, perms, &name)?;
+            let outputs: Map<String, Value> = record
+                .outputs
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            done.insert(id, json!({"result": record.result, "outputs": outputs}));
+            out.push(record);
+        }
+        Ok(done)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn call_workflow(
+        &mut self,
+        ctx: &RunCtx,
+        id: &str,
+        job: &Value,
+        uses: &str,
+        c: &Contexts,
+        secrets: &BTreeMap<String, String>,
+        perms: &Perms,
+        name: &str,
+        out: &mut Vec<JobRecord>,
+    ) -> Result<(String, Value)> {
+        let Some(file) = uses.strip_prefix("./.github/workflows/") else {
+            bail!(
+                "{}: jobs.{id}.uses `{uses}`: only local reusable workflows are supported",
+                ctx.file
+            );
+        };
+        // A local reusable workflow comes from the caller's commit (docs "Reusing
+        // workflows": "./.github/workflows/… in the same commit as the caller").
+        let callee = self.workflow_file(&ctx.sha, file)?;
+        let decl = &callee["on"]["workflow_call"];
+        if decl.is_null() {
+            bail!("{file} has no `on.workflow_call`");
+        }
+        let mut inputs = Map::new();
+        let with = job["with"].as_object().cloned().unwrap_or_default();
+        for k in with.keys() {
+            if decl["inputs"].get(k).is_none() {
+                bail!(
+                    "{}: jobs.{id}.with.{k}: {file} declares no input `{k}`",
+                    ctx.file
+                );
+            }
+        }
+        if let Some(decl_inputs) = decl["inputs"].as_object() {
+            for (k, d) in decl_inputs {
+                let v = match with.get(k) {
+                    Some(v) => Value::String(expr::interpolate(&expr::to_string(v), c)?),
+                    None => match &d["default"] {
+                        Value::Null if d["required"] == true => {
+                            bail!("{}: jobs.{id}: input `{k}` of {file} is required", ctx.file)
+                        }
+                        Value::Null => Value::String(String::new()),
+                        v => Value::String(expr::to_string(v)),
+                    },
+                };
+                inputs.insert(k.clone(), v);
+            }
+        }
+        // `secrets: inherit` passes all; otherwise only the mapped ones (docs "Workflow
+        // syntax", jobs.<job_id>.secrets.inherit).
+        let passed = match &job["secrets"] {
+            Value::String(s) if s == "inherit" => secrets.clone(),
+            Value::Object(m) => m
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), expr::interpolate(&expr::to_string(v), c)?)))
+                .collect::<Result<_>>()?,
+            _ => BTreeMap::new(),
+        };
+        let inputs = Value::Object(inputs);
+        let mut cc = Contexts::new();
+        cc.insert("github".into(), self.github_ctx(ctx, ""));
+        cc.insert("inputs".into(), inputs.clone());
+        let group = concurrency(&callee, &cc)?;
+        let first = out.len();
+        let done = self.run_jobs(
+            ctx,
+            &callee,
+            &inputs,
+            &passed,
+            Some(perms),
+            &format!("{name} / "),
+            out,
+        )?;
+        for j in &mut out[first..] {
+            if j.concurrency.is_none() {
+                j.concurrency = group.clone();
+            }
+        }
+        let result = if done.values().any(|d| d["result"] == "failure") {
+            "failure"
+        } else {
+            "success"
+        };
+        let mut jc = Contexts::new();
+        jc.insert("jobs".into(), Value::Object(done.into_iter().collect()));
+        let mut outputs = Map::new();
+        if let Some(o) = decl["outputs"].as_object() {
+            for (k, d) in o {
+                let v = expr::interpolate(d["value"].as_str().unwrap_or_default(), &jc)?;
+                outputs.insert(k.clone(), Value::String(v));
+            }
+        }
+        Ok((result.into(), Value::Object(outputs)))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_steps(
+        &mut self,
+        ctx: &RunCtx,
+        id: &str,
+        job: &Value,
+        c: &Contexts,
+        secrets: &BTreeMap<String, String>,
+        perms: Perms,
+        name: &str,
+    ) -> Result<JobRecord> {
+        // The job's own installation token, revoked when the job ends.
+        self.next_token += 1;
+        let token = format!(
+            "ghs_{:04}{}",
+            self.next_token,
+            hex16(ctx.run_id.wrapping_mul(7919) ^ self.next_token)
+        );
+        let mut grants: TokenGrants = permissions::grants(&perms);
+        grants.user_login = "github-actions[bot]".into();
+        self.gh.add_token(&token, grants);
+        let mut c = c.clone();
+        c.insert("github".into(), {
+            let mut g = self.github_ctx(ctx, &token);
+            g["job"] = Value::String(id.to_string());
+            g
+        });
+        let mut sec: Map<String, Value> = secrets
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        sec.insert("GITHUB_TOKEN".into(), Value::String(token.clone()));
+        c.insert("secrets".into(), Value::Object(sec));
+        let group = match &job["concurrency"] {
+            Value::Null => None,
+            v => concurrency(&json!({"concurrency": v}), &c)?,
+        };
+        let temp = self
+            .scratch
+            .path()
+            .join(format!("job-{}-{}", ctx.run_id, self.next_token));
+        let workspace = temp.join("work");
+        for d in [
+            "_temp",
+            "_github_home",
+            "_github_workflow",
+            "_runner_file_commands",
+        ] {
+            std::fs::create_dir_all(temp.join(d))?;
+        }
+        std::fs::create_dir_all(&workspace)?;
+        std::fs::write(
+            temp.join("_github_workflow/event.json"),
+            serde_json::to_vec_pretty(&ctx.payload)?,
+        )?;
+        let mut steps_ctx = Map::new();
+        let mut steps = Vec::new();
+        let mut failed = false;
+        let list = job["steps"].as_array().cloned().unwrap_or_default();
+        let result = (|| -> Result<()> {
+            for (n, step) in list.iter().enumerate() {
+                known_keys(&ctx.file, &format!("jobs.{id}.steps[{n}]"), step, STEP_KEYS)?;
+                let sid = step["id"].as_str().map(String::from);
+                let uses = match (step["uses"].as_str(), step["run"].as_str()) {
+                    (Some(u), _) => u.to_string(),
+                    (None, Some(_)) => bail!(
+                        "{}: jobs.{id}.steps[{n}]: `run:` steps are outside what the workflow runner executes",
+                        ctx.file
+                    ),
+                    _ => bail!("{}: jobs.{id}.steps[{n}]: neither uses nor run", ctx.file),
+                };
+                c.insert("steps".into(), Value::Object(steps_ctx.clone()));
+                let cond = match &step["if"] {
+                    Value::Null => !failed,
+                    v => !failed && expr::condition(&expr::to_string(v), &c)?,
+                };
+                if !cond {
+                    steps.push(StepRecord::skipped(sid, &uses));
+                    continue;
+                }
+                let with: BTreeMap<String, String> = step["with"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| {
+                                Ok((k.clone(), expr::interpolate(&expr::to_string(v), &c)?))
+                            })
+                            .collect::<Result<_>>()
+                    })
+                    .transpose()?
+                    .unwrap_or_default();
+                let rec = if uses.starts_with("actions/checkout@") {
+                    self.checkout(ctx, &token, &workspace, &with, sid.clone(), &uses)?
+                } else if is_our_action(&uses) {
+                    let github = c["github"].clone();
+                    self.our_action(
+                        ctx,
+                        &github,
+                        &temp,
+                        &workspace,
+                        &with,
+                        step,
+                        &c,
+                        sid.clone(),
+                        &uses,
+                    )?
+                } else {
+                    bail!(
+                        "{}: jobs.{id}: action `{uses}` is outside what the workflow runner executes",
+                        ctx.file
+                    );
+                };
+                if rec.outcome == "failure" {
+                    failed = true;
+                }
+                if let Some(s) = &sid {
+                    let outs: Map<String, Value> = rec
+                        .outputs
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                        .collect();
+                    steps_ctx.insert(
+                        s.clone(),
+                        json!({"outputs": outs, "outcome": rec.outcome, "conclusion": rec.outcome}),
+                    );
+                }
+                steps.push(rec);
+            }
+            Ok(())
+        })();
+        // The token dies with the job, whatever happened.
+        self.gh.remove_token(&token);
+        result?;
+        c.insert("steps".into(), Value::Object(steps_ctx));
+        let mut outputs = BTreeMap::new();
+        if let Some(o) = job["outputs"].as_object() {
+            for (k, v) in o {
+                outputs.insert(k.clone(), expr::interpolate(&expr::to_string(v), &c)?);
+            }
+        }
+        Ok(JobRecord {
+            name: name.to_string(),
+            result: if failed { "failure" } else { "success" }.into(),
+            permissions: perms,
+            concurrency: group,
+            steps,
+            outputs,
+        })
+    }
+
+    /// `actions/checkout`, as its source does it (docs/github-facts/checkout.md): `git fetch --no-tags
+    /// --depth=1` of `with.ref`'s current tip (a branch, else a tag), of exactly that
+    /// commit for a 40-hex ref, or of `GITHUB_SHA` onto `GITHUB_REF`'s branch without a
+    /// ref; tags only with `fetch-depth: 0` or `fetch-tags: true`; with
+    /// `persist-credentials` (default true) the token stays in `.git/config` as
+    /// `http.<server>/.extraheader` (v4's form; v6+ moved it to an includeIf file).
+    fn checkout(
+        &self,
+        ctx: &RunCtx,
+        token: &str,
+        ws: &Path,
+        with: &BTreeMap<String, String>,
+        id: Option<String>,
+        uses: &str,
+    ) -> Result<StepRecord> {
+        let started = Instant::now();
+        for k in with.keys() {
+            if ![
+                "ref",
+                "persist-credentials",
+                "fetch-depth",
+                "fetch-tags",
+                "token",
+            ]
+            .contains(&k.as_str())
+            {
+                bail!("actions/checkout input `{k}` is outside what the workflow runner emulates");
+            }
+        }
+        let depth: i64 = with
+            .get("fetch-depth")
+            .map_or(Ok(1), |d| d.parse())
+            .unwrap_or(1);
+        let tags = with
+            .get("fetch-tags")
+            .is_some_and(|t| t.eq_ignore_ascii_case("true"));
+        let persist = with
+            .get("persist-credentials")
+            .is_none_or(|p| !p.eq_ignore_ascii_case("false"));
+        let token = with
+            .get("token")
+            .filter(|t| !t.is_empty())
+            .map_or(token, |t| t.as_str());
+        let owner_name: Vec<&str> = self.repo.splitn(2, '/').collect();
+        let url = self.gh.git_url(owner_name[0], owner_name[1]);
+        let server = self.gh.server_url();
+        let header = format!(
+            "AUTHORIZATION: basic {}",
+            base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                format!("x-access-token:{token}")
+            )
+        );
+        let _ = std::fs::remove_dir_all(ws);
+        std::fs::create_dir_all(ws)?;
+        let g = |args: &[&str]| -> Result<String> {
+            let o = Command::new("git")
+                .current_dir(ws)
+                .args([
+                    "-c",
+                    "safe.directory=*",
+                    "-c",
+                    &format!("http.{server}/.extraheader={header}"),
+                ])
+                .args(args)
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("GIT_TERMINAL_PROMPT", "0")
+                .output()?;
+            if !o.status.success() {
+                bail!("git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+            }
+            Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+        };
+        let fail = |msg: String| StepRecord {
+            outcome: "failure".into(),
+            annotations: vec![Annotation {
+                level: "error".into(),
+                message: msg,
+            }],
+            ..StepRecord::skipped(id.clone(), uses)
+        };
+        g(&["init", "-q"])?;
+        g(&["remote", "add", "origin", &url])?;
+        let want = with.get("ref").filter(|r| !r.is_empty());
+        let depth_arg = format!("--depth={depth}");
+        let mut fetch: Vec<String> = vec![
+            "-c".into(),
+            "protocol.version=2".into(),
+            "fetch".into(),
+            "--no-tags".into(),
+            "--prune".into(),
+            "--no-recurse-submodules".into(),
+        ];
+        if depth > 0 {
+            fetch.push(depth_arg);
+        }
+        fetch.push("origin".into());
+        let all_tags = depth <= 0 || tags;
+        if all_tags {
+            fetch.push("+refs/tags/*:refs/tags/*".into());
+        }
+        let sha_re = |s: &str| s.len() == 40 && s.chars().all(|c| c.is_ascii_hexdigit());
+        let checkout_args: Vec<String>;
+        match want {
+            Some(r) if sha_re(r) => {
+                fetch.push(r.clone());
+                checkout_args = vec!["checkout".into(), "-q".into(), "--detach".into(), r.clone()];
+            }
+            Some(r) => {
+                // Branch first, then tag (ref-helper.ts getCheckoutInfo).
+                let r = r.trim_start_matches("refs/heads/");
+                if self
+                    .gh
+                    .git(
+                        &self.repo,
+                        &["rev-parse", "--verify", "-q", &format!("refs/heads/{r}")],
+                    )
+                    .is_ok()
+                {
+                    fetch.push(format!("+refs/heads/{r}:refs/remotes/origin/{r}"));
+                    checkout_args = vec![
+                        "checkout".into(),
+                        "-q".into(),
+                        "-B".into(),
+                        r.to_string(),
+                        format!("refs/remotes/origin/{r}"),
+                    ];
+                } else if self
+                    .gh
+                    .git(
+                        &self.repo,
+                        &["rev-parse", "--verify", "-q", &format!("refs/tags/{r}")],
+                    )
+                    .is_ok()
+                {
+                    if !all_tags {
+                        fetch.push(format!("+refs/tags/{r}:refs/tags/{r}"));
+                    }
+                    checkout_args = vec![
+                        "checkout".into(),
+                        "-q".into(),
+                        "--detach".into(),
+                        format!("refs/tags/{r}"),
+                    ];
+                } else {
+                    return Ok(fail(format!(
+                        "A branch or tag with the name '{r}' could not be found"
+                    )));
+                }
+            }
+            None => {
+                let sha = &ctx.sha;
+                if let Some(b) = ctx.git_ref.strip_prefix("refs/heads/") {
+                    fetch.push(format!("+{sha}:refs/remotes/origin/{b}"));
+                    checkout_args = vec![
+                        "checkout".into(),
+                        "-q".into(),
+                        "-B".into(),
+                        b.to_string(),
+                        format!("refs/remotes/origin/{b}"),
+                    ];
+                } else if let Some(p) = ctx.git_ref.strip_prefix("refs/pull/") {
+                    fetch.push(format!("+{sha}:refs/remotes/pull/{p}"));
+                    checkout_args = vec![
+                        "checkout".into(),
+                        "-q".into(),
+                        "--detach".into(),
+                        format!("refs/remotes/pull/{p}"),
+                    ];
+                } else {
+                    // A tag: fetched by name (docs/github-facts/checkout.md).
+                    let t = ctx.git_ref.trim_start_matches("refs/tags/");
+                    if !all_tags {
+                        fetch.push(format!("+refs/tags/{t}:refs/tags/{t}"));
+                    }
+                    checkout_args = vec![
+                        "checkout".into(),
+                        "-q".into(),
+                        "--detach".into(),
+                        format!("refs/tags/{t}"),
+                    ];
+                }
+            }
+        }
+        if depth <= 0 {
+            fetch.push("+refs/heads/*:refs/remotes/origin/*".into());
+        }
+        let fetch_refs: Vec<&str> = fetch.iter().map(String::as_str).collect();
+        if let Err(e) = g(&fetch_refs) {
+            return Ok(fail(format!("{e:#}")));
+        }
+        let co: Vec<&str> = checkout_args.iter().map(String::as_str).collect();
+        g(&co)?;
+        if persist {
+            g(&[
+                "config",
+                "--local",
+                &format!("http.{server}/.extraheader"),
+                &header,
+            ])?;
+        }
+        chown(ws)?;
+        let head = g(&["rev-parse", "HEAD"])?;
+        let mut outputs = BTreeMap::new();
+        outputs.insert("commit".into(), head);
+        Ok(StepRecord {
+            outcome: "success".into(),
+            outputs,
+            elapsed: started.elapsed(),
+            ..StepRecord::skipped(id, uses)
+        })
+    }
+
+    /// Our Docker action, with the environment the runner builds for a container action
+    /// (docs/github-facts/runner.md: ContainerActionHandler.RunAsync).
+    #[allow(clippy::too_many_arguments)]
+    fn our_action(
+        &self,
+        ctx: &RunCtx,
+        github: &Value,
+        temp: &Path,
+        ws: &Path,
+        with: &BTreeMap<String, String>,
+        step: &Value,
+        c: &Contexts,
+        id: Option<String>,
+        uses: &str,
+    ) -> Result<StepRecord> {
+        let container = matches!(self.mode, ActionMode::Image { .. });
+        let declared = self.action["inputs"]
+            .as_object()
+            .ok_or_else(|| anyhow!("action.yml has no inputs"))?;
+        for k in with.keys() {
+            if !declared.keys().any(|d| d.eq_ignore_ascii_case(k)) {
+                bail!(
+                    "{}: our action has no input `{k}` (the runner would warn \"Unexpected input(s)\")",
+                    ctx.file
+                );
+            }
+        }
+        let mut env: BTreeMap<String, String> = BTreeMap::new();
+        // 1. workflow/job/step `env:`.
+        for v in [&step["env"]] {
+            if let Some(m) = v.as_object() {
+                for (k, v) in m {
+                    env.insert(k.clone(), expr::interpolate(&expr::to_string(v), c)?);
+                }
+            }
+        }
+        // 2. INPUT_<NAME>: every declared input, the `with:` value (case-insensitive key,
+        // even empty), else the default evaluated in the `github` context, else ""
+        // (Handler.cs AddInputsToEnvironment; ActionManifestManager.cs ConvertInputs).
+        let mut dc = Contexts::new();
+        dc.insert("github".into(), github.clone());
+        for (name, decl) in declared {
+            let given = with
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone());
+            let v = match given {
+                Some(v) => v,
+                None => match &decl["default"] {
+                    Value::Null => String::new(),
+                    d => expr::interpolate(&expr::to_string(d), &dc)?,
+                },
+            };
+            env.insert(
+                format!("INPUT_{}", name.replace(' ', "_").to_uppercase()),
+                v,
+            );
+        }
+        // 3. HOME, then the allowlisted GITHUB_* and RUNNER_* (GitHubContext.cs
+        // _contextEnvAllowlist; RunnerContext.cs). No GITHUB_TOKEN: `token` is not in it.
+        let guid = format!(
+            "{:08x}-0000-4000-8000-{:012x}",
+            ctx.run_id,
+            env.len() as u64 + self.next_token
+        );
+        let fc = |prefix: &str| -> (PathBuf, String) {
+            let f = format!("{prefix}_{guid}");
+            (
+                temp.join("_runner_file_commands").join(&f),
+                format!("/github/file_commands/{f}"),
+            )
+        };
+        let (output_host, output_c) = fc("set_output");
+        let (summary_host, summary_c) = fc("step_summary");
+        let (env_host, env_c) = fc("set_env");
+        let (path_host, path_c) = fc("add_path");
+        let (state_host, state_c) = fc("save_state");
+        for p in [
+            &output_host,
+            &summary_host,
+            &env_host,
+            &path_host,
+            &state_host,
+        ] {
+            std::fs::write(p, "")?;
+        }
+        let pick = |host: &Path, guest: &str| -> String {
+            if container {
+                guest.to_string()
+            } else {
+                host.display().to_string()
+            }
+        };
+        env.insert(
+            "HOME".into(),
+            pick(&temp.join("_github_home"), "/github/home"),
+        );
+        let g = github.as_object().cloned().unwrap_or_default();
+        for key in [
+            "action_ref",
+            "action_repository",
+            "action",
+            "actor",
+            "actor_id",
+            "api_url",
+            "base_ref",
+            "event_name",
+            "graphql_url",
+            "head_ref",
+            "job",
+            "ref_name",
+            "ref_protected",
+            "ref_type",
+            "ref",
+            "repository",
+            "repository_id",
+            "repository_owner",
+            "repository_owner_id",
+            "retention_days",
+            "run_attempt",
+            "run_id",
+            "run_number",
+            "server_url",
+            "sha",
+            "triggering_actor",
+            "workflow",
+            "workflow_ref",
+            "workflow_sha",
+        ] {
+            if let Some(v) = g.get(key) {
+                env.insert(format!("GITHUB_{}", key.to_uppercase()), expr::to_string(v));
+            }
+        }
+        env.insert(
+            "GITHUB_ACTION".into(),
+            id.clone()
+                .unwrap_or_else(|| "__gitops-action_gitops-action".into()),
+        );
+        let (repo, aref) = uses.split_once('@').unwrap_or((uses, ""));
+        env.insert("GITHUB_ACTION_REPOSITORY".into(), repo.into());
+        env.insert("GITHUB_ACTION_REF".into(), aref.into());
+        env.insert("GITHUB_WORKSPACE".into(), pick(ws, "/github/workspace"));
+        env.insert(
+            "GITHUB_EVENT_PATH".into(),
+            pick(
+                &temp.join("_github_workflow/event.json"),
+                "/github/workflow/event.json",
+            ),
+        );
+        env.insert("GITHUB_OUTPUT".into(), pick(&output_host, &output_c));
+        env.insert(
+            "GITHUB_STEP_SUMMARY".into(),
+            pick(&summary_host, &summary_c),
+        );
+        env.insert("GITHUB_ENV".into(), pick(&env_host, &env_c));
+        env.insert("GITHUB_PATH".into(), pick(&path_host, &path_c));
+        env.insert("GITHUB_STATE".into(), pick(&state_host, &state_c));
+        env.insert("RUNNER_OS".into(), "Linux".into());
+        env.insert("RUNNER_ARCH".into(), "X64".into());
+        env.insert("RUNNER_NAME".into(), "GitHub Actions 1".into());
+        env.insert("RUNNER_ENVIRONMENT".into(), "github-hosted".into());
+        env.insert("RUNNER_TOOL_CACHE".into(), "/opt/hostedtoolcache".into());
+        env.insert(
+            "RUNNER_TEMP".into(),
+            pick(&temp.join("_temp"), "/github/runner_temp"),
+        );
+        env.insert("RUNNER_WORKSPACE".into(), "/home/runner/work/app".into());
+        // DockerCommandManager.DockerRun: `-e GITHUB_ACTIONS=true`, CI unless set.
+        env.insert("GITHUB_ACTIONS".into(), "true".into());
+        env.entry("CI".into()).or_insert_with(|| "true".into());
+        if let Some((host, user, pass)) = &self.registry_login {
+            let dir = temp.join("_github_home/.docker");
+            std::fs::create_dir_all(&dir)?;
+            let auth = base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                format!("{user}:{pass}"),
+            );
+            std::fs::write(
+                dir.join("config.json"),
+                json!({"auths": {host: {"auth": auth}}}).to_string(),
+            )?;
+        }
+        chown(temp)?;
+        let started = Instant::now();
+        let out = match &self.mode {
+            ActionMode::Binary(bin) => {
+                let mut cmd = Command::new(bin);
+                cmd.env_clear().envs(&env).current_dir(ws);
+                if let Some(h) = &self.docker_host {
+                    cmd.env("DOCKER_HOST", h);
+                }
+                cmd.output()
+                    .with_context(|| format!("running {}", bin.display()))?
+            }
+            ActionMode::Image {
+                image,
+                docker_socket,
+            } => {
+                let mut cmd = Command::new("podman");
+                cmd.args([
+                    "--runtime",
+                    "runc",
+                    "run",
+                    "--rm",
+                    "--network",
+                    "host",
+                    "--pull=never",
+                ])
+                .args(["--workdir", "/github/workspace"]);
+                for (host, guest) in [
+                    (ws.to_path_buf(), "/github/workspace"),
+                    (temp.join("_github_workflow"), "/github/workflow"),
+                    (temp.join("_runner_file_commands"), "/github/file_commands"),
+                    (temp.join("_github_home"), "/github/home"),
+                    (temp.join("_temp"), "/github/runner_temp"),
+                ] {
+                    cmd.arg("-v").arg(format!("{}:{guest}", host.display()));
+                }
+                if let Some(s) = docker_socket {
+                    cmd.arg("-v")
+                        .arg(format!("{}:/var/run/docker.sock", s.display()));
+                }
+                // `-e NAME` with the value in podman's environment, as the runner does.
+                for (k, v) in &env {
+                    cmd.arg("-e").arg(k).env(k, v);
+                }
+                cmd.arg(image);
+                cmd.output().context("podman run")?
+            }
+        };
+        let elapsed = started.elapsed();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        // Workflow commands are read from stdout and stderr (OutputManager.cs).
+        let annotations = stdout
+            .lines()
+            .chain(stderr.lines())
+            .filter_map(parse_annotation)
+            .collect();
+        let outputs = parse_outputs(&std::fs::read_to_string(&output_host).unwrap_or_default())?;
+        let summary = std::fs::read_to_string(&summary_host).unwrap_or_default();
+        Ok(StepRecord {
+            id,
+            uses: uses.to_string(),
+            outcome: if out.status.success() {
+                "success"
+            } else {
+                "failure"
+            }
+            .into(),
+            exit_code: out.status.code(),
+            annotations,
+            summary,
+            outputs,
+            stdout,
+            stderr,
+            elapsed,
+            env,
+        })
+    }
+}
+
+impl StepRecord {
+    fn skipped(id: Option<String>, uses: &str) -> StepRecord {
+        StepRecord {
+            id,
+            uses: uses.to_string(),
+            outcome: "skipped".into(),
+            exit_code: None,
+            annotations: Vec::new(),
+            summary: String::new(),
+            outputs: BTreeMap::new(),
+            stdout: String::new(),
+            stderr: String::new(),
+            elapsed: Duration::ZERO,
+            env: BTreeMap::new(),
+        }
+    }
+}
+
+struct RunCtx {
+    file: String,
+    name: String,
+    event_name: String,
+    git_ref: String,
+    sha: String,
+    actor: String,
+    payload: Value,
+    run_id: u64,
+    attempt: usize,
+}
+
+fn hex16(x: u64) -> String {
+    format!(
+        "{:016x}{:016x}",
+        x.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        x ^ 0x5bd1_e995
+    )
+}
+
+/// The keys the runner models; any other fails the test, so a workflow that grows
+/// (job `env:`, `strategy:`, `continue-on-error:` …) makes the runner grow with it.
+const WORKFLOW_KEYS: &[&str] = &["name", "on", "permissions", "concurrency", "jobs"];
+const JOB_KEYS: &[&str] = &[
+    "name",
+    "runs-on",
+    "permissions",
+    "needs",
+    "if",
+    "outputs",
+    "steps",
+    "uses",
+    "with",
+    "secrets",
+    "concurrency",
+];
+const STEP_KEYS: &[&str] = &["name", "id", "if", "uses", "with", "run", "env"];
+
+fn known_keys(file: &str, what: &str, v: &Value, keys: &[&str]) -> Result<()> {
+    if let Some(m) = v.as_object() {
+        for k in m.keys() {
+            if !keys.contains(&k.as_str()) {
+                bail!("{file}: {what}: `{k}` is outside what the workflow runner models");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn needs_of(job: &Value) -> Vec<String> {
+    match &job["needs"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn concurrency(wf: &Value, c: &Contexts) -> Result<Option<String>> {
+    match &wf["concurrency"] {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(expr::interpolate(s, c)?)),
+        v => {
+            if v["cancel-in-progress"] == true {
+                bail!("`cancel-in-progress: true` is outside what the workflow runner models");
+            }
+            Ok(Some(expr::interpolate(
+                v["group"].as_str().unwrap_or_default(),
+                c,
+            )?))
+        }
+    }
+}
+
+/// `workflow_dispatch` inputs: strings, defaults filled in; unknown or missing
+/// required ones refused the way the dispatch API does (422 "Unexpected inputs
+/// provided", "Required input '…' not provided" — REST "Create a workflow dispatch event").
+fn dispatch_inputs(wf: &Value, given: &Value) -> Result<Value> {
+    let decl = wf["on"]["workflow_dispatch"]["inputs"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let given = given.as_object().cloned().unwrap_or_default();
+    let unexpected: Vec<&String> = given.keys().filter(|k| !decl.contains_key(*k)).collect();
+    if !unexpected.is_empty() {
+        bail!("Unexpected inputs provided: {unexpected:?}");
+    }
+    let mut out = Map::new();
+    for (k, d) in &decl {
+        let v = match given.get(k) {
+            Some(v) => expr::to_string(v),
+            None => match &d["default"] {
+                Value::Null if d["required"] == true => bail!("Required input '{k}' not provided"),
+                Value::Null => String::new(),
+                v => expr::to_string(v),
+            },
+        };
+        out.insert(k.clone(), Value::String(v));
+    }
+    Ok(Value::Object(out))
+}
+
+/// Does `wf` run for this event? `on.push.branches|tags` are globs with `!`
+/// negations, later patterns winning; a push filtered by branches only ignores tags
+/// and the other way round (docs "Workflow syntax", on.push.<branches|tags>).
+fn triggers(wf: &Value, event: &str, git_ref: &str, payload: &Value) -> Result<bool> {
+    let on = &wf["on"];
+    let spec = match on {
+        Value::String(s) => return Ok(s == event),
+        Value::Array(a) => return Ok(a.iter().any(|v| v == event)),
+        Value::Object(m) => match m.get(event) {
+            None => return Ok(false),
+            Some(s) => s.clone(),
+        },
+        _ => return Ok(false),
+    };
+    match event {
+        "pull_request" => {
+            let types = spec["types"]
+                .as_array()
+                .cloned()
+                .unwrap_or_else(|| vec![json!("opened"), json!("synchronize"), json!("reopened")]);
+            if !types.iter().any(|t| t == &payload["action"]) {
+                return Ok(false);
+            }
+            if let Some(b) = spec["branches"].as_array() {
+                let base = payload["pull_request"]["base"]["ref"]
+                    .as_str()
+                    .unwrap_or_default();
+                return Ok(filter(b, base));
+            }
+            Ok(true)
+        }
+        "push" => {
+            let (kind, name) = match git_ref.strip_prefix("refs/tags/") {
+                Some(t) => ("tags", t),
+                None => ("branches", git_ref.trim_start_matches("refs/heads/")),
+            };
+            let other = if kind == "tags" { "branches" } else { "tags" };
+            if spec["branches-ignore"].is_array()
+                || spec["tags-ignore"].is_array()
+                || spec["paths"].is_array()
+            {
+                bail!(
+                    "push filters other than `branches`/`tags` are outside what the workflow runner models"
+                );
+            }
+            match (spec[kind].as_array(), spec[other].is_array()) {
+                (Some(p), _) => Ok(filter(p, name)),
+                (None, true) => Ok(false),
+                (None, false) => Ok(true),
+            }
+        }
+        _ => Ok(true),
+    }
+}
+
+fn filter(patterns: &[Value], name: &str) -> bool {
+    let mut hit = false;
+    for p in patterns.iter().filter_map(Value::as_str) {
+        match p.strip_prefix('!') {
+            Some(neg) if glob(neg, name) => hit = false,
+            None if glob(p, name) => hit = true,
+            _ => {}
+        }
+    }
+    hit
+}
+
+/// `*` matches anything but `/`, `**` anything (filter pattern cheat sheet).
+fn glob(p: &str, s: &str) -> bool {
+    fn go(p: &[u8], s: &[u8]) -> bool {
+        match p.first() {
+            None => s.is_empty(),
+            Some(b'*') if p.get(1) == Some(&b'*') => (0..=s.len()).any(|i| go(&p[2..], &s[i..])),
+            Some(b'*') => (0..=s.len())
+                .take_while(|&i| i == 0 || s[i - 1] != b'/')
+                .any(|i| go(&p[1..], &s[i..])),
+            Some(c) => s.first() == Some(c) && go(&p[1..], &s[1..]),
+        }
+    }
+    go(p.as_bytes(), s.as_bytes())
+}
+
+/// `::error file=…::message` (also warning, notice), data unescaped.
+fn parse_annotation(line: &str) -> Option<Annotation> {
+    let l = line.trim_start().strip_prefix("::")?;
+    let (head, msg) = l.split_once("::")?;
+    let level = head.split(' ').next()?;
+    if !["error", "warning", "notice"].contains(&level) {
+        return None;
+    }
+    let msg = msg
+        .replace("%0D", "\r")
+        .replace("%0A", "\n")
+        .replace("%25", "%");
+    Some(Annotation {
+        level: level.to_string(),
+        message: msg,
+    })
+}
+
+/// `GITHUB_OUTPUT`: `name<<DELIM` heredocs or `name=value` lines.
+fn parse_outputs(text: &str) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(l) = lines.next() {
+        if let Some((name, delim)) = l.split_once("<<") {
+            let mut value = Vec::new();
+            let mut closed = false;
+            for v in lines.by_ref() {
+                if v == delim {
+                    closed = true;
+                    break;
+                }
+                value.push(v);
+            }
+            if !closed {
+                bail!("unterminated output `{name}` in GITHUB_OUTPUT");
+            }
+            out.insert(name.to_string(), value.join("\n"));
+        } else if let Some((k, v)) = l.split_once('=') {
+            out.insert(k.to_string(), v.to_string());
+        } else if !l.is_empty() {
+            bail!("GITHUB_OUTPUT line {l:?} is neither name=value nor a heredoc");
+        }
+    }
+    Ok(out)
+}
+
+fn chown(path: &Path) -> Result<()> {
+    let o = Command::new("chown")
+        .args(["-R", &format!("{RUNNER_UID}:{RUNNER_UID}")])
+        .arg(path)
+        .output()?;
+    if !o.status.success() {
+        bail!("chown: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branch_and_tag_filters() {
+        let wf: Value = serde_norway::from_str(
+            "on:\n  push:\n    branches: ['**', '!main', '!release/**']\n    tags: ['v*']\n",
+        )
+        .unwrap();
+        let t = |r: &str| triggers(&wf, "push", r, &Value::Null).unwrap();
+        assert!(t("refs/heads/feature/x"));
+        assert!(t("refs/heads/test/uat"));
+        assert!(!t("refs/heads/main"));
+        assert!(!t("refs/heads/release/hello/dev"));
+        assert!(t("refs/tags/v1.3.0"));
+        assert!(!t("refs/tags/x1"));
+        let only_tags: Value = serde_norway::from_str("on:\n  push:\n    tags: ['v*']\n").unwrap();
+        assert!(!triggers(&only_tags, "push", "refs/heads/main", &Value::Null).unwrap());
+    }
+
+    #[test]
+    fn keys_outside_the_model_are_refused() {
+        let job: Value = serde_norway::from_str("runs-on: x\nenv: {A: b}\nsteps: []\n").unwrap();
+        let e = known_keys("w.yaml", "jobs.j", &job, JOB_KEYS).unwrap_err();
+        assert!(e.to_string().contains("`env` is outside"), "{e}");
+        let ok: Value = serde_norway::from_str("runs-on: x\nsteps: []\n").unwrap();
+        assert!(known_keys("w.yaml", "jobs.j", &ok, JOB_KEYS).is_ok());
+    }
+
+    #[test]
+    fn dispatch_inputs_are_checked_like_the_api() {
+        let wf: Value = serde_norway::from_str(
+            "on:\n  workflow_dispatch:\n    inputs:\n      service: {required: true}\n      ref: {default: main}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            dispatch_inputs(&wf, &json!({"service": "hello"})).unwrap(),
+            json!({"service": "hello", "ref": "main"})
+        );
+        assert!(dispatch_inputs(&wf, &json!({})).is_err());
+        assert!(dispatch_inputs(&wf, &json!({"service": "a", "other": "b"})).is_err());
+    }
+}
