@@ -126,19 +126,33 @@ fn an_overlay_without_images_gets_an_entry_at_the_end() {
     assert_eq!(rendered_images(&ws), [format!("{IMG}:{TAG}@{DIGEST}")]);
 }
 
+/// A digest alone drops the stale tag (what `kustomize edit set image
+/// name@digest` writes), so what renders is the digest, not `v1@digest`; the
+/// message names the digest.
 #[test]
-fn flow_style_digest_only_keeps_the_tag() {
+fn flow_style_digest_only_drops_the_stale_tag() {
     let ws = workspace("flow-style");
     let before = ws.read(OVERLAY);
-    set_image(&ws, &["--digest", DIGEST]).expect(0);
+    let run = set_image(&ws, &["--digest", DIGEST]).expect(0);
     let after = ws.read(OVERLAY);
     assert_eq!(
         after,
-        before.replace("newTag: v1}", &format!("newTag: v1, digest: {DIGEST}}}"))
+        before.replace("newTag: v1}", &format!("digest: {DIGEST}}}"))
     );
     assert_eq!(
         rendered_images(&ws),
-        [format!("{IMG}:v1@{DIGEST}"), "busybox:1.36".into()]
+        [format!("{IMG}@{DIGEST}"), "busybox:1.36".into()]
+    );
+    assert_eq!(
+        run.stdout,
+        format!("updated {OVERLAY}: hello `v1` → `@{DIGEST}`\n")
+    );
+    // The same digest again: unchanged, and said so with the digest.
+    let again = set_image(&ws, &["--digest", DIGEST]).expect(0);
+    assert_eq!(ws.read(OVERLAY), after);
+    assert_eq!(
+        again.stdout,
+        format!("{OVERLAY}: unchanged (hello already at `@{DIGEST}`)\n")
     );
 }
 
@@ -238,4 +252,69 @@ fn refusals_exit_2_name_the_place_and_leave_the_file_alone() {
         all.push_str(&format!("## {name}\n{}\n", run.transcript()));
     }
     insta::assert_snapshot!(all);
+}
+
+/// `status` finds a service's entry as `set-image` does, by `name` or `newName`:
+/// an entry that renames the service's image (`name: image2`, `newName:
+/// my-image2`) is the one `set-image` edits, and the one `status` reports, with
+/// the config's services and without.
+#[test]
+fn status_and_set_image_find_the_same_renamed_entry() {
+    let ws = Workspace::empty();
+    ws.write(
+        ".github/gitops.yaml",
+        "services:\n  svc:\n    image: image2\nenvironments:\n  - name: dev\n    branches: ['**']\n  - name: prod\n    branches: [main]\n",
+    );
+    ws.write(
+        "overlays/dev/kustomization.yaml",
+        "images:\n- name: image2\n  newName: my-image2\n  newTag: my-tag\n",
+    );
+    ws.write(
+        "overlays/prod/kustomization.yaml",
+        "images:\n- name: other\n  newName: image2\n  newTag: prod-tag\n",
+    );
+    let deployed = |ws: &Workspace| -> (String, String) {
+        let run = ws.run(&["status", "--format", "json"]).expect(0);
+        let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let d = &v["services"][0]["deployed"];
+        (d["dev"]["tag"].to_string(), d["prod"]["tag"].to_string())
+    };
+    // By `name` in dev, by `newName` in prod.
+    assert_eq!(
+        deployed(&ws),
+        ("\"my-tag\"".to_string(), "\"prod-tag\"".to_string())
+    );
+    let table = ws.run(&["status"]).expect(0);
+    insta::assert_snapshot!(table.transcript());
+    for env in ["dev", "prod"] {
+        ws.run(&["set-image", "--env", env, "--service", "svc", "--tag", "v2"])
+            .expect(0);
+    }
+    assert_eq!(
+        ws.read("overlays/dev/kustomization.yaml"),
+        "images:\n- name: image2\n  newName: my-image2\n  newTag: v2\n"
+    );
+    assert_eq!(deployed(&ws), ("\"v2\"".to_string(), "\"v2\"".to_string()));
+    // Two entries of one name: `status` refuses them as `set-image` does.
+    let twice = "images:\n- name: image2\n  newTag: a\n- name: image2\n  newTag: b\n";
+    ws.write("overlays/dev/kustomization.yaml", twice);
+    let s = ws.run(&["status"]).expect(2);
+    let e = ws
+        .run(&[
+            "set-image",
+            "--env",
+            "dev",
+            "--service",
+            "svc",
+            "--tag",
+            "v3",
+        ])
+        .expect(2);
+    assert_eq!(s.stderr, e.stderr);
+    assert!(
+        s.stderr
+            .contains("overlays/dev/kustomization.yaml:4:3: image `image2` has two entries"),
+        "{}",
+        s.transcript()
+    );
 }
