@@ -318,3 +318,149 @@ fn status_and_set_image_find_the_same_renamed_entry() {
         s.transcript()
     );
 }
+
+/// The tag and digest cases of Kustomize's own `TestSetImage`
+/// (kubernetes-sigs/kustomize, `kustomize/commands/edit/set/setimage_test.go`,
+/// v5), through `set-image`. Kustomize checks that its output contains the
+/// expected lines; where it re-sorts keys (`digest` first) only the entries can
+/// be compared, not the bytes. Cases that change `newName` are out of scope:
+/// `set-image` sets tags and digests. The default file stands in for Kustomize's
+/// `WriteTestKustomization`.
+#[test]
+fn kustomize_set_image_test_cases_for_tags_and_digests() {
+    const D: &str = "sha256:24a0c4b4a4c0eb97a1aabb8e29f18e917d05abfe1b7a7c07857230879ce7d3d3";
+    let default = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n";
+    // (Kustomize's description or argument, file, image, tag, digest, expected, bytes compared)
+    type Case<'a> = (
+        &'a str,
+        String,
+        &'a str,
+        Option<&'a str>,
+        Option<&'a str>,
+        String,
+        bool,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "image1:my-tag",
+            default.into(),
+            "image1",
+            Some("my-tag"),
+            None,
+            "images:\n- name: image1\n  newTag: my-tag".into(),
+            true,
+        ),
+        (
+            "image1@sha256:…",
+            default.into(),
+            "image1",
+            None,
+            Some(D),
+            format!("images:\n- digest: {D}\n  name: image1"),
+            false,
+        ),
+        (
+            "my-image1:my-tag@sha256:…",
+            default.into(),
+            "my-image1",
+            Some("my-tag"),
+            Some(D),
+            format!("images:\n- digest: {D}\n  name: my-image1\n  newTag: my-tag"),
+            false,
+        ),
+        (
+            "override new tag and new name with just a new tag",
+            "images:\n- name: image1\n  newTag: my-tag".into(),
+            "image1",
+            Some("v1"),
+            None,
+            "images:\n- name: image1\n  newTag: v1".into(),
+            true,
+        ),
+        (
+            "multiple args with multiple overrides (image2 and image3)",
+            "images:\n- name: image1\n  newName: my-image1\n  newTag: my-tag1\n- name: image2\n  newName: my-image2\n  newTag: my-tag2\n- name: image3\n  newTag: my-tag".into(),
+            "image2",
+            None,
+            Some(D),
+            format!("images:\n- name: image1\n  newName: my-image1\n  newTag: my-tag1\n- digest: {D}\n  name: image2\n  newName: my-image2\n- name: image3\n  newTag: my-tag"),
+            false,
+        ),
+        (
+            "override new tag but keep new name",
+            "images:\n- name: image1\n  newName: foo.bar.foo:8800/foo/image1\n  newTag: my-tag".into(),
+            "image1",
+            Some("v1"),
+            None,
+            "images:\n- name: image1\n  newName: foo.bar.foo:8800/foo/image1\n  newTag: v1".into(),
+            true,
+        ),
+        (
+            "do not set asterisk as new name for existing image",
+            "images:\n- name: image1\n  newTag: my-tag".into(),
+            "image1",
+            Some("v1"),
+            None,
+            "images:\n- name: image1\n  newTag: v1".into(),
+            true,
+        ),
+        (
+            "do not set asterisk as new name",
+            default.into(),
+            "image1",
+            Some("v1"),
+            None,
+            "images:\n- name: image1\n  newTag: v1".into(),
+            true,
+        ),
+        (
+            "keep new name and update digest",
+            "images:\n- name: image2\n  newName: my-image2\n  digest: sha256:abcdef12345".into(),
+            "image2",
+            None,
+            Some(D),
+            format!("images:\n- digest: {D}\n  name: image2\n  newName: my-image2"),
+            false,
+        ),
+        (
+            "keep new name, remove tag, and set digest",
+            "images:\n- name: image2\n  newName: my-image2\n  newTag: my-tag".into(),
+            "image2",
+            None,
+            Some(D),
+            format!("images:\n- digest: {D}\n  name: image2\n  newName: my-image2"),
+            false,
+        ),
+    ];
+    type Entry = std::collections::BTreeMap<String, String>;
+    let entries = |text: &str| -> Vec<Entry> {
+        let v: serde_norway::Value = serde_norway::from_str(text).unwrap();
+        serde_norway::from_value(v["images"].clone()).unwrap()
+    };
+    let mut bytes = 0;
+    for (what, file, image, tag, digest, expected, compare_bytes) in &cases {
+        let ws = Workspace::empty();
+        ws.write(
+            ".github/gitops.yaml",
+            &format!(
+                "services:\n  svc:\n    image: {image}\nenvironments:\n  - name: dev\n    branches: ['**']\n"
+            ),
+        );
+        ws.write(OVERLAY, file);
+        let mut args = vec!["set-image", "--env", "dev", "--service", "svc"];
+        if let Some(t) = tag {
+            args.extend(["--tag", t]);
+        }
+        if let Some(d) = digest {
+            args.extend(["--digest", d]);
+        }
+        ws.run(&args).expect(0);
+        let out = ws.read(OVERLAY);
+        if *compare_bytes {
+            assert!(out.contains(expected.as_str()), "{what}:\n{out}");
+            bytes += 1;
+        }
+        assert_eq!(entries(&out), entries(expected), "{what}:\n{out}");
+    }
+    assert_eq!((cases.len(), bytes), (10, 5));
+}
