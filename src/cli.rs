@@ -63,7 +63,7 @@ pub enum Command {
         /// New tag; without --digest a stale digest is removed
         #[arg(long)]
         tag: Option<String>,
-        /// Digest to pin, `sha256:…`
+        /// Digest to pin, `sha256:…`; without --tag a stale tag is removed
         #[arg(long)]
         digest: Option<String>,
     },

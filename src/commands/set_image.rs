@@ -90,15 +90,13 @@ pub(crate) fn set_image(cx: &Context) -> anyhow::Result<Outputs> {
     if let Some(d) = digest {
         out.set("digest", d);
     }
-    let old = change
-        .before
-        .as_ref()
-        .and_then(|b| b.new_tag.clone())
-        .unwrap_or_else(|| "(none)".into());
-    let new = tag
-        .map(str::to_string)
-        .or_else(|| change.before.as_ref().and_then(|b| b.new_tag.clone()))
-        .unwrap_or_default();
+    let old = change.before.as_ref().map_or_else(
+        || "(none)".to_string(),
+        |b| version_text(b.new_tag.as_deref(), b.digest.as_deref()),
+    );
+    // What was asked is what the entry reads after the edit: a tag alone drops a
+    // stale digest, a digest alone drops a stale tag.
+    let new = version_text(tag, digest);
     match &change.text_after {
         None => println!(
             "{}: unchanged ({} already at `{}`)",
@@ -132,4 +130,15 @@ pub(crate) fn set_image(cx: &Context) -> anyhow::Result<Outputs> {
         }
     }
     Ok(out)
+}
+
+/// An entry's version as the image reference ends: `tag`, `tag@digest`, `@digest`,
+/// or `(none)` for an entry with neither.
+fn version_text(tag: Option<&str>, digest: Option<&str>) -> String {
+    match (tag, digest) {
+        (Some(t), Some(d)) => format!("{t}@{d}"),
+        (Some(t), None) => t.to_string(),
+        (None, Some(d)) => format!("@{d}"),
+        (None, None) => "(none)".to_string(),
+    }
 }

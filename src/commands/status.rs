@@ -54,36 +54,25 @@ pub(crate) fn status(cx: &Context) -> anyhow::Result<Outputs> {
     )?;
     let envs = &cx.config.environments;
     // One parse per overlay, then lookups: status stays linear in services × envs.
-    let mut by_env: Vec<BTreeMap<String, Deployed>> = Vec::new();
+    let mut by_env: Vec<Option<(String, overlay::ImageIndex)>> = Vec::new();
     let mut discovered: Vec<String> = Vec::new();
     for env in envs {
         let path = env.kustomization(&cx.root);
         let rel = cx.rel(&path);
-        let mut map = BTreeMap::new();
-        if let Some(text) = crate::fs::read_user_file(&path, &rel)? {
-            for entry in overlay::read_images(&rel, &text)? {
-                let image = entry.image().to_string();
-                if !discovered.contains(&image) {
-                    discovered.push(image.clone());
-                }
-                let sha = entry
-                    .new_tag
-                    .as_deref()
-                    .and_then(|t| env.tag.parse_tag(t))
-                    .and_then(|p| p.sha.or(p.sha7));
-                map.insert(
-                    image,
-                    Deployed {
-                        tag: entry.new_tag.clone(),
-                        digest: entry.digest.clone(),
-                        sha,
-                        file: rel.display().to_string(),
-                        line: entry.line,
-                    },
-                );
+        let index = match crate::fs::read_user_file(&path, &rel)? {
+            Some(text) => overlay::ImageIndex::read(&rel, &text)?,
+            None => {
+                by_env.push(None);
+                continue;
+            }
+        };
+        for entry in index.entries() {
+            let image = entry.image().to_string();
+            if !discovered.contains(&image) {
+                discovered.push(image);
             }
         }
-        by_env.push(map);
+        by_env.push(Some((rel.display().to_string(), index)));
     }
     let services: Vec<(String, String)> = if cx.config.services.is_empty() {
         discovered
@@ -105,8 +94,24 @@ pub(crate) fn status(cx: &Context) -> anyhow::Result<Outputs> {
     };
     for (name, image) in services {
         let mut deployed = BTreeMap::new();
-        for (env, map) in envs.iter().zip(&by_env) {
-            deployed.insert(env.name.clone(), map.get(&image).cloned());
+        for (env, overlay) in envs.iter().zip(&by_env) {
+            // The entry `set-image`, `release` and `deploy` would edit: by `name`
+            // or `newName`, so a renamed image is found under either.
+            let found = match overlay {
+                Some((file, index)) => index.find(&image)?.map(|entry| Deployed {
+                    tag: entry.new_tag.clone(),
+                    digest: entry.digest.clone(),
+                    sha: entry
+                        .new_tag
+                        .as_deref()
+                        .and_then(|t| env.tag.parse_tag(t))
+                        .and_then(|p| p.sha.or(p.sha7)),
+                    file: file.clone(),
+                    line: entry.line,
+                }),
+                None => None,
+            };
+            deployed.insert(env.name.clone(), found);
         }
         let mut drift = Vec::new();
         for env in envs {

@@ -137,11 +137,7 @@ impl Editor<'_> {
     pub(crate) fn insert_lines_after(&mut self, pos: usize, lines: &[String]) {
         let at = self.line_end(pos);
         // New lines end as the line they follow does (files may mix endings).
-        let eol = match self.src.text[..at].strip_suffix('\n') {
-            Some(line) if line.ends_with('\r') => "\r\n",
-            Some(_) => "\n",
-            None => self.eol,
-        };
+        let eol = self.eol_before(at);
         let body = lines.join(eol);
         let text = if at == self.src.text.len() && !self.src.text.ends_with('\n') {
             format!("{eol}{body}")
@@ -153,6 +149,63 @@ impl Editor<'_> {
             end: at,
             text,
         });
+    }
+
+    /// The line ending of the line that ends at `at` (just past its `\n`), else
+    /// the file's.
+    fn eol_before(&self, at: usize) -> &'static str {
+        match self.src.text[..at].strip_suffix('\n') {
+            Some(line) if line.ends_with('\r') => "\r\n",
+            Some(_) => "\n",
+            None => self.eol,
+        }
+    }
+
+    /// Whole lines at the end of the file, which keeps its final-newline
+    /// convention: without a final newline before, none after.
+    pub(crate) fn append_lines(&mut self, lines: &[String]) {
+        let text = self.src.text;
+        let at = text.len();
+        let eol = self.eol_before(at);
+        let body = lines.join(eol);
+        let text = if at > 0 && !text.ends_with('\n') {
+            format!("{eol}{body}")
+        } else {
+            format!("{body}{eol}")
+        };
+        self.splices.push(Splice {
+            start: at,
+            end: at,
+            text,
+        });
+    }
+
+    /// Whole lines before the line that starts at `at`.
+    pub(crate) fn insert_lines_before(&mut self, at: usize, lines: &[String]) {
+        let eol = self.eol_before(at);
+        self.splices.push(Splice {
+            start: at,
+            end: at,
+            text: format!("{}{eol}", lines.join(eol)),
+        });
+    }
+
+    /// The start of the first line at or after `from` (a line start) that is a
+    /// document marker, `---` or `...` alone or before a space or comment.
+    pub(crate) fn document_marker_from(&self, from: usize) -> Option<usize> {
+        let mut at = from;
+        for line in self.src.text[from..].split_inclusive('\n') {
+            let is_marker = ["---", "..."].iter().any(|m| {
+                line.strip_prefix(m).is_some_and(|rest| {
+                    rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n'])
+                })
+            });
+            if is_marker {
+                return Some(at);
+            }
+            at += line.len();
+        }
+        None
     }
 
     /// Replace the value `s` of `key` with `value`, in the value's quoting style.
@@ -270,7 +323,7 @@ pub fn set_image(path: &Path, text: &str, req: &SetImage) -> Result<Edit, UserEr
     // every other entry as it was.
     let check = find_image(path, &new, req.image).ok().flatten();
     let ok = check.as_ref().is_some_and(|c| {
-        req.tag.is_none_or(|t| c.new_tag.as_deref() == Some(t))
+        c.new_tag.as_deref() == req.tag
             && match req.digest {
                 Some(d) => c.digest.as_deref() == Some(d),
                 None => req.tag.is_none() || c.digest.is_none(),
@@ -328,16 +381,23 @@ pub(crate) fn edit_entry(ed: &mut Editor, node: &Node, req: &SetImage) -> Result
         .expect("entries have a name");
     let mut new_keys: Vec<(String, String)> = Vec::new();
     let tag_at = find("newTag");
-    if let Some(t) = req.tag {
-        match tag_at {
-            Some(i) => {
-                if scalar(i).value != t {
-                    ed.replace(&entries[i].0, &scalar(i), t);
-                }
+    match (req.tag, tag_at) {
+        (Some(t), Some(i)) => {
+            if scalar(i).value != t {
+                ed.replace(&entries[i].0, &scalar(i), t);
             }
-            None => new_keys.push(("newTag".into(), render(t, ScalarStyle::Plain))),
         }
+        (Some(t), None) => new_keys.push(("newTag".into(), render(t, ScalarStyle::Plain))),
+        // A digest without a tag: a stale tag would render as `image:old@digest`
+        // and read as the old version, so it goes, as `kustomize edit set image
+        // name@digest` drops it.
+        (None, Some(i)) if req.digest.is_some() && !entries[i].1.is_null() => {
+            remove_key(ed, entries, i, *flow);
+        }
+        (None, _) => {}
     }
+    let tag_kept =
+        tag_at.filter(|&i| req.tag.is_some() || req.digest.is_none() || entries[i].1.is_null());
     let digest_at = find("digest");
     match (req.digest, digest_at) {
         (Some(d), Some(i)) => {
@@ -355,7 +415,7 @@ pub(crate) fn edit_entry(ed: &mut Editor, node: &Node, req: &SetImage) -> Result
     }
     // Keys that already exist keep their place; new ones follow the last of
     // name/newName/newTag that exists.
-    let after = match (new_keys.first().map(|k| k.0.as_str()), tag_at) {
+    let after = match (new_keys.first().map(|k| k.0.as_str()), tag_kept) {
         (Some("digest"), Some(t)) => t.max(anchor_for_tag),
         _ => anchor_for_tag,
     };
@@ -524,29 +584,23 @@ pub(crate) fn add_entry(ed: &mut Editor, imgs: &Images, req: &SetImage) -> Resul
                     let dash = indent.clone() + &sequence_offset(ed, imgs);
                     let mut lines = vec![format!("{indent}images:")];
                     lines.extend(block_item(&dash, &format!("{dash}  ")));
+                    // After everything, trailing comments included: comments after
+                    // the last key are most often that block's own (commented-out
+                    // items waiting to be switched on, scaffold markers that tools
+                    // insert at), and must stay under it. Only a document marker
+                    // (`---`, `...`) ends the document before the end of the file.
                     let (k, v) = entries.last().expect("not empty");
-                    ed.insert_lines_after(ed.before(v.end()).max(k.end), &lines);
+                    let after_last = ed.line_end(ed.before(v.end()).max(k.end));
+                    match ed.document_marker_from(after_last) {
+                        Some(at) => ed.insert_lines_before(at, &lines),
+                        None => ed.append_lines(&lines),
+                    }
                 }
                 _ => {
                     // An empty file (or only comments): append.
                     let mut lines = vec!["images:".to_string()];
                     lines.extend(block_item("", "  "));
-                    let at = ed.src.text.len();
-                    let sep = if at == 0 || ed.src.text.ends_with('\n') {
-                        ""
-                    } else {
-                        ed.eol
-                    };
-                    let tail = if at > 0 && !ed.src.text.ends_with('\n') {
-                        ""
-                    } else {
-                        ed.eol
-                    };
-                    ed.splices.push(Splice {
-                        start: at,
-                        end: at,
-                        text: format!("{sep}{}{tail}", lines.join(ed.eol)),
-                    });
+                    ed.append_lines(&lines);
                 }
             }
         }

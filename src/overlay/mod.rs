@@ -209,12 +209,89 @@ pub fn read_images(path: &Path, text: &str) -> Result<Vec<ImageEntry>, UserError
 /// The entry for `image` (by `name` or `newName`), if any. Two entries for the
 /// same image is an error.
 pub fn find_image(path: &Path, text: &str, image: &str) -> Result<Option<ImageEntry>, UserError> {
-    let src = Source::new(path, text);
-    let tree = parse(&src)?;
-    let imgs = images(&src, &tree)?;
-    Ok(the_entries(&src, &imgs, image)?
-        .first()
-        .map(|(e, _)| e.clone()))
+    Ok(ImageIndex::read(path, text)?.find(image)?.cloned())
+}
+
+/// An overlay's `images:` entries, read once, for any number of lookups (as
+/// `status` makes, one per service), by the same rule as `find_image` and
+/// `set_image`.
+#[derive(Debug, Clone)]
+pub struct ImageIndex {
+    entries: Vec<(ImageEntry, crate::error::Location)>,
+    /// Each `name` and `newName` to the entries that have it, so a lookup costs
+    /// the same in an overlay of 500 entries as in one of 5.
+    by_image: std::collections::HashMap<String, Vec<usize>>,
+}
+
+impl ImageIndex {
+    pub fn read(path: &Path, text: &str) -> Result<ImageIndex, UserError> {
+        let src = Source::new(path, text);
+        let tree = parse(&src)?;
+        let entries = images(&src, &tree)?
+            .entries
+            .into_iter()
+            .map(|(e, node)| (e, src.location(node.start())))
+            .collect::<Vec<_>>();
+        let mut by_image = std::collections::HashMap::<String, Vec<usize>>::new();
+        for (i, (e, _)) in entries.iter().enumerate() {
+            for key in std::iter::once(&e.name).chain(e.new_name.as_ref()) {
+                let at = by_image.entry(key.clone()).or_default();
+                if at.last() != Some(&i) {
+                    at.push(i);
+                }
+            }
+        }
+        Ok(ImageIndex { entries, by_image })
+    }
+
+    /// Every entry, in file order.
+    pub fn entries(&self) -> impl Iterator<Item = &ImageEntry> {
+        self.entries.iter().map(|(e, _)| e)
+    }
+
+    /// The entry for `image`: the first of `the_entries`.
+    pub fn find(&self, image: &str) -> Result<Option<&ImageEntry>, UserError> {
+        let candidates: Vec<&(ImageEntry, crate::error::Location)> = self
+            .by_image
+            .get(image)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .map(|&i| &self.entries[i])
+            .collect();
+        let matching = select(&candidates, |(e, _)| e, image)
+            .map_err(|((a, _), (b, at))| conflict(at.clone(), a, b))?;
+        Ok(matching.first().map(|(e, _)| e))
+    }
+}
+
+/// The one lookup rule: the items whose entry has `image` as its `name` or its
+/// `newName`, in file order; or the first two that share a `name` (a conflict).
+fn select<'i, T>(
+    items: &'i [T],
+    entry: impl Fn(&T) -> &ImageEntry,
+    image: &str,
+) -> Result<Vec<&'i T>, (&'i T, &'i T)> {
+    let matching: Vec<&T> = items.iter().filter(|i| entry(i).matches(image)).collect();
+    for (i, a) in matching.iter().enumerate() {
+        if let Some(b) = matching[i + 1..]
+            .iter()
+            .find(|b| entry(b).name == entry(a).name)
+        {
+            return Err((a, b));
+        }
+    }
+    Ok(matching)
+}
+
+fn conflict(at: crate::error::Location, a: &ImageEntry, b: &ImageEntry) -> UserError {
+    UserError::many(vec![Diagnostic {
+        location: Some(at),
+        message: format!(
+            "image `{}` has two entries in `images:` (lines {} and {})",
+            a.name, a.line, b.line
+        ),
+    }])
+    .hint("keep one entry per image name: kustomize would apply only one of them")
 }
 
 /// The entries for `image`: the one whose `name` is the image, and every entry
@@ -226,24 +303,8 @@ pub(crate) fn the_entries<'i, 't>(
     imgs: &'i Images<'t>,
     image: &str,
 ) -> Result<Vec<&'i (ImageEntry, &'t Node)>, UserError> {
-    let matching: Vec<_> = imgs
-        .entries
-        .iter()
-        .filter(|(e, _)| e.matches(image))
-        .collect();
-    for (i, (a, _)) in matching.iter().enumerate() {
-        if let Some((b, node)) = matching[i + 1..].iter().find(|(b, _)| b.name == a.name) {
-            return Err(UserError::many(vec![Diagnostic {
-                location: Some(src.location(node.start())),
-                message: format!(
-                    "image `{}` has two entries in `images:` (lines {} and {})",
-                    a.name, a.line, b.line
-                ),
-            }])
-            .hint("keep one entry per image name: kustomize would apply only one of them"));
-        }
-    }
-    Ok(matching)
+    select(&imgs.entries, |(e, _)| e, image)
+        .map_err(|((a, _), (b, node))| conflict(src.location(node.start()), a, b))
 }
 
 #[cfg(test)]

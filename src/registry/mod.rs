@@ -4,7 +4,8 @@
 //! The HTTP is written here on reqwest rather than through `oci-client`, for three
 //! reasons found in its 0.18 source: its `auth()` pings `/v2/` before every token
 //! exchange (one request more per scope, so a same-repository retag cannot stay at
-//! the 2 requests without auth / 4 with a token this module promises); its token
+//! the 3 requests without auth / 5 with a token this module promises, 2 / 4 when
+//! the destination already has the digest); its token
 //! scope names one repository only, so a registry with token auth refuses the
 //! cross-repository mount (which needs `pull` on the source in the same token); and
 //! it would keep a second token cache and retry policy beside ours. What remains is

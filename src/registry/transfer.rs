@@ -69,11 +69,15 @@ impl Registry {
                 written: false,
             });
         }
-        // Across repositories a HEAD saves the blob copy when the destination already
-        // has the image. Within one, the PUT of the very same bytes is itself the
-        // cheapest check: idempotent, and the digest cannot change (2 requests).
+        // A HEAD of the destination: when it already has the digest nothing is
+        // written. Within one repository a PUT of the same bytes would change
+        // nothing either, but it is still a write the registry may record (on GHCR,
+        // as issue 15 reports it, a package version event and an audit-log entry;
+        // not checked against GHCR from here). So: GET, HEAD, and the
+        // PUT only when something changes (3 requests at most, 2 when nothing
+        // does). Across repositories it also saves the blob copy. With the digest
+        // given, the HEAD above already asked.
         if src.digest.is_none()
-            && !same_repo
             && self.head_manifest(&dst, &dst_scope).await?.as_deref()
                 == Some(manifest.digest.as_str())
         {

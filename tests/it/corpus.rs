@@ -130,6 +130,7 @@ fn every_corpus_file_is_edited_correctly() {
     let files = corpus();
     assert_eq!(files.len(), 58, "the corpus has 58 kustomization files");
     let mut ok = 0;
+    let mut appended = 0;
     let mut report = Vec::new();
     for file in &files {
         let name = file.file_name().unwrap().to_string_lossy().to_string();
@@ -219,6 +220,29 @@ fn every_corpus_file_is_edited_correctly() {
                     prefix + suffix >= original.len(),
                     "{name}: the original bytes are untouched"
                 );
+                // A new `images:` key goes after everything, trailing comments
+                // included, with the file's final-newline convention.
+                if !original.lines().any(|l| l.starts_with("images:")) {
+                    let eol = if original.contains("\r\n") {
+                        "\r\n"
+                    } else {
+                        "\n"
+                    };
+                    let (head, tail) = if original.ends_with('\n') {
+                        (original.clone(), eol)
+                    } else {
+                        (format!("{original}{eol}"), "")
+                    };
+                    let added = edited
+                        .strip_prefix(&head)
+                        .unwrap_or_else(|| panic!("{name}: appended at the very end"));
+                    assert!(added.starts_with("images:"), "{name}: {added:?}");
+                    assert!(
+                        added.ends_with(&format!("newTag: {NEW_TAG}{tail}")),
+                        "{name}: {added:?}"
+                    );
+                    appended += 1;
+                }
                 let back = overlay::find_image(file, &edited, "ghcr.io/acme/svc")
                     .unwrap()
                     .unwrap();
@@ -229,7 +253,7 @@ fn every_corpus_file_is_edited_correctly() {
         ok += 1;
     }
     report.push(format!(
-        "corpus: {ok} of {} files edited correctly",
+        "corpus: {ok} of {} files edited correctly; {appended} got a new `images:` key, appended after everything",
         files.len()
     ));
     let text = report.join("\n") + "\n";
@@ -239,6 +263,85 @@ fn every_corpus_file_is_edited_correctly() {
     std::fs::write(&kept, &text).unwrap();
     eprintln!("report kept in {}", kept.display());
     assert_eq!(ok, files.len());
+}
+
+/// Trailing comments belong to the block above them: commented-out items waiting
+/// to be switched on, and scaffold markers that tools insert before (kubebuilder's
+/// `insertStrings`, `pkg/machinery/scaffold.go` in kubernetes-sigs/kubebuilder,
+/// writes each code fragment on the lines before the `+kubebuilder:scaffold:…`
+/// marker line). After a new `images:` key is added, switching such a line on, or
+/// kubebuilder's next scaffold, must land in the block it was written for, not in
+/// `images:`.
+#[test]
+fn a_new_images_key_leaves_trailing_comments_to_the_block_above() {
+    let kubebuilder_fragment = " - source:\n     kind: Certificate\n     group: cert-manager.io\n     version: v1\n     name: serving-cert\n     fieldPath: .metadata.namespace\n   targets:\n     - select:\n         kind: CustomResourceDefinition\n         name: admirals.crew.testproject.org\n       fieldPaths:\n         - .metadata.annotations.[cert-manager.io/inject-ca-from]\n       options:\n         delimiter: '/'\n         index: 0\n         create: true\n";
+    // (file, the line as found, the line after the user or the tool, the key it belongs to)
+    let cases: [(&str, &str, String, &str); 5] = [
+        (
+            "GoogleCloudPlatform__microservices-demo__kustomize__kustomization.yaml",
+            "# - components/cymbal-branding\n",
+            "- components/cymbal-branding\n".into(),
+            "components",
+        ),
+        (
+            "GoogleCloudPlatform__microservices-demo__kustomize__kustomization.yaml",
+            "# - components/container-images-registry",
+            "- components/container-images-registry".into(),
+            "components",
+        ),
+        (
+            "kubeflow__manifests__example__kustomization.yaml",
+            "# - ../experimental/ray/kuberay-operator/overlays/kubeflow\n",
+            "- ../experimental/ray/kuberay-operator/overlays/kubeflow\n".into(),
+            "resources",
+        ),
+        (
+            "kubernetes-sigs__kueue__config__default__kustomization.yaml",
+            "#- path: mutating_webhookcainjection_patch.yaml\n",
+            "- path: mutating_webhookcainjection_patch.yaml\n".into(),
+            "patches",
+        ),
+        (
+            "kubernetes-sigs__kubebuilder__testdata__project-v4__config__default__kustomization.yaml",
+            "# +kubebuilder:scaffold:crdkustomizecainjectionname\n",
+            format!("{kubebuilder_fragment}# +kubebuilder:scaffold:crdkustomizecainjectionname\n"),
+            "replacements",
+        ),
+    ];
+    let image = "ghcr.io/acme/svc";
+    for (file, found, after, key) in &cases {
+        let path = corpus_dir().join(file);
+        let original = std::fs::read_to_string(&path).unwrap();
+        let (edited, _) = edit_with_binary(&path, image);
+        assert!(edited.starts_with(&original), "{file}: appended at the end");
+        // The line is in the trailing comments, after the last key's value.
+        let at = edited
+            .rfind(found)
+            .unwrap_or_else(|| panic!("{file}: {found:?}"));
+        assert!(
+            at < original.len() && edited.find("\nimages:").unwrap() > at,
+            "{file}"
+        );
+        let switched_on = format!("{}{after}{}", &edited[..at], &edited[at + found.len()..]);
+        let before: serde_norway::Value = serde_norway::from_str(&original).unwrap();
+        let doc: serde_norway::Value = serde_norway::from_str(&switched_on)
+            .unwrap_or_else(|e| panic!("{file}: {e}\n{switched_on}"));
+        let images = doc["images"].as_sequence().expect("images is a list");
+        assert_eq!(images.len(), 1, "{file}: only the new entry in `images:`");
+        assert_eq!(images[0]["name"].as_str(), Some(image), "{file}");
+        assert_eq!(images[0]["newTag"].as_str(), Some(NEW_TAG), "{file}");
+        let count = |v: &serde_norway::Value| v[*key].as_sequence().map_or(0, Vec::len);
+        assert_eq!(
+            count(&doc),
+            count(&before) + 1,
+            "{file}: the line switched on joined `{key}:`"
+        );
+        // And the image entry reads back through the binary's own reader.
+        let back = overlay::find_image(&path, &switched_on, image)
+            .unwrap()
+            .unwrap();
+        assert_eq!(back.new_tag.as_deref(), Some(NEW_TAG), "{file}");
+    }
 }
 
 proptest::proptest! {

@@ -28,7 +28,7 @@ fn lines(reg: &TestRegistry) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn same_repository_retag_is_a_manifest_get_and_put() {
+async fn same_repository_retag_is_a_manifest_get_head_and_put() {
     let reg = TestRegistry::start(Auth::None).unwrap();
     let image = reg
         .client()
@@ -57,10 +57,11 @@ async fn same_repository_retag_is_a_manifest_get_and_put() {
         lines(&reg),
         [
             format!("GET /v2/acme/hello/manifests/sha-{SHA} 200"),
+            "HEAD /v2/acme/hello/manifests/dev 404".to_string(),
             "PUT /v2/acme/hello/manifests/dev 201".to_string(),
         ]
     );
-    assert_eq!(r.request_count() - before, 2);
+    assert_eq!(r.request_count() - before, 3);
     let (_, bytes) = reg
         .client()
         .get_manifest("acme/hello", "dev")
@@ -77,15 +78,22 @@ async fn same_repository_retag_is_a_manifest_get_and_put() {
     assert!(!again.written);
     assert_eq!(lines(&reg), ["HEAD /v2/acme/hello/manifests/dev 200"]);
 
-    // By tag within one repository: the same GET and PUT again, which changes
-    // nothing (same bytes, same digest) and costs no more than a HEAD would.
+    // By tag within one repository, the destination already holding the digest:
+    // GET and HEAD, and no PUT (a write the registry would record).
     reg.reset_log();
     let again = r
         .retag(&format!("{name}:sha-{SHA}"), &format!("{name}:dev"))
         .await
         .unwrap();
     assert_eq!(again.digest, image.digest);
-    assert_eq!(lines(&reg).len(), 2, "{:?}", lines(&reg));
+    assert!(!again.written);
+    assert_eq!(
+        lines(&reg),
+        [
+            format!("GET /v2/acme/hello/manifests/sha-{SHA} 200"),
+            "HEAD /v2/acme/hello/manifests/dev 200".to_string(),
+        ]
+    );
     let (_, bytes) = reg
         .client()
         .get_manifest("acme/hello", "dev")
@@ -117,6 +125,7 @@ async fn token_auth_retag_needs_one_token_and_no_blob() {
         [
             "GET /v2/acme/hello/manifests/sha-x 401",
             "GET /v2/acme/hello/manifests/sha-x 200",
+            "HEAD /v2/acme/hello/manifests/uat 404",
             "PUT /v2/acme/hello/manifests/uat 201",
         ]
     );
@@ -125,7 +134,7 @@ async fn token_auth_retag_needs_one_token_and_no_blob() {
         1,
         "one token for the run"
     );
-    assert_eq!(r.request_count(), 4, "401, token, GET, PUT");
+    assert_eq!(r.request_count(), 5, "401, token, GET, HEAD, PUT");
     assert!(reg.requests().iter().all(|q| !q.is_blob()));
 
     // A second operation on the same repository reuses the token.
@@ -397,4 +406,82 @@ async fn a_missing_source_is_a_failure() {
         .unwrap_err();
     assert_eq!(exit_code(&err), 1);
     assert_eq!(format!("{err:#}"), format!("there is no image `{name}:a`"));
+}
+
+/// `retag SRC DST` through the binary, within one repository: the first run
+/// writes (GET, HEAD, PUT), the second finds the digest already there and writes
+/// nothing (GET, HEAD; no manifest PUT in the registry's log), with
+/// `changed=false`. Counted from the registry's access log plus the token
+/// server, as `scripts/bench-registry` counts, and checked against the count the
+/// binary prints.
+#[test]
+fn retag_to_a_tag_that_has_the_digest_writes_nothing() {
+    for (auth, first, second) in [(Auth::None, 3, 2), (Auth::Token, 5, 4)] {
+        let reg = TestRegistry::start(auth).unwrap();
+        let image = reg
+            .client()
+            .push_image("acme/hello", &format!("sha-{SHA}"), 2, 4096, 7)
+            .unwrap();
+        let ws = crate::util::Workspace::empty();
+        let src = format!("{}/acme/hello:sha-{SHA}", reg.host());
+        let dst = format!("{}/acme/hello:dev", reg.host());
+        let run = |n: usize| {
+            reg.reset_log();
+            let tokens = reg.token_requests();
+            let output = ws.path().join(format!("output-{n}"));
+            let mut c = ws.cmd();
+            c.args(["retag", &src, &dst]).env("GITHUB_OUTPUT", &output);
+            if auth != Auth::None {
+                c.env("REGISTRY_USERNAME", USER)
+                    .env("REGISTRY_PASSWORD", PASSWORD);
+            }
+            let run = crate::util::Run::from(c.output().unwrap()).expect(0);
+            let log = lines(&reg);
+            let requests = log.len() + reg.token_requests() - tokens;
+            assert!(
+                run.stderr
+                    .contains(&format!("registry: {requests} requests")),
+                "{auth:?}: the binary counts what reached the registry: {log:?}\n{}",
+                run.transcript()
+            );
+            let out = std::fs::read_to_string(output).unwrap();
+            let changed = out
+                .lines()
+                .skip_while(|l| !l.starts_with("changed<<"))
+                .nth(1)
+                .unwrap_or_default()
+                .to_string();
+            (log, requests, changed, run.stdout)
+        };
+        let (log, requests, changed, stdout) = run(1);
+        assert_eq!(changed, "true", "{auth:?}");
+        assert_eq!(requests, first, "{auth:?}: {log:?}");
+        assert!(log.contains(&"PUT /v2/acme/hello/manifests/dev 201".to_string()));
+        assert_eq!(
+            stdout,
+            format!("retagged `{src}` as `{dst}` ({})\n", image.digest)
+        );
+
+        let (log, requests, changed, stdout) = run(2);
+        assert_eq!(changed, "false", "{auth:?}");
+        assert_eq!(requests, second, "{auth:?}: {log:?}");
+        assert!(
+            log.iter().all(|l| !l.starts_with("PUT ")),
+            "{auth:?}: no manifest written: {log:?}"
+        );
+        assert_eq!(
+            log.last().map(String::as_str),
+            Some("HEAD /v2/acme/hello/manifests/dev 200")
+        );
+        assert_eq!(
+            stdout,
+            format!("`{dst}` is already `{}`; nothing written\n", image.digest)
+        );
+        let (_, bytes) = reg
+            .client()
+            .get_manifest("acme/hello", "dev")
+            .unwrap()
+            .unwrap();
+        assert_eq!(bytes, image.manifest, "the very same bytes");
+    }
 }

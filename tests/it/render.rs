@@ -121,3 +121,93 @@ fn an_overlay_without_images_gets_one_that_renders() {
         [format!("ghcr.io/acme/hello:dev-y-7654321-2@{DIGEST}")]
     );
 }
+
+/// A new `images:` goes after the trailing comments, so switching a commented-out
+/// item on, and a scaffold tool's insert before its marker line (kubebuilder's
+/// `insertStrings`, `pkg/machinery/scaffold.go`, writes fragments before the
+/// `+kubebuilder:scaffold:…` line), still land in `resources:` and render.
+#[test]
+fn trailing_comments_stay_with_their_list_and_still_render_when_switched_on() {
+    let ws = Workspace::example();
+    for extra in ["extra", "scaffolded"] {
+        ws.write(
+            &format!("overlays/{extra}/kustomization.yaml"),
+            &format!("configMapGenerator:\n- name: {extra}\n  literals: [a=b]\n"),
+        );
+    }
+    ws.write(
+        "overlays/dev/kustomization.yaml",
+        "resources:\n- ../base\n# - ../extra\n# +kubebuilder:scaffold:resources\n",
+    );
+    ws.run(&[
+        "set-image",
+        "--env",
+        "dev",
+        "--service",
+        "hello",
+        "--tag",
+        "dev-z-1234567-3",
+    ])
+    .expect(0);
+    let edited = ws.read("overlays/dev/kustomization.yaml");
+    assert_eq!(
+        edited,
+        "resources:\n- ../base\n# - ../extra\n# +kubebuilder:scaffold:resources\nimages:\n- name: ghcr.io/acme/hello\n  newTag: dev-z-1234567-3\n"
+    );
+    ws.write(
+        "overlays/dev/kustomization.yaml",
+        &edited.replace("# - ../extra", "- ../extra").replace(
+            "# +kubebuilder:scaffold:resources",
+            "- ../scaffolded\n# +kubebuilder:scaffold:resources",
+        ),
+    );
+    let out = Command::new("kubectl")
+        .args([
+            "kustomize",
+            &ws.path().join("overlays/dev").display().to_string(),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in ["name: extra-", "name: scaffolded-"] {
+        assert!(stdout.contains(name), "{name} rendered:\n{stdout}");
+    }
+    assert_eq!(render(&ws, "dev"), ["ghcr.io/acme/hello:dev-z-1234567-3"]);
+}
+
+/// A digest alone drops a stale tag, as `kustomize edit set image name@digest`
+/// does: its `RunSetImage` (kubernetes-sigs/kustomize,
+/// `kustomize/commands/edit/set/setimage.go`) replaces the entry with the one
+/// parsed from the argument, which has no tag, and its `setimage_test.go` case
+/// "multiple args with multiple overrides" turns `{name: image2, newName:
+/// my-image2, newTag: my-tag2}` into `{digest: …, name: image2, newName:
+/// my-image2}`. With both set, Kustomize renders `name:tag@digest`, which reads
+/// as the old tag.
+#[test]
+fn a_digest_alone_renders_without_the_stale_tag() {
+    let ws = Workspace::example();
+    let run = ws
+        .run(&[
+            "set-image",
+            "--env",
+            "dev",
+            "--service",
+            "hello",
+            "--digest",
+            DIGEST,
+        ])
+        .expect(0);
+    assert_eq!(render(&ws, "dev"), [format!("ghcr.io/acme/hello@{DIGEST}")]);
+    insta::assert_snapshot!(run.transcript());
+    // status reads what renders: no tag, the digest.
+    let status = ws.run(&["status", "--format", "json"]).expect(0);
+    let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let dev = &v["services"][0]["deployed"]["dev"];
+    assert_eq!(dev["tag"], serde_json::Value::Null, "{dev}");
+    assert_eq!(dev["digest"], DIGEST, "{dev}");
+}
