@@ -751,3 +751,58 @@ fn team_reviewers_refused_to_github_token_keep_the_user_reviewers() {
     assert_eq!(pr.requested_reviewers, ["alice"]);
     assert!(pr.requested_teams.is_empty());
 }
+
+/// Failure 7: `release.yml` makes no tag for an image consumers can't pull. The
+/// runner pulls `docker://ghcr.io/…:<version>` in "Set up job" with no login, and a
+/// new GHCR package is private. Its check step, run as the runner runs a `run:` step
+/// (`bash --noprofile --norc -eo pipefail`), passes for a registry that serves the
+/// manifest anonymously and stops, saying what to do, for one that wants a login.
+#[test]
+fn release_yml_makes_no_tag_for_an_image_that_needs_a_login() {
+    let text = std::fs::read_to_string(repo_root().join(".github/workflows/release.yml")).unwrap();
+    let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let steps = doc["jobs"]["publish"]["steps"].as_sequence().unwrap();
+    let check = steps
+        .iter()
+        .position(|s| s["name"].as_str() == Some("the image is pullable without a login"))
+        .expect("the check step");
+    let tagging = steps
+        .iter()
+        .position(|s| s["name"].as_str() == Some("release commit, tags"))
+        .unwrap();
+    assert!(check < tagging, "the check runs before any tag is made");
+    let script = steps[check]["run"].as_str().unwrap();
+    let run = |reg: &TestRegistry| {
+        reg.client()
+            .push_image("acme/gitops-action", "1.2.3", 1, 256, 9)
+            .unwrap();
+        let o = Command::new("bash")
+            .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("IMAGE", format!("{}/acme/gitops-action", reg.host()))
+            .env("VERSION", "1.2.3")
+            .output()
+            .unwrap();
+        Run::from(o)
+    };
+    let public = TestRegistry::start(Auth::None).unwrap();
+    let r = run(&public);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    assert!(
+        r.stdout.contains("is pullable anonymously"),
+        "{}",
+        r.transcript()
+    );
+    let private = TestRegistry::start(Auth::Token).unwrap();
+    let r = run(&private);
+    assert_eq!(r.code, 1, "{}", r.transcript());
+    assert!(
+        r.stdout
+            .contains("cannot be pulled without a login (HTTP 401)")
+            && r.stdout
+                .contains("Package settings → Change visibility → Public"),
+        "{}",
+        r.transcript()
+    );
+}
