@@ -323,7 +323,7 @@ impl GitHub {
                         .enable_auto_merge(&pr.node_id, &pr.head_sha, method)
                         .await?
                     {
-                        AutoMerge::Enabled => Ok(MergeOutcome::AutoMerge),
+                        AutoMerge::Enabled => Ok(MergeOutcome::AutoMerge(Some(m))),
                         AutoMerge::AlreadyMerged => Ok(MergeOutcome::Merged(String::new())),
                         AutoMerge::Clean | AutoMerge::Refused(_) => Ok(MergeOutcome::Blocked(m)),
                     },
@@ -332,7 +332,7 @@ impl GitHub {
             MergePolicy::Auto => {
                 if pr.auto_merge {
                     // Still enabled from an earlier run; a leased push keeps it.
-                    return Ok(MergeOutcome::AutoMerge);
+                    return Ok(MergeOutcome::AutoMerge(None));
                 }
                 // Right after a create or a push GitHub reports `mergeable: null`
                 // (computed in the background), so asking first would cost a call and
@@ -347,7 +347,7 @@ impl GitHub {
                             .enable_auto_merge(&pr.node_id, &pr.head_sha, method)
                             .await?
                         {
-                            AutoMerge::Enabled => Ok(MergeOutcome::AutoMerge),
+                            AutoMerge::Enabled => Ok(MergeOutcome::AutoMerge(Some(m))),
                             AutoMerge::AlreadyMerged => Ok(MergeOutcome::Merged(String::new())),
                             // The checks finished between the two calls: merge now.
                             AutoMerge::Clean => {

@@ -806,3 +806,80 @@ fn release_yml_makes_no_tag_for_an_image_that_needs_a_login() {
         r.transcript()
     );
 }
+
+/// Required checks on `main` and a PR opened with `GITHUB_TOKEN`: GitHub starts no
+/// workflow for that token's events (docs "GITHUB_TOKEN", When GITHUB_TOKEN triggers
+/// workflow runs), so the checks never report and auto-merge would wait forever. The
+/// user is told so, in a warning and the step summary, with the fix (an App token).
+/// A PR opened with an App token gets its checks, and no such warning.
+#[test]
+fn required_checks_under_github_token_are_named_as_never_running() {
+    let rig = Rig::new();
+    rig.gh
+        .protect_branch(
+            REPO,
+            "main",
+            gitops_testkit::github::Protection::checks(&["ci"]),
+        )
+        .unwrap();
+    let source = rig.tip("main");
+    rig.push_build(&source);
+    let ws = rig.checkout("release", "main");
+    let job = Job::dispatch(&rig, serde_json::json!({"service": "hello", "ref": "main"}));
+    let s = rig
+        .step(
+            &job,
+            &ws,
+            &with(&[
+                ("command", "release"),
+                ("service", "hello"),
+                ("env", "dev"),
+                ("ref", "main"),
+            ]),
+        )
+        .code(0);
+    assert_eq!(s.out("merged"), "false");
+    let note = "the required status checks (ci) of `main` will not run on PR #1: it was opened with `GITHUB_TOKEN`";
+    assert!(
+        s.run.stdout.contains(&format!("::warning::{note}"))
+            && s.run.stdout.contains("Pass a GitHub App token as `token`"),
+        "{}",
+        s.run.transcript()
+    );
+    assert!(s.summary.contains(note), "{}", s.summary);
+
+    // The same release in a repository like it, with an App token.
+    let rig = Rig::new();
+    rig.gh
+        .protect_branch(
+            REPO,
+            "main",
+            gitops_testkit::github::Protection::checks(&["ci"]),
+        )
+        .unwrap();
+    rig.push_build(&rig.tip("main"));
+    let ws = rig.checkout("release", "main");
+    let app = Job {
+        token: APP,
+        ..Job::dispatch(&rig, serde_json::json!({"service": "hello", "ref": "main"}))
+    };
+    let s = rig
+        .step(
+            &app,
+            &ws,
+            &with(&[
+                ("command", "release"),
+                ("service", "hello"),
+                ("env", "dev"),
+                ("ref", "main"),
+            ]),
+        )
+        .code(0);
+    assert_eq!(s.out("merged"), "false");
+    assert_eq!(rig.gh.pull(REPO, 1).unwrap().user, "release-app[bot]");
+    assert!(
+        !s.run.stdout.contains("will not run"),
+        "{}",
+        s.run.transcript()
+    );
+}
