@@ -416,6 +416,11 @@ fn a_dispatched_release_is_of_the_ref_input_not_github_sha() {
         )
         .code(0);
     assert_eq!(s.out("sha"), feature);
+    eprintln!(
+        "release of feature/x to dev: {} API calls, {} git requests in all so far",
+        s.out("api-calls"),
+        rig.gh.git_requests()
+    );
     assert_eq!(s.out("built"), "false", "CI's build is retagged");
     assert_eq!(s.out("digest"), digest);
     let tag = s.out("tag");
@@ -453,6 +458,23 @@ fn a_dispatched_release_is_of_the_ref_input_not_github_sha() {
         .status()
         .unwrap();
     assert!(!has.success(), "the commit was fetched into the checkout");
+
+    // A `sha` the checkout lacks is fetched by sha, as GitHub serves any reachable
+    // commit (actions/checkout does the same: src/ref-helper.ts `getRefSpec`).
+    let s = rig
+        .step(
+            &job,
+            &ws,
+            &[
+                ("command", "resolve"),
+                ("service", "hello"),
+                ("ref", "feature/x"),
+                ("sha", &feature),
+            ],
+        )
+        .code(0);
+    assert_eq!(s.out("sha"), feature);
+    assert_eq!(git(&ws, &["for-each-ref"]), refs_before);
 }
 
 /// Failure 6: a release that stops at the registry leaves a full clone full: five
@@ -576,6 +598,7 @@ fn the_uat_deploy_finds_the_version_tag_on_the_remote() {
         )
         .code(0);
     assert_eq!(s.out("deployed"), "true");
+    eprintln!("uat deploy and prod PR: {} API calls", s.out("api-calls"));
     assert_eq!(s.out("next-env"), "prod");
     assert_eq!(s.out("next-tag"), "prd-1.2.0");
     let prod = rig
@@ -881,5 +904,90 @@ fn required_checks_under_github_token_are_named_as_never_running() {
         !s.run.stdout.contains("will not run"),
         "{}",
         s.run.transcript()
+    );
+}
+
+/// The shipped workflows grant each job what its calls need and no more (README,
+/// Tokens and permissions: the call → permission table and its sources). A job that
+/// merges needs `contents: write` (`PUT /pulls/{n}/merge` is a contents endpoint),
+/// labels and reviewers `pull-requests: write`, GHCR `packages: write`, the dispatch
+/// after a merge the tool made `actions: write`, deployments `deployments: write`.
+#[test]
+fn the_shipped_workflows_grant_what_their_calls_need_and_no_more() {
+    let read = |f: &str| -> serde_norway::Value {
+        let text = std::fs::read_to_string(repo_root().join(".github/workflows").join(f)).unwrap();
+        serde_norway::from_str(&text).unwrap()
+    };
+    let perms = |job: &serde_norway::Value| -> BTreeMap<String, String> {
+        job["permissions"]
+            .as_mapping()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().unwrap().to_string(),
+                    v.as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let want = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let moving = [
+        ("contents", "write"),
+        ("pull-requests", "write"),
+        ("packages", "write"),
+        ("actions", "write"),
+    ];
+    for f in [
+        "service-release.yaml",
+        "overlay-update.yaml",
+        "overlay-deploy.yaml",
+    ] {
+        let doc = read(f);
+        assert!(
+            doc["permissions"]
+                .as_mapping()
+                .is_some_and(|m| m.is_empty()),
+            "{f}: workflow-level `permissions: {{}}`, each job says its own"
+        );
+    }
+    let sr = read("service-release.yaml");
+    assert_eq!(perms(&sr["jobs"]["resolve"]), want(&[("contents", "read")]));
+    assert_eq!(perms(&sr["jobs"]["release"]), want(&moving));
+    let ou = read("overlay-update.yaml");
+    let step = |job: &serde_norway::Value| -> serde_norway::Value {
+        job["steps"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|s| {
+                s["uses"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("gitops-action/"))
+            })
+            .unwrap()["with"]
+            .clone()
+    };
+    let update = &ou["jobs"]["update"];
+    assert_eq!(perms(update), want(&moving));
+    // `actions: write` is for the dispatch of `deploy-workflow`, which it sets.
+    assert_eq!(
+        step(update)["deploy-workflow"].as_str(),
+        Some("overlay-deploy.yaml")
+    );
+    let od = read("overlay-deploy.yaml");
+    let deploy = &od["jobs"]["deploy"];
+    let mut with_deployments = moving.to_vec();
+    with_deployments.push(("deployments", "write"));
+    assert_eq!(perms(deploy), want(&with_deployments));
+    assert_eq!(step(deploy)["command"].as_str(), Some("deploy"));
+    assert_eq!(
+        step(deploy)["deploy-workflow"].as_str(),
+        Some("overlay-deploy.yaml")
     );
 }
