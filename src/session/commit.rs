@@ -95,7 +95,7 @@ pub(crate) fn version_of(cx: &Context, sha: &str) -> anyhow::Result<Option<Strin
     if let Some(v) = version_of_commit(&cx.root, sha) {
         return Ok(Some(v));
     }
-    let Some(ws) = remote(cx)? else {
+    let Some(ws) = remote_if_known(cx)? else {
         return Ok(None);
     };
     Ok(ws
@@ -113,6 +113,15 @@ fn remote(cx: &Context) -> anyhow::Result<Option<Workspace>> {
         Ok(ws) => Ok(Some(ws)),
         Err(_) if open_foreign_owned(&cx.root).is_err() => Ok(None),
         Err(e) => Err(e),
+    }
+}
+
+/// [`remote`], and `None` too for a checkout without a known remote: for a lookup
+/// that may find nothing (a version tag), not for the commit itself.
+fn remote_if_known(cx: &Context) -> anyhow::Result<Option<Workspace>> {
+    match remote(cx) {
+        Err(e) if e.downcast_ref::<UserError>().is_some() => Ok(None),
+        r => r,
     }
 }
 
