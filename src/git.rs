@@ -1,5 +1,6 @@
 //! Git on libgit2: find the Action's remote, fetch into a private repository (never
-//! into the user's checkout), make the release commit without touching the worktree, and push it as a lease, re-applying the edit on races.
+//! into the user's checkout), make the release commit without touching any worktree,
+//! and push it as a lease, re-applying the edit on races.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
