@@ -1,5 +1,6 @@
-//! Git on libgit2: open the Action's workspace (or clone one), make the release commit
-//! without touching the worktree, and push it as a lease, re-applying the edit on races.
+//! Git on libgit2: find the Action's remote, fetch into a private repository (never
+//! into the user's checkout), make the release commit without touching any worktree,
+//! and push it as a lease, re-applying the edit on races.
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -55,7 +56,7 @@ impl Identity {
 /// How to reach and write the repository.
 #[derive(Debug, Clone)]
 pub struct GitOptions {
-    /// The checkout to use; when it is not a git repository we clone.
+    /// The checkout whose `origin` we publish to; it is never written, not even by a fetch.
     pub workspace: PathBuf,
     /// Push/fetch URL; else the workspace's `origin`, else
     /// `GITHUB_SERVER_URL/GITHUB_REPOSITORY.git`.
@@ -152,7 +153,12 @@ pub struct FileVersion {
     pub text: Option<String>,
 }
 
-/// An opened (or freshly cloned) repository and the remote it publishes to.
+/// The remote a run publishes to, and the private repository its fetches land in.
+///
+/// Everything fetched lands in a private bare repository that lives as long as this
+/// value, never in the caller's checkout: a depth-1 fetch into a full clone would make
+/// it shallow (`.git/shallow`) and cost the steps after ours, and our own `rollback`,
+/// their history. The checkout only tells the remote (`origin`).
 pub struct Workspace {
     repo: Repository,
     url: String,
@@ -160,8 +166,10 @@ pub struct Workspace {
     author: Identity,
     committer: Identity,
     max_retries: u32,
-    /// Keeps our own clone alive when the workspace was not a checkout.
-    _clone: Option<tempfile::TempDir>,
+    /// `true` when the workspace was a git checkout (we still fetch privately).
+    checkout: bool,
+    /// The private bare repository the fetches go to.
+    _private: tempfile::TempDir,
 }
 
 impl std::fmt::Debug for Workspace {
@@ -196,9 +204,10 @@ pub fn open_foreign_owned(path: &Path) -> Result<Repository, git2::Error> {
 }
 
 impl Workspace {
-    /// Open the workspace checkout, or clone the remote (shallow) when there is none.
+    /// Open the workspace checkout for its remote, and a private bare repository for
+    /// the objects; with no checkout, the remote comes from the options or the env.
     pub fn open(opts: &GitOptions) -> anyhow::Result<Self> {
-        let opened = if opts.workspace.join(".git").exists() || is_bare_repo(&opts.workspace) {
+        let checkout = if opts.workspace.join(".git").exists() || is_bare_repo(&opts.workspace) {
             Some(open_foreign_owned(&opts.workspace).map_err(|e| {
                 anyhow::Error::new(Failure::new(format!(
                     "cannot open the git repository in `{}`: {}",
@@ -209,26 +218,27 @@ impl Workspace {
         } else {
             None
         };
-        let (repo, clone) = match opened {
-            Some(repo) => (repo, None),
-            None => {
-                // Nothing else of the repository is needed: objects land in a bare
-                // repository that lives as long as this value.
-                let dir = tempfile::Builder::new()
-                    .prefix("gitops-action-clone-")
-                    .tempdir()
-                    .context("cannot create a directory for the clone")?;
-                let repo = Repository::init_bare(dir.path())
-                    .map_err(|e| Failure::new(format!("cannot create a clone: {}", e.message())))?;
-                (repo, Some(dir))
-            }
-        };
+        let origin = checkout.as_ref().and_then(|r| {
+            r.find_remote("origin")
+                .ok()
+                .and_then(|r| r.url().ok().map(String::from))
+        });
+        let dir = tempfile::Builder::new()
+            .prefix("gitops-action-git-")
+            .tempdir()
+            .context("cannot create a directory for the private repository")?;
+        let repo = Repository::init_bare(dir.path()).map_err(|e| {
+            Failure::new(format!(
+                "cannot create a private repository: {}",
+                e.message()
+            ))
+        })?;
         let url = match &opts.remote_url {
             Some(u) => u.clone(),
-            None => match repo.find_remote("origin").ok().and_then(|r| r.url().ok().map(String::from)) {
+            None => match origin {
                 Some(u) => u,
                 None => remote_from_env().ok_or_else(|| {
-                    if clone.is_some() {
+                    if checkout.is_none() {
                         UserError::new(format!(
                             "`{}` is not a git checkout and no remote is known",
                             opts.workspace.display()
@@ -254,16 +264,18 @@ impl Workspace {
             author: opts.author.clone(),
             committer: opts.committer.clone(),
             max_retries: opts.max_retries,
-            _clone: clone,
+            checkout: checkout.is_some(),
+            _private: dir,
         })
     }
 
-    /// `true` when this is our own clone rather than the caller's checkout.
+    /// `true` when the workspace was not a git checkout, so the remote came from the
+    /// options or the env.
     pub fn is_clone(&self) -> bool {
-        self._clone.is_some()
+        !self.checkout
     }
 
-    /// Where the repository's `.git` (or bare directory) is.
+    /// Where the private repository the fetches go to is.
     pub fn git_dir(&self) -> &Path {
         self.repo.path()
     }
@@ -299,6 +311,74 @@ impl Workspace {
     pub fn fetch_branch(&self, branch: &str) -> anyhow::Result<Option<String>> {
         let tips = self.fetch(&[branch])?;
         Ok(tips.into_iter().next().flatten().map(|o| o.to_string()))
+    }
+
+    /// The commit `what` names on the remote (a full ref `refs/heads/…`/`refs/tags/…`,
+    /// or a full sha), fetched at depth 1 into the private repository: its sha and
+    /// committer time; `None` when the remote has no such ref. GitHub serves any
+    /// reachable commit by sha (actions/checkout fetches `origin <sha>` the same way:
+    /// src/ref-helper.ts `getRefSpec`).
+    pub fn fetch_commit(&self, what: &str) -> anyhow::Result<Option<(String, i64)>> {
+        const LOCAL: &str = "refs/gitops-action/commit";
+        let mut remote = self.repo.remote_anonymous(&self.url)?;
+        let auth = Auth::new(self.token.as_deref());
+        let mut fo = FetchOptions::new();
+        fo.remote_callbacks(auth.callbacks());
+        if self.can_shallow() {
+            fo.depth(1);
+        }
+        fo.download_tags(git2::AutotagOption::None);
+        let spec = format!("+{what}:{LOCAL}");
+        if let Err(e) = remote.fetch(&[spec.as_str()], Some(&mut fo), None) {
+            let by_sha = what.len() == 40 && what.bytes().all(|b| b.is_ascii_hexdigit());
+            if by_sha && !auth.failed.get() && e.code() != ErrorCode::Auth {
+                return Err(UserError::new(format!(
+                    "commit `{what}` is not in `{}`: {}",
+                    self.remote_display(),
+                    scrub(e.message(), self.token.as_deref())
+                ))
+                .hint("push the commit, or pass the sha of a commit the remote has")
+                .into());
+            }
+            return Err(self.transport_error("fetch a commit from", e, &auth));
+        }
+        let Ok(found) = self.repo.find_reference(LOCAL) else {
+            return Ok(None);
+        };
+        let commit = found
+            .peel_to_commit()
+            .map_err(|e| Failure::new(format!("`{what}` is not a commit: {}", e.message())))?;
+        let out = (commit.id().to_string(), commit.committer().when().seconds());
+        drop(commit);
+        let _ = self.repo.find_reference(LOCAL).and_then(|mut r| r.delete());
+        Ok(Some(out))
+    }
+
+    /// The tags on the remote that point at `sha` (lightweight, or annotated and
+    /// peeled), from one ref advertisement (`git ls-remote`): a depth-1 checkout has
+    /// no tags (actions/checkout fetches with `--no-tags`: src/git-command-manager.ts
+    /// `fetch`), yet `{version}` comes from them.
+    /// `sha` may be an abbreviation of at least 7 digits (a `{sha7}` tag's).
+    pub fn tags_at(&self, sha: &str) -> anyhow::Result<Vec<String>> {
+        let sha = sha.to_ascii_lowercase();
+        if sha.len() < 7 || sha.len() > 40 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(Vec::new());
+        }
+        let mut remote = self.repo.remote_anonymous(&self.url)?;
+        let auth = Auth::new(self.token.as_deref());
+        let conn = remote
+            .connect_auth(git2::Direction::Fetch, Some(auth.callbacks()), None)
+            .map_err(|e| self.transport_error("list tags of", e, &auth))?;
+        let mut tags: Vec<String> = conn
+            .list()?
+            .iter()
+            .filter(|h| h.oid().to_string().starts_with(&sha))
+            .filter_map(|h| h.name().strip_prefix("refs/tags/"))
+            .map(|n| n.trim_end_matches("^{}").to_string())
+            .collect();
+        tags.sort();
+        tags.dedup();
+        Ok(tags)
     }
 
     /// Text of `path` at `rev` (a sha, a branch fetched as `origin/<branch>`, any

@@ -41,7 +41,7 @@ pub async fn promote(cx: &Context) -> anyhow::Result<Outputs> {
     let entry = deployed_entry(cx, from, &service)?;
     let mut out = Outputs::default();
     session
-        .promote_entry(cx, &service, from, to, &entry, &mut out)
+        .promote_entry(cx, &service, from, to, &entry, false, &mut out)
         .await?;
     session.finish(&mut out);
     Ok(out)

@@ -3,7 +3,7 @@
 
 use crate::action::{self, Outputs};
 use crate::config::{Environment, Service};
-use crate::context::{self, Context, version_of_commit};
+use crate::context::{self, Context};
 use crate::environment::GitRef;
 use crate::error::UserError;
 use crate::session::*;
@@ -58,7 +58,7 @@ pub async fn release(cx: &Context) -> anyhow::Result<Outputs> {
             }
         }
     };
-    let commit = context::commit_of(&cx.root, cx.inputs.sha.as_deref())?;
+    let commit = release_commit(cx)?;
     let vars = context::tag_vars(env, git_ref.as_ref(), &commit, cx.inputs.version.as_deref())?;
     let vars = with_version(cx, env, vars, &commit.sha)?;
     let vars = with_branch(cx, env, vars)?;
@@ -120,7 +120,7 @@ pub(crate) fn with_version(
     sha: &str,
 ) -> anyhow::Result<TagVars> {
     if vars.version.is_none() && env.tag.is_versioned() {
-        vars.version = version_of_commit(&cx.root, sha);
+        vars.version = version_of(cx, sha)?;
     }
     Ok(vars)
 }

@@ -45,7 +45,7 @@ pub(crate) fn resolve(cx: &Context) -> anyhow::Result<Outputs> {
                 .hint("pass `--ref refs/heads/<branch>` or `--ref refs/tags/<tag>`")
         })?;
     let r = GitRef::parse_input(&ref_name)?;
-    let commit = commit_of(&cx.root, cx.inputs.sha.as_deref())?;
+    let commit = crate::session::release_commit(cx)?;
     let services: Vec<config::Service> = match &cx.inputs.service {
         Some(s) => vec![cx.config.service(s)?],
         None => cx.config.services.clone(),

@@ -333,13 +333,17 @@ pub(crate) fn error_message(body: &str) -> String {
         let details: Vec<String> = errors
             .iter()
             .filter_map(|e| {
-                e["message"].as_str().map(String::from).or_else(|| {
-                    let field = e["field"].as_str()?;
-                    Some(format!(
-                        "{field} {}",
-                        e["code"].as_str().unwrap_or("invalid")
-                    ))
-                })
+                // Some answers list plain strings (requested_reviewers' 422).
+                e.as_str()
+                    .or(e["message"].as_str())
+                    .map(String::from)
+                    .or_else(|| {
+                        let field = e["field"].as_str()?;
+                        Some(format!(
+                            "{field} {}",
+                            e["code"].as_str().unwrap_or("invalid")
+                        ))
+                    })
             })
             .collect();
         if !details.is_empty() {

@@ -32,6 +32,14 @@ pub struct PullRequest {
     pub draft: Option<bool>,
     #[serde(default)]
     pub labels: Vec<Label>,
+    /// Who opened it (`github-actions[bot]` for `GITHUB_TOKEN`).
+    #[serde(default)]
+    pub user: Option<Login>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Login {
+    pub login: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -110,6 +118,8 @@ pub struct PrState {
     pub operation: PrOperation,
     /// Auto-merge already enabled on this PR.
     pub auto_merge: bool,
+    /// Who opened it.
+    pub author: String,
 }
 
 impl PrState {
@@ -121,6 +131,7 @@ impl PrState {
             head_sha: pr.head.sha,
             operation,
             auto_merge: pr.auto_merge.is_some_and(|v| !v.is_null()),
+            author: pr.user.map(|u| u.login).unwrap_or_default(),
         }
     }
 }
@@ -220,7 +231,8 @@ pub enum AutoMerge {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MergeOutcome {
     Merged(String),
-    AutoMerge,
+    /// Auto-merge is on; GitHub's reason the merge had to wait, when we asked.
+    AutoMerge(Option<String>),
     Left,
     /// Conflicts with the base: re-apply the edit on the new base.
     Conflict(String),

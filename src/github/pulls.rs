@@ -168,15 +168,44 @@ impl GitHub {
             )
             .await?;
         }
+        // Users and teams in separate calls: GitHub answers a team it can't resolve
+        // for this token (always so for `GITHUB_TOKEN`, which has no organization
+        // permissions) with 422 "Could not resolve to a node with the global id of
+        // …" for the whole call, dropping the users with it (PyGithub/PyGithub#1499,
+        // vsoch/pull-request-action#29; actions/github-script#572: "The Actions
+        // GITHUB_TOKEN won't have any organization permissions").
         let (users, teams) = split_reviewers(&c.reviewers);
-        if !users.is_empty() || !teams.is_empty() {
+        let path = self.repo_path(&format!("/pulls/{number}/requested_reviewers"));
+        if !users.is_empty() {
             self.call(
                 Method::POST,
-                &self.repo_path(&format!("/pulls/{number}/requested_reviewers")),
-                Some(&json!({"reviewers": users, "team_reviewers": teams})),
+                &path,
+                Some(&json!({"reviewers": users})),
                 "request reviewers",
             )
             .await?;
+        }
+        if !teams.is_empty() {
+            let a = self
+                .send(Method::POST, &path, Some(&json!({"team_reviewers": teams})))
+                .await?;
+            if a.status == reqwest::StatusCode::UNPROCESSABLE_ENTITY {
+                let names: Vec<String> = c
+                    .reviewers
+                    .iter()
+                    .filter(|r| r.contains('/'))
+                    .cloned()
+                    .collect();
+                let msg = format!(
+                    "could not request the team reviewers {} on PR #{number}: GitHub answered 422 {}; a `GITHUB_TOKEN` cannot see organization teams, so pass a GitHub App token (organization `members: read`) as `token`, or list users as reviewers",
+                    names.join(", "),
+                    self.scrub(&a.message())
+                );
+                crate::action::warning(&msg);
+                println!("{msg}");
+            } else if !a.status.is_success() {
+                return Err(self.error("request team reviewers", &a));
+            }
         }
         Ok(())
     }
@@ -294,7 +323,7 @@ impl GitHub {
                         .enable_auto_merge(&pr.node_id, &pr.head_sha, method)
                         .await?
                     {
-                        AutoMerge::Enabled => Ok(MergeOutcome::AutoMerge),
+                        AutoMerge::Enabled => Ok(MergeOutcome::AutoMerge(Some(m))),
                         AutoMerge::AlreadyMerged => Ok(MergeOutcome::Merged(String::new())),
                         AutoMerge::Clean | AutoMerge::Refused(_) => Ok(MergeOutcome::Blocked(m)),
                     },
@@ -303,7 +332,7 @@ impl GitHub {
             MergePolicy::Auto => {
                 if pr.auto_merge {
                     // Still enabled from an earlier run; a leased push keeps it.
-                    return Ok(MergeOutcome::AutoMerge);
+                    return Ok(MergeOutcome::AutoMerge(None));
                 }
                 // Right after a create or a push GitHub reports `mergeable: null`
                 // (computed in the background), so asking first would cost a call and
@@ -318,7 +347,7 @@ impl GitHub {
                             .enable_auto_merge(&pr.node_id, &pr.head_sha, method)
                             .await?
                         {
-                            AutoMerge::Enabled => Ok(MergeOutcome::AutoMerge),
+                            AutoMerge::Enabled => Ok(MergeOutcome::AutoMerge(Some(m))),
                             AutoMerge::AlreadyMerged => Ok(MergeOutcome::Merged(String::new())),
                             // The checks finished between the two calls: merge now.
                             AutoMerge::Clean => {

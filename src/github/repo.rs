@@ -109,7 +109,24 @@ impl GitHub {
             )
             .await?;
         if a.status == StatusCode::NOT_FOUND {
-            return Ok(false);
+            // 404 is both "not a member" and "this token can't read teams": GitHub
+            // answers it to `GITHUB_TOKEN` even for members (srvaroa/labeler#160,
+            // actions/github-script#518). Only a token that sees the team itself
+            // makes the 404 a "no".
+            let t = self
+                .send(
+                    Method::GET,
+                    &format!("/orgs/{}/teams/{}", enc_path(org), enc_path(slug)),
+                    None,
+                )
+                .await?;
+            if t.status.is_success() {
+                return Ok(false);
+            }
+            return Err(Failure::new(format!(
+                "this token can't read team `{team}`: GitHub answered 404 to both its membership of `{user}` and the team (a `GITHUB_TOKEN` has no organization permissions, or the team does not exist)"
+            ))
+            .into());
         }
         if !a.status.is_success() {
             return Err(self.error(&format!("read the membership of `{user}` in `{team}`"), &a));

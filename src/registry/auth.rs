@@ -56,7 +56,7 @@ impl Scope {
 
 impl Registry {
     /// Credentials for `host`: explicit ones, then `config.json`, then for `ghcr.io`
-    /// the workflow's `GITHUB_ACTOR` / `GITHUB_TOKEN`.
+    /// `GITHUB_ACTOR` with the `token` input (else a `GITHUB_TOKEN` variable).
     pub fn credentials_for(&self, host: &str) -> Option<(String, String)> {
         let o = &self.inner.opts;
         if let Some(p) = o.password.as_ref().filter(|p| !p.is_empty()) {
@@ -72,11 +72,17 @@ impl Registry {
             return Some(c.clone());
         }
         if host == "ghcr.io"
-            && let Ok(token) = std::env::var("GITHUB_TOKEN")
-            && !token.is_empty()
+            && let Some(token) = o
+                .github_token
+                .clone()
+                .or_else(|| std::env::var("GITHUB_TOKEN").ok())
+                .filter(|t| !t.is_empty())
         {
             crate::action::register_secret(&token);
-            let actor = std::env::var("GITHUB_ACTOR").unwrap_or_else(|_| "x-access-token".into());
+            let actor = std::env::var("GITHUB_ACTOR")
+                .ok()
+                .filter(|a| !a.is_empty())
+                .unwrap_or_else(|| "x-access-token".into());
             return Some((actor, token));
         }
         None

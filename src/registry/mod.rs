@@ -56,6 +56,11 @@ pub struct RegistryOptions {
     pub insecure: Vec<String>,
     /// `config.json` with `auths`; default `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`.
     pub docker_config: Option<PathBuf>,
+    /// The `token` input: ghcr.io's default credential. A Docker action gets no
+    /// `GITHUB_TOKEN` variable (actions/runner src/Runner.Worker/GitHubContext.cs
+    /// `_contextEnvAllowlist` has no `token`), only `INPUT_TOKEN` from the input's
+    /// `${{ github.token }}` default.
+    pub github_token: Option<String>,
 }
 
 /// A registry session for one run: credentials, cached tokens, a request counter.
@@ -466,6 +471,30 @@ mod tests {
         assert_eq!(r.credentials_for("reg.example:5000"), want);
         assert_eq!(r.credentials_for("other.example"), None);
         assert!(!format!("{r:?}").contains("p4ss"));
+    }
+
+    /// Issue 13, failure 2: a Docker action's container has no `GITHUB_TOKEN`
+    /// variable (actions/runner src/Runner.Worker/GitHubContext.cs
+    /// `_contextEnvAllowlist`; docs "Automatic token authentication": actions reach
+    /// the token through `github.token`), so ghcr.io's default is the `token` input,
+    /// as action.yml says. Before the fix only the variable was read: anonymous.
+    #[test]
+    fn ghcr_defaults_to_the_token_input_without_a_github_token_variable() {
+        if std::env::var_os("GITHUB_TOKEN").is_some() {
+            return; // a runner's own variable would hide what is under test
+        }
+        let r = Registry::new(RegistryOptions {
+            github_token: Some("ghs_inputToken0123".into()),
+            ..Default::default()
+        });
+        let (user, password) = r.credentials_for("ghcr.io").expect("ghcr.io credentials");
+        assert_eq!(password, "ghs_inputToken0123");
+        assert!(!user.is_empty());
+        assert_eq!(r.credentials_for("registry.example"), None);
+        assert_eq!(
+            Registry::new(RegistryOptions::default()).credentials_for("ghcr.io"),
+            None
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use super::*;
 use crate::action::Outputs;
 use crate::config::{Environment, Service};
-use crate::context::{Context, version_of_commit};
+use crate::context::Context;
 use crate::error::{Failure, UserError};
 use crate::overlay::ImageEntry;
 use crate::tag::{self, TagVars};
@@ -91,6 +91,7 @@ impl Session {
                     "next-pr-number",
                     "next-pr-url",
                     "next-pr-operation",
+                    "next-skipped",
                 ] {
                     if let Some(v) = sub.values.get(k) {
                         out.set(k, v);
@@ -206,8 +207,9 @@ impl Session {
         if let Some(next) = next {
             out.set("next-env", &next.name);
             let mut sub = Outputs::default();
-            let r = Box::pin(self.promote_entry(cx, service, env, next, entry, &mut sub)).await;
-            for k in ["tag", "pr-number", "pr-url", "pr-operation"] {
+            let r =
+                Box::pin(self.promote_entry(cx, service, env, next, entry, true, &mut sub)).await;
+            for k in ["tag", "pr-number", "pr-url", "pr-operation", "skipped"] {
                 if let Some(v) = sub.values.get(k) {
                     out.set(&format!("next-{k}"), v);
                 }
@@ -220,6 +222,8 @@ impl Session {
 
     /// Carry `entry` (the version deployed in `from`) to `to`, retagging the same
     /// digest when `to`'s tag template differs.
+    /// `after_deploy`: a missing `{version}` is then a warning, not a failed step.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn promote_entry(
         &self,
         cx: &Context,
@@ -227,6 +231,7 @@ impl Session {
         from: &Environment,
         to: &Environment,
         entry: &ImageEntry,
+        after_deploy: bool,
         out: &mut Outputs,
     ) -> anyhow::Result<()> {
         let src_tag = entry.new_tag.clone().ok_or_else(|| {
@@ -253,11 +258,13 @@ impl Session {
                     })?
                     .to_string(),
             ),
-            None => parsed
-                .version
-                .as_ref()
-                .map(|v| v.to_string())
-                .or_else(|| sha.as_deref().and_then(|s| version_of_commit(&cx.root, s))),
+            // Only when the target needs it: the tags may be read from the remote,
+            // by the full sha or the tag's `{sha7}`.
+            None => match (&parsed.version, sha.as_deref().or(parsed.sha7.as_deref())) {
+                (Some(v), _) => Some(v.to_string()),
+                (None, Some(s)) if to.tag.is_versioned() => version_of(cx, s)?,
+                (None, _) => None,
+            },
         };
         let vars = TagVars {
             env: to.name.clone(),
@@ -267,6 +274,25 @@ impl Session {
             version,
         };
         let same_template = to.tag.as_str() == from.tag.as_str();
+        // After a deploy, a commit with no SemVer tag yet is not a failed deploy: the
+        // deployment is recorded; say how to promote once it is tagged.
+        if after_deploy && !same_template && to.tag.is_versioned() && vars.version.is_none() {
+            let short = short(sha.as_deref().or(parsed.sha7.as_deref()));
+            let msg = format!(
+                "not promoting {} to `{}`: its tag `{}` needs a version, and commit {short} has no SemVer tag",
+                service.name,
+                to.name,
+                to.tag.as_str()
+            );
+            crate::action::warning(&msg);
+            println!("{msg}");
+            out.summary.push_str(&format!(
+                "Not promoted to `{}`: commit `{short}` has no SemVer tag. To promote it, tag it (`git tag v1.2.3 {short} && git push origin v1.2.3`) and run `promote --service {} --to {}` (or release the tag).\n",
+                to.name, service.name, to.name
+            ));
+            out.set("skipped", "no-version");
+            return Ok(());
+        }
         let target_tag = if same_template {
             src_tag.clone()
         } else {

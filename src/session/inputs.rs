@@ -181,6 +181,7 @@ pub(crate) fn registry_options(inputs: &Inputs) -> RegistryOptions {
         password: inputs.registry_password.clone(),
         insecure: Inputs::list(&inputs.insecure_registries),
         docker_config: None,
+        github_token: inputs.token.clone().filter(|t| !t.is_empty()),
     }
 }
 
@@ -198,4 +199,24 @@ pub(crate) fn git_options(cx: &Context) -> anyhow::Result<GitOptions> {
         o.committer = Identity::parse(c)?;
     }
     Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `token` input (`INPUT_TOKEN`, `--token`) reaches the registry as ghcr.io's
+    /// default credential (issue 13, failure 2).
+    #[test]
+    fn the_token_input_is_the_registry_default_for_ghcr() {
+        let i = Inputs {
+            token: Some("ghs_fromTheInput".into()),
+            ..Inputs::default()
+        };
+        assert_eq!(
+            registry_options(&i).github_token.as_deref(),
+            Some("ghs_fromTheInput")
+        );
+        assert_eq!(registry_options(&Inputs::default()).github_token, None);
+    }
 }

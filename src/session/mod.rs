@@ -8,6 +8,7 @@
 
 mod access;
 mod chain;
+mod commit;
 mod history;
 mod image;
 mod inputs;
@@ -22,6 +23,7 @@ use crate::github::{GitHub, GitHubOptions};
 use crate::overlay::{self, ImageEntry};
 use crate::registry::Registry;
 
+pub(crate) use commit::{release_commit, version_of};
 pub(crate) use image::ensure_image;
 use image::place_tag;
 use inputs::{Chain, ChangeInputs, Gate, git_options};

@@ -210,6 +210,12 @@ impl Session {
         if outcome.retries > 0 {
             eprintln!("git: {} retries after lost races", outcome.retries);
         }
+        if let Some(note) = &outcome.checks_note {
+            crate::action::warning(note);
+            println!("{note}");
+            out.summary
+                .push_str(&format!("**Checks will not run:** {note}.\n"));
+        }
         out.summary.push_str(&format!(
             "**{}** → `{}`: `{old}` → `{}`{}\n",
             service.name,
@@ -250,6 +256,8 @@ pub struct ReleaseOutcome {
     /// Git retries plus rounds re-applied after conflicts.
     pub retries: u32,
     pub api_calls: u32,
+    /// Required checks that will never run on this PR (opened with `GITHUB_TOKEN`).
+    pub checks_note: Option<String>,
 }
 
 impl ReleaseOutcome {
@@ -294,6 +302,7 @@ pub async fn release(
                     auto_merge: false,
                     retries,
                     api_calls: gh.api_calls() - calls_before,
+                    checks_note: None,
                     published,
                 });
             }
@@ -311,6 +320,7 @@ pub async fn release(
                 auto_merge: false,
                 retries,
                 api_calls: gh.api_calls() - calls_before,
+                checks_note: None,
             });
         }
         let mut pr = gh.ensure_pr(&head, &req.publish.base, &req.content).await?;
@@ -320,9 +330,15 @@ pub async fn release(
             pr.head_sha = ours;
         }
         let outcome = gh.apply_policy(&pr, req.policy, req.method).await?;
+        let checks_note = match &outcome {
+            MergeOutcome::AutoMerge(Some(why)) | MergeOutcome::Blocked(why) => {
+                checks_wont_run(&pr, &req.publish.base, why)
+            }
+            _ => None,
+        };
         let (merged, merge_sha, auto_merge) = match outcome {
             MergeOutcome::Merged(sha) => (true, Some(sha).filter(|s| !s.is_empty()), false),
-            MergeOutcome::AutoMerge => (false, None, true),
+            MergeOutcome::AutoMerge(_) => (false, None, true),
             MergeOutcome::Left => (false, None, false),
             MergeOutcome::Conflict(why) | MergeOutcome::HeadModified(why) => {
                 round += 1;
@@ -367,6 +383,34 @@ pub async fn release(
             auto_merge,
             retries,
             api_calls: gh.api_calls() - calls_before,
+            checks_note,
         });
     }
+}
+
+/// When GitHub holds the merge for required status checks on a PR that
+/// `GITHUB_TOKEN` opened: those checks never run on it, so auto-merge would wait
+/// forever. Docs "GITHUB_TOKEN" (When GITHUB_TOKEN triggers workflow runs): "events
+/// triggered by the GITHUB_TOKEN, with the exception of workflow_dispatch and
+/// repository_dispatch, will not create a new workflow run"; since 2026 a
+/// `pull_request` run it causes waits for someone with write access to approve it
+/// (docs "Events that trigger workflows", pull_request notes; github/docs#44419).
+fn checks_wont_run(pr: &PrState, base: &str, why: &str) -> Option<String> {
+    if pr.author != "github-actions[bot]" || !why.to_lowercase().contains("required status check") {
+        return None;
+    }
+    let names: Vec<&str> = why
+        .split("Required status check \"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    let names = if names.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", names.join(", "))
+    };
+    Some(format!(
+        "the required status checks{names} of `{base}` will not run on PR #{}: it was opened with `GITHUB_TOKEN`, and GitHub starts no workflow for what that token does (at most a run that waits for someone to approve it), so the merge would wait forever. Pass a GitHub App token as `token` so the checks run, or approve the workflow runs on the PR",
+        pr.number
+    ))
 }

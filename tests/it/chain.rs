@@ -118,6 +118,7 @@ impl Rig {
         gh.add_token(ALICE, TokenGrants::user("alice"));
         gh.add_collaborator(REPO, "alice", "maintain").unwrap();
         gh.add_team_member("acme/qa", "alice", "member");
+        gh.add_team_member("acme/release-managers", "rosa", "member");
         let path = scratch.path().to_path_buf();
         Rig {
             gh,
@@ -410,7 +411,16 @@ async fn seed_000_chain_dev_uat_prod() {
     assert_eq!(uat_pr.head, "release/hello/uat");
     assert!(!uat_pr.merged);
     assert_eq!(uat_pr.requested_reviewers, ["alice"]);
-    assert_eq!(uat_pr.requested_teams, ["acme/qa"]);
+    // `GITHUB_TOKEN` can't resolve teams (422, PyGithub/PyGithub#1499): the team is
+    // left out with a warning, the users are still asked.
+    assert!(uat_pr.requested_teams.is_empty());
+    assert!(
+        s.run
+            .stdout
+            .contains("::warning::could not request the team reviewers acme/qa"),
+        "{}",
+        s.run.stdout
+    );
     assert!(
         uat_pr.labels.contains(&"uat".to_string())
             && uat_pr.labels.contains(&"promotion".to_string()),

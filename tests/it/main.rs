@@ -6,6 +6,7 @@ mod chain;
 mod cli;
 mod container;
 mod corpus;
+mod first_run;
 mod git;
 mod github;
 mod overlay;

@@ -317,8 +317,9 @@ async fn every_answer_matches_the_openapi_description() {
     )
     .await;
     let rr = format!("{rp}/pulls/{{pull_number}}/requested_reviewers");
+    // Teams need a token that can read the organization (GITHUB_TOKEN gets 422).
     run.call(
-        t,
+        u,
         &format!("POST {rr}"),
         &format!("{p}/requested_reviewers"),
         Some(json!({"reviewers": ["octo"], "team_reviewers": ["platform"]})),

@@ -338,11 +338,46 @@ async fn pull_requests_open_refuse_duplicates_and_update() {
     assert_eq!(s, 200);
     gh.add_collaborator("acme/app", "alice", "write").unwrap();
     gh.add_team_member("acme/platform", "bob", "member");
+    // GITHUB_TOKEN can't resolve a team: 422 for the whole call, users dropped too,
+    // `errors` a list of strings (PyGithub/PyGithub#1499, vsoch/pull-request-action#29).
     let (s, r) = api
         .call(
             "POST",
             "/repos/acme/app/pulls/1/requested_reviewers",
             Some(json!({"reviewers": ["alice"], "team_reviewers": ["platform"]})),
+        )
+        .await;
+    assert_eq!(
+        (s, r["message"].as_str()),
+        (422, Some("Validation Failed")),
+        "{r}"
+    );
+    assert!(
+        r["errors"][0]
+            .as_str()
+            .is_some_and(|e| e.starts_with("Could not resolve to a node with the global id of '")),
+        "{r}"
+    );
+    assert!(
+        gh.pull("acme/app", 1)
+            .unwrap()
+            .requested_reviewers
+            .is_empty()
+    );
+    let (s, r) = api
+        .call(
+            "POST",
+            "/repos/acme/app/pulls/1/requested_reviewers",
+            Some(json!({"reviewers": ["alice"]})),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    gh.add_token("org-reader", TokenGrants::user("octo"));
+    let (s, r) = Api::new(&gh, Some("org-reader"))
+        .call(
+            "POST",
+            "/repos/acme/app/pulls/1/requested_reviewers",
+            Some(json!({"team_reviewers": ["platform"]})),
         )
         .await;
     assert_eq!(s, 201, "{r}");
@@ -398,13 +433,21 @@ async fn permissions_and_the_actions_setting() {
         .call("POST", "/repos/acme/app/pulls", Some(new_pr("b")))
         .await;
     assert_eq!(s, 201);
-    // Team membership needs an organization permission GITHUB_TOKEN lacks.
+    // Team membership needs an organization permission GITHUB_TOKEN lacks; GitHub
+    // answers 404 then, even for a member (srvaroa/labeler#160,
+    // actions/github-script#518), and the team itself is hidden the same way.
     gh.add_team_member("acme/ops", "octo", "member");
     let api = Api::new(&gh, Some(TOKEN));
     let (s, _) = api
         .call("GET", "/orgs/acme/teams/ops/memberships/octo", None)
         .await;
-    assert_eq!(s, 403);
+    assert_eq!(s, 404);
+    let (s, _) = api.call("GET", "/orgs/acme/teams/ops", None).await;
+    assert_eq!(s, 404);
+    let (s, v) = Api::new(&gh, Some("pat"))
+        .call("GET", "/orgs/acme/teams/ops", None)
+        .await;
+    assert_eq!((s, v["slug"].as_str()), (200, Some("ops")));
     let pat = Api::new(&gh, Some("pat"));
     let (s, v) = pat
         .call("GET", "/orgs/acme/teams/ops/memberships/octo", None)

@@ -307,9 +307,22 @@ fn rest(st: &mut State, c: &Call) -> Result<Reply, ApiError> {
             let search = json!({"limit": 30, "used": 0, "remaining": 30, "reset": 4102444800u64});
             ok(json!({"resources": {"core": r, "graphql": r, "search": search}, "rate": r}))
         }
+        ("GET", ["orgs", org, "teams", slug]) => {
+            // Like the membership below: a token without organization `members: read`
+            // gets 404 (as GitHub hides what a token may not see).
+            let team = format!("{org}/{slug}");
+            if !c.grants.members_read || !st.teams.contains_key(&team) {
+                return Err(not_found());
+            }
+            ok(json!({"name": slug, "slug": slug, "organization": {"login": org}}))
+        }
         ("GET", ["orgs", org, "teams", slug, "memberships", user]) => {
+            // GitHub answers 404 to an installation token without organization
+            // `members: read` (so to every `GITHUB_TOKEN`), even for a member:
+            // srvaroa/labeler#160 (log: `GET …/teams/{TEAM}/memberships/<user>: 404
+            // Not Found`), actions/github-script#518 (404 body), pozil/auto-assign-issue#91.
             if !c.grants.members_read {
-                return Err(forbidden());
+                return Err(not_found());
             }
             let team = format!("{org}/{slug}");
             let role = st
@@ -1545,6 +1558,20 @@ fn request_reviewers(st: &mut State, c: &Call, full: &str, n: u64) -> Result<Rep
             }
         })
         .collect();
+    // A token that can't read the organization's teams (every `GITHUB_TOKEN`) gets
+    // 422 for the whole call, users included, with `errors` a list of strings:
+    // PyGithub/PyGithub#1499 and vsoch/pull-request-action#29 (full bodies),
+    // actions/github-script#284 and #572, Azure/azure-rest-api-specs#45985.
+    if !teams.is_empty() && !c.grants.members_read {
+        let t = &teams[0];
+        let node = format!(
+            "T_kwDO{}",
+            t.bytes().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        return Err(invalid(json!([format!(
+            "Could not resolve to a node with the global id of '{node}'."
+        )])));
+    }
     let outsider = users.iter().any(|u| st.role(repo, u).is_none())
         || teams
             .iter()
