@@ -18,6 +18,7 @@ WORKDIR /src
 COPY . .
 RUN cargo build --release --locked --bin gitops-action \
  && cp target/release/gitops-action /gitops-action \
+ && mkdir /empty \
  && /gitops-action --version
 
 # The same image from the binary and CA bundle that scripts/build-static stages
@@ -26,6 +27,8 @@ FROM scratch AS prebuilt
 ARG PREBUILT=target/docker
 COPY ${PREBUILT}/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY ${PREBUILT}/gitops-action /gitops-action
+# An empty /tmp for scratch files when `RUNNER_TEMP` is not there (outside Actions).
+COPY --chmod=1777 ${PREBUILT}/tmp /tmp
 # libgit2's OpenSSL finds the bundle through this (the registry and GitHub clients
 # carry their own roots).
 ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
@@ -35,5 +38,6 @@ ENTRYPOINT ["/gitops-action"]
 FROM scratch
 COPY --from=builder /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=builder /gitops-action /gitops-action
+COPY --from=builder --chmod=1777 /empty /tmp
 ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 ENTRYPOINT ["/gitops-action"]

@@ -107,6 +107,19 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where a run keeps its scratch files (the private repository of its fetches):
+/// `RUNNER_TEMP` in Actions, which the runner mounts into a Docker action's container
+/// and empties at the start and end of every job (actions/runner
+/// `ContainerActionHandler`: `_work/_temp` -> `/github/runner_temp`), else the
+/// system's temporary directory. The action's image is `FROM scratch`: without
+/// `RUNNER_TEMP` only the image's own `/tmp` is there.
+pub fn scratch_dir() -> std::path::PathBuf {
+    std::env::var_os("RUNNER_TEMP")
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(std::env::temp_dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

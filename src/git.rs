@@ -223,10 +223,16 @@ impl Workspace {
                 .ok()
                 .and_then(|r| r.url().ok().map(String::from))
         });
+        let scratch = crate::fs::scratch_dir();
         let dir = tempfile::Builder::new()
             .prefix("gitops-action-git-")
-            .tempdir()
-            .context("cannot create a directory for the private repository")?;
+            .tempdir_in(&scratch)
+            .with_context(|| {
+                format!(
+                    "cannot create a directory for the private repository in `{}`",
+                    scratch.display()
+                )
+            })?;
         let repo = Repository::init_bare(dir.path()).map_err(|e| {
             Failure::new(format!(
                 "cannot create a private repository: {}",

@@ -61,7 +61,12 @@ struct Step {
 impl Runner {
     fn new(event: &str, payload: serde_json::Value) -> Runner {
         let temp = tempfile::tempdir().unwrap();
-        for d in ["_github_workflow", "_runner_file_commands", "_github_home"] {
+        for d in [
+            "_github_workflow",
+            "_runner_file_commands",
+            "_github_home",
+            "_temp",
+        ] {
             std::fs::create_dir_all(temp.path().join(d)).unwrap();
         }
         std::fs::write(
@@ -92,7 +97,9 @@ impl Runner {
             ("GITHUB_JOB", "release"),
             ("GITHUB_ACTION", "__gitops-action"),
             ("RUNNER_OS", "Linux"),
-            ("RUNNER_TEMP", "/home/runner/work/_temp"),
+            // As the container sees it: the runner mounts `_work/_temp` there
+            // (docs/github-facts/runner.md, "Paths as seen inside the container").
+            ("RUNNER_TEMP", "/github/runner_temp"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -117,6 +124,7 @@ impl Runner {
             (t.join("_github_workflow"), "/github/workflow"),
             (t.join("_runner_file_commands"), "/github/file_commands"),
             (t.join("_github_home"), "/github/home"),
+            (t.join("_temp"), "/github/runner_temp"),
         ] {
             c.arg("-v").arg(format!("{}:{guest}", host.display()));
         }
@@ -231,10 +239,28 @@ fn image_is_static_on_scratch_and_runs_as_root() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    // No USER (root), the binary as entrypoint, and only our two COPY layers.
+    // No USER (root), the binary as entrypoint, and only our three COPY layers (CA bundle, binary, empty /tmp).
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        r#"|["/gitops-action"]|2"#
+        r#"|["/gitops-action"]|3"#
+    );
+    // A `/tmp` for scratch files where no `RUNNER_TEMP` is mounted (outside Actions):
+    // `FROM scratch` has none, and a release's private fetches failed there with
+    // "cannot create a directory for the private repository" (found by the journey
+    // of tests/scenarios run in the image).
+    let id = podman().args(["create", image()]).output().unwrap();
+    assert!(id.status.success());
+    let id = String::from_utf8_lossy(&id.stdout).trim().to_string();
+    let export = podman().args(["export", &id]).output().unwrap();
+    let _ = podman().args(["rm", &id]).output();
+    let entries: Vec<String> = tar::Archive::new(export.stdout.as_slice())
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        entries.iter().any(|e| e.trim_end_matches('/') == "tmp"),
+        "{entries:?}"
     );
     let r = Runner::new("push", serde_json::json!({}));
     let ws = tempfile::tempdir().unwrap();

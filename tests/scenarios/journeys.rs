@@ -37,7 +37,6 @@ fn journey1_click(j: &Journey1, r: &mut Runner) -> Vec<RunRecord> {
 /// deploy run follows through a dispatch (a `GITHUB_TOKEN` merge starts nothing), the
 /// dev deployment is recorded and the uat PR opens with its reviewers.
 #[test]
-#[ignore = "needs fix (issue 13 §3, helper 13a): resolve and release take the commit from GITHUB_SHA (main's tip) instead of the checked-out `ref: feature/x`, so the resolve step already exits 2 \"commit … is not in the workspace repository\" and the release job is skipped"]
 fn journey1_service_release_from_the_actions_tab() {
     let j = journey1_setup();
     let rig = &j.rig;
@@ -215,7 +214,6 @@ fn the_action_gets_the_environment_the_runner_builds() {
 /// `prd-1.2.0`, from the tag `v1.2.0` that is on the remote but not in the depth-1
 /// checkout.
 #[test]
-#[ignore = "needs fix (issue 13 §3, helper 13a): journey 1 stops at its first step (GITHUB_SHA instead of the ref's commit); then `{version}` is read only from the checkout's local tags, and the deploy's checkout is depth 1 with no tags, so the uat deploy exits 2 instead of opening the prod PR with prd-1.2.0"]
 fn journey2_a_person_merges_the_uat_pr() {
     let j = journey1_setup();
     let rig = &j.rig;
@@ -274,7 +272,6 @@ fn journey2_a_person_merges_the_uat_pr() {
 /// Journey 3: a person approves and merges prod; the prod deployment is recorded and
 /// the chain ends. Re-running any run changes nothing.
 #[test]
-#[ignore = "needs fix (issue 13 §3, helper 13a): builds on journeys 1 and 2, which stop at the release (GITHUB_SHA) and at `{version}` (no tags in the depth-1 checkout)"]
 fn journey3_a_person_merges_prod_and_reruns_change_nothing() {
     let j = journey1_setup();
     let rig = &j.rig;
@@ -511,7 +508,6 @@ fn journey5(rig: &Rig, r: &mut Runner) {
 /// starts for such a PR (GitHub creates at most a run awaiting approval), so an
 /// auto-merge would wait forever: the user is told so, with the fix (an App token).
 #[test]
-#[ignore = "needs product: the release enables auto-merge on a GITHUB_TOKEN PR whose required checks can never run, and says nothing about it (no warning naming the checks and the App-token fix)"]
 fn journey6_required_checks_with_github_token_prs() {
     let rig = Rig::new(CONFIG_002);
     rig.gh
