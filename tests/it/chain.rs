@@ -192,7 +192,8 @@ impl Rig {
         std::fs::write(&event_path, payload.to_string()).unwrap();
         let output = dir.path().join("output");
         let summary = dir.path().join("summary");
-        let mut c = Command::new(BIN);
+        // `GITOPS_ACTION_BIN` runs another build (the faults table's "before" column).
+        let mut c = Command::new(std::env::var("GITOPS_ACTION_BIN").unwrap_or(BIN.into()));
         clean_env(&mut c);
         c.current_dir(ws)
             .env("GITHUB_ACTIONS", "true")
@@ -1317,3 +1318,6 @@ async fn a_released_version_tag_is_never_moved() {
     );
     assert!(rig.gh.pulls(REPO).unwrap().is_empty());
 }
+
+/// Releases under injected faults (lost answers, resets, 5xx, rate limits).
+mod faults;
