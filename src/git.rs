@@ -1134,6 +1134,39 @@ mod tests {
     }
 
     #[test]
+    fn server_errors_and_resets_are_transient_refusals_are_not() {
+        use git2::{Error, ErrorClass};
+        let auth = Auth::new(None);
+        let e = |class, msg: &str| Error::new(ErrorCode::GenericError, class, msg);
+        for (class, msg) in [
+            (ErrorClass::Http, "unexpected http status code: 502"),
+            (ErrorClass::Http, "unexpected http status code: 503"),
+            (ErrorClass::Net, "connection reset by peer"),
+            (ErrorClass::Net, "early EOF"),
+            (
+                ErrorClass::Os,
+                "failed to receive response: Connection closed",
+            ),
+        ] {
+            assert!(is_transient(&e(class, msg), &auth), "{msg}");
+        }
+        for (class, msg) in [
+            (ErrorClass::Http, "unexpected http status code: 403"),
+            (ErrorClass::Http, "unexpected http status code: 404"),
+            (ErrorClass::Reference, "cannot lock ref"),
+            (ErrorClass::Callback, "lease broken"),
+        ] {
+            assert!(!is_transient(&e(class, msg), &auth), "{msg}");
+        }
+        let refused = Auth::new(Some("t"));
+        refused.failed.set(true);
+        assert!(!is_transient(
+            &e(ErrorClass::Http, "unexpected http status code: 502"),
+            &refused
+        ));
+    }
+
+    #[test]
     fn nested_paths_are_replaced_and_created() {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repository::init_bare(dir.path()).unwrap();

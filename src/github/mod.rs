@@ -610,6 +610,29 @@ mod tests {
     }
 
     #[test]
+    fn only_posts_are_never_resent_blindly() {
+        assert_eq!(Resend::of(&Method::POST), Resend::Never);
+        for m in [
+            Method::GET,
+            Method::HEAD,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ] {
+            assert_eq!(Resend::of(&m), Resend::Safe, "{m}");
+        }
+        let e: anyhow::Error = Unclear {
+            what: "POST /repos/a/b/deployments".into(),
+            cause: "GitHub answered 502 Bad Gateway".into(),
+        }
+        .into();
+        assert!(is_unclear(
+            &e.context("cannot tell whether we could create a deployment")
+        ));
+        assert!(!is_unclear(&anyhow::anyhow!("no")));
+    }
+
+    #[test]
     fn encoding_keeps_what_it_must() {
         assert_eq!(
             enc("acme:release/hello/dev"),

@@ -61,7 +61,13 @@ impl Rig {
     }
 
     fn with_registry(config: &str, reg: TestRegistry) -> Rig {
-        let image = format!("{}/acme/hello", reg.host());
+        let host = reg.host();
+        Rig::with_registry_at(config, reg, &host)
+    }
+
+    /// [`Rig::with_registry`] with images named by `host` (a proxy in front of `reg`).
+    fn with_registry_at(config: &str, reg: TestRegistry, host: &str) -> Rig {
+        let image = format!("{host}/acme/hello");
         let gh = GitHubStandIn::start_blocking().unwrap();
         let scratch = tempfile::tempdir().unwrap();
         // The bundled example's overlays, pointed at the local registry.

@@ -6,8 +6,10 @@
 //! - no panic, and the run ends (the rig's requests are all bounded);
 //! - at most one release PR, one deployment and one dispatch per step;
 //! - exit 0 with the change on `main` and outputs that say what happened (`merged`,
-//!   `pr-operation=created`, `dispatched` or `dispatch-unclear`, `deployed`), or
-//!   exit 1 with `main` untouched and an `error:` naming what failed;
+//!   `pr-operation=created`, `dispatched` or `dispatch-unclear`, `deployed`). Each
+//!   case has one fault on a request that is safe to resend or can be looked up, so
+//!   an exit 1 breaks the case too (it is still checked to leave `main` untouched
+//!   and to print an `error:`, for the table);
 //! - a re-run converges: `main` has the change, the PR is merged, and each step
 //!   was done exactly once (or, for a dispatch GitHub cannot account for, the run
 //!   said so and did not send it twice).
@@ -32,6 +34,7 @@
 
 use super::*;
 use gitops_testkit::github::{Fault, FaultKind};
+use gitops_testkit::registry::FaultProxy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -46,6 +49,8 @@ struct Target {
     path: &'static str,
     nth: usize,
     git: bool,
+    /// The registry (through [`FaultProxy`]), not the GitHub stand-in.
+    registry: bool,
 }
 
 const TARGETS: &[Target] = &[
@@ -55,6 +60,7 @@ const TARGETS: &[Target] = &[
         path: "/repos/acme/app/pulls",
         nth: 1,
         git: false,
+        registry: false,
     },
     Target {
         name: "create PR",
@@ -62,6 +68,7 @@ const TARGETS: &[Target] = &[
         path: "/repos/acme/app/pulls",
         nth: 1,
         git: false,
+        registry: false,
     },
     Target {
         name: "merge",
@@ -69,6 +76,7 @@ const TARGETS: &[Target] = &[
         path: "/merge",
         nth: 1,
         git: false,
+        registry: false,
     },
     Target {
         name: "dispatch",
@@ -76,6 +84,7 @@ const TARGETS: &[Target] = &[
         path: "/dispatches",
         nth: 1,
         git: false,
+        registry: false,
     },
     Target {
         name: "create deployment",
@@ -83,6 +92,7 @@ const TARGETS: &[Target] = &[
         path: "/repos/acme/app/deployments",
         nth: 1,
         git: false,
+        registry: false,
     },
     Target {
         name: "deployment status",
@@ -90,6 +100,7 @@ const TARGETS: &[Target] = &[
         path: "/statuses",
         nth: 1,
         git: false,
+        registry: false,
     },
     Target {
         name: "git fetch",
@@ -97,6 +108,7 @@ const TARGETS: &[Target] = &[
         path: "git-upload-pack",
         nth: 1,
         git: true,
+        registry: false,
     },
     Target {
         name: "git push",
@@ -104,6 +116,23 @@ const TARGETS: &[Target] = &[
         path: "git-receive-pack",
         nth: 1,
         git: true,
+        registry: false,
+    },
+    Target {
+        name: "registry read",
+        method: "",
+        path: "/manifests/",
+        nth: 1,
+        git: false,
+        registry: true,
+    },
+    Target {
+        name: "registry retag",
+        method: "PUT",
+        path: "/manifests/",
+        nth: 1,
+        git: false,
+        registry: true,
     },
 ];
 
@@ -136,7 +165,8 @@ fn cases() -> Vec<Case> {
                 continue;
             }
             let modes: &[Mode] = match t.name {
-                "dispatch" => &[Mode::Dispatch],
+                // The registry is used the same way by both chains.
+                "dispatch" | "registry read" | "registry retag" => &[Mode::Dispatch],
                 "create deployment" | "deployment status" => &[Mode::Inline],
                 _ => &[Mode::Dispatch, Mode::Inline],
             };
@@ -169,14 +199,20 @@ fn inputs(mode: Mode) -> Vec<(&'static str, &'static str)> {
 }
 
 fn run_case(case: &Case) -> Outcome {
-    let rig = Rig::new(CONFIG);
+    let reg = TestRegistry::start(Auth::Token).unwrap();
+    let proxy = FaultProxy::start(&reg.host()).unwrap();
+    let rig = Rig::with_registry_at(CONFIG, reg, &proxy.host());
     let ws = rig.checkout("ws", "main");
     let sha = git(&ws, &["rev-parse", "HEAD"]);
     rig.push_build(&sha);
     let before = rig.overlay("dev");
     let t = case.target;
-    rig.gh
-        .inject(Fault::new(t.method, t.path, t.nth, case.kind.1));
+    let fault = Fault::new(t.method, t.path, t.nth, case.kind.1);
+    if t.registry {
+        proxy.inject(fault);
+    } else {
+        rig.gh.inject(fault);
+    }
     let inputs = inputs(case.mode);
     let first = rig.step(
         &ws,
@@ -184,7 +220,7 @@ fn run_case(case: &Case) -> Outcome {
         dispatch("hello", "refs/heads/main"),
         &inputs,
     );
-    let fired = rig.gh.faults_fired() == 1;
+    let fired = rig.gh.faults_fired() + proxy.faults_fired() == 1;
     let mut broken = Vec::new();
     let mut check = |ok: bool, what: String| {
         if !ok {
@@ -306,6 +342,12 @@ fn run_case(case: &Case) -> Outcome {
             s
         }
         1 => {
+            // Every request here can be resent or looked up, and one fault is
+            // within the bounded retries: failing the step is giving up too soon.
+            check(
+                false,
+                "one fault on a request that can be resent or looked up failed the step".into(),
+            );
             check(!landed, "run 1 exited 1 but changed main".into());
             check(
                 first.run.stderr.contains("error: "),
@@ -422,8 +464,25 @@ fn a_release_is_done_exactly_once_under_faults() {
         String::from("| request | fault | chain | run 1 | re-run | |\n|---|---|---|---|---|---|\n");
     let mut broken = Vec::new();
     let started = std::time::Instant::now();
-    for c in &cases {
-        let o = run_case(c);
+    // Three cases at a time: they mostly wait (backoffs, rate limits), each on its
+    // own stand-in and registry.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(c) = cases.get(i) else { break };
+                    let o = run_case(c);
+                    done.lock().unwrap().push((i, o));
+                }
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap();
+    done.sort_by_key(|(i, _)| *i);
+    for (_, o) in done {
         table.push_str(&o.row);
         table.push('\n');
         for b in o.broken {
@@ -449,4 +508,47 @@ fn a_release_is_done_exactly_once_under_faults() {
         return;
     }
     assert!(broken.is_empty(), "{}\n{table}", broken.join("\n"));
+}
+
+/// What people see when GitHub loses a dispatch's answer and no run shows up: a
+/// warning with the runs page, a note in the step summary, `dispatch-unclear`, and
+/// no second dispatch.
+#[test]
+fn an_unclear_dispatch_is_a_warning_with_the_link_not_a_second_dispatch() {
+    let rig = Rig::new(CONFIG);
+    let ws = rig.checkout("ws", "main");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    rig.push_build(&sha);
+    rig.gh
+        .inject(Fault::new("POST", "/dispatches", 1, FaultKind::Status(502)));
+    let s = rig
+        .step(
+            &ws,
+            "workflow_dispatch",
+            dispatch("hello", "refs/heads/main"),
+            &inputs(Mode::Dispatch),
+        )
+        .ok();
+    assert_eq!(s.out("merged"), "true");
+    assert_eq!(s.out("dispatch-unclear"), "overlay-deploy.yaml");
+    assert!(!s.outputs.contains_key("dispatched"), "{:?}", s.outputs);
+    assert!(rig.gh.dispatches(REPO).unwrap().is_empty());
+    let server = rig.gh.server_url();
+    let tag = s.out("tag").to_string();
+    let clean = |t: &str| {
+        t.replace(&server, "http://github.test")
+            .replace(&tag, "<tag>")
+    };
+    let warning: Vec<String> = s
+        .run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::warning"))
+        .map(clean)
+        .collect();
+    insta::assert_snapshot!(format!(
+        "{}\n--- summary\n{}",
+        warning.join("\n"),
+        clean(&s.summary)
+    ));
 }

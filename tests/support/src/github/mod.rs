@@ -30,6 +30,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 
+use crate::fault::Rules;
+pub use crate::fault::{Fault, FaultKind};
 use git::Bare;
 pub use git::Person;
 
@@ -254,54 +256,7 @@ pub(crate) struct State {
     /// Answers forced on the next API requests (status, `Retry-After` seconds).
     pub faults: Vec<(u16, Option<u64>)>,
     /// Faults on the nth request matching method and path (API and git alike).
-    pub rules: Vec<Rule>,
-}
-
-pub(crate) struct Rule {
-    fault: Fault,
-    seen: usize,
-    fired: bool,
-}
-
-/// What an injected fault does to the request it hits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultKind {
-    /// Answer this status (a JSON error body) without doing the work.
-    Status(u16),
-    /// Do the work, then answer 502: the client never learns it was done.
-    LostAnswer,
-    /// Close the connection before doing the work, without an answer.
-    DropBefore,
-    /// Do the work, then close the connection without an answer.
-    DropAfter,
-    /// GitHub's primary rate limit: 403 with `x-ratelimit-remaining: 0` and
-    /// `x-ratelimit-reset` one second ahead, "API rate limit exceeded for …"
-    /// (github/docs `rate-limits-for-the-rest-api.md`, "Exceeding the rate limit").
-    PrimaryRateLimit,
-    /// GitHub's secondary rate limit: 403 with `retry-after: 1`, "You have exceeded
-    /// a secondary rate limit…" (same doc; body as seen in app-sre/github-mirror#62).
-    SecondaryRateLimit,
-}
-
-/// A fault on the `nth` (1-based) request whose method is `method` (`""`: any) and
-/// whose path contains `path`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fault {
-    pub method: String,
-    pub path: String,
-    pub nth: usize,
-    pub kind: FaultKind,
-}
-
-impl Fault {
-    pub fn new(method: &str, path: &str, nth: usize, kind: FaultKind) -> Self {
-        Fault {
-            method: method.to_string(),
-            path: path.to_string(),
-            nth: nth.max(1),
-            kind,
-        }
-    }
+    pub rules: Rules,
 }
 
 pub(crate) struct Repo {
@@ -580,7 +535,7 @@ impl GitHubStandIn {
             next_id: 1000,
             log: Vec::new(),
             faults: Vec::new(),
-            rules: Vec::new(),
+            rules: Rules::default(),
         }));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<()>>();
@@ -970,16 +925,12 @@ impl GitHubStandIn {
 impl GitHubStandIn {
     /// Arm `fault` (REST, GraphQL and git smart HTTP all pass through it).
     pub fn inject(&self, fault: Fault) {
-        self.lock().rules.push(Rule {
-            fault,
-            seen: 0,
-            fired: false,
-        });
+        self.lock().rules.arm(fault);
     }
 
     /// The armed faults that have hit a request.
     pub fn faults_fired(&self) -> usize {
-        self.lock().rules.iter().filter(|r| r.fired).count()
+        self.lock().rules.fired()
     }
 }
 
@@ -1007,23 +958,11 @@ async fn route(
 ) -> axum::response::Response {
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
-    let kind = {
-        let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
-        let mut hit = None;
-        for r in st.rules.iter_mut().filter(|r| !r.fired) {
-            if (r.fault.method.is_empty() || r.fault.method.eq_ignore_ascii_case(&method))
-                && path.contains(&r.fault.path)
-            {
-                r.seen += 1;
-                if r.seen == r.fault.nth {
-                    r.fired = true;
-                    hit = Some(r.fault.kind);
-                    break;
-                }
-            }
-        }
-        hit
-    };
+    let kind = state
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .rules
+        .hit(&method, &path);
     let Some(kind) = kind else {
         return serve(state, req).await;
     };
@@ -1075,7 +1014,7 @@ async fn route(
         }
         FaultKind::DropBefore => {
             log(0);
-            drop_connection()
+            crate::fault::drop_connection()
         }
         FaultKind::LostAnswer | FaultKind::DropAfter => {
             // The work is done (the whole answer produced, a CGI run to its end)…
@@ -1084,7 +1023,7 @@ async fn route(
             // …and the answer lost.
             if kind == FaultKind::DropAfter {
                 log(0);
-                drop_connection()
+                crate::fault::drop_connection()
             } else {
                 log(502);
                 fault_answer(502, "Server Error", &[])
@@ -1133,13 +1072,6 @@ fn fault_answer(
         }
     }
     resp
-}
-
-/// Close the connection without an answer: unwinding the connection's task drops
-/// its socket (axum serves each connection on its own task and catches nothing).
-/// `resume_unwind` skips the panic hook, so nothing is printed.
-fn drop_connection() -> axum::response::Response {
-    std::panic::resume_unwind(Box::new("injected fault: connection dropped"))
 }
 
 async fn serve(state: Shared, req: axum::extract::Request) -> axum::response::Response {
