@@ -508,6 +508,14 @@ impl std::fmt::Display for Unclear {
 
 impl std::error::Error for Unclear {}
 
+/// The failure after the last unanswered try: what was looked for, the last cause,
+/// and what to do. Nothing was done twice, so running the step again is safe.
+pub(crate) fn gave_up(e: &anyhow::Error, what: String) -> anyhow::Error {
+    Failure::new(format!("{what}: {e:#}"))
+        .hint("GitHub kept failing to answer; run the step again: it looks for what was done before doing it")
+        .into()
+}
+
 /// Whether `e` is (or wraps) an [`Unclear`].
 pub fn is_unclear(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<Unclear>().is_some())

@@ -147,9 +147,12 @@ impl GitHub {
                         return Ok(pr);
                     }
                     if tries >= self.max_attempts {
-                        return Err(e.context(format!(
-                            "no pull request from `{head}` appeared after {tries} attempts"
-                        )));
+                        return Err(gave_up(
+                            &e,
+                            format!(
+                                "no pull request from `{head}` appeared after {tries} attempts"
+                            ),
+                        ));
                     }
                     eprintln!("github: {e:#}; no pull request from `{head}`: opening it again");
                     tokio::time::sleep(Backoff::GITHUB.delay(tries)).await;

@@ -177,9 +177,10 @@ impl GitHub {
                 return Ok(id);
             }
             if tries >= self.max_attempts {
-                return Err(e.context(format!(
-                    "no deployment to `{environment}` appeared after {tries} attempts"
-                )));
+                return Err(gave_up(
+                    &e,
+                    format!("no deployment to `{environment}` appeared after {tries} attempts"),
+                ));
             }
             eprintln!("github: {e:#}; no deployment carries our marker: creating it again");
             tokio::time::sleep(Backoff::GITHUB.delay(tries)).await;
@@ -268,9 +269,10 @@ impl GitHub {
                 return Ok(());
             }
             if tries >= self.max_attempts {
-                return Err(e.context(format!(
-                    "deployment {id} is still not `{state}` after {tries} attempts"
-                )));
+                return Err(gave_up(
+                    &e,
+                    format!("deployment {id} is still not `{state}` after {tries} attempts"),
+                ));
             }
             eprintln!("github: {e:#}; deployment {id} is not `{state}`: setting it again");
             tokio::time::sleep(Backoff::GITHUB.delay(tries)).await;
