@@ -20,13 +20,16 @@ pub struct Backoff {
 impl Backoff {
     /// git smart HTTP: lost races and server errors.
     pub const GIT: Backoff = Backoff {
-        base: Duration::from_millis(100),
-        cap: Duration::from_secs(2),
+        // As the old git backoff: up to 0.3, 0.6, 1.2, 2.4, 3 s. Twenty processes
+        // racing for one overlay need that spread (tests/it/chain.rs).
+        base: Duration::from_millis(300),
+        cap: Duration::from_secs(3),
         max_wait: Duration::from_secs(30),
     };
     /// The GitHub API (rate limits are waited out in `github::send` by their own rules).
     pub const GITHUB: Backoff = Backoff {
-        base: Duration::from_millis(200),
+        // As the old `retry_delay`: 0.2–0.4 s, doubling to 1.6–3.2 s.
+        base: Duration::from_millis(400),
         cap: Duration::from_millis(3_200),
         max_wait: Duration::from_secs(60),
     };
