@@ -14,6 +14,7 @@ use git2::{
 };
 
 use crate::error::{Failure, UserError};
+use crate::retry::Backoff;
 
 /// Who authors and commits the release commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -432,7 +433,7 @@ impl Workspace {
                     }
                     retries += 1;
                     eprintln!("git: {why}; retrying ({retries}/{})", self.max_retries);
-                    std::thread::sleep(backoff(retries));
+                    std::thread::sleep(Backoff::GIT.delay(retries));
                 }
             }
         }
@@ -536,6 +537,59 @@ impl Workspace {
                 }))
             }
             PushResult::Raced(why) => Ok(Attempt::Raced(why)),
+            PushResult::Unclear(why) => {
+                // Read the ref to learn whether the push landed.
+                let now = self.remote_tip(branch)?;
+                if now == Some(commit) {
+                    eprintln!("git: push of `{branch}` got no answer ({why}), but it landed");
+                    let _ = self.repo.reference(
+                        &format!("refs/remotes/origin/{branch}"),
+                        commit,
+                        true,
+                        "gitops-action: push",
+                    );
+                    return Ok(Attempt::Done(Published {
+                        commit: Some(commit.to_string()),
+                        base_sha: base_tip.to_string(),
+                        branch: branch.to_string(),
+                        changed: true,
+                        pushed: true,
+                        retries: 0,
+                        before,
+                    }));
+                }
+                Ok(Attempt::Raced(format!(
+                    "push of `{branch}` got no answer ({why}) and did not land"
+                )))
+            }
+        }
+    }
+
+    /// The tip of `branch` as the remote advertises it now (`ls-remote`), retrying
+    /// 5xx and dropped connections.
+    fn remote_tip(&self, branch: &str) -> anyhow::Result<Option<Oid>> {
+        let name = format!("refs/heads/{branch}");
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let mut remote = self.repo.remote_anonymous(&self.url)?;
+            let auth = Auth::new(self.token.as_deref());
+            let listed = remote
+                .connect_auth(git2::Direction::Fetch, Some(auth.callbacks()), None)
+                .and_then(|c| Ok(c.list()?.iter().find(|h| h.name() == name).map(|h| h.oid())));
+            match listed {
+                Ok(tip) => return Ok(tip),
+                Err(e) if is_transient(&e, &auth) && tries < NET_ATTEMPTS => {
+                    std::thread::sleep(Backoff::GIT.delay(tries));
+                }
+                Err(e) => {
+                    return Err(self.transport_error(
+                        &format!("read `{branch}` (to learn whether the push landed) from"),
+                        e,
+                        &auth,
+                    ));
+                }
+            }
         }
     }
 
@@ -557,6 +611,7 @@ impl Workspace {
         // `shallow`) lock for a moment: wait for it instead of failing the release.
         // Each attempt gets fresh callbacks: the token is offered once per attempt.
         let mut locked = 0;
+        let mut transient = 0;
         loop {
             let auth = Auth::new(self.token.as_deref());
             let mut fo = FetchOptions::new();
@@ -571,6 +626,17 @@ impl Workspace {
                     locked += 1;
                     use rand::Rng as _;
                     std::thread::sleep(Duration::from_millis(20 + rand::rng().random_range(0..80)));
+                }
+                // A fetch changes nothing on the remote: a 5xx or a dropped
+                // connection is sent again, a bounded number of times.
+                Err(e) if is_transient(&e, &auth) && transient < NET_ATTEMPTS => {
+                    transient += 1;
+                    eprintln!(
+                        "git: fetch from `{}`: {}; trying again ({transient}/{NET_ATTEMPTS})",
+                        self.remote_display(),
+                        scrub(e.message(), self.token.as_deref())
+                    );
+                    std::thread::sleep(Backoff::GIT.delay(transient));
                 }
                 Err(e) => return Err(self.transport_error("fetch from", e, &auth)),
             }
@@ -656,6 +722,13 @@ impl Workspace {
             if e.code() == ErrorCode::NotFastForward {
                 return Ok(PushResult::Raced(format!("`{branch}` moved on the remote")));
             }
+            // A 5xx or a dropped connection: the ref may or may not have moved.
+            if is_transient(&e, &auth) {
+                return Ok(PushResult::Unclear(scrub(
+                    e.message(),
+                    self.token.as_deref(),
+                )));
+            }
             return Err(self.push_error(branch, &format!("{}\n{remote_text}", e.message()), &auth));
         }
         if let Some(msg) = rejected.into_inner() {
@@ -686,6 +759,7 @@ impl Workspace {
                 Ok(true)
             }
             PushResult::Raced(_) => Ok(false),
+            PushResult::Unclear(_) => Ok(self.remote_tip(branch)?.is_none()),
         }
     }
 
@@ -890,6 +964,42 @@ enum Attempt {
 enum PushResult {
     Ok,
     Raced(String),
+    /// No answer (a 5xx, a dropped connection): read the ref to know.
+    Unclear(String),
+}
+
+/// Tries of a network operation that a 5xx or a dropped connection interrupted.
+const NET_ATTEMPTS: u32 = 4;
+
+/// A 5xx or a broken connection, not a refusal: worth another try (a fetch), or a
+/// look at the ref (a push).
+fn is_transient(e: &git2::Error, auth: &Auth) -> bool {
+    if auth.failed.get() || e.code() == ErrorCode::Auth {
+        return false;
+    }
+    let m = e.message().to_lowercase();
+    if let Some(code) = m.split("status code: ").nth(1) {
+        return code.starts_with('5') || code.starts_with("429");
+    }
+    matches!(
+        e.class(),
+        git2::ErrorClass::Net
+            | git2::ErrorClass::Os
+            | git2::ErrorClass::Ssl
+            | git2::ErrorClass::Http
+    ) && [
+        "eof",
+        "connection",
+        "reset",
+        "timed out",
+        "failed to receive",
+        "failed to send",
+        "broken pipe",
+        "closed",
+        "unexpected disconnect",
+    ]
+    .iter()
+    .any(|w| m.contains(w))
 }
 
 /// Credentials for one network operation: the token as `x-access-token` basic auth
@@ -987,13 +1097,6 @@ fn is_lost_race(text: &str) -> bool {
     .iter()
     .any(|s| t.contains(s))
         && !t.contains("protected")
-}
-
-fn backoff(attempt: u32) -> Duration {
-    use rand::Rng as _;
-    let base = 100u64.saturating_mul(1 << attempt.min(5)).min(2_000);
-    let jitter = rand::rng().random_range(0..=base);
-    Duration::from_millis(base / 2 + jitter)
 }
 
 fn check_path(path: &str) -> anyhow::Result<()> {
@@ -1117,12 +1220,36 @@ mod tests {
     }
 
     #[test]
-    fn backoff_grows_and_stays_bounded() {
-        for a in 1..20 {
-            let d = backoff(a);
-            assert!(d <= Duration::from_millis(3_000), "{d:?}");
-            assert!(d >= Duration::from_millis(50));
+    fn server_errors_and_resets_are_transient_refusals_are_not() {
+        use git2::{Error, ErrorClass};
+        let auth = Auth::new(None);
+        let e = |class, msg: &str| Error::new(ErrorCode::GenericError, class, msg);
+        for (class, msg) in [
+            (ErrorClass::Http, "unexpected http status code: 502"),
+            (ErrorClass::Http, "unexpected http status code: 503"),
+            (ErrorClass::Net, "connection reset by peer"),
+            (ErrorClass::Net, "early EOF"),
+            (
+                ErrorClass::Os,
+                "failed to receive response: Connection closed",
+            ),
+        ] {
+            assert!(is_transient(&e(class, msg), &auth), "{msg}");
         }
+        for (class, msg) in [
+            (ErrorClass::Http, "unexpected http status code: 403"),
+            (ErrorClass::Http, "unexpected http status code: 404"),
+            (ErrorClass::Reference, "cannot lock ref"),
+            (ErrorClass::Callback, "lease broken"),
+        ] {
+            assert!(!is_transient(&e(class, msg), &auth), "{msg}");
+        }
+        let refused = Auth::new(Some("t"));
+        refused.failed.set(true);
+        assert!(!is_transient(
+            &e(ErrorClass::Http, "unexpected http status code: 502"),
+            &refused
+        ));
     }
 
     #[test]

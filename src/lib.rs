@@ -42,6 +42,8 @@ pub mod github;
 pub mod overlay;
 /// Container registries: find the build of a commit, retag, copy across repositories.
 pub mod registry;
+/// One backoff (bounded exponential, jitter, `Retry-After`) for git, GitHub and registries.
+pub mod retry;
 /// What the commands that move a service share: access, image, pull request, chain.
 pub mod session;
 /// Tag templates: format, parse back, sort; the OCI tag grammar.

@@ -12,8 +12,10 @@ mod repo;
 
 pub use body::{PrBody, pr_title};
 pub use models::*;
+pub use repo::Dispatched;
 
 use crate::error::{Failure, UserError};
+use crate::retry::{Backoff, retry_after};
 use anyhow::Context as _;
 use http::{Method, StatusCode};
 use octocrab::Octocrab;
@@ -116,6 +118,9 @@ impl std::fmt::Debug for GitHub {
 pub(crate) struct Answer {
     pub(crate) status: StatusCode,
     pub(crate) body: String,
+    /// Sent again after a lost answer (a 5xx or a dropped connection): an earlier
+    /// copy may have done the work this answer refuses.
+    pub(crate) resent: bool,
 }
 
 impl Answer {
@@ -202,12 +207,29 @@ impl GitHub {
         format!("/repos/{}/{}{rest}", self.owner, self.repo)
     }
 
-    /// Send one request, retrying 5xx and rate limits; any other status is returned.
+    /// Send one request; see [`GitHub::send_as`]. A POST creates, so it is never
+    /// resent after a lost answer; every other method is safe to resend.
     pub(crate) async fn send(
         &self,
         method: Method,
         path: &str,
         body: Option<&Value>,
+    ) -> anyhow::Result<Answer> {
+        let resend = Resend::of(&method);
+        self.send_as(method, path, body, resend).await
+    }
+
+    /// Send one request. Rate limits are waited out as GitHub documents and the
+    /// request sent again (a rate-limited request was refused, not done). A 5xx or a
+    /// dropped connection is retried with backoff when `resend` is [`Resend::Safe`];
+    /// for [`Resend::Never`] it becomes an [`Unclear`] error, for the caller to find
+    /// out whether the request happened. Any other status is returned.
+    pub(crate) async fn send_as(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        resend: Resend,
     ) -> anyhow::Result<Answer> {
         let (octo, uri): (&Octocrab, http::Uri) = if path == GRAPHQL {
             let p = self
@@ -218,7 +240,13 @@ impl GitHub {
         } else {
             (&self.octo, path.parse().context("bad path")?)
         };
+        let what = if path == GRAPHQL {
+            format!("POST {}", self.graphql)
+        } else {
+            format!("{method} {path}")
+        };
         let mut attempt = 0;
+        let mut resent = false;
         loop {
             attempt += 1;
             self.calls.fetch_add(1, Ordering::Relaxed);
@@ -228,39 +256,69 @@ impl GitHub {
             let req = octo
                 .build_request(req, body)
                 .map_err(|e| Failure::new(format!("cannot build a request for `{path}`: {e}")))?;
-            let sent = octo.execute(req).await;
-            let (status, headers, body_text) = match sent {
+            // A connection dropped before the answer, or in the middle of its body,
+            // is the same thing: the request may have been done.
+            let sent = match octo.execute(req).await {
                 Ok(resp) => {
                     let status = resp.status();
                     let headers = resp.headers().clone();
-                    let text = octo.body_to_string(resp).await.unwrap_or_default();
-                    (status, headers, text)
+                    match octo.body_to_string(resp).await {
+                        Ok(text) => Ok((status, headers, text)),
+                        Err(e) => Err(e.to_string()),
+                    }
                 }
+                Err(e) => Err(e.to_string()),
+            };
+            let (status, headers, body_text) = match sent {
+                Ok(answer) => answer,
                 Err(e) => {
+                    let cause = self.scrub(&e);
+                    if resend == Resend::Never {
+                        return Err(Unclear { what, cause }.into());
+                    }
                     if attempt < self.max_attempts {
-                        tokio::time::sleep(retry_delay(attempt)).await;
+                        eprintln!("github: no answer to {what} ({cause}); sending it again");
+                        resent = true;
+                        tokio::time::sleep(Backoff::GITHUB.delay(attempt)).await;
                         continue;
                     }
                     return Err(Failure::new(format!(
-                        "cannot reach GitHub at `{}`: {}",
+                        "cannot reach GitHub at `{}` ({what}): {cause}",
                         self.api,
-                        self.scrub(&e.to_string())
                     ))
                     .hint("check `GITHUB_API_URL` and the network")
                     .into());
                 }
             };
+            if status.is_server_error() && resend == Resend::Never {
+                return Err(Unclear {
+                    what,
+                    cause: format!("GitHub answered {status}"),
+                }
+                .into());
+            }
             let wait = retry_wait(status, &headers, &body_text);
             if let Some(wait) = wait
                 && attempt < self.max_attempts
                 && wait <= self.max_wait
             {
-                tokio::time::sleep(wait.max(retry_delay(attempt) / 4)).await;
+                if status.is_server_error() {
+                    eprintln!("github: {what} answered {status}; sending it again");
+                    resent = true;
+                } else {
+                    eprintln!(
+                        "github: rate limited ({}); waiting {}s before sending {what} again",
+                        status.as_u16(),
+                        wait.as_secs_f32().ceil()
+                    );
+                }
+                tokio::time::sleep(wait.max(Backoff::GITHUB.delay(attempt))).await;
                 continue;
             }
             return Ok(Answer {
                 status,
                 body: body_text,
+                resent,
             });
         }
     }
@@ -281,7 +339,29 @@ impl GitHub {
         body: Option<&Value>,
         what: &str,
     ) -> anyhow::Result<Answer> {
-        let a = self.send(method, path, body).await?;
+        let resend = Resend::of(&method);
+        self.call_as(method, path, body, what, resend).await
+    }
+
+    /// [`GitHub::call`] with the resend class given.
+    pub(crate) async fn call_as(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        what: &str,
+        resend: Resend,
+    ) -> anyhow::Result<Answer> {
+        let a = self
+            .send_as(method, path, body, resend)
+            .await
+            .map_err(|e| {
+                if is_unclear(&e) {
+                    e.context(format!("cannot tell whether we could {what}"))
+                } else {
+                    e
+                }
+            })?;
         if a.status.is_success() {
             Ok(a)
         } else {
@@ -365,7 +445,8 @@ pub(crate) fn retry_wait(
 ) -> Option<Duration> {
     let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
     if status.is_server_error() {
-        return Some(retry_after(header("retry-after")).unwrap_or(Duration::from_millis(500)));
+        // Without a Retry-After the caller's backoff decides.
+        return Some(retry_after(header("retry-after")).unwrap_or(Duration::ZERO));
     }
     if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::FORBIDDEN {
         if let Some(d) = retry_after(header("retry-after")) {
@@ -388,14 +469,60 @@ pub(crate) fn retry_wait(
     None
 }
 
-pub(crate) fn retry_after(v: Option<&str>) -> Option<Duration> {
-    v?.trim().parse::<u64>().ok().map(Duration::from_secs)
+/// Whether a request may be sent again when its answer is lost (a 5xx, a dropped
+/// connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resend {
+    /// Reads, and writes that land once however often they are sent: a PUT or PATCH
+    /// of a value, a merge guarded by its head sha, a DELETE, adding labels.
+    Safe,
+    /// A POST that creates (a PR, a deployment, a status, a dispatch, a comment):
+    /// sent again, it would be done twice.
+    Never,
 }
 
-pub(crate) fn retry_delay(attempt: u32) -> Duration {
-    use rand::Rng as _;
-    let base = 200u64.saturating_mul(1 << attempt.min(4));
-    Duration::from_millis(base / 2 + rand::rng().random_range(0..=base / 2))
+impl Resend {
+    pub(crate) fn of(method: &Method) -> Self {
+        if method == Method::POST {
+            Resend::Never
+        } else {
+            Resend::Safe
+        }
+    }
+}
+
+/// A request that creates got no answer (a 5xx, a dropped connection): it may or
+/// may not have been done. Callers find out before deciding to send it again.
+#[derive(Debug)]
+pub struct Unclear {
+    /// `METHOD path`.
+    pub what: String,
+    pub cause: String,
+}
+
+impl std::fmt::Display for Unclear {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "no answer to `{}` ({}); it may or may not have been done",
+            self.what, self.cause
+        )
+    }
+}
+
+impl std::error::Error for Unclear {}
+
+/// The failure after the last unanswered try: what was looked for, the last cause,
+/// and what to do. Nothing was done twice, so running the step again is safe.
+pub(crate) fn gave_up(e: &anyhow::Error, what: String) -> anyhow::Error {
+    Failure::new(format!("{what}: {e:#}"))
+        .hint("GitHub kept failing to answer; run the step again: it looks for what was done before doing it")
+        .into()
+}
+
+/// Whether `e` is (or wraps) an [`Unclear`].
+pub fn is_unclear(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<Unclear>().is_some())
 }
 
 /// Percent-encode a query value.
@@ -459,7 +586,7 @@ mod tests {
         let mut h = http::HeaderMap::new();
         assert_eq!(
             retry_wait(StatusCode::BAD_GATEWAY, &h, ""),
-            Some(Duration::from_millis(500))
+            Some(Duration::ZERO)
         );
         assert_eq!(
             retry_wait(
@@ -492,6 +619,29 @@ mod tests {
             d >= Duration::from_secs(4) && d <= Duration::from_secs(7),
             "{d:?}"
         );
+    }
+
+    #[test]
+    fn only_posts_are_never_resent_blindly() {
+        assert_eq!(Resend::of(&Method::POST), Resend::Never);
+        for m in [
+            Method::GET,
+            Method::HEAD,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ] {
+            assert_eq!(Resend::of(&m), Resend::Safe, "{m}");
+        }
+        let e: anyhow::Error = Unclear {
+            what: "POST /repos/a/b/deployments".into(),
+            cause: "GitHub answered 502 Bad Gateway".into(),
+        }
+        .into();
+        assert!(is_unclear(
+            &e.context("cannot tell whether we could create a deployment")
+        ));
+        assert!(!is_unclear(&anyhow::anyhow!("no")));
     }
 
     #[test]

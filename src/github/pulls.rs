@@ -97,7 +97,7 @@ impl GitHub {
     ) -> anyhow::Result<PrState> {
         let (pr, operation) = match self.find_open_pr(head, base).await? {
             None => {
-                let pr = match self.create_pr(head, base, c).await {
+                let pr = match self.create_pr_once(head, base, c).await {
                     Ok(pr) => pr,
                     Err(e) if format!("{e:#}").contains("already exists") => {
                         // Another run opened it between our list and create.
@@ -125,6 +125,43 @@ impl GitHub {
         Ok(PrState::from_pr(pr, operation))
     }
 
+    /// Create the PR exactly once: after a lost answer, look for it by its head
+    /// before sending the create again. A PR found there after our unanswered
+    /// create is the one this run opened (`created`).
+    pub(crate) async fn create_pr_once(
+        &self,
+        head: &str,
+        base: &str,
+        c: &PrContent,
+    ) -> anyhow::Result<PullRequest> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.create_pr(head, base, c).await {
+                Err(e) if is_unclear(&e) => {
+                    if let Some(pr) = self.find_open_pr(head, base).await? {
+                        eprintln!(
+                            "github: {e:#}; #{} is open from `{head}`: it was created",
+                            pr.number
+                        );
+                        return Ok(pr);
+                    }
+                    if tries >= self.max_attempts {
+                        return Err(gave_up(
+                            &e,
+                            format!(
+                                "no pull request from `{head}` appeared after {tries} attempts"
+                            ),
+                        ));
+                    }
+                    eprintln!("github: {e:#}; no pull request from `{head}`: opening it again");
+                    tokio::time::sleep(Backoff::GITHUB.delay(tries)).await;
+                }
+                r => return r,
+            }
+        }
+    }
+
     pub(crate) async fn refresh(&self, pr: PullRequest, c: &PrContent) -> anyhow::Result<PrState> {
         // Labels an earlier run could not add (they are in the list answer already,
         // so a complete PR costs no call). Reviewers are not topped up: GitHub drops
@@ -135,11 +172,13 @@ impl GitHub {
             .filter(|l| !pr.labels.iter().any(|have| &have.name == *l))
             .collect();
         if !missing.is_empty() {
-            self.call(
+            // Adding labels that are there already changes nothing: safe to resend.
+            self.call_as(
                 Method::POST,
                 &self.repo_path(&format!("/issues/{}/labels", pr.number)),
                 Some(&json!({"labels": missing})),
                 "label the pull request",
+                Resend::Safe,
             )
             .await?;
         }
@@ -160,11 +199,12 @@ impl GitHub {
     /// Labels and reviewers of a new PR.
     pub(crate) async fn decorate(&self, number: u64, c: &PrContent) -> anyhow::Result<()> {
         if !c.labels.is_empty() {
-            self.call(
+            self.call_as(
                 Method::POST,
                 &self.repo_path(&format!("/issues/{number}/labels")),
                 Some(&json!({"labels": c.labels})),
                 "label the pull request",
+                Resend::Safe,
             )
             .await?;
         }
@@ -176,18 +216,25 @@ impl GitHub {
         // GITHUB_TOKEN won't have any organization permissions").
         let (users, teams) = split_reviewers(&c.reviewers);
         let path = self.repo_path(&format!("/pulls/{number}/requested_reviewers"));
+        // Requesting a reviewer twice requests them once: safe to resend.
         if !users.is_empty() {
-            self.call(
+            self.call_as(
                 Method::POST,
                 &path,
                 Some(&json!({"reviewers": users})),
                 "request reviewers",
+                Resend::Safe,
             )
             .await?;
         }
         if !teams.is_empty() {
             let a = self
-                .send(Method::POST, &path, Some(&json!({"team_reviewers": teams})))
+                .send_as(
+                    Method::POST,
+                    &path,
+                    Some(&json!({"team_reviewers": teams})),
+                    Resend::Safe,
+                )
                 .await?;
             if a.status == reqwest::StatusCode::UNPROCESSABLE_ENTITY {
                 let names: Vec<String> = c
@@ -221,13 +268,21 @@ impl GitHub {
             return Ok(None);
         };
         if let Some(text) = comment {
-            self.call(
-                Method::POST,
-                &self.repo_path(&format!("/issues/{}/comments", pr.number)),
-                Some(&json!({"body": text})),
-                "comment on the pull request",
-            )
-            .await?;
+            // A comment is not worth a second copy: after a lost answer, go on.
+            match self
+                .call(
+                    Method::POST,
+                    &self.repo_path(&format!("/issues/{}/comments", pr.number)),
+                    Some(&json!({"body": text})),
+                    "comment on the pull request",
+                )
+                .await
+            {
+                Err(e) if is_unclear(&e) => eprintln!("github: {e:#}; not commenting again"),
+                r => {
+                    r?;
+                }
+            }
         }
         let closed = self
             .update_pr(pr.number, &json!({"state": "closed"}))
@@ -236,6 +291,10 @@ impl GitHub {
     }
 
     /// `PUT …/pulls/{n}/merge`, only if the head is still `sha`.
+    ///
+    /// The head-sha guard makes the merge safe to resend. When a resent merge is
+    /// refused, or no answer comes at all, the PR is read: an earlier copy may have
+    /// merged it, and a merged PR is merged.
     pub async fn merge_now(
         &self,
         number: u64,
@@ -243,14 +302,23 @@ impl GitHub {
         method: MergeMethod,
     ) -> anyhow::Result<MergeTry> {
         let body = json!({"sha": sha, "merge_method": method.as_str()});
-        let a = self
+        let a = match self
             .send(
                 Method::PUT,
                 &self.repo_path(&format!("/pulls/{number}/merge")),
                 Some(&body),
             )
-            .await?;
-        match a.status.as_u16() {
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                return match self.merged_at(number, sha).await {
+                    Some(m) => Ok(m),
+                    None => Err(e),
+                };
+            }
+        };
+        let refused = match a.status.as_u16() {
             200 => {
                 #[derive(Deserialize)]
                 struct Merged {
@@ -259,14 +327,39 @@ impl GitHub {
                 }
                 let m: Merged = a.json("the merge")?;
                 if m.merged == Some(false) {
-                    return Ok(MergeTry::Refused(a.message()));
+                    MergeTry::Refused(a.message())
+                } else {
+                    return Ok(MergeTry::Merged(m.sha.unwrap_or_default()));
                 }
-                Ok(MergeTry::Merged(m.sha.unwrap_or_default()))
             }
-            405 => Ok(MergeTry::Refused(self.scrub(&a.message()))),
-            409 => Ok(MergeTry::HeadModified(self.scrub(&a.message()))),
-            _ => Err(self.error(&format!("merge pull request #{number}"), &a)),
+            405 => MergeTry::Refused(self.scrub(&a.message())),
+            409 => MergeTry::HeadModified(self.scrub(&a.message())),
+            _ => {
+                if a.resent
+                    && let Some(m) = self.merged_at(number, sha).await
+                {
+                    return Ok(m);
+                }
+                return Err(self.error(&format!("merge pull request #{number}"), &a));
+            }
+        };
+        if a.resent
+            && let Some(m) = self.merged_at(number, sha).await
+        {
+            return Ok(m);
         }
+        Ok(refused)
+    }
+
+    /// `Merged` when PR `number` is merged with head `sha` (read after an unclear
+    /// merge); `None` when it is not, or cannot be read.
+    async fn merged_at(&self, number: u64, sha: &str) -> Option<MergeTry> {
+        let pr = self.get_pr(number).await.ok()?;
+        if pr.merged == Some(true) && pr.head.sha == sha {
+            eprintln!("github: #{number} is merged (an earlier, unanswered merge did it)");
+            return Some(MergeTry::Merged(pr.merge_commit_sha.unwrap_or_default()));
+        }
+        None
     }
 
     /// GraphQL `enablePullRequestAutoMerge`, guarded by the head sha.
@@ -278,7 +371,10 @@ impl GitHub {
     ) -> anyhow::Result<AutoMerge> {
         let query = "mutation($id: ID!, $method: PullRequestMergeMethod!, $oid: GitObjectID) {\n  enablePullRequestAutoMerge(input: {pullRequestId: $id, mergeMethod: $method, expectedHeadOid: $oid}) {\n    pullRequest { number autoMergeRequest { enabledAt } }\n  }\n}";
         let body = json!({"query": query, "variables": {"id": node_id, "method": method.graphql(), "oid": sha}});
-        let a = self.send(Method::POST, GRAPHQL, Some(&body)).await?;
+        // Enabling auto-merge that is enabled already changes nothing: safe to resend.
+        let a = self
+            .send_as(Method::POST, GRAPHQL, Some(&body), Resend::Safe)
+            .await?;
         if !a.status.is_success() {
             return Err(self.error("enable auto-merge", &a));
         }

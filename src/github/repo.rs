@@ -5,6 +5,7 @@ use super::*;
 use crate::error::{Failure, UserError};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
+use std::time::Duration;
 
 impl GitHub {
     /// Commits in `head` not in `base` (`GET /compare/base...head`), oldest first.
@@ -136,6 +137,11 @@ impl GitHub {
     }
 
     /// Record a deployment of `git_ref` to `environment`; returns its id.
+    ///
+    /// Exactly once: the payload carries a marker unique to this call, and after a
+    /// lost answer the deployments of this sha and environment are searched for it
+    /// (`GET /deployments?sha=&environment=`, filters as in GitHub's REST reference
+    /// "List deployments") before the create is sent again.
     pub async fn create_deployment(
         &self,
         git_ref: &str,
@@ -143,6 +149,11 @@ impl GitHub {
         payload: &Value,
         description: &str,
     ) -> anyhow::Result<u64> {
+        let marker = marker();
+        let mut payload = payload.clone();
+        if let Some(p) = payload.as_object_mut() {
+            p.insert("gitops-action-marker".into(), marker.clone().into());
+        }
         let body = json!({
             "ref": git_ref,
             "environment": environment,
@@ -153,21 +164,82 @@ impl GitHub {
             "required_contexts": [],
             "transient_environment": false,
         });
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let e = match self
+                .call(
+                    Method::POST,
+                    &self.repo_path("/deployments"),
+                    Some(&body),
+                    "create a deployment",
+                )
+                .await
+            {
+                Ok(a) => {
+                    let v: Value = a.json("the deployment")?;
+                    return v["id"]
+                        .as_u64()
+                        .ok_or_else(|| Failure::new("the deployment has no id").into());
+                }
+                Err(e) if is_unclear(&e) => e,
+                Err(e) => return Err(e),
+            };
+            if let Some(id) = self
+                .find_deployment(git_ref, environment, &marker)
+                .await
+                .map_err(|f| f.context(format!("{e:#}")))?
+            {
+                eprintln!("github: {e:#}; deployment {id} carries our marker: it was created");
+                return Ok(id);
+            }
+            if tries >= self.max_attempts {
+                return Err(gave_up(
+                    &e,
+                    format!("no deployment to `{environment}` appeared after {tries} attempts"),
+                ));
+            }
+            eprintln!("github: {e:#}; no deployment carries our marker: creating it again");
+            tokio::time::sleep(Backoff::GITHUB.delay(tries)).await;
+        }
+    }
+
+    /// The deployment of `git_ref` to `environment` whose payload carries `marker`.
+    async fn find_deployment(
+        &self,
+        git_ref: &str,
+        environment: &str,
+        marker: &str,
+    ) -> anyhow::Result<Option<u64>> {
+        // `sha` matches the commit recorded at creation; `ref` the ref string given.
+        let filter = if git_ref.len() == 40 && git_ref.bytes().all(|b| b.is_ascii_hexdigit()) {
+            "sha"
+        } else {
+            "ref"
+        };
         let a = self
             .call(
-                Method::POST,
-                &self.repo_path("/deployments"),
-                Some(&body),
-                "create a deployment",
+                Method::GET,
+                &self.repo_path(&format!(
+                    "/deployments?{filter}={}&environment={}&per_page=100",
+                    enc(git_ref),
+                    enc(environment)
+                )),
+                None,
+                "list deployments",
             )
             .await?;
-        let v: Value = a.json("the deployment")?;
-        v["id"]
-            .as_u64()
-            .ok_or_else(|| Failure::new("the deployment has no id").into())
+        let list: Vec<Value> = a.json("the deployment list")?;
+        Ok(list
+            .iter()
+            .find(|d| d["payload"]["gitops-action-marker"].as_str() == Some(marker))
+            .and_then(|d| d["id"].as_u64()))
     }
 
     /// Set a deployment's state (`in_progress`, `success`, `failure`, …).
+    ///
+    /// Exactly once: after a lost answer the deployment's statuses are read, and the
+    /// status is sent again only when the newest is not this one.
     pub async fn deployment_status(
         &self,
         id: u64,
@@ -183,34 +255,171 @@ impl GitHub {
         if let Some(u) = log_url {
             body["log_url"] = u.into();
         }
-        self.call(
-            Method::POST,
-            &self.repo_path(&format!("/deployments/{id}/statuses")),
-            Some(&body),
-            "set the deployment status",
-        )
-        .await?;
-        Ok(())
+        let path = self.repo_path(&format!("/deployments/{id}/statuses"));
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let e = match self
+                .call(
+                    Method::POST,
+                    &path,
+                    Some(&body),
+                    "set the deployment status",
+                )
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) if is_unclear(&e) => e,
+                Err(e) => return Err(e),
+            };
+            // Newest first.
+            let a = self
+                .call(Method::GET, &path, None, "list deployment statuses")
+                .await
+                .map_err(|f| f.context(format!("{e:#}")))?;
+            let list: Vec<Value> = a.json("the deployment statuses")?;
+            if let Some(newest) = list.first()
+                && newest["state"].as_str() == Some(state)
+                && newest["description"].as_str() == Some(description)
+            {
+                eprintln!("github: {e:#}; deployment {id} is `{state}`: it was set");
+                return Ok(());
+            }
+            if tries >= self.max_attempts {
+                return Err(gave_up(
+                    &e,
+                    format!("deployment {id} is still not `{state}` after {tries} attempts"),
+                ));
+            }
+            eprintln!("github: {e:#}; deployment {id} is not `{state}`: setting it again");
+            tokio::time::sleep(Backoff::GITHUB.delay(tries)).await;
+        }
     }
 
     /// `workflow_dispatch` of `workflow` (file name or id) on `git_ref`.
+    ///
+    /// Never sent twice. After a lost answer the workflow's runs started by
+    /// `workflow_dispatch` on `git_ref` since just before the call are listed
+    /// (REST "List workflow runs for a workflow", `event`, `branch`, `created`); a
+    /// run there is ours. GitHub starts the run asynchronously and cannot tie it to a
+    /// dispatch, so when none shows up within a few seconds we cannot tell:
+    /// [`Dispatched::Unclear`], with the page to look at.
     pub async fn dispatch_workflow(
         &self,
         workflow: &str,
         git_ref: &str,
         inputs: &Value,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Dispatched> {
         let body = json!({"ref": git_ref, "inputs": inputs});
-        self.call(
-            Method::POST,
-            &self.repo_path(&format!(
-                "/actions/workflows/{}/dispatches",
+        // A few seconds of slack for a clock that runs ahead of GitHub's.
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs().saturating_sub(5))
+            .unwrap_or_default();
+        let e = match self
+            .call(
+                Method::POST,
+                &self.repo_path(&format!(
+                    "/actions/workflows/{}/dispatches",
+                    enc_path(workflow)
+                )),
+                Some(&body),
+                &format!("dispatch workflow `{workflow}`"),
+            )
+            .await
+        {
+            Ok(_) => return Ok(Dispatched::Started),
+            Err(e) if is_unclear(&e) => e,
+            Err(e) => return Err(e),
+        };
+        let path = self.repo_path(&format!(
+            "/actions/workflows/{}/runs?event=workflow_dispatch&branch={}&created={}&per_page=10",
+            enc_path(workflow),
+            enc(git_ref),
+            enc(&format!(">={}", iso8601(since)))
+        ));
+        for look in 0..self.max_attempts.max(2) {
+            if look > 0 {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            let a = self
+                .call(Method::GET, &path, None, "list workflow runs")
+                .await
+                .map_err(|f| f.context(format!("{e:#}")))?;
+            let v: Value = a.json("the workflow runs")?;
+            if let Some(run) = v["workflow_runs"].as_array().and_then(|r| r.first()) {
+                eprintln!(
+                    "github: {e:#}; run {} of `{workflow}` started: the dispatch was done",
+                    run["id"]
+                );
+                return Ok(Dispatched::Started);
+            }
+        }
+        Ok(Dispatched::Unclear {
+            why: format!("{e:#}"),
+            link: format!(
+                "{}/actions/workflows/{}",
+                self.web_url(),
                 enc_path(workflow)
-            )),
-            Some(&body),
-            &format!("dispatch workflow `{workflow}`"),
-        )
-        .await?;
-        Ok(())
+            ),
+        })
+    }
+}
+
+/// What [`GitHub::dispatch_workflow`] knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dispatched {
+    Started,
+    /// No answer, and no run to be seen: it may or may not have started.
+    Unclear {
+        why: String,
+        link: String,
+    },
+}
+
+/// A value unique to one call, to find what it created after a lost answer.
+fn marker() -> String {
+    use rand::Rng as _;
+    let run = std::env::var("GITHUB_RUN_ID").unwrap_or_default();
+    format!("{run}-{:016x}", rand::rng().random::<u64>())
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (UTC).
+pub(crate) fn iso8601(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (H. Hinnant, "chrono-Compatible Low-Level
+    // Date Algorithms", civil_from_days).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso8601_dates() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(iso8601(1_798_761_599), "2026-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn markers_differ() {
+        assert_ne!(marker(), marker());
     }
 }

@@ -178,7 +178,8 @@ impl Registry {
     }
 
     /// Send with the credentials the host asked for, answering one 401 challenge and
-    /// retrying 429, 5xx and transport errors with backoff (bounded).
+    /// retrying 429, 5xx and transport errors (refused, reset, timed out) with
+    /// backoff (bounded).
     pub(crate) async fn send<F>(
         &self,
         host: &str,
@@ -197,11 +198,20 @@ impl Registry {
             let resp = match req.send().await {
                 Ok(r) => r,
                 Err(e) => {
-                    if attempt < ATTEMPTS && (e.is_timeout() || e.is_connect()) && !e.is_builder() {
+                    // Every registry request is safe to resend: reads, PUTs of a
+                    // manifest or a blob named by its digest, and POSTs that mount a
+                    // blob or open an upload session (a spare session expires unused).
+                    // So a reset, like a refused connect or a timeout, is retried.
+                    if attempt < ATTEMPTS && !e.is_builder() {
                         tokio::time::sleep(self.backoff(attempt, None)).await;
                         continue;
                     }
-                    return Err(transport(host, e, "").into());
+                    // Name the operation: `PUT /v2/<name>/manifests/<tag>`.
+                    let what = build()
+                        .build()
+                        .map(|r| format!("{} {}", r.method(), r.url().path()))
+                        .unwrap_or_default();
+                    return Err(transport(host, e, &what).into());
                 }
             };
             let status = resp.status();
@@ -227,12 +237,12 @@ impl Registry {
     }
 
     pub(crate) fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let exp = self.inner.backoff * 2u32.pow(attempt.saturating_sub(1).min(6));
-        let jitter = Duration::from_millis(rand::random::<u64>() % 100);
         // Honour the registry's Retry-After, within reason for a CI step.
-        retry_after
-            .map(|d| d.min(Duration::from_secs(30)))
-            .unwrap_or(exp + jitter)
+        crate::retry::Backoff {
+            base: self.inner.backoff,
+            ..crate::retry::Backoff::REGISTRY
+        }
+        .wait(attempt, retry_after)
     }
 
     /// A failed response as an error: the registry's own code and message, as sent.
@@ -510,7 +520,7 @@ mod tests {
         );
         let b = r.backoff(3, None);
         assert!(
-            b >= Duration::from_millis(1000) && b < Duration::from_millis(1100),
+            b >= Duration::from_millis(500) && b <= Duration::from_millis(1000),
             "{b:?}"
         );
     }

@@ -37,13 +37,14 @@ impl Session {
                 let gh = self.github()?;
                 // The base the change went to (opened once per run; no API call).
                 let base = self.repo(cx)?.base.clone();
-                gh.dispatch_workflow(
-                    w,
-                    &base,
-                    &json!({"service": change.service.name, "env": change.env.name}),
-                )
-                .await
-                .map_err(|e| {
+                let dispatched = gh
+                    .dispatch_workflow(
+                        w,
+                        &base,
+                        &json!({"service": change.service.name, "env": change.env.name}),
+                    )
+                    .await
+                    .map_err(|e| {
                     Failure::new(format!(
                         "the merge is done, but the deploy workflow `{w}` could not be started: {e:#}"
                     ))
@@ -52,6 +53,22 @@ impl Session {
                         change.service.name, change.env.name
                     ))
                 })?;
+                if let crate::github::Dispatched::Unclear { why, link } = dispatched {
+                    // Sent again, it could deploy twice; not sent, it may never
+                    // deploy. Say so where people look, and leave it to them.
+                    let msg = format!(
+                        "the merge is done, but whether the deploy workflow `{w}` started cannot be told: {why}. Look at {link}: if no run of `{w}` on `{base}` started just now, run `deploy` for {} in `{}`",
+                        change.service.name, change.env.name
+                    );
+                    crate::action::warning(&msg);
+                    eprintln!("warning: {msg}");
+                    out.summary.push_str(&format!(
+                        "> [!WARNING]\n> Whether `{w}` started cannot be told (no answer from GitHub). [Look at its runs]({link}); if none started, run `deploy` for **{}** in `{}`.\n",
+                        change.service.name, change.env.name
+                    ));
+                    out.set("dispatch-unclear", w);
+                    return Ok(());
+                }
                 println!(
                     "dispatched `{w}` on `{base}` to deploy {} to {}",
                     change.service.name, change.env.name

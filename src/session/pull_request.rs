@@ -8,7 +8,6 @@ use crate::config::MergePolicy as ConfigPolicy;
 use crate::context::Context;
 use crate::error::Failure;
 use crate::git::{self, Publish, Target, Workspace};
-use crate::github::retry_delay;
 use crate::github::{self, GitHub, MergeMethod, MergePolicy, PrBody, PrContent};
 use crate::overlay::{self, SetImage};
 
@@ -355,7 +354,7 @@ pub async fn release(
                     "github: #{} {why}; re-applying the change on the new base",
                     pr.number
                 );
-                tokio::time::sleep(retry_delay(round)).await;
+                tokio::time::sleep(crate::retry::Backoff::GITHUB.delay(round)).await;
                 continue;
             }
             MergeOutcome::Blocked(why) => {

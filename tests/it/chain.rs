@@ -61,7 +61,13 @@ impl Rig {
     }
 
     fn with_registry(config: &str, reg: TestRegistry) -> Rig {
-        let image = format!("{}/acme/hello", reg.host());
+        let host = reg.host();
+        Rig::with_registry_at(config, reg, &host)
+    }
+
+    /// [`Rig::with_registry`] with images named by `host` (a proxy in front of `reg`).
+    fn with_registry_at(config: &str, reg: TestRegistry, host: &str) -> Rig {
+        let image = format!("{host}/acme/hello");
         let gh = GitHubStandIn::start_blocking().unwrap();
         let scratch = tempfile::tempdir().unwrap();
         // The bundled example's overlays, pointed at the local registry.
@@ -193,7 +199,8 @@ impl Rig {
         std::fs::write(&event_path, payload.to_string()).unwrap();
         let output = dir.path().join("output");
         let summary = dir.path().join("summary");
-        let mut c = Command::new(BIN);
+        // `GITOPS_ACTION_BIN` runs another build (the faults table's "before" column).
+        let mut c = Command::new(std::env::var("GITOPS_ACTION_BIN").unwrap_or(BIN.into()));
         clean_env(&mut c);
         c.current_dir(ws)
             .env("GITHUB_ACTIONS", "true")
@@ -1327,3 +1334,6 @@ async fn a_released_version_tag_is_never_moved() {
     );
     assert!(rig.gh.pulls(REPO).unwrap().is_empty());
 }
+
+/// Releases under injected faults (lost answers, resets, 5xx, rate limits).
+mod faults;

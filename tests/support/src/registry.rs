@@ -984,3 +984,165 @@ mod tests {
         );
     }
 }
+
+/// An HTTP proxy in front of a registry that injects [`Fault`]s on the nth request
+/// matching a method and path (`PUT` + `/manifests/`, …). Everything else is passed
+/// through as is, `Host` included, so the registry's `Location`s point here.
+///
+/// [`Fault`]: crate::fault::Fault
+pub struct FaultProxy {
+    addr: SocketAddr,
+    rules: Arc<Mutex<crate::fault::Rules>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl FaultProxy {
+    pub fn start(target: &str) -> Result<FaultProxy> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let rules = Arc::new(Mutex::new(crate::fault::Rules::default()));
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let st = ProxyState {
+            target: target.to_string(),
+            rules: rules.clone(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+        };
+        let thread = thread::Builder::new()
+            .name("registry-fault-proxy".into())
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let app = axum::Router::new().fallback(proxy).with_state(st);
+                    tokio::select! {
+                        _ = axum::serve(listener, app) => {}
+                        _ = stop_rx => {}
+                    }
+                });
+                rt.shutdown_timeout(Duration::from_millis(100));
+            })?;
+        Ok(FaultProxy {
+            addr,
+            rules,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// `host:port` to name images by.
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    pub fn inject(&self, fault: crate::fault::Fault) {
+        self.rules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .arm(fault);
+    }
+
+    pub fn faults_fired(&self) -> usize {
+        self.rules.lock().unwrap_or_else(|e| e.into_inner()).fired()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[derive(Clone)]
+struct ProxyState {
+    target: String,
+    rules: Arc<Mutex<crate::fault::Rules>>,
+    http: reqwest::Client,
+}
+
+async fn proxy(
+    axum::extract::State(st): axum::extract::State<ProxyState>,
+    req: axum::extract::Request,
+) -> axum::response::Response {
+    use crate::fault::FaultKind;
+    use axum::response::IntoResponse as _;
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let kind = st
+        .rules
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .hit(&method, &path);
+    // The distribution spec's error envelope.
+    let refuse = |status: u16, code: &str, retry: bool| {
+        let body = serde_json::json!({"errors": [{"code": code, "message": "injected fault", "detail": null}]});
+        let mut r = (
+            axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::BAD_GATEWAY),
+            axum::Json(body),
+        )
+            .into_response();
+        if retry {
+            r.headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+        }
+        r
+    };
+    match kind {
+        Some(FaultKind::Status(s)) => return refuse(s, "UNAVAILABLE", false),
+        Some(FaultKind::PrimaryRateLimit | FaultKind::SecondaryRateLimit) => {
+            return refuse(429, "TOOMANYREQUESTS", true);
+        }
+        Some(FaultKind::DropBefore) => return crate::fault::drop_connection(),
+        _ => {}
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        return refuse(400, "BAD_REQUEST", false);
+    };
+    let url = format!(
+        "http://{}{}",
+        st.target,
+        parts.uri.path_and_query().map_or("/", |p| p.as_str())
+    );
+    let mut fwd = st.http.request(parts.method.clone(), &url).body(body);
+    for (k, v) in parts.headers.iter() {
+        fwd = fwd.header(k, v);
+    }
+    let resp = match fwd.send().await {
+        Ok(r) => r,
+        Err(_) => return refuse(502, "UNAVAILABLE", false),
+    };
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.bytes().await.unwrap_or_default();
+    match kind {
+        Some(FaultKind::LostAnswer) => refuse(502, "UNAVAILABLE", false),
+        Some(FaultKind::DropAfter) => crate::fault::drop_connection(),
+        _ => {
+            let mut r = axum::response::Response::new(axum::body::Body::from(bytes));
+            *r.status_mut() = status;
+            for (k, v) in headers.iter() {
+                if k != "transfer-encoding" && k != "connection" {
+                    r.headers_mut().append(k, v.clone());
+                }
+            }
+            r
+        }
+    }
+}

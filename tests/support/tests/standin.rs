@@ -869,6 +869,181 @@ async fn injected_failures_answer_first() {
     assert_eq!(api.call("GET", "/repos/acme/app", None).await.0, 200);
 }
 
+/// Faults on the nth matching request: each kind does (or skips) the work and
+/// answers as documented. Rate limits as in github/docs
+/// `content/rest/using-the-rest-api/rate-limits-for-the-rest-api.md` ("Exceeding the
+/// rate limit"): primary 403 with `x-ratelimit-remaining: 0` and `x-ratelimit-reset`;
+/// secondary 403 with `retry-after` and "secondary rate limit" in the message.
+#[tokio::test]
+async fn faults_hit_the_nth_matching_request() {
+    use gitops_testkit::github::{Fault, FaultKind};
+    let gh = setup();
+    gh.add_token(TOKEN, TokenGrants::github_token());
+    let api = Api::new(&gh, Some(TOKEN));
+    let sha = gh.branch_sha("acme/app", "main").unwrap().unwrap();
+    let deploy = || json!({"ref": sha, "environment": "dev", "required_contexts": []});
+    let count = || gh.deployments("acme/app").unwrap().len();
+
+    // A status: nothing done. The 2nd POST to /deployments only.
+    gh.inject(Fault::new(
+        "POST",
+        "/deployments",
+        2,
+        FaultKind::Status(502),
+    ));
+    assert_eq!(
+        api.call("GET", "/repos/acme/app/deployments", None).await.0,
+        200
+    );
+    assert_eq!(
+        api.call("POST", "/repos/acme/app/deployments", Some(deploy()))
+            .await
+            .0,
+        201
+    );
+    assert_eq!(
+        api.call("POST", "/repos/acme/app/deployments", Some(deploy()))
+            .await
+            .0,
+        502
+    );
+    assert_eq!(count(), 1);
+    assert_eq!(gh.faults_fired(), 1);
+
+    // A lost answer: done, then 502.
+    gh.inject(Fault::new("POST", "/deployments", 1, FaultKind::LostAnswer));
+    assert_eq!(
+        api.call("POST", "/repos/acme/app/deployments", Some(deploy()))
+            .await
+            .0,
+        502
+    );
+    assert_eq!(count(), 2);
+
+    // Dropped connections, before and after the work: no answer at all.
+    let raw = |body: Value| {
+        reqwest::Client::new()
+            .post(format!("{}/repos/acme/app/deployments", gh.api_url()))
+            .bearer_auth(TOKEN)
+            .header("user-agent", "standin-test")
+            .body(body.to_string())
+            .send()
+    };
+    gh.inject(Fault::new("POST", "/deployments", 1, FaultKind::DropBefore));
+    assert!(raw(deploy()).await.is_err());
+    assert_eq!(count(), 2);
+    gh.inject(Fault::new("POST", "/deployments", 1, FaultKind::DropAfter));
+    assert!(raw(deploy()).await.is_err());
+    assert_eq!(count(), 3);
+
+    // Rate limits: refused, with GitHub's headers and bodies.
+    gh.inject(Fault::new(
+        "GET",
+        "/repos/acme/app",
+        1,
+        FaultKind::PrimaryRateLimit,
+    ));
+    let r = reqwest::Client::new()
+        .get(format!("{}/repos/acme/app", gh.api_url()))
+        .bearer_auth(TOKEN)
+        .header("user-agent", "standin-test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(r.headers()["x-ratelimit-remaining"], "0");
+    let reset: u64 = r.headers()["x-ratelimit-reset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(reset >= now && reset <= now + 2, "{reset} vs {now}");
+    assert!(r.text().await.unwrap().contains("API rate limit exceeded"));
+    gh.inject(Fault::new(
+        "",
+        "/repos/acme/app",
+        1,
+        FaultKind::SecondaryRateLimit,
+    ));
+    let r = reqwest::Client::new()
+        .get(format!("{}/repos/acme/app", gh.api_url()))
+        .bearer_auth(TOKEN)
+        .header("user-agent", "standin-test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(r.headers()["retry-after"], "1");
+    assert!(r.text().await.unwrap().contains("secondary rate limit"));
+    assert_eq!(api.call("GET", "/repos/acme/app", None).await.0, 200);
+    assert_eq!(gh.faults_fired(), 6);
+
+    // git smart HTTP too: a push whose answer is lost has landed.
+    gh.inject(Fault::new(
+        "POST",
+        "git-receive-pack",
+        1,
+        FaultKind::LostAnswer,
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let url = gh.git_url_with_token("acme", "app", TOKEN);
+    git_ok(dir.path(), &["clone", "-q", &url, "w"]);
+    let w = dir.path().join("w");
+    std::fs::write(w.join("x"), "x\n").unwrap();
+    git_ok(&w, &["add", "-A"]);
+    git_ok(&w, &["commit", "-q", "-m", "x"]);
+    let pushed = git(&w, &["push", "-q", "origin", "HEAD:refs/heads/lost"]);
+    assert!(!pushed.status.success(), "the answer was lost");
+    assert_eq!(
+        gh.branch_sha("acme/app", "lost").unwrap().as_deref(),
+        Some(git_ok(&w, &["rev-parse", "HEAD"]).as_str())
+    );
+}
+
+/// A dispatch starts a run, listed as GitHub lists it (REST "List workflow runs for
+/// a workflow": `event`, `branch`, `created` filters; `workflow_runs`, newest first).
+#[tokio::test]
+async fn a_dispatch_is_listed_as_a_workflow_run() {
+    let gh = setup();
+    gh.push_commit(
+        "acme/app",
+        "main",
+        &[(
+            ".github/workflows/d.yaml",
+            "on: workflow_dispatch\njobs: {}\n",
+        )],
+    )
+    .unwrap();
+    let api = Api::new(&gh, Some(TOKEN));
+    let runs = "/repos/acme/app/actions/workflows/d.yaml/runs?event=workflow_dispatch&branch=main&created=%3E%3D2000-01-01T00:00:00Z";
+    assert_eq!(api.call("GET", runs, None).await.1["total_count"], 0);
+    let (status, _) = api
+        .call(
+            "POST",
+            "/repos/acme/app/actions/workflows/d.yaml/dispatches",
+            Some(json!({"ref": "main", "inputs": {}})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (status, v) = api.call("GET", runs, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(v["total_count"], 1, "{v}");
+    assert_eq!(v["workflow_runs"][0]["event"], "workflow_dispatch");
+    assert_eq!(v["workflow_runs"][0]["head_branch"], "main");
+    assert_eq!(
+        v["workflow_runs"][0]["id"].as_u64(),
+        Some(gh.dispatches("acme/app").unwrap()[0].run_id)
+    );
+    let later = "/repos/acme/app/actions/workflows/d.yaml/runs?created=%3E%3D2999-01-01T00:00:00Z";
+    assert_eq!(api.call("GET", later, None).await.1["total_count"], 0);
+    let other = "/repos/acme/app/actions/workflows/d.yaml/runs?branch=other";
+    assert_eq!(api.call("GET", other, None).await.1["total_count"], 0);
+}
+
 /// The answers parse with octocrab's own models, as the product reads them.
 #[tokio::test]
 async fn octocrab_models_parse_the_answers() {

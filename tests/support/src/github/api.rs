@@ -707,6 +707,7 @@ fn repo_route(
             need(g.actions_write)?;
             dispatch(st, c, full, wf)
         }
+        ("GET", ["actions", "workflows", wf, "runs"]) => workflow_runs(st, c, full, wf),
         ("GET", ["collaborators", user, "permission"]) => {
             let base = st.base_url.clone();
             let repo = st.repo(full).map_err(internal)?;
@@ -2308,13 +2309,52 @@ fn dispatch(st: &mut State, c: &Call, full: &str, wf: &str) -> Result<Reply, Api
             ),
         ));
     }
+    let run_id = st.id();
+    let repo = st.repo_mut(full).map_err(internal)?;
     repo.dispatches.push(DispatchInfo {
         workflow: wf.to_string(),
         git_ref: r,
         inputs,
         actor: c.grants.user_login.clone(),
+        run_id,
+        created_at: now(),
     });
     no_content()
+}
+
+/// `GET …/actions/workflows/{wf}/runs`: the runs dispatches started, newest first,
+/// filtered by `event`, `branch`, `actor` and `created` (`>=TIME` only), as in the
+/// REST reference "List workflow runs for a workflow". Only `workflow_dispatch`
+/// runs exist here.
+fn workflow_runs(st: &State, c: &Call, full: &str, wf: &str) -> Result<Reply, ApiError> {
+    let base = st.base_url.clone();
+    let repo = st.repo(full).map_err(internal)?;
+    let since = c
+        .q("created")
+        .map(|v| v.trim_start_matches(">=").to_string());
+    let runs: Vec<Value> = repo
+        .dispatches
+        .iter()
+        .rev()
+        .filter(|d| d.workflow == wf)
+        .filter(|_| c.q("event").is_none_or(|e| e == "workflow_dispatch"))
+        .filter(|d| c.q("branch").is_none_or(|b| d.git_ref == b))
+        .filter(|d| c.q("actor").is_none_or(|a| d.actor == a))
+        .filter(|d| since.as_deref().is_none_or(|t| d.created_at.as_str() >= t))
+        .map(|d| {
+            json!({
+                "id": d.run_id,
+                "path": format!(".github/workflows/{}", d.workflow),
+                "event": "workflow_dispatch",
+                "head_branch": d.git_ref,
+                "status": "queued",
+                "created_at": d.created_at,
+                "actor": {"login": d.actor},
+                "html_url": format!("{base}/{full}/actions/runs/{}", d.run_id),
+            })
+        })
+        .collect();
+    ok(json!({"total_count": runs.len(), "workflow_runs": runs}))
 }
 
 // -- GraphQL ---------------------------------------------------------------------

@@ -30,6 +30,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 
+use crate::fault::Rules;
+pub use crate::fault::{Fault, FaultKind};
 use git::Bare;
 pub use git::Person;
 
@@ -234,6 +236,9 @@ pub struct DispatchInfo {
     pub git_ref: String,
     pub inputs: Value,
     pub actor: String,
+    /// The workflow run the dispatch started (listed by `GET …/actions/workflows/{wf}/runs`).
+    pub run_id: u64,
+    pub created_at: String,
 }
 
 // -- state ------------------------------------------------------------------
@@ -250,6 +255,8 @@ pub(crate) struct State {
     pub log: Vec<Request>,
     /// Answers forced on the next API requests (status, `Retry-After` seconds).
     pub faults: Vec<(u16, Option<u64>)>,
+    /// Faults on the nth request matching method and path (API and git alike).
+    pub rules: Rules,
 }
 
 pub(crate) struct Repo {
@@ -528,6 +535,7 @@ impl GitHubStandIn {
             next_id: 1000,
             log: Vec::new(),
             faults: Vec::new(),
+            rules: Rules::default(),
         }));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<()>>();
@@ -920,6 +928,18 @@ impl GitHubStandIn {
     }
 }
 
+impl GitHubStandIn {
+    /// Arm `fault` (REST, GraphQL and git smart HTTP all pass through it).
+    pub fn inject(&self, fault: Fault) {
+        self.lock().rules.arm(fault);
+    }
+
+    /// The armed faults that have hit a request.
+    pub fn faults_fired(&self) -> usize {
+        self.lock().rules.fired()
+    }
+}
+
 impl Drop for GitHubStandIn {
     fn drop(&mut self) {
         if let Some(s) = self.stop.take() {
@@ -942,6 +962,125 @@ async fn route(
     axum::extract::State(state): axum::extract::State<Shared>,
     req: axum::extract::Request,
 ) -> axum::response::Response {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let kind = state
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .rules
+        .hit(&method, &path);
+    let Some(kind) = kind else {
+        return serve(state, req).await;
+    };
+    let log = |status: u16| {
+        let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+        let logged = req_kind(&path);
+        st.log.push(Request {
+            kind: logged,
+            method: method.clone(),
+            path: path.clone(),
+            status,
+        });
+    };
+    match kind {
+        FaultKind::Status(code) => {
+            log(code);
+            fault_answer(code, "Server Error", &[])
+        }
+        FaultKind::PrimaryRateLimit => {
+            log(403);
+            let reset = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() + 1)
+                .unwrap_or_default()
+                .to_string();
+            fault_answer(
+                403,
+                "API rate limit exceeded for installation ID 1.",
+                &[
+                    ("x-ratelimit-limit", "1000".into()),
+                    ("x-ratelimit-remaining", "0".into()),
+                    ("x-ratelimit-used", "1000".into()),
+                    ("x-ratelimit-reset", reset),
+                    ("x-ratelimit-resource", "core".into()),
+                ],
+            )
+        }
+        FaultKind::SecondaryRateLimit => {
+            log(403);
+            fault_answer(
+                403,
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+                &[
+                    ("retry-after", "1".into()),
+                    ("x-ratelimit-limit", "1000".into()),
+                    ("x-ratelimit-remaining", "900".into()),
+                ],
+            )
+        }
+        FaultKind::DropBefore => {
+            log(0);
+            crate::fault::drop_connection()
+        }
+        FaultKind::LostAnswer | FaultKind::DropAfter => {
+            // The work is done (the whole answer produced, a CGI run to its end)…
+            let resp = serve(state.clone(), req).await;
+            let _ = axum::body::to_bytes(resp.into_body(), usize::MAX).await;
+            // …and the answer lost.
+            if kind == FaultKind::DropAfter {
+                log(0);
+                crate::fault::drop_connection()
+            } else {
+                log(502);
+                fault_answer(502, "Server Error", &[])
+            }
+        }
+    }
+}
+
+fn req_kind(path: &str) -> RequestKind {
+    if path == "/api/graphql" || path == "/graphql" {
+        RequestKind::GraphQl
+    } else if path.starts_with("/api/v3") {
+        RequestKind::Rest
+    } else if smart::is_git_path(path) {
+        RequestKind::Git
+    } else {
+        RequestKind::Other
+    }
+}
+
+fn fault_answer(
+    status: u16,
+    message: &str,
+    headers: &[(&str, String)],
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let body = if status == 403 && message.contains("secondary") {
+        serde_json::json!({"message": message, "documentation_url": "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"})
+    } else if status == 403 {
+        serde_json::json!({"message": message, "documentation_url": "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting"})
+    } else {
+        serde_json::json!({"message": message})
+    };
+    let mut resp = (
+        axum::http::StatusCode::from_u16(status)
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
+        axum::Json(body),
+    )
+        .into_response();
+    for (k, v) in headers {
+        if let (Ok(k), Ok(v)) = (
+            axum::http::HeaderName::from_bytes(k.as_bytes()),
+            axum::http::HeaderValue::from_str(v),
+        ) {
+            resp.headers_mut().insert(k, v);
+        }
+    }
+    resp
+}
+
+async fn serve(state: Shared, req: axum::extract::Request) -> axum::response::Response {
     let path = req.uri().path().to_string();
     if path == "/api/graphql"
         || path == "/graphql"
