@@ -238,7 +238,10 @@ pub struct Release {
     pub content: PrContent,
     pub policy: MergePolicy,
     pub method: MergeMethod,
-    /// Times a conflict or a moved head may send us back to re-apply the edit.
+    /// Times a conflict or a moved head may send us back to re-apply the edit
+    /// while the base stands still. A round lost because the base moved (another
+    /// release merged first: the others are making progress) counts only toward
+    /// four times this, so twenty racing releases all land without an endless loop.
     pub max_rounds: u32,
     /// Comment left on a stale PR we close.
     pub close_comment: Option<String>,
@@ -288,6 +291,9 @@ pub async fn release(
     let calls_before = gh.api_calls();
     let mut retries = 0;
     let mut round = 0;
+    let mut stalled = 0;
+    // The base of the round a conflict sent us back from.
+    let mut lost_on: Option<String> = None;
     loop {
         // libgit2 is blocking; a release does a handful of fetches and one push.
         let published = ws.publish(&req.publish, edit)?;
@@ -342,7 +348,11 @@ pub async fn release(
             MergeOutcome::Conflict(why) | MergeOutcome::HeadModified(why) => {
                 round += 1;
                 retries += 1;
-                if round > req.max_rounds {
+                if lost_on.as_deref() == Some(published.base_sha.as_str()) || lost_on.is_none() {
+                    stalled += 1;
+                }
+                lost_on = Some(published.base_sha.clone());
+                if stalled > req.max_rounds || round > req.max_rounds.saturating_mul(4) {
                     return Err(Failure::new(format!(
                         "pull request #{} could not be merged after {round} attempts: {why}",
                         pr.number

@@ -11,6 +11,7 @@ use gitops_action::github::{
 };
 use gitops_action::overlay::{self, SetImage};
 use gitops_action::session::pull_request::{Release, release};
+use gitops_testkit::fault::{Fault, FaultKind};
 use gitops_testkit::github::{GitHubStandIn, Protection, TokenGrants};
 
 const REPO: &str = "acme/app";
@@ -462,6 +463,49 @@ async fn actions_may_not_open_prs_says_which_setting() {
 }
 
 /// 20 services released to the same overlay at once, each with `merge: auto`.
+/// A merge refused round after round on a base that stands still (no other release
+/// is landing) ends after `max_rounds` re-applies, with exit 1 and a hint: only
+/// rounds lost to a moving base may go beyond it (twenty racing releases, below).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_refused_on_a_still_base_gives_up_after_max_rounds() {
+    let gh = standin().await;
+    // GitHub's answer to a PR it can't merge: 405 "Pull Request is not mergeable"
+    // (rest-api-description, `PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge`).
+    for nth in 1..=40 {
+        gh.inject(Fault::new("PUT", "/merge", nth, FaultKind::Status(405)));
+    }
+    let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
+    let client = api(&gh, TOKEN);
+    let mut req = request("hello", "dev-1", "dev-2", MergePolicy::Immediate);
+    req.max_rounds = 3;
+    let err = release(
+        &ws,
+        &client,
+        &req,
+        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(gitops_action::error::exit_code(&err), 1);
+    assert!(
+        err.to_string()
+            .contains("could not be merged after 4 attempts"),
+        "{err:#}"
+    );
+    assert!(
+        gitops_action::error::hint_of(&err)
+            .unwrap()
+            .contains("run the step again")
+    );
+    assert_eq!(gh.faults_fired(), 4, "one merge per round, then it stops");
+    assert!(
+        gh.file_at(REPO, "main", OVERLAY)
+            .unwrap()
+            .unwrap()
+            .contains("newTag: dev-1")
+    );
+}
+
 #[test]
 fn twenty_concurrent_releases_all_merge_and_nothing_is_lost() {
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -985,7 +985,15 @@ async fn route(
     match kind {
         FaultKind::Status(code) => {
             log(code);
-            fault_answer(code, "Server Error", &[])
+            // GitHub's messages for the statuses only the merge answers with
+            // (rest-api-description, `PUT …/pulls/{pull_number}/merge`: 405 "Pull
+            // Request is not mergeable", 409 "Head branch was modified").
+            let message = match code {
+                405 => "Pull Request is not mergeable",
+                409 => "Head branch was modified. Review and try the merge again.",
+                _ => "Server Error",
+            };
+            fault_answer(code, message, &[])
         }
         FaultKind::PrimaryRateLimit => {
             log(403);
