@@ -10,6 +10,8 @@ mod models;
 mod pulls;
 mod repo;
 
+/// The merge policy is the config's: one enum from `.github/gitops.yaml` to the API.
+pub use crate::config::MergePolicy;
 pub use body::{PrBody, pr_title};
 pub use models::*;
 pub use repo::Dispatched;

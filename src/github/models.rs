@@ -148,30 +148,6 @@ pub struct PrContent {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum MergePolicy {
-    /// Merge now; fall back to auto-merge when checks or reviews are pending.
-    Immediate,
-    /// Merge when mergeable, else let GitHub merge once checks pass.
-    #[default]
-    Auto,
-    /// Leave it for reviewers.
-    Never,
-}
-
-impl std::str::FromStr for MergePolicy {
-    type Err = UserError;
-    fn from_str(s: &str) -> Result<Self, UserError> {
-        match s {
-            "immediate" => Ok(MergePolicy::Immediate),
-            "auto" => Ok(MergePolicy::Auto),
-            "never" => Ok(MergePolicy::Never),
-            _ => Err(UserError::new(format!("`{s}` is not a merge policy"))
-                .hint("use `auto`, `immediate`, `never` or `direct`")),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MergeMethod {
     #[default]
     Squash,

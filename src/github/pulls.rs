@@ -425,7 +425,8 @@ impl GitHub {
                     },
                 }
             }
-            MergePolicy::Auto => {
+            // `direct` opens no PR; given one anyway, it merges as `auto` does.
+            MergePolicy::Auto | MergePolicy::Direct => {
                 if pr.auto_merge {
                     // Still enabled from an earlier run; a leased push keeps it.
                     return Ok(MergeOutcome::AutoMerge(None));

@@ -2,7 +2,7 @@
 //! read and checked when the session starts, before anything is written.
 
 use crate::action::Inputs;
-use crate::config::MergePolicy as ConfigPolicy;
+use crate::config::MergePolicy;
 use crate::context::Context;
 use crate::error::UserError;
 use crate::git::{GitOptions, Identity};
@@ -24,7 +24,7 @@ pub(crate) enum Chain {
 /// checked when the session starts: one found bad after the image was placed or the
 /// PR merged would stop the run half-done.
 pub(crate) struct ChangeInputs {
-    pub(crate) merge: Option<ConfigPolicy>,
+    pub(crate) merge: Option<MergePolicy>,
     pub(crate) method: MergeMethod,
     pub(crate) chain: Chain,
     pub(crate) deploy_workflow: Option<String>,
@@ -36,7 +36,7 @@ pub(crate) struct ChangeInputs {
 impl ChangeInputs {
     pub(crate) fn from_inputs(i: &Inputs) -> Result<ChangeInputs, UserError> {
         let merge = match i.merge.as_deref() {
-            Some(m) => Some(ConfigPolicy::parse(m).ok_or_else(|| {
+            Some(m) => Some(MergePolicy::parse(m).ok_or_else(|| {
                 UserError::new(format!("input `merge` is `{m}`"))
                     .hint("use `auto`, `immediate`, `never` or `direct`")
             })?),

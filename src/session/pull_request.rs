@@ -4,7 +4,6 @@
 
 use super::*;
 use crate::action::Outputs;
-use crate::config::MergePolicy as ConfigPolicy;
 use crate::context::Context;
 use crate::error::Failure;
 use crate::git::{self, Publish, Target, Workspace};
@@ -60,7 +59,7 @@ impl Session {
                     let title =
                         github::pr_title(&service.name, &env.name, old.as_deref(), &change.tag);
                     match policy {
-                        ConfigPolicy::Direct => {
+                        MergePolicy::Direct => {
                             println!("dry run: would push this change to the base branch")
                         }
                         _ => println!(
@@ -141,7 +140,7 @@ impl Session {
         let req = Release {
             publish: Publish {
                 base: base.clone(),
-                target: if policy == ConfigPolicy::Direct {
+                target: if policy == MergePolicy::Direct {
                     Target::Direct
                 } else {
                     Target::Release(branch.clone())
@@ -156,11 +155,7 @@ impl Session {
                 reviewers,
                 draft: self.change.draft,
             },
-            policy: match policy {
-                ConfigPolicy::Auto | ConfigPolicy::Direct => MergePolicy::Auto,
-                ConfigPolicy::Immediate => MergePolicy::Immediate,
-                ConfigPolicy::Never => MergePolicy::Never,
-            },
+            policy,
             method,
             max_rounds: 10,
             close_comment: Some(format!(
