@@ -174,7 +174,7 @@ pub fn register_secret(secret: &str) {
     }
     secrets.push(secret.to_string());
     if in_actions() {
-        println!("::add-mask::{}", escape_data(secret));
+        crate::output::command(&format!("::add-mask::{}", escape_data(secret)));
     }
 }
 
@@ -224,7 +224,7 @@ pub fn error_annotation(d: &Diagnostic, title: &str) -> String {
 /// A notice: `::notice::` in Actions, `notice: …` on stderr elsewhere.
 pub fn notice(message: &str) {
     if in_actions() {
-        println!("::notice::{}", escape_data(&redact(message)));
+        crate::output::command(&format!("::notice::{}", escape_data(&redact(message))));
     } else {
         eprintln!("notice: {}", redact(message));
     }
@@ -233,7 +233,7 @@ pub fn notice(message: &str) {
 /// A warning, likewise.
 pub fn warning(message: &str) {
     if in_actions() {
-        println!("::warning::{}", escape_data(&redact(message)));
+        crate::output::command(&format!("::warning::{}", escape_data(&redact(message))));
     } else {
         eprintln!("warning: {}", redact(message));
     }
@@ -244,7 +244,7 @@ pub struct Group(bool);
 
 pub fn group(title: &str) -> Group {
     if in_actions() {
-        println!("::group::{}", escape_data(title));
+        crate::output::command(&format!("::group::{}", escape_data(&redact(title))));
         Group(true)
     } else {
         Group(false)
@@ -254,7 +254,7 @@ pub fn group(title: &str) -> Group {
 impl Drop for Group {
     fn drop(&mut self) {
         if self.0 {
-            println!("::endgroup::");
+            crate::output::command("::endgroup::");
         }
     }
 }

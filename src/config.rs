@@ -242,7 +242,7 @@ pub fn load(root: &Path, path: &Path, explicit: bool) -> anyhow::Result<Config> 
         root.join(path)
     };
     let owner = owner_from_env();
-    match crate::fs::read_user_file(&full, path)? {
+    match crate::fs::read_user_file(root, &full, path)? {
         Some(text) => Ok(parse(root, path, &text, owner)?),
         None if !explicit => Ok(default_config(root, owner)),
         None => Err(UserError::new(format!(
@@ -408,6 +408,18 @@ fn build_tree(text: &str) -> Result<Option<Spanned>, (Span, String)> {
                     node,
                     span: Span::new(start.start, span.end),
                 })
+            }
+            // Issue 14: config values end up in printed lines (codeowners, status,
+            // PR bodies); a newline in one could start a workflow command line.
+            Event::Scalar(v, ..) if v.chars().any(char::is_control) => {
+                let c = v.chars().find(|c| c.is_control()).unwrap_or_default();
+                return Err((
+                    span,
+                    format!(
+                        "a value holds a control character ({}): config values are single-line text",
+                        c.escape_unicode()
+                    ),
+                ));
             }
             Event::Scalar(v, style, ..) => Some(Spanned {
                 node: Node::Scalar(v.into_owned(), style),
@@ -641,8 +653,13 @@ pub fn parse(
 ) -> Result<Config, UserError> {
     let hint = "fix the config, then run `gitops-action status` to check it; the README's config reference lists every key";
     let tree = build_tree(text).map_err(|(span, msg)| {
-        UserError::at(location(path, span), format!("invalid YAML: {msg}"))
-            .hint("fix the YAML syntax at that place")
+        if msg.starts_with("a value holds a control character") {
+            UserError::at(location(path, span), msg)
+                .hint("remove the control character (a `\\n` or `\\t` escape in a quoted string, or a block scalar `|`, is one)")
+        } else {
+            UserError::at(location(path, span), format!("invalid YAML: {msg}"))
+                .hint("fix the YAML syntax at that place")
+        }
     })?;
     let Some(tree) = tree else {
         return Err(

@@ -933,7 +933,28 @@ fn read_in_tree(repo: &Repository, tree: &Tree<'_>, path: &str) -> anyhow::Resul
     let Some(id) = blob_id(tree, path) else {
         return Ok(None);
     };
+    // Issue 14: the base branch is repository text too. A link (mode 120000) would
+    // have its target read as YAML and be committed back as a link; refuse it, and
+    // any blob over the size cap, as the checkout's reader does.
+    if tree
+        .get_path(Path::new(path))
+        .is_ok_and(|e| e.filemode() == 0o120000)
+    {
+        return Err(UserError::new(format!(
+            "`{path}` is a symbolic link in the repository, not a regular file"
+        ))
+        .hint("overlays and config must be regular files: replace the link with the file itself")
+        .into());
+    }
     let blob = repo.find_blob(id)?;
+    if blob.size() as u64 > crate::fs::MAX_FILE_BYTES {
+        return Err(UserError::new(format!(
+            "`{path}` holds {} bytes, more than the {} this action reads",
+            blob.size(),
+            crate::fs::MAX_FILE_BYTES
+        ))
+        .into());
+    }
     let text = crate::fs::decode_user_text(std::path::Path::new(path), blob.content().to_vec())?;
     Ok(Some(text))
 }

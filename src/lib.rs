@@ -38,6 +38,8 @@ pub mod fs;
 pub mod git;
 /// GitHub over octocrab: idempotent release PRs, merge or auto-merge, deployments, dispatches.
 pub mod github;
+/// Action-mode output: only the workflow commands we mean reach the runner.
+pub mod output;
 /// Lossless reads and edits of `kustomization.yaml` image entries.
 pub mod overlay;
 /// Container registries: find the build of a commit, retag, copy across repositories.

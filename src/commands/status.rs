@@ -60,7 +60,7 @@ pub(crate) fn status(cx: &Context) -> anyhow::Result<Outputs> {
         let path = env.kustomization(&cx.root);
         let rel = cx.rel(&path);
         let mut map = BTreeMap::new();
-        if let Some(text) = crate::fs::read_user_file(&path, &rel)? {
+        if let Some(text) = crate::fs::read_user_file(&cx.root, &path, &rel)? {
             for entry in overlay::read_images(&rel, &text)? {
                 let image = entry.image().to_string();
                 if !discovered.contains(&image) {
@@ -168,9 +168,9 @@ pub(crate) fn status(cx: &Context) -> anyhow::Result<Outputs> {
 
 pub(crate) fn short(d: &Deployed) -> String {
     match (&d.tag, &d.digest) {
-        (Some(t), Some(g)) => format!("{t}@{}", &g[..g.len().min(19)]),
+        (Some(t), Some(g)) => format!("{t}@{}", g.chars().take(19).collect::<String>()),
         (Some(t), None) => t.clone(),
-        (None, Some(g)) => format!("@{}", &g[..g.len().min(19)]),
+        (None, Some(g)) => format!("@{}", g.chars().take(19).collect::<String>()),
         (None, None) => "(no tag)".into(),
     }
 }

@@ -152,7 +152,7 @@ pub(crate) fn deployed_entry(
 ) -> anyhow::Result<ImageEntry> {
     let path = env.kustomization(&cx.root);
     let rel = cx.rel(&path);
-    let text = crate::fs::read_user_file(&path, &rel)?.ok_or_else(|| {
+    let text = crate::fs::read_user_file(&cx.root, &path, &rel)?.ok_or_else(|| {
         UserError::new(format!("overlay `{}` does not exist", rel.display())).hint(format!(
             "check out the repository (actions/checkout) and the `overlay` of `{}`",
             env.name
@@ -196,8 +196,7 @@ pub(crate) fn env_var(k: &str) -> Option<String> {
 }
 
 pub(crate) fn short(sha: Option<&str>) -> String {
-    sha.map(|s| s[..s.len().min(7)].to_string())
-        .unwrap_or_default()
+    sha.map(|s| s.chars().take(7).collect()).unwrap_or_default()
 }
 
 pub(crate) fn truncate(s: &str, n: usize) -> String {
