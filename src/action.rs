@@ -144,6 +144,37 @@ impl Inputs {
             .collect()
     }
 
+    /// Issue 14: secrets arrive with a stray newline (`$(cat token)`, a secret
+    /// pasted with its line end). Trim them, and refuse one with a control
+    /// character inside (an HTTP header can't carry it: octocrab panicked on it),
+    /// so what is masked and redacted is exactly what is sent. The token falls
+    /// back to `INPUT_TOKEN`/`GITHUB_TOKEN` here, so the same clean value is used
+    /// by every client.
+    pub fn clean_secrets(&mut self) -> Result<(), UserError> {
+        if self.token.is_none() {
+            self.token = ["INPUT_TOKEN", "GITHUB_TOKEN"]
+                .iter()
+                .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()));
+        }
+        for (name, slot) in [
+            ("token", &mut self.token),
+            ("registry-password", &mut self.registry_password),
+        ] {
+            let Some(v) = slot.as_deref() else { continue };
+            let t = v.trim();
+            if let Some(at) = t.find(|c: char| c.is_control()) {
+                return Err(UserError::new(format!(
+                    "the `{name}` input holds a control character at byte {at} (its value is not shown)"
+                ))
+                .hint(format!(
+                    "pass the secret as one line: check how `{name}` is set (a file read with its line end, a pasted secret)"
+                )));
+            }
+            *slot = Some(t.to_string());
+        }
+        Ok(())
+    }
+
     /// The secrets among the inputs, to be masked and redacted.
     pub fn secrets(&self) -> Vec<String> {
         [&self.token, &self.registry_password]

@@ -63,6 +63,7 @@ impl Format {
 
 /// Run the command the inputs name.
 pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
+    inputs.clean_secrets()?;
     for s in inputs.secrets() {
         action::register_secret(&s);
     }

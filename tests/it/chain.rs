@@ -883,6 +883,56 @@ async fn access_is_refused_for_an_actor_outside_allowed() {
     assert_eq!(s.out("tag"), "prd-1.2.3");
 }
 
+/// Issue 14, finding 6: on a re-run GitHub keeps `GITHUB_ACTOR` as the original
+/// user and puts who clicked "re-run" in `GITHUB_TRIGGERING_ACTOR` (docs
+/// "Contexts", `github.triggering_actor`: "If the workflow run is a re-run, this
+/// value may differ from github.actor"). Both must be admitted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_by_someone_outside_allowed_is_refused() {
+    let rig = Rig::new(CONFIG);
+    let ws = rig.checkout("ws", "main");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    rig.push_build(&sha);
+    let before = rig.gh.branch_sha(REPO, "main").unwrap();
+    let s = rig.step_env(
+        &ws,
+        "push",
+        push_event("refs/tags/v1.2.3", &sha),
+        &[("command", "release"), ("token", ALICE)],
+        &[
+            ("GITHUB_ACTOR", "alice"),
+            ("GITHUB_TRIGGERING_ACTOR", "mallory"),
+        ],
+    );
+    assert_eq!(s.run.code, 2, "{}", s.run.transcript());
+    assert!(
+        s.run.stderr.contains("error: `mallory` (who re-ran this workflow: `GITHUB_TRIGGERING_ACTOR`) may not release to environment `prod`"),
+        "{}",
+        s.run.stderr
+    );
+    assert!(rig.gh.pulls(REPO).unwrap().is_empty());
+    assert_eq!(rig.gh.branch_sha(REPO, "main").unwrap(), before);
+    assert!(
+        rig.reg
+            .client()
+            .get_manifest("acme/hello", "prd-1.2.3")
+            .unwrap()
+            .is_none(),
+        "nothing retagged"
+    );
+    // The same person re-running (or an unset variable) is the ordinary case.
+    let s = rig
+        .step_env(
+            &ws,
+            "push",
+            push_event("refs/tags/v1.2.3", &sha),
+            &[("command", "release")],
+            &[("GITHUB_TRIGGERING_ACTOR", "Alice")],
+        )
+        .ok();
+    assert_eq!(s.out("tag"), "prd-1.2.3");
+}
+
 /// `--dry-run` reads for real and writes nothing: no retag, no branch, no PR.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_release_prints_the_plan_and_writes_nothing() {
