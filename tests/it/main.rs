@@ -8,6 +8,7 @@ mod container;
 mod corpus;
 mod git;
 mod github;
+mod hostile;
 mod overlay;
 mod readme;
 mod registry;
