@@ -175,12 +175,18 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, UserError> {
         })
 }
 
-pub(crate) fn registry_options(inputs: &Inputs) -> RegistryOptions {
+/// `credential_host`: the registry written to, the only one `registry-username`
+/// and `registry-password` are offered to (issue 14).
+pub(crate) fn registry_options(
+    inputs: &Inputs,
+    credential_host: Option<String>,
+) -> RegistryOptions {
     RegistryOptions {
         username: inputs.registry_username.clone(),
         password: inputs.registry_password.clone(),
         insecure: Inputs::list(&inputs.insecure_registries),
         docker_config: None,
+        credential_host,
     }
 }
 

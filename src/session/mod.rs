@@ -66,7 +66,16 @@ pub(crate) struct Session {
 
 impl Session {
     pub(crate) fn new(cx: &Context) -> anyhow::Result<Session> {
-        let registry = Registry::new(registry_options(&cx.inputs));
+        // The service's image is what a run writes to: its host gets the explicit
+        // registry credentials, no other.
+        let host = cx
+            .inputs
+            .service
+            .as_deref()
+            .and_then(|s| cx.config.service(s).ok())
+            .and_then(|s| crate::registry::Reference::parse(&s.image).ok())
+            .map(|r| r.host);
+        let registry = Registry::new(registry_options(&cx.inputs, host));
         let github = if cx.dry_run {
             None
         } else {
