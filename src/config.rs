@@ -86,6 +86,9 @@ pub struct Environment {
     /// The environment promoted to after this one, if any.
     pub next: Option<String>,
     pub allowed: Option<Access>,
+    /// Whether the `merge` input may ask for `direct` (a push to the base with no
+    /// pull request). Default: yes, unless the environment has an `allowed:` rule.
+    pub allow_direct: bool,
 }
 
 impl Environment {
@@ -268,6 +271,7 @@ pub fn default_config(root: &Path, owner: Option<String>) -> Config {
         overlay: PathBuf::from("overlays").join(name),
         next: None,
         allowed: None,
+        allow_direct: true,
     };
     Config {
         file: None,
@@ -332,6 +336,7 @@ struct RawEnvironment {
     overlay: Option<String>,
     next: Option<String>,
     allowed: Option<RawAccess>,
+    allow_direct: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -486,6 +491,7 @@ const ENVIRONMENT: Shape = Shape::Map(&[
     ("overlay", Shape::Str),
     ("next", Shape::OptStr),
     ("allowed", ACCESS),
+    ("allow-direct", Shape::OneOf(&["true", "false"])),
 ]);
 const SERVICE: Shape = Shape::Map(&[
     ("image", Shape::Str),
@@ -862,13 +868,17 @@ fn validate(
             teams: a.teams,
             permission: a.permission,
         });
+        let merge = e.merge.unwrap_or(MergePolicy::Never);
+        let allow_direct = e
+            .allow_direct
+            .unwrap_or(allowed.is_none() || merge == MergePolicy::Direct);
         if let Some(t) = tag {
             environments.push(Environment {
                 name: e.name,
                 branches,
                 tags,
                 tag: t,
-                merge: e.merge.unwrap_or(MergePolicy::Never),
+                merge,
                 reviewers: e.reviewers,
                 labels: e.labels,
                 overlay: PathBuf::from(overlay),
@@ -879,6 +889,7 @@ fn validate(
                     None => None,
                 },
                 allowed,
+                allow_direct,
             });
         }
     }

@@ -119,7 +119,15 @@ pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
             ))
             .into());
     }
-    let cx = Context::load(inputs)?;
+    let mut cx = Context::load(inputs)?;
+    // Commands that write take their rules from the base branch (issue 14).
+    if matches!(
+        command.as_str(),
+        "release" | "promote" | "deploy" | "rollback"
+    ) && let Some(base) = crate::session::rules_from_base(&cx)?
+    {
+        cx.config = base;
+    }
     match command.as_str() {
         "status" => status::status(&cx),
         "resolve" => resolve::resolve(&cx),

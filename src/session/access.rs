@@ -14,6 +14,23 @@ impl Session {
     /// `github.triggering_actor`), so checking only the actor would let anyone who
     /// can re-run a job replay an admitted person's release.
     pub(crate) async fn check_access(&self, cx: &Context, env: &Environment) -> anyhow::Result<()> {
+        // Issue 14: an input must not bypass the environment's pull request (and its
+        // reviews) when the config says so.
+        if self.change.merge == Some(crate::config::MergePolicy::Direct)
+            && env.merge != crate::config::MergePolicy::Direct
+            && !env.allow_direct
+        {
+            return Err(UserError::new(format!(
+                "environment `{}` does not allow `merge: direct` from the input",
+                env.name
+            ))
+            .hint(format!(
+                "drop the `merge` input (the environment's own is `{}`), or set `allow-direct: true` on `{}` in the config on the base branch",
+                env.merge.as_str(),
+                env.name
+            ))
+            .into());
+        }
         let Some(rule) = &env.allowed else {
             return Ok(());
         };

@@ -12,6 +12,7 @@ mod history;
 mod image;
 mod inputs;
 pub mod pull_request;
+mod rules;
 
 use crate::action::Outputs;
 use crate::config::{Environment, Service};
@@ -27,6 +28,7 @@ use image::place_tag;
 use inputs::{Chain, ChangeInputs, Gate, git_options};
 pub(crate) use inputs::{build_mode, registry_options};
 use pull_request::ReleaseOutcome;
+pub(crate) use rules::rules_from_base;
 
 /// One overlay change to carry to an environment.
 pub(crate) struct Change<'a> {
@@ -68,11 +70,12 @@ impl Session {
     pub(crate) fn new(cx: &Context) -> anyhow::Result<Session> {
         // The service's image is what a run writes to: its host gets the explicit
         // registry credentials, no other.
-        let host = cx
-            .inputs
-            .service
-            .as_deref()
-            .and_then(|s| cx.config.service(s).ok())
+        let service = match (cx.inputs.service.as_deref(), cx.config.services.as_slice()) {
+            (Some(name), _) => cx.config.service(name).ok(),
+            (None, [only]) => Some(only.clone()),
+            (None, _) => None,
+        };
+        let host = service
             .and_then(|s| crate::registry::Reference::parse(&s.image).ok())
             .map(|r| r.host);
         let registry = Registry::new(registry_options(&cx.inputs, host));
