@@ -53,7 +53,7 @@ impl Identity {
 }
 
 /// How to reach and write the repository.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GitOptions {
     /// The checkout to use; when it is not a git repository we clone.
     pub workspace: PathBuf,
@@ -65,6 +65,19 @@ pub struct GitOptions {
     pub committer: Identity,
     /// Attempts after the first when the base moved or a push lost a race.
     pub max_retries: u32,
+}
+
+impl std::fmt::Debug for GitOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitOptions")
+            .field("workspace", &self.workspace)
+            .field("remote_url", &self.remote_url.as_deref().map(display_url))
+            .field("token", &crate::action::hidden(&self.token))
+            .field("author", &self.author)
+            .field("committer", &self.committer)
+            .field("max_retries", &self.max_retries)
+            .finish()
+    }
 }
 
 impl GitOptions {
@@ -198,6 +211,7 @@ pub fn open_foreign_owned(path: &Path) -> Result<Repository, git2::Error> {
 impl Workspace {
     /// Open the workspace checkout, or clone the remote (shallow) when there is none.
     pub fn open(opts: &GitOptions) -> anyhow::Result<Self> {
+        set_git_timeouts();
         let opened = if opts.workspace.join(".git").exists() || is_bare_repo(&opts.workspace) {
             Some(open_foreign_owned(&opts.workspace).map_err(|e| {
                 anyhow::Error::new(Failure::new(format!(
@@ -827,7 +841,17 @@ impl<'t> Auth<'t> {
         let token = self.token;
         let failed = self.failed.clone();
         let mut offered = false;
-        cbs.credentials(move |_url, _user, allowed| {
+        cbs.credentials(move |url, _user, allowed| {
+            // Issue 14: the token is GitHub's; it goes to the `GITHUB_SERVER_URL`
+            // origin only, never to another host a remote (or a redirect) names.
+            if token.is_some() && !token_may_go_to(url, &server_origin()) {
+                failed.set(true);
+                return Err(git2::Error::from_str(&format!(
+                    "the remote `{}` asks for credentials, but the token is only sent to `GITHUB_SERVER_URL` ({})",
+                    display_url(url),
+                    server_origin()
+                )));
+            }
             let Some(token) = token else {
                 failed.set(true);
                 return Err(git2::Error::from_str(
@@ -843,6 +867,37 @@ impl<'t> Auth<'t> {
         });
         cbs
     }
+}
+
+/// `GITHUB_SERVER_URL` (default `https://github.com`), as the origin the token
+/// belongs to.
+fn server_origin() -> String {
+    std::env::var("GITHUB_SERVER_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "https://github.com".into())
+}
+
+/// Whether `url` is on the origin (scheme, host, port) of `server`.
+fn token_may_go_to(url: &str, server: &str) -> bool {
+    match (reqwest::Url::parse(url), reqwest::Url::parse(server)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
+}
+
+/// Issue 14: a git server that accepts the connection and then says nothing would
+/// block until the job's timeout. libgit2's options are process-wide; set once.
+fn set_git_timeouts() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: set before any transport runs, from the one thread opening the
+        // workspace; libgit2 reads these when it connects.
+        unsafe {
+            let _ = git2::opts::set_server_connect_timeout_in_milliseconds(15_000);
+            let _ = git2::opts::set_server_timeout_in_milliseconds(120_000);
+        }
+    });
 }
 
 fn is_bare_repo(path: &Path) -> bool {
@@ -998,6 +1053,27 @@ mod tests {
         assert!(Identity::parse("bot@example.com").is_err());
         assert!(Identity::parse("<bot@example.com>").is_err());
         assert!(Identity::parse("Bot <>").is_err());
+    }
+
+    #[test]
+    fn the_token_goes_to_the_server_origin_only() {
+        let gh = "https://github.com";
+        assert!(token_may_go_to("https://github.com/acme/app.git", gh));
+        assert!(!token_may_go_to("https://evil.example/acme/app.git", gh));
+        assert!(!token_may_go_to("http://github.com/acme/app.git", gh));
+        assert!(!token_may_go_to(
+            "https://github.com.evil.example/a.git",
+            gh
+        ));
+        assert!(token_may_go_to(
+            "http://127.0.0.1:8080/a/b.git",
+            "http://127.0.0.1:8080"
+        ));
+        assert!(!token_may_go_to(
+            "http://127.0.0.1:8081/a/b.git",
+            "http://127.0.0.1:8080"
+        ));
+        assert!(!token_may_go_to("/local/path", gh));
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub const PERMISSION_HINT: &str = "the workflow needs `permissions: packages: wr
 pub(crate) const ATTEMPTS: u32 = 4;
 
 /// How to reach and log in to registries; one per run.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RegistryOptions {
     pub username: Option<String>,
     pub password: Option<String>,
@@ -60,6 +60,18 @@ pub struct RegistryOptions {
     /// other host (issue 14): a cross-registry copy reads its source with that
     /// host's own credentials (`config.json`, GHCR's token) or anonymously.
     pub credential_host: Option<String>,
+}
+
+impl fmt::Debug for RegistryOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryOptions")
+            .field("username", &self.username)
+            .field("password", &crate::action::hidden(&self.password))
+            .field("insecure", &self.insecure)
+            .field("docker_config", &self.docker_config)
+            .field("credential_host", &self.credential_host)
+            .finish()
+    }
 }
 
 /// A registry session for one run: credentials, cached tokens, a request counter.

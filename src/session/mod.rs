@@ -234,7 +234,19 @@ mod tests {
         assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
         assert_eq!(parse_duration(" 1h ").unwrap(), Duration::from_secs(3600));
-        for bad in ["", "0", "-1", "5x", "m", "1.5m"] {
+        assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86400));
+        // Issue 14: `n * 3600` used to wrap; over a day is refused.
+        for bad in [
+            "",
+            "0",
+            "-1",
+            "5x",
+            "m",
+            "1.5m",
+            "25h",
+            "18446744073709551615h",
+            "5124095576030432h",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

@@ -340,12 +340,13 @@ fn merged_pr_event(number: u64, head: &str, merge_sha: &str) -> serde_json::Valu
     serde_json::json!({
         "action": "closed",
         "number": number,
+        "repository": {"full_name": REPO},
         "pull_request": {
             "number": number,
             "merged": true,
             "merge_commit_sha": merge_sha,
-            "head": {"ref": head},
-            "base": {"ref": "main"},
+            "head": {"ref": head, "repo": {"full_name": REPO}},
+            "base": {"ref": "main", "repo": {"full_name": REPO}},
         }
     })
 }

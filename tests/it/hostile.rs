@@ -379,3 +379,66 @@ fn a_regular_overlay_is_still_edited() {
     );
     assert!(!Path::new(&ws.path().join("overlays/dev/kustomization.yaml")).is_symlink());
 }
+
+/// Finding 9: a `GITHUB_OUTPUT` that is a directory is named, and found before
+/// the overlay is written (it used to stop with exit 1, no path, after it).
+#[test]
+fn an_unwritable_github_output_is_named_before_anything_changes() {
+    let ws = Workspace::empty();
+    ws.write(
+        "overlays/dev/kustomization.yaml",
+        "images:\n  - name: ghcr.io/acme/hello\n    newTag: v1\n",
+    );
+    let out = ws.path().join("outdir");
+    std::fs::create_dir(&out).unwrap();
+    let mut c = ws.action();
+    c.env("GITHUB_REPOSITORY_OWNER", "acme")
+        .env("GITHUB_OUTPUT", &out)
+        .env("INPUT_COMMAND", "set-image")
+        .env("INPUT_ENV", "dev")
+        .env("INPUT_SERVICE", "hello")
+        .env("INPUT_TAG", "v9");
+    let run = Run::from(c.output().unwrap()).expect(1);
+    assert!(
+        run.stderr.contains(&format!(
+            "error: `GITHUB_OUTPUT` (`{}`) is a directory, so the step's results cannot be written",
+            out.display()
+        )),
+        "{}",
+        run.transcript()
+    );
+    assert!(
+        ws.read("overlays/dev/kustomization.yaml")
+            .contains("newTag: v1")
+    );
+}
+
+/// Finding 9: a `verify-url` with `user:password@` would be printed and posted as
+/// the deployment's `environment_url`; it is refused, and its value not shown.
+#[test]
+fn a_verify_url_with_credentials_is_refused_without_showing_it() {
+    let ws = Workspace::example();
+    let run = action_run(
+        &ws,
+        &[
+            ("command", "deploy"),
+            ("service", "hello"),
+            ("env", "dev"),
+            ("dry-run", "true"),
+            (
+                "verify-url",
+                "https://ops:hunter2-pw@dev.example.com/healthz",
+            ),
+        ],
+    )
+    .expect(2);
+    assert!(
+        run.stderr.contains(
+            "error: input `verify-url` carries credentials (`user:…@`); its value is not shown"
+        ),
+        "{}",
+        run.transcript()
+    );
+    assert!(!run.stderr.contains("hunter2") && !run.stdout.contains("hunter2"));
+    assert_no_foreign_commands(&run);
+}
