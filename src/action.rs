@@ -288,6 +288,12 @@ pub fn escape_data(s: &str) -> String {
         .replace('\n', "%0A")
 }
 
+/// The message of an annotation or group: escaped, and with `##[` split, which
+/// the runner's legacy parser finds anywhere in a line (`ActionCommand.TryParse`).
+pub fn escape_message(s: &str) -> String {
+    escape_data(s).replace("##[", "## [")
+}
+
 /// Escape a property value of a workflow command.
 pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
@@ -308,14 +314,14 @@ pub fn error_annotation(d: &Diagnostic, title: &str) -> String {
     format!(
         "::error {}::{}",
         props.join(","),
-        escape_data(&redact(&d.message))
+        escape_message(&redact(&d.message))
     )
 }
 
 /// A notice: `::notice::` in Actions, `notice: …` on stderr elsewhere.
 pub fn notice(message: &str) {
     if in_actions() {
-        crate::output::command(&format!("::notice::{}", escape_data(&redact(message))));
+        crate::output::command(&format!("::notice::{}", escape_message(&redact(message))));
     } else {
         eprintln!("notice: {}", redact(message));
     }
@@ -324,7 +330,7 @@ pub fn notice(message: &str) {
 /// A warning, likewise.
 pub fn warning(message: &str) {
     if in_actions() {
-        crate::output::command(&format!("::warning::{}", escape_data(&redact(message))));
+        crate::output::command(&format!("::warning::{}", escape_message(&redact(message))));
     } else {
         eprintln!("warning: {}", redact(message));
     }
@@ -335,7 +341,7 @@ pub struct Group(bool);
 
 pub fn group(title: &str) -> Group {
     if in_actions() {
-        crate::output::command(&format!("::group::{}", escape_data(&redact(title))));
+        crate::output::command(&format!("::group::{}", escape_message(&redact(title))));
         Group(true)
     } else {
         Group(false)

@@ -442,3 +442,217 @@ fn a_verify_url_with_credentials_is_refused_without_showing_it() {
     assert!(!run.stderr.contains("hunter2") && !run.stdout.contains("hunter2"));
     assert_no_foreign_commands(&run);
 }
+
+// ---------------------------------------------------------------------------
+// Hostile servers: a tiny HTTP/1.1 server per case, recording what it was sent.
+
+/// One request as received: method, path, and the `Authorization` header.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    auth: Option<String>,
+}
+
+type Reply = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// Serve `answer` on 127.0.0.1 (keep-alive, `Content-Length` bodies), logging
+/// every request. Returns the `host:port` and the log.
+fn serve(
+    answer: impl Fn(&Seen) -> Reply + Send + Sync + 'static,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Seen>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let answer = std::sync::Arc::new(answer);
+    let l2 = log.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let (log, answer) = (l2.clone(), answer.clone());
+            std::thread::spawn(move || {
+                let mut w = stream.try_clone().unwrap();
+                let mut r = BufReader::new(stream);
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut parts = line.split_whitespace();
+                    let (method, path) = (
+                        parts.next().unwrap_or("").to_string(),
+                        parts.next().unwrap_or("").to_string(),
+                    );
+                    let (mut len, mut auth) = (0usize, None);
+                    loop {
+                        let mut h = String::new();
+                        if r.read_line(&mut h).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let h = h.trim_end();
+                        if h.is_empty() {
+                            break;
+                        }
+                        let (k, v) = h.split_once(':').unwrap_or((h, ""));
+                        match k.to_ascii_lowercase().as_str() {
+                            "content-length" => len = v.trim().parse().unwrap_or(0),
+                            "authorization" => auth = Some(v.trim().to_string()),
+                            _ => {}
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    if r.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let seen = Seen { method, path, auth };
+                    log.lock().unwrap().push(seen.clone());
+                    let (code, headers, body) = answer(&seen);
+                    let mut resp =
+                        format!("HTTP/1.1 {code} X\r\nContent-Length: {}\r\n", body.len());
+                    for (k, v) in headers {
+                        resp.push_str(&format!("{k}: {v}\r\n"));
+                    }
+                    resp.push_str("\r\n");
+                    if w.write_all(resp.as_bytes()).is_err()
+                        || (seen.method != "HEAD" && w.write_all(&body).is_err())
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (host, log)
+}
+
+fn retag(src: &str, dst: &str, action: bool) -> Run {
+    let ws = Workspace::empty();
+    let mut c = if action { ws.action() } else { ws.cmd() };
+    c.args([
+        "retag",
+        src,
+        dst,
+        "--registry-username",
+        "bot",
+        "--registry-password",
+        "pw-4f9d2c7e1a",
+    ]);
+    Run::from(c.output().unwrap())
+}
+
+/// Finding 3: a token realm on another site, over plain HTTP, gets nothing: the
+/// run stops before sending, and the registry never saw the password either.
+#[test]
+fn a_plain_http_realm_on_another_site_gets_no_credentials() {
+    let (host, log) = serve(|_| {
+        (
+            401,
+            vec![(
+                "WWW-Authenticate".into(),
+                r#"Bearer realm="http://collector.invalid/token",service="x""#.into(),
+            )],
+            vec![],
+        )
+    });
+    let run = retag(
+        &format!("{host}/acme/hello:1"),
+        &format!("{host}/acme/hello:2"),
+        true,
+    )
+    .expect(1);
+    assert!(
+        run.stderr.contains(&format!(
+            "registry `{host}` asks for credentials at `http://collector.invalid/token`, which is not HTTPS; nothing was sent there"
+        )),
+        "{}",
+        run.transcript()
+    );
+    assert!(log.lock().unwrap().iter().all(|s| s.auth.is_none()));
+    assert!(!run.stderr.contains("pw-4f9d2c7e1a"));
+    assert_no_foreign_commands(&run);
+}
+
+/// Finding 2: a registry's error body is printed in the error; one carrying
+/// workflow commands is shown, defused, on stderr, and escaped in `::error`.
+#[test]
+fn a_registry_error_body_cannot_start_a_command() {
+    let (host, _log) = serve(|_| {
+        (
+            500,
+            vec![("Content-Type".into(), "application/json".into())],
+            br#"{"errors":[{"code":"X","message":"boom\n::warning title=x::from the registry\n::add-mask::abc\n##[error]legacy"}]}"#.to_vec(),
+        )
+    });
+    let run = retag(
+        &format!("{host}/acme/hello:1"),
+        &format!("{host}/acme/hello:2"),
+        true,
+    )
+    .expect(1);
+    assert!(
+        run.stderr
+            .contains("> ::warning title=x::from the registry"),
+        "{}",
+        run.transcript()
+    );
+    assert_no_foreign_commands(&run);
+}
+
+/// Finding 3: an upload `Location` on another origin (a storage service's
+/// presigned URL) gets no `Authorization`; the registry's own requests do.
+#[test]
+fn an_upload_location_on_another_origin_gets_no_authorization() {
+    use gitops_testkit::registry::{Auth, TestRegistry};
+    let src = TestRegistry::start(Auth::None).unwrap();
+    src.client()
+        .push_image("acme/hello", "sha-w", 2, 1000, 5)
+        .unwrap();
+    let (storage, storage_log) = serve(|_| (201, vec![], vec![]));
+    let (dst, dst_log) = serve(move |s| {
+        if s.auth.is_none() {
+            return (
+                401,
+                vec![("WWW-Authenticate".into(), r#"Basic realm="fake""#.into())],
+                vec![],
+            );
+        }
+        match (s.method.as_str(), s.path.as_str()) {
+            ("POST", p) if p.contains("/blobs/uploads/") => (
+                202,
+                vec![(
+                    "Location".into(),
+                    format!("http://{storage}/bucket/upload?X-Amz-Signature=abc"),
+                )],
+                vec![],
+            ),
+            ("PUT", p) if p.contains("/manifests/") => (201, vec![], vec![]),
+            _ => (404, vec![], vec![]),
+        }
+    });
+    let run = retag(
+        &format!("{}/acme/hello:sha-w", src.host()),
+        &format!("{dst}/mirror/hello:sha-w"),
+        false,
+    )
+    .expect(0);
+    let uploads = storage_log.lock().unwrap().clone();
+    assert_eq!(
+        uploads.len(),
+        3,
+        "config and two layers: {uploads:?}\n{}",
+        run.transcript()
+    );
+    assert!(
+        uploads
+            .iter()
+            .all(|s| s.method == "PUT" && s.auth.is_none()),
+        "{uploads:?}"
+    );
+    // The registry itself got the credentials, tied to it.
+    let seen = dst_log.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|s| s.auth.as_deref().is_some_and(|a| a.starts_with("Basic ")))
+    );
+}
