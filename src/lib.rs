@@ -34,6 +34,8 @@ pub mod environment;
 pub mod error;
 /// Repository files: read as untrusted text, written atomically.
 pub mod fs;
+#[cfg(test)]
+mod fuzz;
 /// Git on libgit2: open the workspace or clone, release commits without a worktree, leased pushes.
 pub mod git;
 /// GitHub over octocrab: idempotent release PRs, merge or auto-merge, deployments, dispatches.

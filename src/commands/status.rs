@@ -287,3 +287,23 @@ pub(crate) fn compare_base() -> Option<String> {
         .unwrap_or_else(|| "https://github.com".into());
     Some(format!("{}/{repo}", server.trim_end_matches('/')))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Issue 14, finding 8: whatever an overlay holds (it is read from the
+        /// repository, so anything that passes the reader), the status cell is cut
+        /// on characters, never inside one.
+        #[test]
+        fn status_cells_never_panic(
+            tag in proptest::option::of("\\PC{0,30}"),
+            digest in proptest::option::of("\\PC{0,30}"),
+        ) {
+            let d = Deployed { tag, digest, sha: None, file: String::new(), line: 1 };
+            let _ = short(&d);
+        }
+    }
+}
