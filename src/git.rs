@@ -293,7 +293,7 @@ impl Workspace {
             return Ok(b.trim_start_matches("refs/heads/").to_string());
         }
         let mut remote = self.repo.remote_anonymous(&self.url)?;
-        let auth = Auth::new(self.token.as_deref());
+        let auth = Auth::new(self.token.as_deref(), &self.url);
         let conn = remote
             .connect_auth(git2::Direction::Fetch, Some(auth.callbacks()), None)
             .map_err(|e| self.transport_error("list branches of", e, &auth))?;
@@ -486,7 +486,7 @@ impl Workspace {
         // Each attempt gets fresh callbacks: the token is offered once per attempt.
         let mut locked = 0;
         loop {
-            let auth = Auth::new(self.token.as_deref());
+            let auth = Auth::new(self.token.as_deref(), &self.url);
             let mut fo = FetchOptions::new();
             fo.remote_callbacks(auth.callbacks());
             if self.can_shallow() {
@@ -533,7 +533,7 @@ impl Workspace {
         force: bool,
     ) -> anyhow::Result<PushResult> {
         let mut remote = self.repo.remote_anonymous(&self.url)?;
-        let auth = Auth::new(self.token.as_deref());
+        let auth = Auth::new(self.token.as_deref(), &self.url);
         let dst = format!("refs/heads/{branch}");
         let moved: RefCell<Option<String>> = RefCell::new(None);
         let rejected: RefCell<Option<String>> = RefCell::new(None);
@@ -699,7 +699,7 @@ impl Workspace {
             }
             // Shallow history ended before we found enough versions: fetch deeper.
             let mut remote = self.repo.remote_anonymous(&self.url)?;
-            let auth = Auth::new(self.token.as_deref());
+            let auth = Auth::new(self.token.as_deref(), &self.url);
             let mut fo = FetchOptions::new();
             fo.remote_callbacks(auth.callbacks());
             if self.can_shallow() {
@@ -825,13 +825,17 @@ enum PushResult {
 /// asks again after a 401; answering with the same token would loop forever.
 struct Auth<'t> {
     token: Option<&'t str>,
+    /// The origin the token may go to: `GITHUB_SERVER_URL`, else (outside
+    /// Actions) the remote the workspace was opened with.
+    origin: String,
     failed: std::rc::Rc<std::cell::Cell<bool>>,
 }
 
 impl<'t> Auth<'t> {
-    fn new(token: Option<&'t str>) -> Self {
+    fn new(token: Option<&'t str>, remote: &str) -> Self {
         Auth {
             token,
+            origin: server_origin().unwrap_or_else(|| remote.to_string()),
             failed: Default::default(),
         }
     }
@@ -840,16 +844,17 @@ impl<'t> Auth<'t> {
         let mut cbs = RemoteCallbacks::new();
         let token = self.token;
         let failed = self.failed.clone();
+        let origin = self.origin.clone();
         let mut offered = false;
         cbs.credentials(move |url, _user, allowed| {
             // Issue 14: the token is GitHub's; it goes to the `GITHUB_SERVER_URL`
             // origin only, never to another host a remote (or a redirect) names.
-            if token.is_some() && !token_may_go_to(url, &server_origin()) {
+            if token.is_some() && !token_may_go_to(url, &origin) {
                 failed.set(true);
                 return Err(git2::Error::from_str(&format!(
-                    "the remote `{}` asks for credentials, but the token is only sent to `GITHUB_SERVER_URL` ({})",
+                    "`{}` asks for credentials, but the token is only sent to `{}` (`GITHUB_SERVER_URL`, else the workspace's remote)",
                     display_url(url),
-                    server_origin()
+                    display_url(&origin)
                 )));
             }
             let Some(token) = token else {
@@ -869,13 +874,11 @@ impl<'t> Auth<'t> {
     }
 }
 
-/// `GITHUB_SERVER_URL` (default `https://github.com`), as the origin the token
-/// belongs to.
-fn server_origin() -> String {
+/// `GITHUB_SERVER_URL`, the origin the token belongs to in Actions.
+fn server_origin() -> Option<String> {
     std::env::var("GITHUB_SERVER_URL")
         .ok()
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "https://github.com".into())
 }
 
 /// Whether `url` is on the origin (scheme, host, port) of `server`.

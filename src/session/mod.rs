@@ -61,6 +61,9 @@ pub(crate) struct Session {
     pub(crate) github: Option<GitHub>,
     /// The repository and base branch, opened (and the token tried) on first use.
     pub(crate) repo: std::cell::OnceCell<Repo>,
+    /// The base tip fetched when the rules were read, which proved the remote,
+    /// the token and the base already: the preflight needs no second fetch.
+    pub(crate) proven_tip: std::cell::OnceCell<String>,
     /// The health gate of `deploy`, read before anything is written.
     pub(crate) gate: Option<Gate>,
     pub(crate) change: ChangeInputs,
@@ -96,6 +99,7 @@ impl Session {
             registry,
             github,
             repo: std::cell::OnceCell::new(),
+            proven_tip: std::cell::OnceCell::new(),
             gate: Gate::from_inputs(&cx.inputs)?,
             change: ChangeInputs::from_inputs(&cx.inputs)?,
         })
@@ -105,6 +109,15 @@ impl Session {
     pub(crate) fn repo(&self, cx: &Context) -> anyhow::Result<&Repo> {
         if let Some(r) = self.repo.get() {
             return Ok(r);
+        }
+        // Opened (and its base fetched) when the rules were read from the base.
+        let opened = rules::OPENED
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some((repo, tip)) = opened {
+            let _ = self.proven_tip.set(tip);
+            return Ok(self.repo.get_or_init(|| repo));
         }
         let ws = Workspace::open(&git_options(cx)?)?;
         let base = match cx.inputs.base.as_deref() {
@@ -136,6 +149,9 @@ impl Session {
         }
         self.github()?;
         let Repo { ws, base } = self.repo(cx)?;
+        if self.proven_tip.get().is_some() {
+            return Ok(());
+        }
         self.base_tip(ws, base).map(drop)
     }
 

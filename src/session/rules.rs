@@ -13,8 +13,13 @@ use crate::error::UserError;
 use crate::git::Workspace;
 use std::path::Path;
 
-use super::env_var;
 use super::inputs::git_options;
+use super::{Repo, env_var};
+
+/// The workspace and base opened here, with the tip just fetched, handed to the
+/// session so the run opens and proves the remote once, as before (no extra
+/// round trips for reading the rules).
+pub(crate) static OPENED: std::sync::Mutex<Option<(Repo, String)>> = std::sync::Mutex::new(None);
 
 /// The config at the base branch tip, for a command that writes (not `--dry-run`,
 /// which plans from the checkout, and not without a repository to publish to).
@@ -60,5 +65,6 @@ pub(crate) fn rules_from_base(cx: &Context) -> anyhow::Result<Option<Config>> {
             .into());
         }
     };
+    *OPENED.lock().unwrap_or_else(|p| p.into_inner()) = Some((Repo { ws, base }, tip));
     Ok(Some(config))
 }
