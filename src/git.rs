@@ -211,7 +211,6 @@ pub fn open_foreign_owned(path: &Path) -> Result<Repository, git2::Error> {
 impl Workspace {
     /// Open the workspace checkout, or clone the remote (shallow) when there is none.
     pub fn open(opts: &GitOptions) -> anyhow::Result<Self> {
-        set_git_timeouts();
         let opened = if opts.workspace.join(".git").exists() || is_bare_repo(&opts.workspace) {
             Some(open_foreign_owned(&opts.workspace).map_err(|e| {
                 anyhow::Error::new(Failure::new(format!(
@@ -887,20 +886,6 @@ fn token_may_go_to(url: &str, server: &str) -> bool {
         (Ok(a), Ok(b)) => a.origin() == b.origin(),
         _ => false,
     }
-}
-
-/// Issue 14: a git server that accepts the connection and then says nothing would
-/// block until the job's timeout. libgit2's options are process-wide; set once.
-fn set_git_timeouts() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: set before any transport runs, from the one thread opening the
-        // workspace; libgit2 reads these when it connects.
-        unsafe {
-            let _ = git2::opts::set_server_connect_timeout_in_milliseconds(15_000);
-            let _ = git2::opts::set_server_timeout_in_milliseconds(120_000);
-        }
-    });
 }
 
 fn is_bare_repo(path: &Path) -> bool {

@@ -10,11 +10,15 @@ fn main() -> ExitCode {
     // In Actions, no line we print may be read as a workflow command we didn't
     // mean (issue 14): fds 1 and 2 go through a filter until the end.
     gitops_action::output::guard();
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        default_hook(info);
-        gitops_action::output::finish();
-    }));
+    // With `panic = "abort"` (the release profile) nothing runs after the hook:
+    // drain the filter there so the panic message reaches the log.
+    if cfg!(panic = "abort") {
+        let default_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            default_hook(info);
+            gitops_action::output::finish();
+        }));
+    }
     let code = run();
     gitops_action::output::finish();
     code
