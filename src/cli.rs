@@ -386,5 +386,14 @@ pub fn inputs() -> Result<Inputs, crate::error::UserError> {
         }
         return Ok(inputs);
     }
-    Ok(Cli::parse().into_inputs())
+    match Cli::try_parse() {
+        Ok(cli) => Ok(cli.into_inputs()),
+        // `--help`, `--version` and clap's own errors print and exit here: drain
+        // the Action-mode output filter first, or what they print is lost.
+        Err(e) => {
+            let _ = e.print();
+            crate::output::finish();
+            std::process::exit(e.exit_code());
+        }
+    }
 }

@@ -656,3 +656,23 @@ fn an_upload_location_on_another_origin_gets_no_authorization() {
             .any(|s| s.auth.as_deref().is_some_and(|a| a.starts_with("Basic ")))
     );
 }
+
+/// Regression (found by the container test): `--version`, `--help` and clap's
+/// own errors exit inside clap; in Actions the output filter must be drained
+/// first, or what they print is lost.
+#[test]
+fn clap_exits_still_print_in_actions() {
+    let ws = Workspace::empty();
+    let run = Run::from(ws.action().arg("--version").output().unwrap()).expect(0);
+    assert!(
+        run.stdout.starts_with("gitops-action "),
+        "{}",
+        run.transcript()
+    );
+    let run = Run::from(ws.action().arg("--no-such-flag").output().unwrap()).expect(2);
+    assert!(
+        run.stderr.contains("--no-such-flag"),
+        "{}",
+        run.transcript()
+    );
+}
