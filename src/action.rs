@@ -14,7 +14,7 @@ use crate::error::{Diagnostic, UserError};
 /// Every input of every command, as the Action and the CLI both give them.
 /// Values are strings as GitHub passes them; commands parse what they use, so an
 /// error can name the input and its value.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case", default)]
 pub struct Inputs {
     pub command: Option<String>,
@@ -55,6 +55,66 @@ pub struct Inputs {
     pub committer: Option<String>,
     pub message: Option<String>,
     pub workspace: Option<String>,
+}
+
+/// `***` in place of a secret that is set (issue 14: a `{:?}` must not print it).
+pub fn hidden(v: &Option<String>) -> Option<&'static str> {
+    v.as_ref().map(|_| "***")
+}
+
+impl std::fmt::Debug for Inputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const NAMES: [&str; 37] = [
+            "command",
+            "service",
+            "env",
+            "git_ref",
+            "sha",
+            "version",
+            "config",
+            "token",
+            "registry_username",
+            "registry_password",
+            "insecure_registries",
+            "build",
+            "merge",
+            "merge_method",
+            "base",
+            "reviewers",
+            "labels",
+            "draft",
+            "dry_run",
+            "deploy_workflow",
+            "chain",
+            "verify_url",
+            "verify_contains",
+            "verify_timeout",
+            "tag",
+            "digest",
+            "source",
+            "target",
+            "to",
+            "from",
+            "steps",
+            "format",
+            "check",
+            "author",
+            "committer",
+            "message",
+            "workspace",
+        ];
+        let mut shown = self.clone();
+        for s in [&mut shown.token, &mut shown.registry_password] {
+            *s = hidden(s).map(str::to_string);
+        }
+        let mut d = f.debug_struct("Inputs");
+        for (name, v) in NAMES.iter().zip(shown.fields_mut()) {
+            if v.is_some() {
+                d.field(name, v);
+            }
+        }
+        d.finish_non_exhaustive()
+    }
 }
 
 impl Inputs {
@@ -144,6 +204,37 @@ impl Inputs {
             .collect()
     }
 
+    /// Issue 14: secrets arrive with a stray newline (`$(cat token)`, a secret
+    /// pasted with its line end). Trim them, and refuse one with a control
+    /// character inside (an HTTP header can't carry it: octocrab panicked on it),
+    /// so what is masked and redacted is exactly what is sent. The token falls
+    /// back to `INPUT_TOKEN`/`GITHUB_TOKEN` here, so the same clean value is used
+    /// by every client.
+    pub fn clean_secrets(&mut self) -> Result<(), UserError> {
+        if self.token.is_none() {
+            self.token = ["INPUT_TOKEN", "GITHUB_TOKEN"]
+                .iter()
+                .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()));
+        }
+        for (name, slot) in [
+            ("token", &mut self.token),
+            ("registry-password", &mut self.registry_password),
+        ] {
+            let Some(v) = slot.as_deref() else { continue };
+            let t = v.trim();
+            if let Some(at) = t.find(|c: char| c.is_control()) {
+                return Err(UserError::new(format!(
+                    "the `{name}` input holds a control character at byte {at} (its value is not shown)"
+                ))
+                .hint(format!(
+                    "pass the secret as one line: check how `{name}` is set (a file read with its line end, a pasted secret)"
+                )));
+            }
+            *slot = Some(t.to_string());
+        }
+        Ok(())
+    }
+
     /// The secrets among the inputs, to be masked and redacted.
     pub fn secrets(&self) -> Vec<String> {
         [&self.token, &self.registry_password]
@@ -174,7 +265,7 @@ pub fn register_secret(secret: &str) {
     }
     secrets.push(secret.to_string());
     if in_actions() {
-        println!("::add-mask::{}", escape_data(secret));
+        crate::output::command(&format!("::add-mask::{}", escape_data(secret)));
     }
 }
 
@@ -197,6 +288,12 @@ pub fn escape_data(s: &str) -> String {
         .replace('\n', "%0A")
 }
 
+/// The message of an annotation or group: escaped, and with `##[` split, which
+/// the runner's legacy parser finds anywhere in a line (`ActionCommand.TryParse`).
+pub fn escape_message(s: &str) -> String {
+    escape_data(s).replace("##[", "## [")
+}
+
 /// Escape a property value of a workflow command.
 pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
@@ -217,14 +314,14 @@ pub fn error_annotation(d: &Diagnostic, title: &str) -> String {
     format!(
         "::error {}::{}",
         props.join(","),
-        escape_data(&redact(&d.message))
+        escape_message(&redact(&d.message))
     )
 }
 
 /// A notice: `::notice::` in Actions, `notice: …` on stderr elsewhere.
 pub fn notice(message: &str) {
     if in_actions() {
-        println!("::notice::{}", escape_data(&redact(message)));
+        crate::output::command(&format!("::notice::{}", escape_message(&redact(message))));
     } else {
         eprintln!("notice: {}", redact(message));
     }
@@ -233,7 +330,7 @@ pub fn notice(message: &str) {
 /// A warning, likewise.
 pub fn warning(message: &str) {
     if in_actions() {
-        println!("::warning::{}", escape_data(&redact(message)));
+        crate::output::command(&format!("::warning::{}", escape_message(&redact(message))));
     } else {
         eprintln!("warning: {}", redact(message));
     }
@@ -244,7 +341,7 @@ pub struct Group(bool);
 
 pub fn group(title: &str) -> Group {
     if in_actions() {
-        println!("::group::{}", escape_data(title));
+        crate::output::command(&format!("::group::{}", escape_message(&redact(title))));
         Group(true)
     } else {
         Group(false)
@@ -254,7 +351,7 @@ pub fn group(title: &str) -> Group {
 impl Drop for Group {
     fn drop(&mut self) {
         if self.0 {
-            println!("::endgroup::");
+            crate::output::command("::endgroup::");
         }
     }
 }
@@ -272,13 +369,51 @@ impl Outputs {
         self.values.insert(key.to_string(), value.to_string());
     }
 
+    /// Issue 14: `GITHUB_OUTPUT` or `GITHUB_STEP_SUMMARY` that can't be appended
+    /// to (a directory, a missing folder) is found before anything is written, and
+    /// named, instead of failing after the overlay changed.
+    pub fn check_targets() -> anyhow::Result<()> {
+        for var in ["GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"] {
+            let Some(path) = std::env::var_os(var).filter(|p| !p.is_empty()) else {
+                continue;
+            };
+            let path = PathBuf::from(path);
+            let bad = if path.is_dir() {
+                Some("is a directory".to_string())
+            } else {
+                match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    Some(dir) if !dir.is_dir() => {
+                        Some(format!("is in `{}`, which is not a folder", dir.display()))
+                    }
+                    _ => None,
+                }
+            };
+            if let Some(why) = bad {
+                return Err(crate::error::Failure::new(format!(
+                    "`{var}` (`{}`) {why}, so the step's results cannot be written",
+                    path.display()
+                ))
+                .hint(format!("the runner sets `{var}` to a file it created; unset it outside Actions, or point it at a file"))
+                .into());
+            }
+        }
+        Ok(())
+    }
+
     /// Write the outputs and the summary where the runner asks for them.
     pub fn publish(&self) -> anyhow::Result<()> {
+        use anyhow::Context as _;
         if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
             let mut f = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(PathBuf::from(&path))?;
+                .open(PathBuf::from(&path))
+                .with_context(|| {
+                    format!(
+                        "writing the outputs to `GITHUB_OUTPUT` (`{}`)",
+                        PathBuf::from(&path).display()
+                    )
+                })?;
             f.write_all(format_outputs(&self.values).as_bytes())?;
         }
         if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY")
@@ -287,7 +422,13 @@ impl Outputs {
             let mut f = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(PathBuf::from(&path))?;
+                .open(PathBuf::from(&path))
+                .with_context(|| {
+                    format!(
+                        "writing the summary to `GITHUB_STEP_SUMMARY` (`{}`)",
+                        PathBuf::from(&path).display()
+                    )
+                })?;
             f.write_all(redact(&self.summary).as_bytes())?;
             if !self.summary.ends_with('\n') {
                 f.write_all(b"\n")?;
@@ -382,6 +523,35 @@ mod tests {
     }
 
     #[test]
+    fn debug_never_shows_secrets() {
+        let i = Inputs {
+            token: Some("ghp_debugShownToken".into()),
+            registry_password: Some("pw-debugShown".into()),
+            service: Some("hello".into()),
+            ..Inputs::default()
+        };
+        let d = format!("{i:?}");
+        assert!(
+            d.contains("service: Some(\"hello\")") && d.contains("token: Some(\"***\")"),
+            "{d}"
+        );
+        assert!(!d.contains("debugShown"), "{d}");
+        let o = crate::registry::RegistryOptions {
+            password: Some("pw-debugShown".into()),
+            ..Default::default()
+        };
+        assert!(!format!("{o:?}").contains("debugShown"));
+        let g = crate::github::GitHubOptions {
+            token: Some("ghp_debugShownToken".into()),
+            ..crate::github::GitHubOptions::from_env()
+        };
+        assert!(!format!("{g:?}").contains("debugShown"));
+        let mut go = crate::git::GitOptions::from_env();
+        go.token = Some("ghp_debugShownToken".into());
+        assert!(!format!("{go:?}").contains("debugShown"));
+    }
+
+    #[test]
     fn lists_and_flags() {
         assert_eq!(Inputs::list(&Some("a, b\nc,,".into())), ["a", "b", "c"]);
         assert!(Inputs::flag(&Some("TRUE".into()), "dry-run").unwrap());
@@ -402,6 +572,9 @@ pub struct EventFacts {
     pub version: Option<String>,
     /// A merged release PR: its number and merge commit.
     pub merged_pr: Option<(u64, String)>,
+    /// A merged PR whose head is another repository (a fork, or a deleted one):
+    /// its name, or `(deleted)`. Such a PR never deploys (issue 14).
+    pub fork: Option<String>,
 }
 
 impl EventFacts {
@@ -436,7 +609,22 @@ impl EventFacts {
             "pull_request" | "pull_request_target" => {
                 let pr = &payload["pull_request"];
                 let merged = pr["merged"].as_bool().unwrap_or(false);
-                if merged {
+                // Issue 14: a fork may name its branch `release/<svc>/<env>` too.
+                // Its head repository differs from ours, or is null when the fork
+                // was deleted (docs "Events that trigger workflows", pull_request,
+                // "Workflows in forked repositories"; github/rest-api-description#161).
+                let ours = s(&payload["repository"]["full_name"])
+                    .or_else(|| s(&pr["base"]["repo"]["full_name"]));
+                let head_repo = s(&pr["head"]["repo"]["full_name"]);
+                let foreign = match (&ours, &head_repo) {
+                    (Some(o), Some(h)) => !o.eq_ignore_ascii_case(h),
+                    (_, None) => true,
+                    (None, Some(_)) => false,
+                };
+                if merged && foreign {
+                    f.fork = Some(head_repo.unwrap_or_else(|| "(deleted)".into()));
+                }
+                if merged && !foreign {
                     if let Some((service, env)) = s(&pr["head"]["ref"])
                         .as_deref()
                         .and_then(parse_release_branch)
@@ -487,11 +675,19 @@ mod event_tests {
 
     #[test]
     fn merged_release_pr() {
-        let p = json!({"pull_request": {"number": 7, "merged": true, "merge_commit_sha": "abc", "head": {"ref": "release/hello/uat"}}});
+        let p = json!({"repository": {"full_name": "acme/app"}, "pull_request": {"number": 7, "merged": true, "merge_commit_sha": "abc", "head": {"ref": "release/hello/uat", "repo": {"full_name": "acme/app"}}}});
         let f = EventFacts::from_payload("pull_request", &p);
         assert_eq!(f.service.as_deref(), Some("hello"));
         assert_eq!(f.env.as_deref(), Some("uat"));
         assert_eq!(f.merged_pr, Some((7, "abc".into())));
+        assert_eq!(f.fork, None);
+        // Issue 14: the same branch name from a fork (or a deleted fork) is no release.
+        for head in [json!({"full_name": "mallory/app"}), serde_json::Value::Null] {
+            let p = json!({"repository": {"full_name": "acme/app"}, "pull_request": {"number": 8, "merged": true, "merge_commit_sha": "abd", "head": {"ref": "release/hello/prod", "repo": head}}});
+            let f = EventFacts::from_payload("pull_request", &p);
+            assert_eq!((f.service, f.env, f.merged_pr), (None, None, None));
+            assert!(f.fork.is_some());
+        }
         let p = json!({"pull_request": {"number": 7, "merged": false, "head": {"ref": "release/hello/uat"}}});
         assert_eq!(EventFacts::from_payload("pull_request", &p).env, None);
     }

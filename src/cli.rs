@@ -168,7 +168,7 @@ pub enum Command {
 }
 
 /// How a change reaches the base branch.
-#[derive(Debug, Args, Default)]
+#[derive(Args, Default)]
 pub struct ChangeArgs {
     /// `auto`, `immediate`, `never` or `direct` [default: the environment's `merge`]
     #[arg(long)]
@@ -209,7 +209,7 @@ pub struct ChangeArgs {
 }
 
 /// How to log in to registries.
-#[derive(Debug, Args, Default)]
+#[derive(Args, Default)]
 pub struct RegistryArgs {
     #[arg(long, env = "REGISTRY_USERNAME")]
     pub registry_username: Option<String>,
@@ -218,6 +218,30 @@ pub struct RegistryArgs {
     /// Hosts besides loopback spoken to over plain HTTP, comma-separated
     #[arg(long)]
     pub insecure_registries: Option<String>,
+}
+
+// Issue 14: no `{:?}` shows a secret.
+impl std::fmt::Debug for ChangeArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangeArgs")
+            .field("merge", &self.merge)
+            .field("base", &self.base)
+            .field("token", &crate::action::hidden(&self.token))
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for RegistryArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryArgs")
+            .field("registry_username", &self.registry_username)
+            .field(
+                "registry_password",
+                &crate::action::hidden(&self.registry_password),
+            )
+            .field("insecure_registries", &self.insecure_registries)
+            .finish()
+    }
 }
 
 impl ChangeArgs {
@@ -362,5 +386,14 @@ pub fn inputs() -> Result<Inputs, crate::error::UserError> {
         }
         return Ok(inputs);
     }
-    Ok(Cli::parse().into_inputs())
+    match Cli::try_parse() {
+        Ok(cli) => Ok(cli.into_inputs()),
+        // `--help`, `--version` and clap's own errors print and exit here: drain
+        // the Action-mode output filter first, or what they print is lost.
+        Err(e) => {
+            let _ = e.print();
+            crate::output::finish();
+            std::process::exit(e.exit_code());
+        }
+    }
 }

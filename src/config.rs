@@ -86,6 +86,9 @@ pub struct Environment {
     /// The environment promoted to after this one, if any.
     pub next: Option<String>,
     pub allowed: Option<Access>,
+    /// Whether the `merge` input may ask for `direct` (a push to the base with no
+    /// pull request). Default: yes, unless the environment has an `allowed:` rule.
+    pub allow_direct: bool,
 }
 
 impl Environment {
@@ -242,7 +245,7 @@ pub fn load(root: &Path, path: &Path, explicit: bool) -> anyhow::Result<Config> 
         root.join(path)
     };
     let owner = owner_from_env();
-    match crate::fs::read_user_file(&full, path)? {
+    match crate::fs::read_user_file(root, &full, path)? {
         Some(text) => Ok(parse(root, path, &text, owner)?),
         None if !explicit => Ok(default_config(root, owner)),
         None => Err(UserError::new(format!(
@@ -268,6 +271,7 @@ pub fn default_config(root: &Path, owner: Option<String>) -> Config {
         overlay: PathBuf::from("overlays").join(name),
         next: None,
         allowed: None,
+        allow_direct: true,
     };
     Config {
         file: None,
@@ -332,6 +336,7 @@ struct RawEnvironment {
     overlay: Option<String>,
     next: Option<String>,
     allowed: Option<RawAccess>,
+    allow_direct: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -409,6 +414,18 @@ fn build_tree(text: &str) -> Result<Option<Spanned>, (Span, String)> {
                     span: Span::new(start.start, span.end),
                 })
             }
+            // Issue 14: config values end up in printed lines (codeowners, status,
+            // PR bodies); a newline in one could start a workflow command line.
+            Event::Scalar(v, ..) if v.chars().any(char::is_control) => {
+                let c = v.chars().find(|c| c.is_control()).unwrap_or_default();
+                return Err((
+                    span,
+                    format!(
+                        "a value holds a control character ({}): config values are single-line text",
+                        c.escape_unicode()
+                    ),
+                ));
+            }
             Event::Scalar(v, style, ..) => Some(Spanned {
                 node: Node::Scalar(v.into_owned(), style),
                 span,
@@ -474,6 +491,7 @@ const ENVIRONMENT: Shape = Shape::Map(&[
     ("overlay", Shape::Str),
     ("next", Shape::OptStr),
     ("allowed", ACCESS),
+    ("allow-direct", Shape::OneOf(&["true", "false"])),
 ]);
 const SERVICE: Shape = Shape::Map(&[
     ("image", Shape::Str),
@@ -641,8 +659,13 @@ pub fn parse(
 ) -> Result<Config, UserError> {
     let hint = "fix the config, then run `gitops-action status` to check it; the README's config reference lists every key";
     let tree = build_tree(text).map_err(|(span, msg)| {
-        UserError::at(location(path, span), format!("invalid YAML: {msg}"))
-            .hint("fix the YAML syntax at that place")
+        if msg.starts_with("a value holds a control character") {
+            UserError::at(location(path, span), msg)
+                .hint("remove the control character (a `\\n` or `\\t` escape in a quoted string, or a block scalar `|`, is one)")
+        } else {
+            UserError::at(location(path, span), format!("invalid YAML: {msg}"))
+                .hint("fix the YAML syntax at that place")
+        }
     })?;
     let Some(tree) = tree else {
         return Err(
@@ -845,13 +868,17 @@ fn validate(
             teams: a.teams,
             permission: a.permission,
         });
+        let merge = e.merge.unwrap_or(MergePolicy::Never);
+        let allow_direct = e
+            .allow_direct
+            .unwrap_or(allowed.is_none() || merge == MergePolicy::Direct);
         if let Some(t) = tag {
             environments.push(Environment {
                 name: e.name,
                 branches,
                 tags,
                 tag: t,
-                merge: e.merge.unwrap_or(MergePolicy::Never),
+                merge,
                 reviewers: e.reviewers,
                 labels: e.labels,
                 overlay: PathBuf::from(overlay),
@@ -862,6 +889,7 @@ fn validate(
                     None => None,
                 },
                 allowed,
+                allow_direct,
             });
         }
     }

@@ -55,7 +55,7 @@ impl Identity {
 }
 
 /// How to reach and write the repository.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GitOptions {
     /// The checkout whose `origin` we publish to; it is never written, not even by a fetch.
     pub workspace: PathBuf,
@@ -67,6 +67,19 @@ pub struct GitOptions {
     pub committer: Identity,
     /// Attempts after the first when the base moved or a push lost a race.
     pub max_retries: u32,
+}
+
+impl std::fmt::Debug for GitOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitOptions")
+            .field("workspace", &self.workspace)
+            .field("remote_url", &self.remote_url.as_deref().map(display_url))
+            .field("token", &crate::action::hidden(&self.token))
+            .field("author", &self.author)
+            .field("committer", &self.committer)
+            .field("max_retries", &self.max_retries)
+            .finish()
+    }
 }
 
 impl GitOptions {
@@ -298,7 +311,7 @@ impl Workspace {
             return Ok(b.trim_start_matches("refs/heads/").to_string());
         }
         let mut remote = self.repo.remote_anonymous(&self.url)?;
-        let auth = Auth::new(self.token.as_deref());
+        let auth = Auth::new(self.token.as_deref(), &self.url);
         let conn = remote
             .connect_auth(git2::Direction::Fetch, Some(auth.callbacks()), None)
             .map_err(|e| self.transport_error("list branches of", e, &auth))?;
@@ -328,7 +341,7 @@ impl Workspace {
     pub fn fetch_commit(&self, what: &str) -> anyhow::Result<Option<(String, i64)>> {
         const LOCAL: &str = "refs/gitops-action/commit";
         let mut remote = self.repo.remote_anonymous(&self.url)?;
-        let auth = Auth::new(self.token.as_deref());
+        let auth = Auth::new(self.token.as_deref(), &self.url);
         let mut fo = FetchOptions::new();
         fo.remote_callbacks(auth.callbacks());
         if self.can_shallow() {
@@ -372,7 +385,7 @@ impl Workspace {
             return Ok(Vec::new());
         }
         let mut remote = self.repo.remote_anonymous(&self.url)?;
-        let auth = Auth::new(self.token.as_deref());
+        let auth = Auth::new(self.token.as_deref(), &self.url);
         let conn = remote
             .connect_auth(git2::Direction::Fetch, Some(auth.callbacks()), None)
             .map_err(|e| self.transport_error("list tags of", e, &auth))?;
@@ -573,7 +586,7 @@ impl Workspace {
         loop {
             tries += 1;
             let mut remote = self.repo.remote_anonymous(&self.url)?;
-            let auth = Auth::new(self.token.as_deref());
+            let auth = Auth::new(self.token.as_deref(), &self.url);
             let listed = remote
                 .connect_auth(git2::Direction::Fetch, Some(auth.callbacks()), None)
                 .and_then(|c| Ok(c.list()?.iter().find(|h| h.name() == name).map(|h| h.oid())));
@@ -613,7 +626,7 @@ impl Workspace {
         let mut locked = 0;
         let mut transient = 0;
         loop {
-            let auth = Auth::new(self.token.as_deref());
+            let auth = Auth::new(self.token.as_deref(), &self.url);
             let mut fo = FetchOptions::new();
             fo.remote_callbacks(auth.callbacks());
             if self.can_shallow() {
@@ -671,7 +684,7 @@ impl Workspace {
         force: bool,
     ) -> anyhow::Result<PushResult> {
         let mut remote = self.repo.remote_anonymous(&self.url)?;
-        let auth = Auth::new(self.token.as_deref());
+        let auth = Auth::new(self.token.as_deref(), &self.url);
         let dst = format!("refs/heads/{branch}");
         let moved: RefCell<Option<String>> = RefCell::new(None);
         let rejected: RefCell<Option<String>> = RefCell::new(None);
@@ -845,7 +858,7 @@ impl Workspace {
             }
             // Shallow history ended before we found enough versions: fetch deeper.
             let mut remote = self.repo.remote_anonymous(&self.url)?;
-            let auth = Auth::new(self.token.as_deref());
+            let auth = Auth::new(self.token.as_deref(), &self.url);
             let mut fo = FetchOptions::new();
             fo.remote_callbacks(auth.callbacks());
             if self.can_shallow() {
@@ -1007,13 +1020,17 @@ fn is_transient(e: &git2::Error, auth: &Auth) -> bool {
 /// asks again after a 401; answering with the same token would loop forever.
 struct Auth<'t> {
     token: Option<&'t str>,
+    /// The origin the token may go to: `GITHUB_SERVER_URL`, else (outside
+    /// Actions) the remote the workspace was opened with.
+    origin: String,
     failed: std::rc::Rc<std::cell::Cell<bool>>,
 }
 
 impl<'t> Auth<'t> {
-    fn new(token: Option<&'t str>) -> Self {
+    fn new(token: Option<&'t str>, remote: &str) -> Self {
         Auth {
             token,
+            origin: server_origin().unwrap_or_else(|| remote.to_string()),
             failed: Default::default(),
         }
     }
@@ -1022,8 +1039,19 @@ impl<'t> Auth<'t> {
         let mut cbs = RemoteCallbacks::new();
         let token = self.token;
         let failed = self.failed.clone();
+        let origin = self.origin.clone();
         let mut offered = false;
-        cbs.credentials(move |_url, _user, allowed| {
+        cbs.credentials(move |url, _user, allowed| {
+            // Issue 14: the token is GitHub's; it goes to the `GITHUB_SERVER_URL`
+            // origin only, never to another host a remote (or a redirect) names.
+            if token.is_some() && !token_may_go_to(url, &origin) {
+                failed.set(true);
+                return Err(git2::Error::from_str(&format!(
+                    "`{}` asks for credentials, but the token is only sent to `{}` (`GITHUB_SERVER_URL`, else the workspace's remote)",
+                    display_url(url),
+                    display_url(&origin)
+                )));
+            }
             let Some(token) = token else {
                 failed.set(true);
                 return Err(git2::Error::from_str(
@@ -1038,6 +1066,21 @@ impl<'t> Auth<'t> {
             Cred::userpass_plaintext("x-access-token", token)
         });
         cbs
+    }
+}
+
+/// `GITHUB_SERVER_URL`, the origin the token belongs to in Actions.
+fn server_origin() -> Option<String> {
+    std::env::var("GITHUB_SERVER_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// Whether `url` is on the origin (scheme, host, port) of `server`.
+fn token_may_go_to(url: &str, server: &str) -> bool {
+    match (reqwest::Url::parse(url), reqwest::Url::parse(server)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
     }
 }
 
@@ -1122,7 +1165,28 @@ fn read_in_tree(repo: &Repository, tree: &Tree<'_>, path: &str) -> anyhow::Resul
     let Some(id) = blob_id(tree, path) else {
         return Ok(None);
     };
+    // Issue 14: the base branch is repository text too. A link (mode 120000) would
+    // have its target read as YAML and be committed back as a link; refuse it, and
+    // any blob over the size cap, as the checkout's reader does.
+    if tree
+        .get_path(Path::new(path))
+        .is_ok_and(|e| e.filemode() == 0o120000)
+    {
+        return Err(UserError::new(format!(
+            "`{path}` is a symbolic link in the repository, not a regular file"
+        ))
+        .hint("overlays and config must be regular files: replace the link with the file itself")
+        .into());
+    }
     let blob = repo.find_blob(id)?;
+    if blob.size() as u64 > crate::fs::MAX_FILE_BYTES {
+        return Err(UserError::new(format!(
+            "`{path}` holds {} bytes, more than the {} this action reads",
+            blob.size(),
+            crate::fs::MAX_FILE_BYTES
+        ))
+        .into());
+    }
     let text = crate::fs::decode_user_text(std::path::Path::new(path), blob.content().to_vec())?;
     Ok(Some(text))
 }
@@ -1166,6 +1230,27 @@ mod tests {
         assert!(Identity::parse("bot@example.com").is_err());
         assert!(Identity::parse("<bot@example.com>").is_err());
         assert!(Identity::parse("Bot <>").is_err());
+    }
+
+    #[test]
+    fn the_token_goes_to_the_server_origin_only() {
+        let gh = "https://github.com";
+        assert!(token_may_go_to("https://github.com/acme/app.git", gh));
+        assert!(!token_may_go_to("https://evil.example/acme/app.git", gh));
+        assert!(!token_may_go_to("http://github.com/acme/app.git", gh));
+        assert!(!token_may_go_to(
+            "https://github.com.evil.example/a.git",
+            gh
+        ));
+        assert!(token_may_go_to(
+            "http://127.0.0.1:8080/a/b.git",
+            "http://127.0.0.1:8080"
+        ));
+        assert!(!token_may_go_to(
+            "http://127.0.0.1:8081/a/b.git",
+            "http://127.0.0.1:8080"
+        ));
+        assert!(!token_may_go_to("/local/path", gh));
     }
 
     #[test]
@@ -1222,7 +1307,7 @@ mod tests {
     #[test]
     fn server_errors_and_resets_are_transient_refusals_are_not() {
         use git2::{Error, ErrorClass};
-        let auth = Auth::new(None);
+        let auth = Auth::new(None, "https://github.com");
         let e = |class, msg: &str| Error::new(ErrorCode::GenericError, class, msg);
         for (class, msg) in [
             (ErrorClass::Http, "unexpected http status code: 502"),
@@ -1244,7 +1329,7 @@ mod tests {
         ] {
             assert!(!is_transient(&e(class, msg), &auth), "{msg}");
         }
-        let refused = Auth::new(Some("t"));
+        let refused = Auth::new(Some("t"), "https://github.com");
         refused.failed.set(true);
         assert!(!is_transient(
             &e(ErrorClass::Http, "unexpected http status code: 502"),

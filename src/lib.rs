@@ -34,10 +34,14 @@ pub mod environment;
 pub mod error;
 /// Repository files: read as untrusted text, written atomically.
 pub mod fs;
+#[cfg(test)]
+mod fuzz;
 /// Git on libgit2: open the workspace or clone, release commits without a worktree, leased pushes.
 pub mod git;
 /// GitHub over octocrab: idempotent release PRs, merge or auto-merge, deployments, dispatches.
 pub mod github;
+/// Action-mode output: only the workflow commands we mean reach the runner.
+pub mod output;
 /// Lossless reads and edits of `kustomization.yaml` image entries.
 pub mod overlay;
 /// Container registries: find the build of a commit, retag, copy across repositories.

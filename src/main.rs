@@ -7,6 +7,24 @@ use gitops_action::action::{self, redact};
 use gitops_action::error::{self, UserError};
 
 fn main() -> ExitCode {
+    // In Actions, no line we print may be read as a workflow command we didn't
+    // mean (issue 14): fds 1 and 2 go through a filter until the end.
+    gitops_action::output::guard();
+    // With `panic = "abort"` (the release profile) nothing runs after the hook:
+    // drain the filter there so the panic message reaches the log.
+    if cfg!(panic = "abort") {
+        let default_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            default_hook(info);
+            gitops_action::output::finish();
+        }));
+    }
+    let code = run();
+    gitops_action::output::finish();
+    code
+}
+
+fn run() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -64,7 +82,7 @@ fn report(err: &anyhow::Error) {
             }],
         };
         for d in &diags {
-            println!("{}", action::error_annotation(d, "gitops-action"));
+            gitops_action::output::command(&action::error_annotation(d, "gitops-action"));
         }
     }
 }

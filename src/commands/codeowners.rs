@@ -34,7 +34,7 @@ pub(crate) fn codeowners(cx: &Context) -> anyhow::Result<Outputs> {
             .hint("write the lines `gitops-action codeowners` prints to `.github/CODEOWNERS`")
             .into());
     };
-    let text = crate::fs::read_user_file(&path, &cx.rel(&path))?.unwrap_or_default();
+    let text = crate::fs::read_user_file(&cx.root, &path, &cx.rel(&path))?.unwrap_or_default();
     let have: Vec<&str> = text
         .lines()
         .map(str::trim)

@@ -63,6 +63,8 @@ impl Format {
 
 /// Run the command the inputs name.
 pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
+    inputs.clean_secrets()?;
+    Outputs::check_targets()?;
     for s in inputs.secrets() {
         action::register_secret(&s);
     }
@@ -76,8 +78,9 @@ pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
             let pr = &payload["pull_request"];
             pr_event = Some((
                 pr["number"].as_u64().unwrap_or_default(),
-                facts.merged_pr.is_some(),
+                facts.merged_pr.is_some() || facts.fork.is_some(),
                 pr["head"]["ref"].as_str().unwrap_or_default().to_string(),
+                facts.fork.clone(),
             ));
         }
         facts.fill(&mut inputs);
@@ -85,8 +88,14 @@ pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
     let command = inputs.command.clone().unwrap_or_else(|| "status".into());
     // overlay-deploy runs on closed `release/**` PRs; one closed without a merge, or
     // not a release branch, deploys nothing (a workflow `if:` may not have said so).
-    if let (Some((n, merged, head)), "deploy", None) = (&pr_event, command.as_str(), &inputs.env) {
-        let msg = if *merged {
+    if let (Some((n, merged, head, fork)), "deploy", None) =
+        (&pr_event, command.as_str(), &inputs.env)
+    {
+        let msg = if let Some(f) = fork {
+            format!(
+                "pull request #{n} (`{head}`) comes from another repository ({f}), not a release branch of this one; nothing to deploy"
+            )
+        } else if *merged {
             format!(
                 "pull request #{n} (`{head}`) is not a `release/<service>/<env>` branch; nothing to deploy"
             )
@@ -118,7 +127,15 @@ pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
             ))
             .into());
     }
-    let cx = Context::load(inputs)?;
+    let mut cx = Context::load(inputs)?;
+    // Commands that write take their rules from the base branch (issue 14).
+    if matches!(
+        command.as_str(),
+        "release" | "promote" | "deploy" | "rollback"
+    ) && let Some(base) = crate::session::rules_from_base(&cx)?
+    {
+        cx.config = base;
+    }
     match command.as_str() {
         "status" => status::status(&cx),
         "resolve" => resolve::resolve(&cx),

@@ -9,7 +9,9 @@ use crate::session::*;
 pub async fn retag(cx: &Context) -> anyhow::Result<Outputs> {
     let src = cx.required(&cx.inputs.source, "source")?;
     let dst = cx.required(&cx.inputs.target, "target")?;
-    let reg = Registry::new(registry_options(&cx.inputs));
+    // The target is written to: the explicit credentials are for its registry.
+    let host = registry::Reference::parse(dst).ok().map(|r| r.host);
+    let reg = Registry::new(registry_options(&cx.inputs, host));
     let mut out = Outputs::default();
     if cx.dry_run {
         let s = registry::Reference::parse(src)?;

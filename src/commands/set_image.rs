@@ -28,7 +28,7 @@ pub fn edit_overlay(
 ) -> anyhow::Result<OverlayChange> {
     let path = env.kustomization(&cx.root);
     let rel = cx.rel(&path);
-    let text = match crate::fs::read_user_file(&path, &rel)? {
+    let text = match crate::fs::read_user_file(&cx.root, &path, &rel)? {
         Some(t) => t,
         None => {
             return Err(UserError::new(format!("overlay `{}` does not exist", rel.display()))

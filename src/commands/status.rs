@@ -59,7 +59,7 @@ pub(crate) fn status(cx: &Context) -> anyhow::Result<Outputs> {
     for env in envs {
         let path = env.kustomization(&cx.root);
         let rel = cx.rel(&path);
-        let index = match crate::fs::read_user_file(&path, &rel)? {
+        let index = match crate::fs::read_user_file(&cx.root, &path, &rel)? {
             Some(text) => overlay::ImageIndex::read(&rel, &text)?,
             None => {
                 by_env.push(None);
@@ -173,9 +173,9 @@ pub(crate) fn status(cx: &Context) -> anyhow::Result<Outputs> {
 
 pub(crate) fn short(d: &Deployed) -> String {
     match (&d.tag, &d.digest) {
-        (Some(t), Some(g)) => format!("{t}@{}", &g[..g.len().min(19)]),
+        (Some(t), Some(g)) => format!("{t}@{}", g.chars().take(19).collect::<String>()),
         (Some(t), None) => t.clone(),
-        (None, Some(g)) => format!("@{}", &g[..g.len().min(19)]),
+        (None, Some(g)) => format!("@{}", g.chars().take(19).collect::<String>()),
         (None, None) => "(no tag)".into(),
     }
 }
@@ -291,4 +291,24 @@ pub(crate) fn compare_base() -> Option<String> {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "https://github.com".into());
     Some(format!("{}/{repo}", server.trim_end_matches('/')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Issue 14, finding 8: whatever an overlay holds (it is read from the
+        /// repository, so anything that passes the reader), the status cell is cut
+        /// on characters, never inside one.
+        #[test]
+        fn status_cells_never_panic(
+            tag in proptest::option::of("\\PC{0,30}"),
+            digest in proptest::option::of("\\PC{0,30}"),
+        ) {
+            let d = Deployed { tag, digest, sha: None, file: String::new(), line: 1 };
+            let _ = short(&d);
+        }
+    }
 }

@@ -50,7 +50,7 @@ pub(crate) fn client(base: http::Uri, opts: &GitHubOptions) -> anyhow::Result<Oc
 }
 
 /// Where GitHub is: github.com or a GitHub Enterprise Server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GitHubOptions {
     /// REST base, `GITHUB_API_URL` (`https://api.github.com`, `https://HOST/api/v3`).
     pub api_url: String,
@@ -65,6 +65,20 @@ pub struct GitHubOptions {
     pub max_attempts: u32,
     /// Longest wait a `Retry-After` may ask for before we give up instead.
     pub max_wait: Duration,
+}
+
+impl std::fmt::Debug for GitHubOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitHubOptions")
+            .field("api_url", &self.api_url)
+            .field("graphql_url", &self.graphql_url)
+            .field("server_url", &self.server_url)
+            .field("token", &crate::action::hidden(&self.token))
+            .field("repository", &self.repository)
+            .field("max_attempts", &self.max_attempts)
+            .field("max_wait", &self.max_wait)
+            .finish()
+    }
 }
 
 impl GitHubOptions {

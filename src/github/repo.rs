@@ -84,12 +84,7 @@ impl GitHub {
             return Err(self.error(&format!("read the permission of `{user}`"), &a));
         }
         let v: Value = a.json("the permission")?;
-        // `role_name` tells maintain/triage apart; `permission` folds them into write/read.
-        Ok(v["role_name"]
-            .as_str()
-            .or(v["permission"].as_str())
-            .unwrap_or("none")
-            .to_string())
+        Ok(effective_permission(&v))
     }
 
     /// Whether `user` is an active member of `org/team`.
@@ -421,5 +416,47 @@ mod tests {
     #[test]
     fn markers_differ() {
         assert_ne!(marker(), marker());
+    }
+}
+
+/// The level of a "get repository permissions for a user" answer. `role_name`
+/// tells maintain/triage apart; `permission` folds them into write/read. A custom
+/// repository role has its own `role_name` (issue 14): its base level is then the
+/// `permission` field (docs "Collaborators" > "Get repository permissions for a
+/// user": `permission` is the legacy base role, `role_name` may be a custom role).
+pub(crate) fn effective_permission(v: &Value) -> String {
+    let levels = ["admin", "maintain", "write", "triage", "read"];
+    v["role_name"]
+        .as_str()
+        .filter(|r| levels.contains(r))
+        .or(v["permission"].as_str())
+        .unwrap_or("none")
+        .to_string()
+}
+
+#[cfg(test)]
+mod permission_tests {
+    use super::*;
+
+    #[test]
+    fn a_custom_role_falls_back_to_its_base_permission() {
+        let p = |v: Value| effective_permission(&v);
+        assert_eq!(
+            p(serde_json::json!({"permission": "write", "role_name": "maintain"})),
+            "maintain"
+        );
+        assert_eq!(
+            p(serde_json::json!({"permission": "read", "role_name": "triage"})),
+            "triage"
+        );
+        assert_eq!(
+            p(serde_json::json!({"permission": "write", "role_name": "release-manager"})),
+            "write"
+        );
+        assert_eq!(
+            p(serde_json::json!({"permission": "read", "role_name": "auditor"})),
+            "read"
+        );
+        assert_eq!(p(serde_json::json!({})), "none");
     }
 }

@@ -163,6 +163,20 @@ pub(crate) fn images<'t>(src: &Source, tree: &'t Option<Node>) -> Result<Images<
                                 )
                                 .hint(hint_shape));
                         };
+                        // Issue 14: these values are printed (status, diffs, PR
+                        // titles); a newline could start a workflow command line.
+                        if let Some(c) = s.value.chars().find(|c| c.is_control()) {
+                            return Err(src
+                                .error(
+                                    v.start(),
+                                    format!(
+                                        "`{}` of an image entry holds a control character ({})",
+                                        k.value,
+                                        c.escape_unicode()
+                                    ),
+                                )
+                                .hint("image names, tags and digests are single-line text: remove the control character (a `\\n` or `\\t` escape in a quoted string is one)"));
+                        }
                         match slot {
                             None => {
                                 e.name = s.value.clone();

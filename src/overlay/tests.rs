@@ -422,7 +422,7 @@ fn comments_after_the_list_stay_after_it() {
 }
 
 #[test]
-fn write_atomic_keeps_mode_follows_links_and_creates_0644() {
+fn write_atomic_keeps_mode_refuses_links_and_creates_0644() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let real = dir.path().join("real.yaml");
@@ -430,13 +430,18 @@ fn write_atomic_keeps_mode_follows_links_and_creates_0644() {
     std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
     let link = dir.path().join("kustomization.yaml");
     std::os::unix::fs::symlink("real.yaml", &link).unwrap();
-    write_atomic(&link, b"b\n").unwrap();
+    // Issue 14: a link is never written through (it could point anywhere).
+    let e = write_atomic(&link, b"b\n").unwrap_err();
+    assert_eq!(crate::error::exit_code(&e), 2);
+    assert!(e.to_string().contains("is a symbolic link"), "{e}");
     assert!(
         std::fs::symlink_metadata(&link)
             .unwrap()
             .file_type()
             .is_symlink()
     );
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), "a\n");
+    write_atomic(&real, b"b\n").unwrap();
     assert_eq!(std::fs::read_to_string(&real).unwrap(), "b\n");
     let mode = std::fs::metadata(&real).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);

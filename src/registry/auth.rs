@@ -55,11 +55,16 @@ impl Scope {
 }
 
 impl Registry {
-    /// Credentials for `host`: explicit ones, then `config.json`, then for `ghcr.io`
-    /// `GITHUB_ACTOR` with the `token` input (else a `GITHUB_TOKEN` variable).
+    /// Credentials for `host`: explicit ones (only for the host they are for), then
+    /// `config.json`, then for `ghcr.io` `GITHUB_ACTOR` with the `token` input (else
+    /// a `GITHUB_TOKEN` variable).
     pub fn credentials_for(&self, host: &str) -> Option<(String, String)> {
         let o = &self.inner.opts;
-        if let Some(p) = o.password.as_ref().filter(|p| !p.is_empty()) {
+        let theirs = o
+            .credential_host
+            .as_deref()
+            .is_some_and(|h| normalize_host(h) == normalize_host(host));
+        if let Some(p) = o.password.as_ref().filter(|p| !p.is_empty() && theirs) {
             let user = o
                 .username
                 .clone()
@@ -154,6 +159,7 @@ impl Registry {
         if let Some(s) = service {
             query.push(("service", s));
         }
+        self.check_realm(host, realm)?;
         let creds = self.credentials_for(host);
         if let Some((u, _)) = &creds {
             query.push(("account", u.as_str()));
@@ -227,6 +233,78 @@ impl Registry {
             })?;
         crate::action::register_secret(&token);
         Ok(token)
+    }
+}
+
+impl Registry {
+    /// Issue 14: a registry names the token service its credentials go to (the
+    /// `realm` of its `WWW-Authenticate` challenge, distribution's "Token
+    /// Authentication Specification"). Only one over HTTPS on the registry's own
+    /// site gets them: the same host, or a host under the registry's parent domain
+    /// (`registry-1.docker.io` → `auth.docker.io`, `registry.gitlab.com` →
+    /// `gitlab.com`). Plain HTTP only to loopback or an `insecure-registries` host.
+    pub(crate) fn check_realm(&self, host: &str, realm: &str) -> Result<()> {
+        let refuse = |why: &str| -> anyhow::Error {
+            Failure::new(format!(
+                "registry `{host}` asks for credentials at `{}`, {why}; nothing was sent there",
+                crate::output::defuse(realm).trim_end()
+            ))
+            .hint("a registry's token service must be on its own site over HTTPS; for a registry you run yourself over plain HTTP, list it in `insecure-registries`")
+            .into()
+        };
+        let Ok(url) = reqwest::Url::parse(realm) else {
+            return Err(refuse("which is not a URL"));
+        };
+        let Some(realm_host) = url
+            .host_str()
+            .map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())
+        else {
+            return Err(refuse("which names no host"));
+        };
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(refuse("which carries credentials of its own"));
+        }
+        let name = |h: &str| -> String {
+            let h = normalize_host(h);
+            let h = if h.starts_with('[') {
+                h.split(']')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches('[')
+                    .to_string()
+            } else {
+                h.rsplit_once(':').map_or(h.clone(), |(n, _)| n.to_string())
+            };
+            match h.as_str() {
+                "docker.io" => "registry-1.docker.io".to_string(),
+                _ => h.to_ascii_lowercase(),
+            }
+        };
+        let reg_name = name(host);
+        let loopback = reference::is_loopback(&realm_host);
+        let insecure_ok = loopback
+            || self
+                .base_url(&match url.port() {
+                    Some(p) => format!("{realm_host}:{p}"),
+                    None => realm_host.clone(),
+                })
+                .starts_with("http://");
+        match url.scheme() {
+            "https" => {}
+            "http" if insecure_ok => {}
+            _ => return Err(refuse("which is not HTTPS")),
+        }
+        let parent = reg_name
+            .split_once('.')
+            .map(|(_, p)| p)
+            .filter(|p| p.contains('.'));
+        let same_site = realm_host == reg_name
+            || (loopback && reference::is_loopback(&reg_name))
+            || parent.is_some_and(|p| realm_host == p || realm_host.ends_with(&format!(".{p}")));
+        if !same_site {
+            return Err(refuse("which is not on the registry's own site"));
+        }
+        Ok(())
     }
 }
 

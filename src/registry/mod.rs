@@ -48,7 +48,7 @@ pub const PERMISSION_HINT: &str = "the workflow needs `permissions: packages: wr
 pub(crate) const ATTEMPTS: u32 = 4;
 
 /// How to reach and log in to registries; one per run.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RegistryOptions {
     pub username: Option<String>,
     pub password: Option<String>,
@@ -61,6 +61,24 @@ pub struct RegistryOptions {
     /// `_contextEnvAllowlist` has no `token`), only `INPUT_TOKEN` from the input's
     /// `${{ github.token }}` default.
     pub github_token: Option<String>,
+    /// The registry `username`/`password` are for (`host` or `host:port`): the one
+    /// written to (the service's image, `retag`'s target). They are offered to no
+    /// other host (issue 14): a cross-registry copy reads its source with that
+    /// host's own credentials (`config.json`, GHCR's token) or anonymously.
+    pub credential_host: Option<String>,
+}
+
+impl fmt::Debug for RegistryOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryOptions")
+            .field("username", &self.username)
+            .field("password", &crate::action::hidden(&self.password))
+            .field("insecure", &self.insecure)
+            .field("docker_config", &self.docker_config)
+            .field("github_token", &crate::action::hidden(&self.github_token))
+            .field("credential_host", &self.credential_host)
+            .finish()
+    }
 }
 
 /// A registry session for one run: credentials, cached tokens, a request counter.
@@ -433,6 +451,72 @@ mod tests {
             "http://plain.example:8080"
         );
         assert_eq!(r.base_url("127.example.com"), "https://127.example.com");
+    }
+
+    /// Issue 14, finding 3: explicit credentials go to their own registry only.
+    #[test]
+    fn explicit_credentials_are_tied_to_their_host() {
+        let r = Registry::new(RegistryOptions {
+            username: Some("bot".into()),
+            password: Some("s3cret-registry-pass".into()),
+            credential_host: Some("reg.example:5000".into()),
+            ..Default::default()
+        });
+        let want = Some(("bot".to_string(), "s3cret-registry-pass".to_string()));
+        assert_eq!(r.credentials_for("reg.example:5000"), want);
+        assert_eq!(r.credentials_for("other.example"), None);
+        assert_eq!(r.credentials_for("reg.example:5001"), None);
+        let unbound = Registry::new(RegistryOptions {
+            password: Some("s3cret-registry-pass".into()),
+            ..Default::default()
+        });
+        assert_eq!(unbound.credentials_for("reg.example:5000"), None);
+    }
+
+    /// Issue 14, finding 3: a token realm gets credentials only over HTTPS on the
+    /// registry's own site; plain HTTP only for loopback and `insecure-registries`.
+    #[test]
+    fn token_realms_must_be_https_on_the_registrys_site() {
+        let r = Registry::new(RegistryOptions {
+            insecure: vec!["plain.example:5000".into()],
+            ..Default::default()
+        });
+        let ok = |host: &str, realm: &str| r.check_realm(host, realm).is_ok();
+        assert!(ok("ghcr.io", "https://ghcr.io/token"));
+        assert!(ok("docker.io", "https://auth.docker.io/token"));
+        assert!(ok("registry.gitlab.com", "https://gitlab.com/jwt/auth"));
+        assert!(ok("127.0.0.1:5000", "http://127.0.0.1:5001/token"));
+        assert!(ok("localhost:5000", "http://127.0.0.1:5001/token"));
+        assert!(ok("plain.example:5000", "http://plain.example:5000/token"));
+        assert!(!ok("ghcr.io", "http://ghcr.io/token"), "plain HTTP");
+        assert!(!ok("ghcr.io", "https://evil.example/token"), "other site");
+        assert!(!ok("ghcr.io", "https://ghcr.io.evil.example/token"));
+        assert!(!ok("ghcr.io", "https://io/token"), "a TLD is no site");
+        assert!(!ok("127.0.0.1:5000", "http://evil.example/token"));
+        assert!(!ok("127.0.0.1:5000", "https://evil.example/token"));
+        assert!(!ok("plain.example:5000", "http://other.example/token"));
+        assert!(!ok("ghcr.io", "https://u:p@ghcr.io/token"));
+        assert!(!ok("ghcr.io", "not a url"));
+        let e = r
+            .check_realm("ghcr.io", "http://evil.example/t\n::warning::x")
+            .unwrap_err();
+        assert_eq!(crate::error::exit_code(&e), 1);
+        assert!(e.to_string().contains("nothing was sent there"), "{e}");
+    }
+
+    #[test]
+    fn upload_locations_on_another_origin_get_no_auth() {
+        use transfer::same_origin;
+        assert!(same_origin(
+            "https://ghcr.io/v2/a/blobs/uploads/1?x=1",
+            "https://ghcr.io"
+        ));
+        assert!(!same_origin(
+            "https://s3.example/bucket?sig=1",
+            "https://ghcr.io"
+        ));
+        assert!(!same_origin("http://ghcr.io/v2/x", "https://ghcr.io"));
+        assert!(!same_origin("https://ghcr.io:8443/v2/x", "https://ghcr.io"));
     }
 
     #[test]

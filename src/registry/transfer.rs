@@ -274,7 +274,12 @@ impl Registry {
         if let Some(n) = length {
             req = req.header(header::CONTENT_LENGTH, n);
         }
-        req = self.authorize(req, &dst.host, dst_scope);
+        // Issue 14: an upload `Location` on another origin (a storage service's
+        // presigned URL) carries its own authorization; ours goes only to the
+        // registry's origin (S3-style URLs even refuse a second auth method).
+        if same_origin(&put, &self.base_url(&dst.host)) {
+            req = self.authorize(req, &dst.host, dst_scope);
+        }
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
         let resp = req.send().await.map_err(|e| {
             let host = if e.is_body() { &src_host } else { &dst.host };
@@ -286,6 +291,14 @@ impl Registry {
                 .await);
         }
         Ok(())
+    }
+}
+
+/// Whether `url` is on the origin (scheme, host, port) of `base`.
+pub(crate) fn same_origin(url: &str, base: &str) -> bool {
+    match (reqwest::Url::parse(url), reqwest::Url::parse(base)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
     }
 }
 

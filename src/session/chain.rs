@@ -411,7 +411,7 @@ pub(crate) async fn health_gate(
         match client.get(url).send().await {
             Ok(r) => {
                 let status = r.status();
-                let body = r.text().await.unwrap_or_default();
+                let body = bounded_body(r).await;
                 if status.is_success() {
                     match contains {
                         Some(c) if !body.contains(c) => {
@@ -432,6 +432,22 @@ pub(crate) async fn health_gate(
         tokio::time::sleep(wait.min(timeout - spent)).await;
         wait = (wait * 2).min(Duration::from_secs(5));
     }
+}
+
+/// The most of a health answer read (issue 14): a service that streams forever,
+/// or a huge page, must not eat the runner's memory. `verify-contains` looks here.
+pub(crate) const HEALTH_BODY_BYTES: usize = 1 << 20;
+
+async fn bounded_body(mut r: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = r.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() >= HEALTH_BODY_BYTES {
+            body.truncate(HEALTH_BODY_BYTES);
+            break;
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 pub(crate) fn without_url(e: &reqwest::Error) -> String {

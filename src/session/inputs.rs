@@ -130,8 +130,19 @@ impl Gate {
         else {
             return Ok(None);
         };
-        let url = reqwest::Url::parse(raw.trim())
-            .ok()
+        let parsed = reqwest::Url::parse(raw.trim()).ok();
+        // Issue 14: the URL is printed and posted as the deployment's
+        // `environment_url`, which anyone who can read the repository sees.
+        if parsed
+            .as_ref()
+            .is_some_and(|u| !u.username().is_empty() || u.password().is_some())
+        {
+            return Err(UserError::new(
+                "input `verify-url` carries credentials (`user:…@`); its value is not shown",
+            )
+            .hint("the URL is printed and posted as the deployment's environment URL: give one that needs no credentials (a health endpoint open to the runner)"));
+        }
+        let url = parsed
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
             .ok_or_else(|| {
                 UserError::new(format!("input `verify-url` is `{raw}`, not an http(s) URL"))
@@ -155,7 +166,11 @@ pub(crate) fn build_mode(cx: &Context) -> Result<&str, UserError> {
     Ok(mode)
 }
 
-/// `300`, `300s`, `5m`, `1h`.
+/// The longest `verify-timeout`: one day (a job on GitHub-hosted runners lasts
+/// at most 6 hours: docs "Usage limits, billing, and administration").
+pub(crate) const MAX_VERIFY_SECS: u64 = 24 * 3600;
+
+/// `300`, `300s`, `5m`, `1h`, up to a day.
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, UserError> {
     let t = s.trim();
     let (num, mult) = match t.char_indices().last() {
@@ -164,24 +179,34 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, UserError> {
         Some((i, 'h')) => (&t[..i], 3600),
         _ => (t, 1),
     };
+    // Issue 14: `n * mult` overflowed silently; a job lasts hours at most, so
+    // anything over a day is a mistake.
     num.trim()
         .parse::<u64>()
         .ok()
         .filter(|n| *n > 0)
-        .map(|n| Duration::from_secs(n * mult))
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|secs| *secs <= MAX_VERIFY_SECS)
+        .map(Duration::from_secs)
         .ok_or_else(|| {
             UserError::new(format!("input `verify-timeout` is `{s}`"))
-                .hint("give seconds (`300`) or a unit: `90s`, `5m`, `1h`")
+                .hint("give seconds (`300`) or a unit: `90s`, `5m`, `1h` (at most a day, `24h`)")
         })
 }
 
-pub(crate) fn registry_options(inputs: &Inputs) -> RegistryOptions {
+/// `credential_host`: the registry written to, the only one `registry-username`
+/// and `registry-password` are offered to (issue 14).
+pub(crate) fn registry_options(
+    inputs: &Inputs,
+    credential_host: Option<String>,
+) -> RegistryOptions {
     RegistryOptions {
         username: inputs.registry_username.clone(),
         password: inputs.registry_password.clone(),
         insecure: Inputs::list(&inputs.insecure_registries),
         docker_config: None,
         github_token: inputs.token.clone().filter(|t| !t.is_empty()),
+        credential_host,
     }
 }
 
@@ -214,9 +239,12 @@ mod tests {
             ..Inputs::default()
         };
         assert_eq!(
-            registry_options(&i).github_token.as_deref(),
+            registry_options(&i, None).github_token.as_deref(),
             Some("ghs_fromTheInput")
         );
-        assert_eq!(registry_options(&Inputs::default()).github_token, None);
+        assert_eq!(
+            registry_options(&Inputs::default(), None).github_token,
+            None
+        );
     }
 }

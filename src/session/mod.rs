@@ -13,6 +13,7 @@ mod history;
 mod image;
 mod inputs;
 pub mod pull_request;
+mod rules;
 
 use crate::action::Outputs;
 use crate::config::{Environment, Service};
@@ -29,6 +30,7 @@ use image::place_tag;
 use inputs::{Chain, ChangeInputs, Gate, git_options};
 pub(crate) use inputs::{build_mode, registry_options};
 use pull_request::ReleaseOutcome;
+pub(crate) use rules::rules_from_base;
 
 /// One overlay change to carry to an environment.
 pub(crate) struct Change<'a> {
@@ -61,6 +63,9 @@ pub(crate) struct Session {
     pub(crate) github: Option<GitHub>,
     /// The repository and base branch, opened (and the token tried) on first use.
     pub(crate) repo: std::cell::OnceCell<Repo>,
+    /// The base tip fetched when the rules were read, which proved the remote,
+    /// the token and the base already: the preflight needs no second fetch.
+    pub(crate) proven_tip: std::cell::OnceCell<String>,
     /// The health gate of `deploy`, read before anything is written.
     pub(crate) gate: Option<Gate>,
     pub(crate) change: ChangeInputs,
@@ -68,7 +73,17 @@ pub(crate) struct Session {
 
 impl Session {
     pub(crate) fn new(cx: &Context) -> anyhow::Result<Session> {
-        let registry = Registry::new(registry_options(&cx.inputs));
+        // The service's image is what a run writes to: its host gets the explicit
+        // registry credentials, no other.
+        let service = match (cx.inputs.service.as_deref(), cx.config.services.as_slice()) {
+            (Some(name), _) => cx.config.service(name).ok(),
+            (None, [only]) => Some(only.clone()),
+            (None, _) => None,
+        };
+        let host = service
+            .and_then(|s| crate::registry::Reference::parse(&s.image).ok())
+            .map(|r| r.host);
+        let registry = Registry::new(registry_options(&cx.inputs, host));
         let github = if cx.dry_run {
             None
         } else {
@@ -86,6 +101,7 @@ impl Session {
             registry,
             github,
             repo: std::cell::OnceCell::new(),
+            proven_tip: std::cell::OnceCell::new(),
             gate: Gate::from_inputs(&cx.inputs)?,
             change: ChangeInputs::from_inputs(&cx.inputs)?,
         })
@@ -95,6 +111,15 @@ impl Session {
     pub(crate) fn repo(&self, cx: &Context) -> anyhow::Result<&Repo> {
         if let Some(r) = self.repo.get() {
             return Ok(r);
+        }
+        // Opened (and its base fetched) when the rules were read from the base.
+        let opened = rules::OPENED
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some((repo, tip)) = opened {
+            let _ = self.proven_tip.set(tip);
+            return Ok(self.repo.get_or_init(|| repo));
         }
         let ws = Workspace::open(&git_options(cx)?)?;
         let base = match cx.inputs.base.as_deref() {
@@ -126,6 +151,9 @@ impl Session {
         }
         self.github()?;
         let Repo { ws, base } = self.repo(cx)?;
+        if self.proven_tip.get().is_some() {
+            return Ok(());
+        }
         self.base_tip(ws, base).map(drop)
     }
 
@@ -154,7 +182,7 @@ pub(crate) fn deployed_entry(
 ) -> anyhow::Result<ImageEntry> {
     let path = env.kustomization(&cx.root);
     let rel = cx.rel(&path);
-    let text = crate::fs::read_user_file(&path, &rel)?.ok_or_else(|| {
+    let text = crate::fs::read_user_file(&cx.root, &path, &rel)?.ok_or_else(|| {
         UserError::new(format!("overlay `{}` does not exist", rel.display())).hint(format!(
             "check out the repository (actions/checkout) and the `overlay` of `{}`",
             env.name
@@ -198,8 +226,7 @@ pub(crate) fn env_var(k: &str) -> Option<String> {
 }
 
 pub(crate) fn short(sha: Option<&str>) -> String {
-    sha.map(|s| s[..s.len().min(7)].to_string())
-        .unwrap_or_default()
+    sha.map(|s| s.chars().take(7).collect()).unwrap_or_default()
 }
 
 pub(crate) fn truncate(s: &str, n: usize) -> String {
@@ -225,7 +252,19 @@ mod tests {
         assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
         assert_eq!(parse_duration(" 1h ").unwrap(), Duration::from_secs(3600));
-        for bad in ["", "0", "-1", "5x", "m", "1.5m"] {
+        assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86400));
+        // Issue 14: `n * 3600` used to wrap; over a day is refused.
+        for bad in [
+            "",
+            "0",
+            "-1",
+            "5x",
+            "m",
+            "1.5m",
+            "25h",
+            "18446744073709551615h",
+            "5124095576030432h",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

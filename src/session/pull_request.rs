@@ -41,7 +41,7 @@ impl Session {
 
         if cx.dry_run {
             // A missing overlay is made by the release, as on the real path.
-            let text = crate::fs::read_user_file(&path, &rel)?.unwrap_or_default();
+            let text = crate::fs::read_user_file(&cx.root, &path, &rel)?.unwrap_or_default();
             let before = overlay::find_image(&rel, &text, &service.image)?;
             let old = before.as_ref().and_then(|b| b.new_tag.clone());
             match overlay::set_image(&rel, &text, &set)? {

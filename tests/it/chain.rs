@@ -348,12 +348,13 @@ fn merged_pr_event(number: u64, head: &str, merge_sha: &str) -> serde_json::Valu
     serde_json::json!({
         "action": "closed",
         "number": number,
+        "repository": {"full_name": REPO},
         "pull_request": {
             "number": number,
             "merged": true,
             "merge_commit_sha": merge_sha,
-            "head": {"ref": head},
-            "base": {"ref": "main"},
+            "head": {"ref": head, "repo": {"full_name": REPO}},
+            "base": {"ref": "main", "repo": {"full_name": REPO}},
         }
     })
 }
@@ -898,6 +899,136 @@ async fn access_is_refused_for_an_actor_outside_allowed() {
         )
         .ok();
     assert_eq!(s.out("tag"), "prd-1.2.3");
+}
+
+/// Issue 14, finding 6: on a re-run GitHub keeps `GITHUB_ACTOR` as the original
+/// user and puts who clicked "re-run" in `GITHUB_TRIGGERING_ACTOR` (docs
+/// "Contexts", `github.triggering_actor`: "If the workflow run is a re-run, this
+/// value may differ from github.actor"). Both must be admitted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_by_someone_outside_allowed_is_refused() {
+    let rig = Rig::new(CONFIG);
+    let ws = rig.checkout("ws", "main");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    rig.push_build(&sha);
+    let before = rig.gh.branch_sha(REPO, "main").unwrap();
+    let s = rig.step_env(
+        &ws,
+        "push",
+        push_event("refs/tags/v1.2.3", &sha),
+        &[("command", "release"), ("token", ALICE)],
+        &[
+            ("GITHUB_ACTOR", "alice"),
+            ("GITHUB_TRIGGERING_ACTOR", "mallory"),
+        ],
+    );
+    assert_eq!(s.run.code, 2, "{}", s.run.transcript());
+    assert!(
+        s.run.stderr.contains("error: `mallory` (who re-ran this workflow: `GITHUB_TRIGGERING_ACTOR`) may not release to environment `prod`"),
+        "{}",
+        s.run.stderr
+    );
+    assert!(rig.gh.pulls(REPO).unwrap().is_empty());
+    assert_eq!(rig.gh.branch_sha(REPO, "main").unwrap(), before);
+    assert!(
+        rig.reg
+            .client()
+            .get_manifest("acme/hello", "prd-1.2.3")
+            .unwrap()
+            .is_none(),
+        "nothing retagged"
+    );
+    // The same person re-running (or an unset variable) is the ordinary case.
+    let s = rig
+        .step_env(
+            &ws,
+            "push",
+            push_event("refs/tags/v1.2.3", &sha),
+            &[("command", "release")],
+            &[("GITHUB_TRIGGERING_ACTOR", "Alice")],
+        )
+        .ok();
+    assert_eq!(s.out("tag"), "prd-1.2.3");
+}
+
+/// Issue 14, finding 5: the rules come from the base branch. A branch whose own
+/// config drops prod's `allowed:`, maps itself to prod and asks
+/// `merge: immediate` releases nothing to prod for someone the base's rule
+/// refuses; and an input can't pick `merge: direct` where the config forbids it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_come_from_the_base_branch_not_the_released_ref() {
+    let rig = Rig::new(CONFIG);
+    let ws = rig.checkout("ws", "main");
+    git(&ws, &["checkout", "-q", "-b", "feature/x"]);
+    let ours = std::fs::read_to_string(ws.join(".github/gitops.yaml")).unwrap();
+    let hostile = ours
+        .replace(
+            "    allowed:\n      users: [\"alice\", \"github-actions[bot]\"]\n      teams: [\"acme/release-managers\"]\n",
+            "",
+        )
+        .replace("    tags: [\"v*\"]\n    tag: \"prd-{version}\"\n    reviewers: [\"alice\"]\n    merge: never", "    branches: [\"feature/**\"]\n    tags: [\"v*\"]\n    tag: \"prd-{version}\"\n    merge: immediate");
+    assert!(!hostile.contains("allowed:") && hostile.contains("merge: immediate"));
+    std::fs::write(ws.join(".github/gitops.yaml"), &hostile).unwrap();
+    git(&ws, &["commit", "-qam", "own rules"]);
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    rig.push_build(&sha);
+    let before = rig.gh.branch_sha(REPO, "main").unwrap();
+    let s = rig.step_env(
+        &ws,
+        "workflow_dispatch",
+        dispatch("hello", "refs/heads/feature/x"),
+        // Team rules need a token that can read teams; alice's stands in.
+        &[
+            ("command", "release"),
+            ("env", "prod"),
+            ("version", "1.2.3"),
+            ("token", ALICE),
+        ],
+        &[("GITHUB_ACTOR", "mallory")],
+    );
+    assert_eq!(s.run.code, 2, "{}", s.run.transcript());
+    assert!(
+        s.run
+            .stderr
+            .contains("error: `mallory` may not release to environment `prod`"),
+        "{}",
+        s.run.stderr
+    );
+    assert_eq!(rig.gh.branch_sha(REPO, "main").unwrap(), before);
+    assert_eq!(rig.gh.branch_sha(REPO, "release/hello/prod").unwrap(), None);
+    assert!(rig.gh.pulls(REPO).unwrap().is_empty());
+    assert!(
+        rig.reg
+            .client()
+            .get_manifest("acme/hello", "prd-1.2.3")
+            .unwrap()
+            .is_none(),
+        "nothing retagged"
+    );
+
+    // prod has an `allowed:` rule, so `merge: direct` from the input is refused
+    // even for someone it admits (`allow-direct` defaults to false there).
+    let s = rig.step_env(
+        &ws,
+        "workflow_dispatch",
+        dispatch("hello", "refs/heads/feature/x"),
+        &[
+            ("command", "release"),
+            ("env", "prod"),
+            ("version", "1.2.3"),
+            ("merge", "direct"),
+        ],
+        &[("GITHUB_ACTOR", "alice")],
+    );
+    assert_eq!(s.run.code, 2, "{}", s.run.transcript());
+    assert!(
+        s.run
+            .stderr
+            .contains("error: environment `prod` does not allow `merge: direct` from the input"),
+        "{}",
+        s.run.stderr
+    );
+    assert_eq!(rig.gh.branch_sha(REPO, "main").unwrap(), before);
 }
 
 /// `--dry-run` reads for real and writes nothing: no retag, no branch, no PR.

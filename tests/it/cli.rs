@@ -515,21 +515,47 @@ fn release_promote_rollback_retag_refuse_bad_input_with_a_hint() {
 }
 
 /// `deploy` on a closed PR that wasn't merged, or isn't a release branch: a notice,
-/// exit 0, `deployed=false`, nothing read from any server.
+/// exit 0, `deployed=false`, nothing read from any server. Issue 14: a fork's
+/// branch named `release/<svc>/<env>` is not a release either (its head
+/// repository is another one: docs "Events that trigger workflows",
+/// pull_request, "Workflows in forked repositories"; null once the fork is
+/// deleted, github/rest-api-description#161).
 #[test]
 fn deploy_on_an_unmerged_or_foreign_pr_is_a_notice() {
     let ws = Workspace::example();
-    for (merged, head, says) in [
-        (false, "release/hello/dev", "was closed without a merge"),
+    let ours = serde_json::json!({"full_name": "acme/app"});
+    for (merged, head, repo, says) in [
+        (
+            false,
+            "release/hello/dev",
+            ours.clone(),
+            "was closed without a merge",
+        ),
         (
             true,
             "feature/x",
+            ours.clone(),
             "is not a `release/<service>/<env>` branch",
+        ),
+        (
+            true,
+            "release/hello/prod",
+            serde_json::json!({"full_name": "mallory/app"}),
+            "comes from another repository (mallory/app)",
+        ),
+        (
+            true,
+            "release/hello/prod",
+            serde_json::Value::Null,
+            "comes from another repository ((deleted))",
         ),
     ] {
         let event = ws.path().join("event.json");
-        let payload = serde_json::json!({"action": "closed", "pull_request": {
-            "number": 7, "merged": merged, "head": {"ref": head},
+        let payload = serde_json::json!({"action": "closed",
+            "repository": {"full_name": "acme/app"},
+            "pull_request": {
+            "number": 7, "merged": merged, "head": {"ref": head, "repo": repo},
+            "base": {"ref": "main", "repo": {"full_name": "acme/app"}},
             "merge_commit_sha": "0123456789abcdef0123456789abcdef01234567"}});
         std::fs::write(&event, payload.to_string()).unwrap();
         let out = ws.path().join("out");

@@ -9,6 +9,7 @@ mod corpus;
 mod first_run;
 mod git;
 mod github;
+mod hostile;
 mod overlay;
 mod readme;
 mod registry;

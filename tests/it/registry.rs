@@ -7,10 +7,13 @@ use gitops_testkit::registry::{Auth, CutProxy, JunkServer, PASSWORD, TestRegistr
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
-fn logged_in() -> Registry {
+/// Logged in to the registry at `host`: explicit credentials are offered to that
+/// host only (issue 14).
+fn logged_in(host: &str) -> Registry {
     Registry::new(RegistryOptions {
         username: Some(USER.into()),
         password: Some(PASSWORD.into()),
+        credential_host: Some(host.into()),
         ..Default::default()
     })
 }
@@ -111,7 +114,7 @@ async fn token_auth_retag_needs_one_token_and_no_blob() {
         .unwrap();
     reg.reset_log();
     let tokens_before = reg.token_requests();
-    let r = logged_in();
+    let r = logged_in(&reg.host());
     let name = format!("{}/acme/hello", reg.host());
     let done = r
         .retag(&format!("{name}:sha-x"), &format!("{name}:uat"))
@@ -151,7 +154,7 @@ async fn cross_repository_retag_mounts_blobs() {
         .push_image("acme/dev/hello", "sha-y", 3, 8192, 3)
         .unwrap();
     reg.reset_log();
-    let r = logged_in();
+    let r = logged_in(&reg.host());
     let done = r
         .retag(
             &format!("{}/acme/dev/hello:sha-y", reg.host()),
@@ -190,7 +193,7 @@ async fn multi_arch_index_keeps_its_digest_across_repositories() {
         .push_index("acme/dev/multi", "sha-z", 4)
         .unwrap();
     reg.reset_log();
-    let r = logged_in();
+    let r = logged_in(&reg.host());
     let done = r
         .retag(
             &format!("{}/acme/dev/multi:sha-z", reg.host()),
@@ -237,7 +240,7 @@ async fn across_registries_blobs_are_copied() {
         .client()
         .push_image("acme/hello", "sha-w", 2, 100_000, 5)
         .unwrap();
-    let r = logged_in();
+    let r = logged_in(&b.host());
     let done = r
         .retag(
             &format!("{}/acme/hello:sha-w", a.host()),

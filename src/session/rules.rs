@@ -1,0 +1,70 @@
+//! Issue 14, finding 5: the rules that decide who may release and how (`allowed`,
+//! `merge`, `allow-direct`, `reviewers`, `image`, the environment map) are read
+//! from the base branch tip, not from the checkout of the ref being released.
+//! Anyone who can push a branch writes that checkout; a branch whose own config
+//! dropped prod's `allowed:`, mapped itself to prod and asked `merge: immediate`
+//! would otherwise release to prod for someone the rule refuses. The ref supplies
+//! only what is built from it (its code, its commit); overlays are edited at the
+//! base tip already.
+
+use crate::config::{self, Config};
+use crate::context::Context;
+use crate::error::UserError;
+use crate::git::Workspace;
+use std::path::Path;
+
+use super::inputs::git_options;
+use super::{Repo, env_var};
+
+/// The workspace and base opened here, with the tip just fetched, handed to the
+/// session so the run opens and proves the remote once, as before (no extra
+/// round trips for reading the rules).
+pub(crate) static OPENED: std::sync::Mutex<Option<(Repo, String)>> = std::sync::Mutex::new(None);
+
+/// The config at the base branch tip, for a command that writes (not `--dry-run`,
+/// which plans from the checkout, and not without a repository to publish to).
+/// `None` when the checkout's config is to be used.
+pub(crate) fn rules_from_base(cx: &Context) -> anyhow::Result<Option<Config>> {
+    if cx.dry_run || env_var("GITHUB_REPOSITORY").is_none() {
+        return Ok(None);
+    }
+    let (path, explicit) = match cx.inputs.config.as_deref() {
+        Some(c) => (Path::new(c).to_path_buf(), true),
+        None => (Path::new(config::DEFAULT_CONFIG).to_path_buf(), false),
+    };
+    // An absolute `config` is the operator's own file, outside the repository.
+    if path.is_absolute() {
+        return Ok(None);
+    }
+    let ws = Workspace::open(&git_options(cx)?)?;
+    let base = ws.base_branch(cx.inputs.base.as_deref())?;
+    let tip = ws.fetch_branch(&base)?.ok_or_else(|| {
+        UserError::new(format!(
+            "base branch `{base}` does not exist on {}",
+            ws.remote_display()
+        ))
+        .hint("set the `base` input to an existing branch")
+    })?;
+    let rel = path.to_string_lossy().replace('\\', "/");
+    let owner = config::owner_from_env();
+    let config = match ws.read_at(&tip, rel.trim_start_matches("./"))? {
+        Some(text) => config::parse(&cx.root, &path, &text, owner).map_err(|e| {
+            let hint = format!(
+                "the rules are read from `{base}` ({}); fix the config there",
+                &tip[..tip.len().min(7)]
+            );
+            e.hint(hint)
+        })?,
+        None if !explicit => config::default_config(&cx.root, owner),
+        None => {
+            return Err(UserError::new(format!(
+                "config file `{}` does not exist on the base branch `{base}`",
+                path.display()
+            ))
+            .hint("the rules of a release are read from the base branch: merge the config there first")
+            .into());
+        }
+    };
+    *OPENED.lock().unwrap_or_else(|p| p.into_inner()) = Some((Repo { ws, base }, tip));
+    Ok(Some(config))
+}
