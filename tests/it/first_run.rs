@@ -261,11 +261,19 @@ impl Job {
                     "number": number,
                     "merged": true,
                     "merge_commit_sha": merge_sha,
-                    "head": {"ref": format!("release/hello/{env}")},
-                    "base": {"ref": "main"},
+                    // The head's repository is the one the deploy checks against
+                    // a fork's (GitHub's pull_request webhook payload carries it;
+                    // null for a deleted fork).
+                    "head": {
+                        "ref": format!("release/hello/{env}"),
+                        "repo": {"full_name": REPO},
+                    },
+                    "base": {"ref": "main", "repo": {"full_name": REPO}},
                 }
             }),
-            github_ref: "refs/heads/main".into(),
+            // docs "Events that trigger workflows", pull_request: `GITHUB_REF` is
+            // `refs/pull/<number>/merge`.
+            github_ref: format!("refs/pull/{number}/merge"),
             github_sha: merge_sha.into(),
             actor: "alice",
             token: TOKEN,
