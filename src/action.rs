@@ -281,6 +281,16 @@ pub fn redact(text: &str) -> String {
     out
 }
 
+/// [`redact`], plus the one credential a client holds (registered or not): the one
+/// scrubber for text that may carry it (server answers, transport errors).
+pub fn scrub(text: &str, credential: Option<&str>) -> String {
+    let text = redact(text);
+    match credential {
+        Some(c) if !c.is_empty() => text.replace(c, "***"),
+        _ => text,
+    }
+}
+
 /// Escape the message part of a workflow command.
 pub fn escape_data(s: &str) -> String {
     s.replace('%', "%25")
@@ -514,6 +524,18 @@ mod tests {
             error_annotation(&d, "gitops-action"),
             "::error file=a%2Cb%3Ac.yaml,line=3,col=4,title=gitops-action::100%25 bad%0Areally"
         );
+    }
+
+    #[test]
+    fn scrub_hides_the_clients_credential_and_every_registered_secret() {
+        register_secret("ghs_registered_for_scrub_0001");
+        let text = "401 for ghp_heldbytheclient with ghs_registered_for_scrub_0001";
+        assert_eq!(
+            scrub(text, Some("ghp_heldbytheclient")),
+            "401 for *** with ***"
+        );
+        assert_eq!(scrub("nothing held", None), "nothing held");
+        assert_eq!(scrub("empty", Some("")), "empty");
     }
 
     #[test]

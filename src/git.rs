@@ -1110,11 +1110,7 @@ fn display_url(url: &str) -> String {
 }
 
 fn scrub(text: &str, token: Option<&str>) -> String {
-    let text = crate::action::redact(text);
-    match token {
-        Some(t) if !t.is_empty() => text.replace(t, "***"),
-        _ => text,
-    }
+    crate::action::scrub(text, token)
 }
 
 fn short(oid: Option<Oid>) -> String {

@@ -340,11 +340,7 @@ impl GitHub {
     }
 
     pub(crate) fn scrub(&self, text: &str) -> String {
-        let text = crate::action::redact(text);
-        match &self.token {
-            Some(t) if !t.is_empty() => text.replace(t.as_str(), "***"),
-            _ => text,
-        }
+        crate::action::scrub(text, self.token.as_deref())
     }
 
     /// Send and require 2xx; other answers become errors with hints.
