@@ -412,40 +412,37 @@ impl Outputs {
 
     /// Write the outputs and the summary where the runner asks for them.
     pub fn publish(&self) -> anyhow::Result<()> {
-        use anyhow::Context as _;
-        if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(PathBuf::from(&path))
-                .with_context(|| {
-                    format!(
-                        "writing the outputs to `GITHUB_OUTPUT` (`{}`)",
-                        PathBuf::from(&path).display()
-                    )
-                })?;
-            f.write_all(format_outputs(&self.values).as_bytes())?;
-        }
-        if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY")
-            .filter(|p| !p.is_empty() && !self.summary.is_empty())
-        {
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(PathBuf::from(&path))
-                .with_context(|| {
-                    format!(
-                        "writing the summary to `GITHUB_STEP_SUMMARY` (`{}`)",
-                        PathBuf::from(&path).display()
-                    )
-                })?;
-            f.write_all(redact(&self.summary).as_bytes())?;
-            if !self.summary.ends_with('\n') {
-                f.write_all(b"\n")?;
+        append_file_command(
+            "GITHUB_OUTPUT",
+            "the outputs",
+            &format_outputs(&self.values),
+        )?;
+        if !self.summary.is_empty() {
+            let mut summary = redact(&self.summary);
+            if !summary.ends_with('\n') {
+                summary.push('\n');
             }
+            append_file_command("GITHUB_STEP_SUMMARY", "the summary", &summary)?;
         }
         Ok(())
     }
+}
+
+/// Append `text` to the file a runner's file command names (`GITHUB_OUTPUT`,
+/// `GITHUB_STEP_SUMMARY`), when the variable is set.
+fn append_file_command(var: &str, what: &str, text: &str) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let Some(path) = std::env::var_os(var).filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    let path = PathBuf::from(path);
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("writing {what} to `{var}` (`{}`)", path.display()))?;
+    f.write_all(text.as_bytes())
+        .with_context(|| format!("writing {what} to `{var}` (`{}`)", path.display()))
 }
 
 /// `name<<DELIM\nvalue\nDELIM\n` for each output, with a delimiter that occurs in

@@ -333,6 +333,18 @@ impl Workspace {
         Ok(tips.into_iter().next().flatten().map(|o| o.to_string()))
     }
 
+    /// Fetch options of one attempt: the token offered once, no tags, and `depth`
+    /// commits where the private repository can be shallow.
+    fn fetch_options<'a>(&self, auth: &Auth<'a>, depth: i32) -> FetchOptions<'a> {
+        let mut fo = FetchOptions::new();
+        fo.remote_callbacks(auth.callbacks());
+        if self.can_shallow() {
+            fo.depth(depth);
+        }
+        fo.download_tags(git2::AutotagOption::None);
+        fo
+    }
+
     /// The commit `what` names on the remote (a full ref `refs/heads/…`/`refs/tags/…`,
     /// or a full sha), fetched at depth 1 into the private repository: its sha and
     /// committer time; `None` when the remote has no such ref. GitHub serves any
@@ -342,12 +354,7 @@ impl Workspace {
         const LOCAL: &str = "refs/gitops-action/commit";
         let mut remote = self.repo.remote_anonymous(&self.url)?;
         let auth = Auth::new(self.token.as_deref(), &self.url);
-        let mut fo = FetchOptions::new();
-        fo.remote_callbacks(auth.callbacks());
-        if self.can_shallow() {
-            fo.depth(1);
-        }
-        fo.download_tags(git2::AutotagOption::None);
+        let mut fo = self.fetch_options(&auth, 1);
         let spec = format!("+{what}:{LOCAL}");
         if let Err(e) = remote.fetch(&[spec.as_str()], Some(&mut fo), None) {
             let by_sha = what.len() == 40 && what.bytes().all(|b| b.is_ascii_hexdigit());
@@ -627,12 +634,7 @@ impl Workspace {
         let mut transient = 0;
         loop {
             let auth = Auth::new(self.token.as_deref(), &self.url);
-            let mut fo = FetchOptions::new();
-            fo.remote_callbacks(auth.callbacks());
-            if self.can_shallow() {
-                fo.depth(1);
-            }
-            fo.download_tags(git2::AutotagOption::None);
+            let mut fo = self.fetch_options(&auth, 1);
             match remote.fetch(&specs, Some(&mut fo), None) {
                 Ok(()) => break,
                 Err(e) if is_lock_error(&e) && locked < 200 => {
@@ -859,12 +861,7 @@ impl Workspace {
             // Shallow history ended before we found enough versions: fetch deeper.
             let mut remote = self.repo.remote_anonymous(&self.url)?;
             let auth = Auth::new(self.token.as_deref(), &self.url);
-            let mut fo = FetchOptions::new();
-            fo.remote_callbacks(auth.callbacks());
-            if self.can_shallow() {
-                fo.depth(depth);
-            }
-            fo.download_tags(git2::AutotagOption::None);
+            let mut fo = self.fetch_options(&auth, depth);
             let spec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
             remote
                 .fetch(&[spec.as_str()], Some(&mut fo), None)
