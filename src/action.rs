@@ -53,6 +53,7 @@ pub struct Inputs {
     pub check: Option<String>,
     pub author: Option<String>,
     pub committer: Option<String>,
+    pub commit_via: Option<String>,
     pub message: Option<String>,
     pub workspace: Option<String>,
 }
@@ -64,7 +65,7 @@ pub fn hidden(v: &Option<String>) -> Option<&'static str> {
 
 impl std::fmt::Debug for Inputs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        const NAMES: [&str; 37] = [
+        const NAMES: [&str; 38] = [
             "command",
             "service",
             "env",
@@ -100,6 +101,7 @@ impl std::fmt::Debug for Inputs {
             "check",
             "author",
             "committer",
+            "commit_via",
             "message",
             "workspace",
         ];
@@ -137,7 +139,7 @@ impl Inputs {
         }
     }
 
-    fn fields_mut(&mut self) -> [&mut Option<String>; 37] {
+    fn fields_mut(&mut self) -> [&mut Option<String>; 38] {
         [
             &mut self.command,
             &mut self.service,
@@ -174,6 +176,7 @@ impl Inputs {
             &mut self.check,
             &mut self.author,
             &mut self.committer,
+            &mut self.commit_via,
             &mut self.message,
             &mut self.workspace,
         ]

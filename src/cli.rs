@@ -194,7 +194,11 @@ pub struct ChangeArgs {
     /// After a merge the tool made: `auto`, `dispatch`, `inline` or `none`
     #[arg(long)]
     pub chain: Option<String>,
-    /// Commit author, `Name <email>` [default: github-actions[bot]]
+    /// How commits are made: `api` (GitHub signs them; the default on GitHub) or
+    /// `git` (a push; needed for `--author`/`--committer`)
+    #[arg(long)]
+    pub commit_via: Option<String>,
+    /// Commit author, `Name <email>` (needs `--commit-via git`) [default: github-actions[bot]]
     #[arg(long)]
     pub author: Option<String>,
     /// Committer, `Name <email>` [default: the author]
@@ -254,6 +258,7 @@ impl ChangeArgs {
         i.draft = self.draft.then(|| "true".into());
         i.deploy_workflow = self.deploy_workflow;
         i.chain = self.chain;
+        i.commit_via = self.commit_via;
         i.author = self.author;
         i.committer = self.committer;
         i.message = self.message;

@@ -791,7 +791,21 @@ impl Workspace {
             "push of `{branch}` to `{}` refused: {first}",
             self.remote_display()
         ));
-        let f = if lower.contains("workflow") && lower.contains("permission") {
+        let rules: Vec<&str> = text
+            .lines()
+            .map(|l| l.trim().trim_start_matches("remote:").trim())
+            .filter(|l| l.starts_with("- "))
+            .collect();
+        let f = if lower.contains("gh013") && lower.contains("verified signatures") {
+            // A ruleset "Require signed commits" (GH013): a push from CI has no
+            // signature; commits GitHub makes through its API are signed.
+            Failure::new(format!(
+                "push of `{branch}` to `{}` refused: GH013: repository rule violations: {}",
+                self.remote_display(),
+                rules.join(" ").trim_start_matches("- ")
+            ))
+            .hint("a ruleset requires verified signatures, and a push from CI carries none: use `commit-via: api` (GitHub makes and signs the commits; `author` and `committer` can't be set there)")
+        } else if lower.contains("workflow") && lower.contains("permission") {
             f.hint("the change touches `.github/workflows`; pushing it needs a token with the `workflows` permission (a GitHub App or PAT), which `GITHUB_TOKEN` never has")
         } else if lower.contains("protected branch")
             || lower.contains("gh006")

@@ -132,7 +132,7 @@ pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
     if matches!(
         command.as_str(),
         "release" | "promote" | "deploy" | "rollback"
-    ) && let Some(base) = crate::session::rules_from_base(&cx)?
+    ) && let Some(base) = crate::session::rules_from_base(&cx).await?
     {
         cx.config = base;
     }

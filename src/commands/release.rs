@@ -73,7 +73,7 @@ pub async fn release(cx: &Context) -> anyhow::Result<Outputs> {
     let session = Session::new(cx)?;
     session.check_access(cx, env).await?;
 
-    session.preflight(cx)?;
+    session.preflight(cx).await?;
     let image = ensure_image(cx, &session.registry, &service, &commit, &tag, &vars).await?;
     let mut out = Outputs::default();
     out.set("env", &env.name);

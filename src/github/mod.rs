@@ -2,10 +2,12 @@
 //! guard, and the calls deploy/promote need. Every request is counted.
 //!
 //! Where to look: pull requests, merges and auto-merge in `pulls`; compare,
-//! permissions, teams, deployments and dispatches in `repo`; the answer types in
+//! permissions, teams, deployments and dispatches in `repo`; commits and branches
+//! through GraphQL (`commit-via: api`) in `commits`; the answer types in
 //! `models`; the PR title and body in `body`. The GitHub client knows nothing of git.
 
 mod body;
+mod commits;
 mod models;
 mod pulls;
 mod repo;
@@ -13,6 +15,7 @@ mod repo;
 /// The merge policy is the config's: one enum from `.github/gitops.yaml` to the API.
 pub use crate::config::MergePolicy;
 pub use body::{PrBody, pr_title};
+pub use commits::{Branches, FileAt, Leased, RefUpdate, Tip, ZERO_OID};
 pub use models::*;
 pub use repo::Dispatched;
 

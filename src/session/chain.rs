@@ -36,7 +36,7 @@ impl Session {
             (Chain::Auto | Chain::Dispatch, Some(w)) => {
                 let gh = self.github()?;
                 // The base the change went to (opened once per run; no API call).
-                let base = self.repo(cx)?.base.clone();
+                let base = self.base_name(cx).await?;
                 let dispatched = gh
                     .dispatch_workflow(
                         w,
@@ -362,7 +362,7 @@ impl Session {
             .into());
         }
         if target_tag != src_tag {
-            self.preflight(cx)?;
+            self.preflight(cx).await?;
             let what = format!("{} `{src_tag}` of `{}`", service.name, from.name);
             place_tag(
                 &self.registry,

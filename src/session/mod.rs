@@ -14,6 +14,7 @@ mod image;
 mod inputs;
 pub mod pull_request;
 mod rules;
+mod via_api;
 
 use crate::action::Outputs;
 use crate::config::{Environment, Service};
@@ -31,6 +32,7 @@ use inputs::{Chain, ChangeInputs, Gate, git_options};
 pub(crate) use inputs::{build_mode, registry_options};
 use pull_request::ReleaseOutcome;
 pub(crate) use rules::rules_from_base;
+pub(crate) use via_api::CommitVia;
 
 /// One overlay change to carry to an environment.
 pub(crate) struct Change<'a> {
@@ -66,6 +68,11 @@ pub(crate) struct Session {
     /// The base tip fetched when the rules were read, which proved the remote,
     /// the token and the base already: the preflight needs no second fetch.
     pub(crate) proven_tip: std::cell::OnceCell<String>,
+    /// How commits are made (`commit-via`).
+    pub(crate) via: CommitVia,
+    /// `commit-via: api`: the base branch as the API named it (the default
+    /// branch when no `base` was given), once read.
+    pub(crate) api_base: std::cell::OnceCell<String>,
     /// The health gate of `deploy`, read before anything is written.
     pub(crate) gate: Option<Gate>,
     pub(crate) change: ChangeInputs,
@@ -84,8 +91,14 @@ impl Session {
             .and_then(|s| crate::registry::Reference::parse(&s.image).ok())
             .map(|r| r.host);
         let registry = Registry::new(registry_options(&cx.inputs, host));
+        let from_rules = rules::API_CLIENT
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         let github = if cx.dry_run {
             None
+        } else if from_rules.is_some() {
+            from_rules
         } else {
             let mut o = GitHubOptions::from_env();
             if let Some(t) = &cx.inputs.token {
@@ -102,6 +115,18 @@ impl Session {
             github,
             repo: std::cell::OnceCell::new(),
             proven_tip: std::cell::OnceCell::new(),
+            via: CommitVia::of(cx)?,
+            api_base: {
+                let c = std::cell::OnceCell::new();
+                if let Some(b) = rules::API_BASE
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take()
+                {
+                    let _ = c.set(b);
+                }
+                c
+            },
             gate: Gate::from_inputs(&cx.inputs)?,
             change: ChangeInputs::from_inputs(&cx.inputs)?,
         })
@@ -145,16 +170,45 @@ impl Session {
     /// Before the first write anywhere (registry retag or build): the repository is
     /// reachable with the token and the base exists, so a release cannot stop after
     /// pushing an image for an overlay change it can't make.
-    pub(crate) fn preflight(&self, cx: &Context) -> anyhow::Result<()> {
+    pub(crate) async fn preflight(&self, cx: &Context) -> anyhow::Result<()> {
         if cx.dry_run {
             return Ok(());
         }
-        self.github()?;
+        let gh = self.github()?;
+        if self.via == CommitVia::Api {
+            self.base_name(cx).await?;
+            let _ = gh;
+            return Ok(());
+        }
         let Repo { ws, base } = self.repo(cx)?;
         if self.proven_tip.get().is_some() {
             return Ok(());
         }
         self.base_tip(ws, base).map(drop)
+    }
+
+    /// The base branch a change goes to: the `base` input, else the repository's
+    /// default branch (asked of the API, or of the git remote with `commit-via: git`).
+    pub(crate) async fn base_name(&self, cx: &Context) -> anyhow::Result<String> {
+        if self.via == CommitVia::Git {
+            return Ok(self.repo(cx)?.base.clone());
+        }
+        if let Some(b) = self.api_base.get() {
+            return Ok(b.clone());
+        }
+        let b = self
+            .github()?
+            .read_branches(
+                cx.inputs
+                    .base
+                    .as_deref()
+                    .map(|b| b.trim_start_matches("refs/heads/")),
+                None,
+                crate::config::DEFAULT_CONFIG.trim_start_matches("./"),
+                None,
+            )
+            .await?;
+        Ok(self.api_base.get_or_init(|| b.base).clone())
     }
 
     pub(crate) fn github(&self) -> anyhow::Result<&GitHub> {

@@ -7,6 +7,7 @@ use crate::action::Outputs;
 use crate::context::Context;
 use crate::error::Failure;
 use crate::git::{self, Publish, Target, Workspace};
+use crate::github::Branches;
 use crate::github::{self, GitHub, MergeMethod, MergePolicy, PrBody, PrContent};
 use crate::overlay::{self, SetImage};
 
@@ -74,11 +75,38 @@ impl Session {
         }
 
         let gh = self.github()?;
-        let Repo { ws, base } = self.repo(cx)?;
-        let base = base.clone();
         // What the base holds now: the PR's "old" column and its commit list.
-        let base_tip = self.base_tip(ws, &base)?;
-        let before_text = ws.read_at(&base_tip, &rel_str)?.unwrap_or_default();
+        let (via, base, before_text) = match self.via {
+            CommitVia::Git => {
+                let Repo { ws, base } = self.repo(cx)?;
+                let base_tip = self.base_tip(ws, base)?;
+                let text = ws.read_at(&base_tip, &rel_str)?.unwrap_or_default();
+                (Via::Git(ws), base.clone(), text)
+            }
+            CommitVia::Api => {
+                // One query: base tip, the overlay there, our release branch. The
+                // first round of the commit uses it; no fetch at all.
+                let base = match self.api_base.get() {
+                    Some(b) => Some(b.clone()),
+                    None => cx
+                        .inputs
+                        .base
+                        .as_deref()
+                        .map(|b| b.trim_start_matches("refs/heads/").to_string()),
+                };
+                let head = (policy != MergePolicy::Direct).then_some(branch.as_str());
+                let read = gh
+                    .read_branches(base.as_deref(), head, &rel_str, None)
+                    .await?;
+                let base = self.api_base.get_or_init(|| read.base.clone()).clone();
+                let text = read
+                    .file
+                    .as_ref()
+                    .map(|f| f.text.clone())
+                    .unwrap_or_default();
+                (Via::Api(Some(Box::new(read))), base, text)
+            }
+        };
         let before = overlay::find_image(&rel, &before_text, &service.image)
             .ok()
             .flatten();
@@ -164,7 +192,7 @@ impl Session {
             )),
         };
         let mut edit = overlay::edit_fn(&rel, set);
-        let outcome = release(ws, gh, &req, &mut edit).await?;
+        let outcome = release(via, gh, &req, &mut edit).await?;
         for (k, v) in outcome.outputs() {
             out.set(k, v);
         }
@@ -275,10 +303,17 @@ impl ReleaseOutcome {
     }
 }
 
+/// How a release's commits are made: pushed from a workspace, or made by GitHub
+/// through its API (with the read the caller made just before, if any).
+pub enum Via<'a> {
+    Git(&'a Workspace),
+    Api(Option<Box<Branches>>),
+}
+
 /// Publish the edit and apply the merge policy, re-applying the edit on the new base
 /// when the PR conflicts or our head moved. `Target::Direct` pushes to the base.
 pub async fn release(
-    ws: &Workspace,
+    mut via: Via<'_>,
     gh: &GitHub,
     req: &Release,
     edit: &mut dyn FnMut(&str) -> anyhow::Result<Option<String>>,
@@ -290,8 +325,16 @@ pub async fn release(
     // The base of the round a conflict sent us back from.
     let mut lost_on: Option<String> = None;
     loop {
-        // libgit2 is blocking; a release does a handful of fetches and one push.
-        let published = ws.publish(&req.publish, edit)?;
+        let (published, repo_id) = match &mut via {
+            // libgit2 is blocking; a release does a handful of fetches and one push.
+            Via::Git(ws) => (ws.publish(&req.publish, edit)?, None),
+            Via::Api(first) => {
+                let (p, id) =
+                    super::via_api::publish(gh, &req.publish, first.take().map(|b| *b), edit)
+                        .await?;
+                (p, Some(id))
+            }
+        };
         retries += published.retries;
         let head = match &req.publish.target {
             Target::Direct => {
@@ -375,8 +418,15 @@ pub async fn release(
         if merged {
             // After our own merge the branch is ours to delete; a push with a lease
             // on the merged sha costs no API call and cannot delete a newer push.
-            if let Err(e) = ws.delete_branch(&head, &pr.head_sha) {
-                eprintln!("git: could not delete `{head}`: {e:#}");
+            let deleted = match (&via, &repo_id) {
+                (Via::Git(ws), _) => ws.delete_branch(&head, &pr.head_sha),
+                (Via::Api(_), Some(id)) => {
+                    super::via_api::delete_branch(gh, id, &head, &pr.head_sha).await
+                }
+                (Via::Api(_), None) => Ok(false),
+            };
+            if let Err(e) = deleted {
+                eprintln!("could not delete `{head}`: {e:#}");
             }
         }
         return Ok(ReleaseOutcome {

@@ -13,18 +13,25 @@ use crate::error::UserError;
 use crate::git::Workspace;
 use std::path::Path;
 
+use super::CommitVia;
 use super::inputs::git_options;
 use super::{Repo, env_var};
+use crate::github::{GitHub, GitHubOptions};
 
 /// The workspace and base opened here, with the tip just fetched, handed to the
 /// session so the run opens and proves the remote once, as before (no extra
 /// round trips for reading the rules).
 pub(crate) static OPENED: std::sync::Mutex<Option<(Repo, String)>> = std::sync::Mutex::new(None);
 
+/// `commit-via: api`: the client that read the rules (its calls count toward the
+/// run's), and the base branch the API named, handed to the session likewise.
+pub(crate) static API_CLIENT: std::sync::Mutex<Option<GitHub>> = std::sync::Mutex::new(None);
+pub(crate) static API_BASE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
 /// The config at the base branch tip, for a command that writes (not `--dry-run`,
 /// which plans from the checkout, and not without a repository to publish to).
 /// `None` when the checkout's config is to be used.
-pub(crate) fn rules_from_base(cx: &Context) -> anyhow::Result<Option<Config>> {
+pub(crate) async fn rules_from_base(cx: &Context) -> anyhow::Result<Option<Config>> {
     if cx.dry_run || env_var("GITHUB_REPOSITORY").is_none() {
         return Ok(None);
     }
@@ -36,6 +43,34 @@ pub(crate) fn rules_from_base(cx: &Context) -> anyhow::Result<Option<Config>> {
     if path.is_absolute() {
         return Ok(None);
     }
+    let rel = path.to_string_lossy().replace('\\', "/");
+    let rel = rel.trim_start_matches("./").to_string();
+    if CommitVia::of(cx)? == CommitVia::Api {
+        // Through the API: one query, no fetch and no git credentials.
+        let mut o = GitHubOptions::from_env();
+        if let Some(t) = &cx.inputs.token {
+            o.token = Some(t.clone());
+        }
+        let gh = GitHub::new(&o)?;
+        let base = cx
+            .inputs
+            .base
+            .as_deref()
+            .map(|b| b.trim_start_matches("refs/heads/"));
+        let read = gh.read_branches(base, None, &rel, None).await?;
+        let tip = read.base_oid.clone();
+        let config = parse_at(
+            cx,
+            &path,
+            explicit,
+            &read.base,
+            &tip,
+            read.file.map(|f| f.text),
+        )?;
+        *API_BASE.lock().unwrap_or_else(|p| p.into_inner()) = Some(read.base);
+        *API_CLIENT.lock().unwrap_or_else(|p| p.into_inner()) = Some(gh);
+        return Ok(Some(config));
+    }
     let ws = Workspace::open(&git_options(cx)?)?;
     let base = ws.base_branch(cx.inputs.base.as_deref())?;
     let tip = ws.fetch_branch(&base)?.ok_or_else(|| {
@@ -45,10 +80,24 @@ pub(crate) fn rules_from_base(cx: &Context) -> anyhow::Result<Option<Config>> {
         ))
         .hint("set the `base` input to an existing branch")
     })?;
-    let rel = path.to_string_lossy().replace('\\', "/");
+    let text = ws.read_at(&tip, &rel)?;
+    let config = parse_at(cx, &path, explicit, &base, &tip, text)?;
+    *OPENED.lock().unwrap_or_else(|p| p.into_inner()) = Some((Repo { ws, base }, tip));
+    Ok(Some(config))
+}
+
+/// The config read at the base tip `tip` of `base` (`None`: no such file there).
+fn parse_at(
+    cx: &Context,
+    path: &Path,
+    explicit: bool,
+    base: &str,
+    tip: &str,
+    text: Option<String>,
+) -> anyhow::Result<Config> {
     let owner = config::owner_from_env();
-    let config = match ws.read_at(&tip, rel.trim_start_matches("./"))? {
-        Some(text) => config::parse(&cx.root, &path, &text, owner).map_err(|e| {
+    Ok(match text {
+        Some(text) => config::parse(&cx.root, path, &text, owner).map_err(|e| {
             let hint = format!(
                 "the rules are read from `{base}` ({}); fix the config there",
                 &tip[..tip.len().min(7)]
@@ -64,7 +113,5 @@ pub(crate) fn rules_from_base(cx: &Context) -> anyhow::Result<Option<Config>> {
             .hint("the rules of a release are read from the base branch: merge the config there first")
             .into());
         }
-    };
-    *OPENED.lock().unwrap_or_else(|p| p.into_inner()) = Some((Repo { ws, base }, tip));
-    Ok(Some(config))
+    })
 }

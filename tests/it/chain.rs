@@ -1258,8 +1258,11 @@ async fn bad_token_missing_base_and_protected_base_push_nothing() {
 
     let s = release(&[("token", "ghs_notATokenTheServerKnows000000000000")]);
     assert_eq!(s.run.code, 1, "{}", s.run.transcript());
+    // `commit-via: api`: the first request is the GraphQL read of the base.
     assert!(
-        s.run.stderr.contains("hint: the token was refused"),
+        s.run
+            .stderr
+            .contains("hint: GitHub refused the token: pass a valid one in the `token` input"),
         "{}",
         s.run.stderr
     );
@@ -1310,6 +1313,47 @@ async fn bad_token_missing_base_and_protected_base_push_nothing() {
     assert_eq!(puts, 1, "{:?}", rig.reg.requests());
 }
 
+/// `scripts/bench-chain`: requests to GitHub for one release (dev, auto-merged,
+/// deploy dispatched), by `commit-via`: API calls and git round trips side by side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run by scripts/bench-chain"]
+async fn bench_requests_per_release() {
+    for via in ["git", "api"] {
+        let rig = Rig::new(CONFIG);
+        let ws = rig.checkout("ws", "main");
+        let sha = git(&ws, &["rev-parse", "HEAD"]);
+        rig.push_build(&sha);
+        let count = |k: gitops_testkit::github::RequestKind| {
+            rig.gh.request_log().iter().filter(|r| r.kind == k).count()
+        };
+        use gitops_testkit::github::RequestKind::{Git, GraphQl, Rest};
+        let before = (count(Rest), count(GraphQl), count(Git));
+        let s = rig
+            .step(
+                &ws,
+                "workflow_dispatch",
+                dispatch("hello", "refs/heads/main"),
+                &[
+                    ("command", "release"),
+                    ("deploy-workflow", "overlay-deploy.yaml"),
+                    ("commit-via", via),
+                ],
+            )
+            .ok();
+        assert_eq!(s.out("merged"), "true");
+        let (rest, gql, git_rt) = (
+            count(Rest) - before.0,
+            count(GraphQl) - before.1,
+            count(Git) - before.2,
+        );
+        println!(
+            "BENCH requests per release, commit-via {via}: {} in all = {rest} REST + {gql} GraphQL + {git_rt} git round trips, {} ms",
+            rest + gql + git_rt,
+            s.elapsed.as_millis()
+        );
+    }
+}
+
 /// The dispatch way on from a merge made with `GITHUB_TOKEN`: the deploy workflow
 /// is started through `workflow_dispatch` with the service and environment, on the
 /// base branch; a PR left for review dispatches nothing.
@@ -1319,6 +1363,14 @@ async fn a_merge_the_tool_made_dispatches_the_deploy_workflow() {
     let ws = rig.checkout("ws", "main");
     let sha = git(&ws, &["rev-parse", "HEAD"]);
     rig.push_build(&sha);
+    let git_requests = || {
+        rig.gh
+            .request_log()
+            .iter()
+            .filter(|r| r.kind == gitops_testkit::github::RequestKind::Git)
+            .count()
+    };
+    let git_before = git_requests();
     let s = rig
         .step(
             &ws,
@@ -1332,9 +1384,13 @@ async fn a_merge_the_tool_made_dispatches_the_deploy_workflow() {
         .ok();
     assert_eq!(s.out("merged"), "true");
     assert_eq!(s.out("dispatched"), "overlay-deploy.yaml");
-    // List, create, merge, dispatch: the base is known without asking for the
-    // repository's default branch (regression: it was read eagerly).
-    assert_eq!(s.out("api-calls"), "4");
+    // `commit-via: api` (issue 16), and no git request at all: the rules' read and
+    // the release's read of the base (GraphQL), the branch created and the commit
+    // made (`updateRefs`, `createCommitOnBranch`), list, create, merge, the branch
+    // deleted with its lease (`updateRefs`), dispatch. With git it was 4 API calls
+    // plus the git round trips of three fetches and two pushes.
+    assert_eq!(s.out("api-calls"), "9");
+    assert_eq!(git_requests(), git_before, "no git request during the step");
     let d = rig.gh.dispatches(REPO).unwrap();
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0].workflow, "overlay-deploy.yaml");

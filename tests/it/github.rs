@@ -10,7 +10,7 @@ use gitops_action::github::{
     PrOperation, pr_title,
 };
 use gitops_action::overlay::{self, SetImage};
-use gitops_action::session::pull_request::{Release, release};
+use gitops_action::session::pull_request::{Release, Via, release};
 use gitops_testkit::fault::{Fault, FaultKind};
 use gitops_testkit::github::{GitHubStandIn, Protection, TokenGrants};
 
@@ -91,7 +91,7 @@ async fn new_pr_is_opened_and_merged_within_three_calls() {
     let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
     let client = api(&gh, TOKEN);
     let out = release(
-        &ws,
+        Via::Git(&ws),
         &client,
         &request("hello", "dev-1", "dev-2", MergePolicy::Auto),
         &mut set_tag("ghcr.io/acme/hello", "dev-2"),
@@ -122,7 +122,7 @@ async fn rerun_updates_then_leaves_the_pr_unchanged() {
     let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
     let client = api(&gh, TOKEN);
     let first = release(
-        &ws,
+        Via::Git(&ws),
         &client,
         &request("hello", "dev-1", "dev-2", MergePolicy::Never),
         &mut set_tag("ghcr.io/acme/hello", "dev-2"),
@@ -132,7 +132,7 @@ async fn rerun_updates_then_leaves_the_pr_unchanged() {
     assert_eq!(first.pr.as_ref().unwrap().operation, PrOperation::Created);
 
     let second = release(
-        &ws,
+        Via::Git(&ws),
         &client,
         &request("hello", "dev-1", "dev-3", MergePolicy::Never),
         &mut set_tag("ghcr.io/acme/hello", "dev-3"),
@@ -145,7 +145,7 @@ async fn rerun_updates_then_leaves_the_pr_unchanged() {
     assert!(second.api_calls <= 3, "{} calls", second.api_calls);
 
     let third = release(
-        &ws,
+        Via::Git(&ws),
         &client,
         &request("hello", "dev-1", "dev-3", MergePolicy::Never),
         &mut set_tag("ghcr.io/acme/hello", "dev-3"),
@@ -170,7 +170,7 @@ async fn base_with_the_change_closes_our_stale_pr() {
     let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
     let client = api(&gh, TOKEN);
     release(
-        &ws,
+        Via::Git(&ws),
         &client,
         &request("hello", "dev-1", "dev-2", MergePolicy::Never),
         &mut set_tag("ghcr.io/acme/hello", "dev-2"),
@@ -181,7 +181,7 @@ async fn base_with_the_change_closes_our_stale_pr() {
     gh.push_commit(REPO, "main", &[(OVERLAY, &START.replace("dev-1", "dev-2"))])
         .unwrap();
     let out = release(
-        &ws,
+        Via::Git(&ws),
         &client,
         &request("hello", "dev-1", "dev-2", MergePolicy::Auto),
         &mut set_tag("ghcr.io/acme/hello", "dev-2"),
@@ -208,7 +208,7 @@ async fn pending_checks_enable_auto_merge_which_merges_when_green() {
     let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
     let client = api(&gh, TOKEN);
     let out = release(
-        &ws,
+        Via::Git(&ws),
         &client,
         &request("hello", "dev-1", "dev-2", MergePolicy::Auto),
         &mut set_tag("ghcr.io/acme/hello", "dev-2"),
@@ -247,7 +247,7 @@ async fn immediate_with_a_required_review_falls_back_to_auto_merge() {
     let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
     let client = api(&gh, TOKEN);
     let out = release(
-        &ws,
+        Via::Git(&ws),
         &client,
         &request("hello", "dev-1", "dev-2", MergePolicy::Immediate),
         &mut set_tag("ghcr.io/acme/hello", "dev-2"),
@@ -263,7 +263,7 @@ async fn merge_guard_refuses_a_head_we_did_not_push() {
     let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
     let client = api(&gh, TOKEN);
     let out = release(
-        &ws,
+        Via::Git(&ws),
         &client,
         &request("hello", "dev-1", "dev-2", MergePolicy::Never),
         &mut set_tag("ghcr.io/acme/hello", "dev-2"),
@@ -284,7 +284,7 @@ async fn merge_guard_refuses_a_head_we_did_not_push() {
     assert!(matches!(tried, MergeTry::HeadModified(_)), "{tried:?}");
     // release() re-reads: a leased push replaces the foreign head, then merges.
     let again = release(
-        &ws,
+        Via::Git(&ws),
         &client,
         &request("hello", "dev-1", "dev-2", MergePolicy::Immediate),
         &mut set_tag("ghcr.io/acme/hello", "dev-2"),
@@ -329,7 +329,7 @@ async fn a_conflicting_pr_is_redone_on_the_new_base() {
     let client = api(&gh, TOKEN);
     // Two new services: both append to the end of `images:`, a real textual conflict.
     let a = release(
-        &ws,
+        Via::Git(&ws),
         &client,
         &request("alpha", "-", "a-1", MergePolicy::Never),
         &mut set_tag("ghcr.io/acme/alpha", "a-1"),
@@ -337,7 +337,7 @@ async fn a_conflicting_pr_is_redone_on_the_new_base() {
     .await
     .unwrap();
     release(
-        &ws,
+        Via::Git(&ws),
         &client,
         &request("beta", "-", "b-1", MergePolicy::Auto),
         &mut set_tag("ghcr.io/acme/beta", "b-1"),
@@ -354,7 +354,7 @@ async fn a_conflicting_pr_is_redone_on_the_new_base() {
         .unwrap();
     assert!(matches!(outcome, MergeOutcome::Conflict(_)), "{outcome:?}");
     let redone = release(
-        &ws,
+        Via::Git(&ws),
         &client,
         &request("alpha", "-", "a-1", MergePolicy::Auto),
         &mut set_tag("ghcr.io/acme/alpha", "a-1"),
@@ -403,7 +403,7 @@ async fn missing_base_is_a_user_error() {
     let mut req = request("hello", "dev-1", "dev-2", MergePolicy::Auto);
     req.publish.base = "production".into();
     let err = release(
-        &ws,
+        Via::Git(&ws),
         &api(&gh, TOKEN),
         &req,
         &mut set_tag("ghcr.io/acme/hello", "dev-2"),
@@ -448,7 +448,7 @@ async fn actions_may_not_open_prs_says_which_setting() {
     gh.set_setting_actions_can_create_prs(false);
     let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
     let err = release(
-        &ws,
+        Via::Git(&ws),
         &api(&gh, TOKEN),
         &request("hello", "dev-1", "dev-2", MergePolicy::Auto),
         &mut set_tag("ghcr.io/acme/hello", "dev-2"),
@@ -479,7 +479,7 @@ async fn a_merge_refused_on_a_still_base_gives_up_after_max_rounds() {
     let mut req = request("hello", "dev-1", "dev-2", MergePolicy::Immediate);
     req.max_rounds = 3;
     let err = release(
-        &ws,
+        Via::Git(&ws),
         &client,
         &req,
         &mut set_tag("ghcr.io/acme/hello", "dev-2"),
@@ -530,7 +530,7 @@ fn twenty_concurrent_releases_all_merge_and_nothing_is_lost() {
                         let tag = format!("dev-{i}");
                         let req = request(&service, "-", &tag, MergePolicy::Auto);
                         barrier.wait();
-                        let out = release(&ws, &client, &req, &mut set_tag(&image, &tag))
+                        let out = release(Via::Git(&ws), &client, &req, &mut set_tag(&image, &tag))
                             .await
                             .unwrap();
                         assert!(out.merged, "{service}: {out:?}");
@@ -568,7 +568,7 @@ async fn bench_release_pr() {
     let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
     let t = std::time::Instant::now();
     let out = release(
-        &ws,
+        Via::Git(&ws),
         &client,
         &request("hello", "dev-1", "dev-2", MergePolicy::Auto),
         &mut set_tag("ghcr.io/acme/hello", "dev-2"),
@@ -582,7 +582,7 @@ async fn bench_release_pr() {
         t.elapsed().as_millis()
     );
     release(
-        &ws,
+        Via::Git(&ws),
         &client,
         &request("hello", "dev-2", "dev-3", MergePolicy::Never),
         &mut set_tag("ghcr.io/acme/hello", "dev-3"),
@@ -591,7 +591,7 @@ async fn bench_release_pr() {
     .unwrap();
     let t = std::time::Instant::now();
     let out = release(
-        &ws,
+        Via::Git(&ws),
         &client,
         &request("hello", "dev-2", "dev-4", MergePolicy::Auto),
         &mut set_tag("ghcr.io/acme/hello", "dev-4"),
@@ -615,7 +615,7 @@ async fn missing_labels_are_added_on_the_next_run() {
     let client = api(&gh, TOKEN);
     let mut req = request("hello", "dev-1", "dev-2", MergePolicy::Never);
     release(
-        &ws,
+        Via::Git(&ws),
         &client,
         &req,
         &mut set_tag("ghcr.io/acme/hello", "dev-2"),
@@ -626,7 +626,7 @@ async fn missing_labels_are_added_on_the_next_run() {
 
     req.content.labels = vec!["release".into(), "dev".into()];
     let out = release(
-        &ws,
+        Via::Git(&ws),
         &client,
         &req,
         &mut set_tag("ghcr.io/acme/hello", "dev-2"),
@@ -638,7 +638,7 @@ async fn missing_labels_are_added_on_the_next_run() {
     assert_eq!(out.api_calls, 2, "list, then the labels");
 
     let out = release(
-        &ws,
+        Via::Git(&ws),
         &client,
         &req,
         &mut set_tag("ghcr.io/acme/hello", "dev-2"),

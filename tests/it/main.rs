@@ -4,6 +4,7 @@
 mod build;
 mod chain;
 mod cli;
+mod commit_api;
 mod container;
 mod corpus;
 mod first_run;

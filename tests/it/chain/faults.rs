@@ -118,6 +118,33 @@ const TARGETS: &[Target] = &[
         git: true,
         registry: false,
     },
+    // `commit-via: api` (the default): the publish read (the first read is the
+    // rules'), the commit, and the branch's creation (the 2nd `updateRefs` deletes
+    // it after the merge). GraphQL requests are matched by their document.
+    Target {
+        name: "API read",
+        method: "POST",
+        path: "file(path: $path)",
+        nth: 2,
+        git: false,
+        registry: false,
+    },
+    Target {
+        name: "API commit",
+        method: "POST",
+        path: "createCommitOnBranch",
+        nth: 1,
+        git: false,
+        registry: false,
+    },
+    Target {
+        name: "API create branch",
+        method: "POST",
+        path: "updateRefs",
+        nth: 1,
+        git: false,
+        registry: false,
+    },
     Target {
         name: "registry read",
         method: "",
@@ -162,6 +189,12 @@ fn cases() -> Vec<Case> {
                     FaultKind::PrimaryRateLimit | FaultKind::SecondaryRateLimit
                 )
             {
+                continue;
+            }
+            // GraphQL's primary limit is an HTTP 200 with `errors[].type:
+            // RATE_LIMITED`, not the REST answer the fault sends (docs "Rate limits
+            // and node limits for the GraphQL API").
+            if t.name.starts_with("API") && matches!(k.1, FaultKind::PrimaryRateLimit) {
                 continue;
             }
             let modes: &[Mode] = match t.name {
@@ -213,7 +246,11 @@ fn run_case(case: &Case) -> Outcome {
     } else {
         rig.gh.inject(fault);
     }
-    let inputs = inputs(case.mode);
+    let mut inputs = inputs(case.mode);
+    if t.git {
+        // The git transport is used only with `commit-via: git`.
+        inputs.push(("commit-via", "git"));
+    }
     let first = rig.step(
         &ws,
         "workflow_dispatch",

@@ -725,7 +725,7 @@ async fn auto_merge_waits_for_the_check_and_refuses_clean_prs() {
     );
 
     // The query for a PR's id and auto-merge state by number.
-    let q = json!({"query": "query($o: String!, $n: String!, $num: Int!) { repository(owner: $o, name: $n) { pullRequest(number: $num) { id autoMergeRequest { enabledAt } } } }", "variables": {"o": "acme", "n": "app", "num": n}});
+    let q = json!({"query": "query($o: String!, $n: String!, $num: Int!) { repository(owner: $o, name: $n) { pullRequest(number: $num) { id state autoMergeRequest { enabledAt } } } }", "variables": {"o": "acme", "n": "app", "num": n}});
     let (_, v) = api.call("POST", &gql, Some(q)).await;
     assert_eq!(v["data"]["repository"]["pullRequest"]["id"], pr["node_id"]);
     assert_eq!(v["data"]["repository"]["pullRequest"]["state"], "MERGED");

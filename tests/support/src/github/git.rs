@@ -10,6 +10,9 @@ use anyhow::{Context, Result, bail};
 /// All-zero object id, as git writes for a missing ref side.
 pub const ZERO: &str = "0000000000000000000000000000000000000000";
 
+/// The text inside the stand-in's web-flow signatures.
+pub const WEB_FLOW_MARK: &str = "stand-in web-flow signature";
+
 /// Who wrote or committed a commit.
 #[derive(Debug, Clone)]
 pub struct Person {
@@ -293,6 +296,114 @@ impl Bare {
         let tree = self.run_env(&["write-tree"], &env, None)?;
         let parents: Vec<&str> = parent.into_iter().collect();
         self.commit_tree(&tree, &parents, message, author, author)
+    }
+
+    /// The tree of `parent` with `files` written over it (`None` deletes the path).
+    pub fn tree_with(&self, parent: &str, files: &[(&str, Option<&[u8]>)]) -> Result<String> {
+        let index = tempfile::NamedTempFile::new()?;
+        let index_path = index.path().to_string_lossy().into_owned();
+        std::fs::remove_file(index.path())?;
+        let env = [("GIT_INDEX_FILE", index_path.as_str())];
+        self.run_env(&["read-tree", parent], &env, None)?;
+        for (path, contents) in files {
+            match contents {
+                Some(bytes) => {
+                    let blob = self.run_env(&["hash-object", "-w", "--stdin"], &[], Some(bytes))?;
+                    // An existing file keeps its mode (an executable stays one).
+                    let mode = self
+                        .entry(parent, path)
+                        .map(|e| e.0)
+                        .filter(|m| m == "100755")
+                        .unwrap_or_else(|| "100644".into());
+                    let info = format!("{mode},{blob},{path}");
+                    self.run_env(&["update-index", "--add", "--cacheinfo", &info], &env, None)?;
+                }
+                None => {
+                    self.run_env(&["update-index", "--force-remove", path], &env, None)?;
+                }
+            }
+        }
+        self.run_env(&["write-tree"], &env, None)
+    }
+
+    /// A commit signed the way GitHub signs what its web flow and API commit: a
+    /// `gpgsig` header (here a marker, not a real signature), so `git cat-file` shows
+    /// it signed and the stand-in's REST `verification` and `GH013` rule read it.
+    pub fn commit_signed(
+        &self,
+        tree: &str,
+        parents: &[&str],
+        message: &str,
+        author: &Person,
+        committer: &Person,
+    ) -> Result<String> {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let mut raw = format!("tree {tree}\n");
+        for p in parents {
+            raw.push_str(&format!("parent {p}\n"));
+        }
+        raw.push_str(&format!(
+            "author {} <{}> {secs} +0000\ncommitter {} <{}> {secs} +0000\n",
+            author.name, author.email, committer.name, committer.email
+        ));
+        raw.push_str(&format!(
+            "gpgsig -----BEGIN PGP SIGNATURE-----\n \n {WEB_FLOW_MARK}\n -----END PGP SIGNATURE-----\n\n{message}"
+        ));
+        if !raw.ends_with('\n') {
+            raw.push('\n');
+        }
+        self.run_env(
+            &["hash-object", "-t", "commit", "-w", "--stdin"],
+            &[],
+            Some(raw.as_bytes()),
+        )
+    }
+
+    /// Whether GitHub signed this commit (see [`Bare::commit_signed`]).
+    pub fn is_web_signed(&self, sha: &str) -> bool {
+        self.run(&["cat-file", "commit", sha])
+            .map(|t| {
+                t.split("\n\n").next().is_some_and(|h| {
+                    h.contains("gpgsig -----BEGIN PGP SIGNATURE-----") && h.contains(WEB_FLOW_MARK)
+                })
+            })
+            .unwrap_or(false)
+    }
+
+    /// `(mode, type, id)` of the tree entry at `path` in `rev`.
+    pub fn entry(&self, rev: &str, path: &str) -> Option<(String, String, String)> {
+        let out = self.run(&["ls-tree", rev, "--", path]).ok()?;
+        let line = out.lines().next()?;
+        let (meta, name) = line.split_once('\t')?;
+        if name != path {
+            return None;
+        }
+        let mut f = meta.split_whitespace();
+        Some((f.next()?.into(), f.next()?.into(), f.next()?.into()))
+    }
+
+    /// Files a commit changed against its first parent (all of them for a root).
+    pub fn changed_files(&self, sha: &str) -> Option<u64> {
+        let out = self
+            .run(&[
+                "diff-tree",
+                "-r",
+                "--no-commit-id",
+                "--name-only",
+                "--root",
+                sha,
+            ])
+            .ok()?;
+        Some(out.lines().filter(|l| !l.is_empty()).count() as u64)
+    }
+
+    /// The raw bytes of a blob.
+    pub fn blob(&self, id: &str) -> Option<Vec<u8>> {
+        let out = self.cmd().args(["cat-file", "blob", id]).output().ok()?;
+        out.status.success().then_some(out.stdout)
     }
 
     pub fn commit_info(&self, rev: &str) -> Result<CommitInfo> {

@@ -20,6 +20,8 @@
 
 mod api;
 mod git;
+mod gql;
+mod schema;
 mod smart;
 
 use std::collections::{BTreeMap, HashMap};
@@ -153,7 +155,7 @@ impl Protection {
     }
 
     /// Direct pushes are refused whenever a rule needs a PR or a check.
-    fn blocks_pushes(&self) -> bool {
+    pub(crate) fn blocks_pushes(&self) -> bool {
         self.required_approvals > 0 || !self.required_checks.is_empty()
     }
 }
@@ -266,6 +268,9 @@ pub(crate) struct Repo {
     pub git: Bare,
     pub settings: RepoSettings,
     pub protection: BTreeMap<String, Protection>,
+    /// Branch patterns (shell globs; `*` is every branch) of a ruleset that
+    /// requires verified signatures.
+    pub signed: Vec<String>,
     pub pulls: BTreeMap<u64, Pull>,
     pub next_number: u64,
     /// sha → context → (state, id, description, target_url, created_at).
@@ -405,6 +410,11 @@ impl Repo {
         }
     }
 
+    /// Whether a "require signed commits" rule covers `branch`.
+    pub fn signed_required(&self, branch: &str) -> bool {
+        self.signed.iter().any(|p| glob(p, branch))
+    }
+
     /// Write `refs/heads/*` protection rules where the `pre-receive` hook reads them.
     fn write_push_rules(&self) -> Result<()> {
         let mut text = String::new();
@@ -421,7 +431,26 @@ impl Repo {
             text.push_str(&format!("refs/heads/{branch}\t{mode}\t{}\n", why.join("|")));
         }
         std::fs::write(self.git.dir.join("standin-protected"), text)?;
+        let mut signed = String::new();
+        for p in &self.signed {
+            signed.push_str(p);
+            signed.push('\n');
+        }
+        std::fs::write(self.git.dir.join("standin-signed"), signed)?;
         Ok(())
+    }
+}
+
+/// A shell-style glob where `*` also matches `/` (as `case` does in the hook).
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((pre, rest)) => {
+            let Some(tail) = text.strip_prefix(pre) else {
+                return false;
+            };
+            (0..=tail.len()).any(|i| tail.is_char_boundary(i) && glob(rest, &tail[i..]))
+        }
     }
 }
 
@@ -458,6 +487,34 @@ while read -r old new ref; do
         refuse=1
       fi
     done < standin-protected
+  fi
+  # A ruleset "Require signed commits" (GH013; the lines as GitHub prints them,
+  # docs/github-facts/commits-api.md): every commit the push brings must be
+  # signed; only what GitHub signs itself (web flow, the API) is, here.
+  if [ -s standin-signed ] && [ "$new" != "$z" ]; then
+    b=${ref#refs/heads/}
+    while read -r pat; do
+      case "$b" in
+        $pat)
+          bad=""
+          for c in $(git rev-list "$new" --not --all); do
+            git cat-file commit "$c" | sed '/^$/q' | grep -q 'stand-in web-flow signature' || bad="$bad $c"
+          done
+          if [ -n "$bad" ]; then
+            n=$(echo $bad | wc -w)
+            echo "error: GH013: Repository rule violations found for $ref." >&2
+            echo "Review all repository rules at $STANDIN_RULES_URL?ref=refs%2Fheads%2F$b" >&2
+            echo "" >&2
+            echo "- Commits must have verified signatures." >&2
+            echo "  Found $n violation(s):" >&2
+            echo "" >&2
+            for c in $bad; do echo "  $c" >&2; done
+            echo "" >&2
+            refuse=1
+          fi
+          break;;
+      esac
+    done < standin-signed
   fi
   if [ "$STANDIN_WORKFLOWS" != 1 ] && [ "$new" != "$z" ]; then
     for c in $(git rev-list "$new" --not --all); do
@@ -686,6 +743,7 @@ impl GitHubStandIn {
             git,
             settings,
             protection: BTreeMap::new(),
+            signed: Vec::new(),
             pulls: BTreeMap::new(),
             next_number: 1,
             statuses: HashMap::new(),
@@ -730,6 +788,21 @@ impl GitHubStandIn {
         let repo = st.repo_mut(full)?;
         repo.protection.insert(branch.to_string(), p);
         repo.write_push_rules()
+    }
+
+    /// A ruleset "Require signed commits" on the branches matching `patterns`
+    /// (`*`: every branch): pushes of commits GitHub did not sign are refused
+    /// with GH013; commits made through `createCommitOnBranch` are signed.
+    pub fn require_signed_commits(&self, full: &str, patterns: &[&str]) -> Result<()> {
+        let mut st = self.lock();
+        let repo = st.repo_mut(full)?;
+        repo.signed = patterns.iter().map(|p| p.to_string()).collect();
+        repo.write_push_rules()
+    }
+
+    /// Whether GitHub would show this commit "Verified" (REST `verification`).
+    pub fn is_verified(&self, full: &str, sha: &str) -> Result<bool> {
+        Ok(self.lock().repo(full)?.git.is_web_signed(sha))
     }
 
     pub fn unprotect_branch(&self, full: &str, branch: &str) -> Result<()> {
@@ -826,6 +899,17 @@ impl GitHubStandIn {
         }
         api::settle(&mut st)?;
         Ok(sha)
+    }
+
+    /// The names of all branches.
+    pub fn branches(&self, full: &str) -> Result<Vec<String>> {
+        let st = self.lock();
+        let out = st.repo(full)?.git.run(&[
+            "for-each-ref",
+            "--format=%(refname:lstrip=2)",
+            "refs/heads",
+        ])?;
+        Ok(out.lines().map(String::from).collect())
     }
 
     /// The tip of a branch.
@@ -964,11 +1048,29 @@ async fn route(
 ) -> axum::response::Response {
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
+    // A GraphQL request is matched by its document too (`/api/graphql#<query>`), so
+    // a fault can aim at one mutation: `Fault::new("POST", "createCommitOnBranch", …)`.
+    let (req, matched) = if path.ends_with("graphql") {
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, 16 << 20)
+            .await
+            .unwrap_or_default();
+        let query = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v["query"].as_str().map(String::from))
+            .unwrap_or_default();
+        (
+            axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes)),
+            format!("{path}#{query}"),
+        )
+    } else {
+        (req, path.clone())
+    };
     let kind = state
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .rules
-        .hit(&method, &path);
+        .hit(&method, &matched);
     let Some(kind) = kind else {
         return serve(state, req).await;
     };

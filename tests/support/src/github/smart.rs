@@ -152,6 +152,13 @@ async fn serve(state: &Shared, req: axum::extract::Request, path: &str, query: &
         .env("REMOTE_USER", &grants.user_login)
         .env("REMOTE_ADDR", "127.0.0.1")
         .env(
+            "STANDIN_RULES_URL",
+            format!(
+                "{}/{full}/rules",
+                state.lock().unwrap_or_else(|e| e.into_inner()).base_url
+            ),
+        )
+        .env(
             "STANDIN_WORKFLOWS",
             if grants.workflows { "1" } else { "0" },
         )

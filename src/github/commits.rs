@@ -1,0 +1,354 @@
+//! Commits and branches through GitHub's GraphQL API (`commit-via: api`, issue 16):
+//! one query reads the base tip, the file a release edits there, the config, and
+//! our release branch; `createCommitOnBranch` writes commits GitHub signs, leased
+//! by `expectedHeadOid`; `updateRefs` moves and deletes branches with the old value
+//! as a precondition. No git transport, no git credentials.
+//!
+//! Sources (quotes in docs/github-facts/commits-api.md): the public schema's doc
+//! strings (octokit/graphql-schema), GitHub's changelog of 2021-09-13 on signing,
+//! and a full answer to a stale `expectedHeadOid` (HTTP 200, `STALE_DATA`).
+
+use super::{GRAPHQL, GitHub, Resend};
+use crate::error::{Failure, UserError};
+use base64::Engine as _;
+use http::Method;
+use serde_json::{Value, json};
+
+/// The all-zero id: "must not exist" as a `beforeOid`, "delete" as an `afterOid`.
+pub const ZERO_OID: &str = "0000000000000000000000000000000000000000";
+
+/// A file at a commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileAt {
+    /// The blob id.
+    pub oid: String,
+    pub text: String,
+}
+
+/// A branch tip as the API reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tip {
+    pub oid: String,
+    pub parents: Vec<String>,
+    /// The blob id of the edited file there (`None`: no such file).
+    pub file_oid: Option<String>,
+    /// Files the tip changed against its first parent, where GitHub can tell.
+    pub changed_files: Option<u64>,
+}
+
+/// What one query tells about the base and the release branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Branches {
+    /// The repository's node ID (for `updateRefs`).
+    pub repo_id: String,
+    /// The base branch's name (the default branch when none was asked for).
+    pub base: String,
+    pub base_oid: String,
+    /// The edited file at the base tip.
+    pub file: Option<FileAt>,
+    /// The config file at the base tip, when asked for.
+    pub config: Option<FileAt>,
+    /// The release branch, when asked for and present.
+    pub head: Option<Tip>,
+}
+
+/// One `RefUpdate` of `updateRefs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefUpdate {
+    /// Branch name without `refs/heads/`.
+    pub branch: String,
+    /// `None`: delete.
+    pub after: Option<String>,
+    /// The value the branch must have (`ZERO_OID`: must not exist); `None`: any.
+    pub before: Option<String>,
+    pub force: bool,
+}
+
+/// How a leased write ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Leased {
+    Done(String),
+    /// The branch was not where we expected: read again and re-apply.
+    Stale(String),
+}
+
+const TIP_FIELDS: &str = "oid parents(first: 2) { nodes { oid } } changedFilesIfAvailable";
+
+fn blob(alias: &str, var: &str) -> String {
+    format!(
+        "{alias}: file(path: ${var}) {{ oid object {{ ... on Blob {{ text isBinary isTruncated byteSize }} }} }}"
+    )
+}
+
+/// GitHub's `errors[]`: (type, message).
+fn errors_of(v: &Value) -> Vec<(String, String)> {
+    v["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (
+                e["type"]
+                    .as_str()
+                    .or(e["extensions"]["code"].as_str())
+                    .unwrap_or_default()
+                    .to_string(),
+                e["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+impl GitHub {
+    fn owner_name(&self) -> (String, String) {
+        let r = self.repository();
+        let (o, n) = r.split_once('/').unwrap_or((&r, ""));
+        (o.to_string(), n.to_string())
+    }
+
+    /// Send a GraphQL document; refusals of the token become errors with a hint.
+    async fn graphql(&self, what: &str, query: &str, vars: Value) -> anyhow::Result<Value> {
+        let body = json!({"query": query, "variables": vars});
+        let a = self
+            .send_as(Method::POST, GRAPHQL, Some(&body), Resend::Safe)
+            .await?;
+        if !a.status.is_success() {
+            return Err(self.error(what, &a));
+        }
+        let v: Value = a.json(what)?;
+        for (kind, msg) in errors_of(&v) {
+            if kind == "FORBIDDEN" || msg.contains("Resource not accessible") {
+                return Err(Failure::new(format!(
+                    "cannot {what}: GitHub answered: {}",
+                    self.scrub(&msg)
+                ))
+                .hint(
+                    "give the workflow `permissions: contents: write` (commits through the API need it), or pass a token that may write to the repository",
+                )
+                .into());
+            }
+        }
+        Ok(v)
+    }
+
+    /// One query: the base tip (or the default branch's) with `path` and `config`
+    /// there, and the tip of `head` with its parents and its copy of `path`.
+    pub async fn read_branches(
+        &self,
+        base: Option<&str>,
+        head: Option<&str>,
+        path: &str,
+        config: Option<&str>,
+    ) -> anyhow::Result<Branches> {
+        let (owner, name) = self.owner_name();
+        let base_field = match base {
+            Some(_) => "base: ref(qualifiedName: $base)",
+            None => "base: defaultBranchRef",
+        };
+        let mut vars = json!({"owner": owner, "name": name, "path": path});
+        let mut decl = String::from("$owner: String!, $name: String!, $path: String!");
+        if let Some(b) = base {
+            vars["base"] = format!("refs/heads/{b}").into();
+            decl.push_str(", $base: String!");
+        }
+        let mut base_files = blob("file", "path");
+        if let Some(c) = config {
+            vars["config"] = c.into();
+            decl.push_str(", $config: String!");
+            base_files.push(' ');
+            base_files.push_str(&blob("config", "config"));
+        }
+        let head_field = match head {
+            Some(h) => {
+                vars["head"] = format!("refs/heads/{h}").into();
+                decl.push_str(", $head: String!");
+                format!(
+                    "head: ref(qualifiedName: $head) {{ target {{ ... on Commit {{ {TIP_FIELDS} file(path: $path) {{ oid }} }} }} }}"
+                )
+            }
+            None => String::new(),
+        };
+        let query = format!(
+            "query({decl}) {{ repository(owner: $owner, name: $name) {{ id {base_field} {{ name target {{ ... on Commit {{ oid {base_files} }} }} }} {head_field} }} }}"
+        );
+        let v = self
+            .graphql("read the base branch through the API", &query, vars)
+            .await?;
+        let repo = &v["data"]["repository"];
+        if repo.is_null() {
+            let why = errors_of(&v)
+                .into_iter()
+                .map(|(_, m)| m)
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(Failure::new(format!(
+                "cannot read `{}` through the API: {}",
+                self.repository(),
+                self.scrub(&why)
+            ))
+            .hint("check `GITHUB_REPOSITORY` and that the token may read the repository (`permissions: contents: read`)")
+            .into());
+        }
+        let b = &repo["base"];
+        let Some(base_oid) = b["target"]["oid"].as_str() else {
+            return Err(UserError::new(match base {
+                Some(name) => format!(
+                    "base branch `{name}` does not exist in `{}`",
+                    self.repository()
+                ),
+                None => format!("`{}` has no default branch", self.repository()),
+            })
+            .hint("set the `base` input to an existing branch")
+            .into());
+        };
+        let file = |node: &Value, path: &str| -> anyhow::Result<Option<FileAt>> {
+            if node.is_null() {
+                return Ok(None);
+            }
+            let o = &node["object"];
+            if o["isBinary"].as_bool() == Some(true)
+                || o["isTruncated"].as_bool() == Some(true)
+                || o["text"].is_null()
+            {
+                return Err(UserError::new(format!(
+                    "`{path}` at the base tip is binary or too large ({} bytes) to edit through the API",
+                    o["byteSize"].as_u64().unwrap_or_default()
+                ))
+                .hint("an overlay is a small YAML file; check the path, or use `commit-via: git`")
+                .into());
+            }
+            Ok(Some(FileAt {
+                oid: node["oid"].as_str().unwrap_or_default().to_string(),
+                text: o["text"].as_str().unwrap_or_default().to_string(),
+            }))
+        };
+        let target = &b["target"];
+        let head = repo["head"]["target"].as_object().map(|t| Tip {
+            oid: t["oid"].as_str().unwrap_or_default().to_string(),
+            parents: t["parents"]["nodes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p["oid"].as_str().map(String::from))
+                .collect(),
+            file_oid: t["file"]["oid"].as_str().map(String::from),
+            changed_files: t["changedFilesIfAvailable"].as_u64(),
+        });
+        Ok(Branches {
+            repo_id: repo["id"].as_str().unwrap_or_default().to_string(),
+            base: b["name"].as_str().unwrap_or_default().to_string(),
+            base_oid: base_oid.to_string(),
+            file: file(&target["file"], path)?,
+            config: match config {
+                Some(c) => file(&target["config"], c)?,
+                None => None,
+            },
+            head,
+        })
+    }
+
+    /// `createCommitOnBranch`: one file's new text on `branch`, only while the
+    /// branch is at `expected`. GitHub signs the commit.
+    pub async fn commit_on_branch(
+        &self,
+        branch: &str,
+        expected: &str,
+        path: &str,
+        text: &str,
+        message: &str,
+    ) -> anyhow::Result<Leased> {
+        let (headline, body) = match message.split_once('\n') {
+            Some((h, b)) => (h, b.trim_start_matches('\n')),
+            None => (message, ""),
+        };
+        let query = "mutation($input: CreateCommitOnBranchInput!) { createCommitOnBranch(input: $input) { commit { oid } } }";
+        let input = json!({
+            "branch": {"repositoryNameWithOwner": self.repository(), "branchName": branch},
+            "expectedHeadOid": expected,
+            "message": {"headline": headline, "body": body},
+            "fileChanges": {"additions": [{
+                "path": path,
+                "contents": base64::engine::general_purpose::STANDARD.encode(text),
+            }]},
+        });
+        let v = self
+            .graphql(
+                &format!("commit to `{branch}` through the API"),
+                query,
+                json!({"input": input}),
+            )
+            .await?;
+        if let Some(oid) = v["data"]["createCommitOnBranch"]["commit"]["oid"].as_str() {
+            return Ok(Leased::Done(oid.to_string()));
+        }
+        let errors = errors_of(&v);
+        if let Some((_, m)) = errors.iter().find(|(t, _)| t == "STALE_DATA") {
+            return Ok(Leased::Stale(self.scrub(m)));
+        }
+        Err(self.mutation_error(&format!("commit to `{branch}`"), &errors))
+    }
+
+    /// `updateRefs`: all of `updates` or none, each only while its branch is at
+    /// its `before`.
+    pub async fn update_refs(
+        &self,
+        repo_id: &str,
+        updates: &[RefUpdate],
+    ) -> anyhow::Result<Leased> {
+        let query =
+            "mutation($input: UpdateRefsInput!) { updateRefs(input: $input) { clientMutationId } }";
+        let refs: Vec<Value> = updates
+            .iter()
+            .map(|u| {
+                let mut r = json!({
+                    "name": format!("refs/heads/{}", u.branch),
+                    "afterOid": u.after.as_deref().unwrap_or(ZERO_OID),
+                    "force": u.force,
+                });
+                if let Some(b) = &u.before {
+                    r["beforeOid"] = b.as_str().into();
+                }
+                r
+            })
+            .collect();
+        let names: Vec<&str> = updates.iter().map(|u| u.branch.as_str()).collect();
+        let what = format!("move `{}` through the API", names.join("`, `"));
+        let v = self
+            .graphql(
+                &what,
+                query,
+                json!({"input": {"repositoryId": repo_id, "refUpdates": refs}}),
+            )
+            .await?;
+        if !v["data"]["updateRefs"].is_null() && v.get("errors").is_none() {
+            return Ok(Leased::Done(String::new()));
+        }
+        let errors = errors_of(&v);
+        // GitHub's wording for a failed precondition is not documented: whether the
+        // branches moved is read back by the caller, which decides.
+        if let Some((_, m)) = errors.first() {
+            return Ok(Leased::Stale(self.scrub(m)));
+        }
+        Err(self.mutation_error(&what, &errors))
+    }
+
+    fn mutation_error(&self, what: &str, errors: &[(String, String)]) -> anyhow::Error {
+        let text = errors
+            .iter()
+            .map(|(_, m)| self.scrub(m))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let lower = text.to_lowercase();
+        let f = Failure::new(format!("cannot {what}: GitHub answered: {text}"));
+        let f = if lower.contains("workflow") {
+            f.hint("changes to `.github/workflows` need a token with the `workflows` permission, which `GITHUB_TOKEN` never has")
+        } else if lower.contains("protected") || lower.contains("rule") {
+            f.hint("the branch is protected; use a release PR (`merge: auto` or `immediate`) instead of `merge: direct`, or allow this actor in the branch rules")
+        } else if lower.contains("doesn't exist on type") || lower.contains("mutation") {
+            f.hint("this GitHub has no such GraphQL call (GitHub Enterprise Server before 3.16?); use `commit-via: git`")
+        } else {
+            f
+        };
+        f.into()
+    }
+}

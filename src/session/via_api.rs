@@ -1,0 +1,245 @@
+//! `commit-via: api` (issue 16): a release's commit made by GitHub through
+//! GraphQL instead of pushed with git. GitHub signs it (so rulesets that require
+//! verified signatures pass), `expectedHeadOid` and `updateRefs`' `beforeOid` are
+//! the leases, and nothing is fetched: one query reads the base tip, the overlay
+//! there and our release branch.
+//!
+//! An open PR's head is never reset to the base on the way: GitHub closes (or marks
+//! merged) a PR whose head has no commits beyond its base (grafana/mimir-prometheus
+//! PR #933 relies on it to close PRs; wei/pull#354, #365). So an existing release
+//! branch gets its new commit built on a scratch branch at the base tip, then moved
+//! there in one atomic `updateRefs` that also deletes the scratch branch.
+
+use crate::context::Context;
+use crate::error::{Failure, UserError};
+use crate::git::{Publish, Published, Target};
+use crate::github::{Branches, GitHub, Leased, RefUpdate, ZERO_OID};
+use crate::retry::Backoff;
+
+/// How commits are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CommitVia {
+    /// GraphQL `createCommitOnBranch` and `updateRefs`.
+    Api,
+    /// libgit2: fetch, commit locally, push with a lease.
+    Git,
+}
+
+impl CommitVia {
+    /// The `commit-via` input (or flag), else `api`; `author` and `committer`
+    /// can't be set through the API, so with either of them unset means `git`.
+    pub(crate) fn of(cx: &Context) -> Result<CommitVia, UserError> {
+        let custom = cx.inputs.author.is_some() || cx.inputs.committer.is_some();
+        match cx.inputs.commit_via.as_deref().map(str::trim) {
+            None if custom => Ok(CommitVia::Git),
+            None => Ok(CommitVia::Api),
+            Some("git") => Ok(CommitVia::Git),
+            Some("api") if custom => Err(UserError::new(
+                "`commit-via: api` can't set the commit's `author` or `committer`: GitHub makes the token's owner the author (github-actions[bot] for GITHUB_TOKEN, the App's bot for an App token)",
+            )
+            .hint("drop `author` and `committer`, or use `commit-via: git` (its commits are not signed by GitHub)")),
+            Some("api") => Ok(CommitVia::Api),
+            Some(other) => Err(UserError::new(format!(
+                "input `commit-via` is {other:?}, not `api` or `git`"
+            ))
+            .hint("`api` (GitHub makes and signs the commit) or `git` (a push)")),
+        }
+    }
+}
+
+/// Rounds a lost lease may cost before we give up.
+const MAX_ROUNDS: u32 = 8;
+
+/// Commit the edit of `req.path` on the base tip through the API, as
+/// [`crate::git::Workspace::publish`] does with git: `edit` gets the text at a
+/// fresh base tip each round and returns the new text (`None`: already there).
+/// `first` is a read made just before, used for the first round.
+pub(crate) async fn publish(
+    gh: &GitHub,
+    req: &Publish,
+    mut first: Option<Branches>,
+    edit: &mut dyn FnMut(&str) -> anyhow::Result<Option<String>>,
+) -> anyhow::Result<(Published, String)> {
+    let head = match &req.target {
+        Target::Release(b) => Some(b.as_str()),
+        Target::Direct => None,
+    };
+    let mut retries = 0;
+    loop {
+        let st = match first.take() {
+            Some(s) => s,
+            None => {
+                gh.read_branches(Some(&req.base), head, &req.path, None)
+                    .await?
+            }
+        };
+        let before = st.file.as_ref().map(|f| f.text.clone());
+        let done = |commit: Option<String>, changed: bool, pushed: bool| Published {
+            commit,
+            base_sha: st.base_oid.clone(),
+            branch: head.unwrap_or(&req.base).to_string(),
+            changed,
+            pushed,
+            retries,
+            before: before.clone(),
+        };
+        let after = match edit(before.as_deref().unwrap_or(""))? {
+            Some(after) if before.as_deref() != Some(after.as_str()) => after,
+            _ => return Ok((done(None, false, false), st.repo_id)),
+        };
+        let outcome = match head {
+            None => {
+                gh.commit_on_branch(&req.base, &st.base_oid, &req.path, &after, &req.message)
+                    .await?
+            }
+            Some(branch) => {
+                // The same change on the same base is there already: keep it, so
+                // the PR gets no new commit.
+                let blob = git2::Oid::hash_object(git2::ObjectType::Blob, after.as_bytes())
+                    .map(|o| o.to_string())
+                    .ok();
+                if let Some(t) = &st.head
+                    && t.parents == [st.base_oid.clone()]
+                    && t.file_oid.is_some()
+                    && t.file_oid == blob
+                    && t.changed_files.is_none_or(|n| n == 1)
+                {
+                    return Ok((done(Some(t.oid.clone()), true, false), st.repo_id));
+                }
+                leased_release(gh, &st, branch, &req.path, &after, &req.message).await?
+            }
+        };
+        match outcome {
+            Leased::Done(commit) => return Ok((done(Some(commit), true, true), st.repo_id)),
+            Leased::Stale(why) => {
+                if retries >= MAX_ROUNDS {
+                    return Err(Failure::new(format!(
+                        "gave up committing to `{}` after {} attempts: {why}",
+                        head.unwrap_or(&req.base),
+                        retries + 1
+                    ))
+                    .hint("others kept changing the same branch; run the step again")
+                    .into());
+                }
+                retries += 1;
+                eprintln!("github: {why}; reading the branch again ({retries}/{MAX_ROUNDS})");
+                tokio::time::sleep(Backoff::GIT.delay(retries)).await;
+            }
+        }
+    }
+}
+
+/// Put `after` on `branch` as one commit on the base tip, leased on what `st`
+/// saw of the branch.
+async fn leased_release(
+    gh: &GitHub,
+    st: &Branches,
+    branch: &str,
+    path: &str,
+    after: &str,
+    message: &str,
+) -> anyhow::Result<Leased> {
+    let Some(old) = &st.head else {
+        // No branch, so no open PR: create it at the base, then commit on it.
+        let create = RefUpdate {
+            branch: branch.to_string(),
+            after: Some(st.base_oid.clone()),
+            before: Some(ZERO_OID.to_string()),
+            force: false,
+        };
+        if let Leased::Stale(why) = gh.update_refs(&st.repo_id, &[create]).await? {
+            return Ok(Leased::Stale(format!(
+                "`{branch}` appeared meanwhile ({why})"
+            )));
+        }
+        return gh
+            .commit_on_branch(branch, &st.base_oid, path, after, message)
+            .await;
+    };
+    // A scratch branch at the base carries the commit, so the PR's head never
+    // sits on the base (which would close the PR).
+    let scratch = format!("{branch}.next-{:08x}", rand::random::<u32>());
+    let create = RefUpdate {
+        branch: scratch.clone(),
+        after: Some(st.base_oid.clone()),
+        before: Some(ZERO_OID.to_string()),
+        force: false,
+    };
+    if let Leased::Stale(why) = gh.update_refs(&st.repo_id, &[create]).await? {
+        return Err(Failure::new(format!("cannot create the scratch branch `{scratch}`: {why}"))
+            .hint("the token needs `contents: write`; a ruleset that restricts creating `release/**` branches must allow this actor")
+            .into());
+    }
+    let commit = match gh
+        .commit_on_branch(&scratch, &st.base_oid, path, after, message)
+        .await
+    {
+        Ok(Leased::Done(c)) => c,
+        other => {
+            drop_scratch(gh, st, &scratch).await;
+            return other;
+        }
+    };
+    let moves = [
+        RefUpdate {
+            branch: branch.to_string(),
+            after: Some(commit.clone()),
+            before: Some(old.oid.clone()),
+            force: true,
+        },
+        RefUpdate {
+            branch: scratch.clone(),
+            after: None,
+            before: Some(commit.clone()),
+            force: true,
+        },
+    ];
+    match gh.update_refs(&st.repo_id, &moves).await? {
+        Leased::Done(_) => Ok(Leased::Done(commit)),
+        Leased::Stale(why) => {
+            drop_scratch(gh, st, &scratch).await;
+            // Refused although the branch is where we saw it: not a race.
+            let now = gh
+                .read_branches(Some(&st.base), Some(branch), path, None)
+                .await?;
+            if now.head.as_ref().map(|t| &t.oid) == Some(&old.oid) {
+                return Err(Failure::new(format!("GitHub refused to move `{branch}`: {why}"))
+                    .hint("check the rulesets that cover `release/**` branches (they must allow this actor to update and force-push them)")
+                    .into());
+            }
+            Ok(Leased::Stale(format!("`{branch}` moved meanwhile")))
+        }
+    }
+}
+
+async fn drop_scratch(gh: &GitHub, st: &Branches, scratch: &str) {
+    // Ours alone (a random name): deleted whatever it points at.
+    let del = RefUpdate {
+        branch: scratch.to_string(),
+        after: None,
+        before: None,
+        force: true,
+    };
+    if let Err(e) = gh.update_refs(&st.repo_id, &[del]).await {
+        eprintln!("github: could not delete the scratch branch `{scratch}`: {e:#}");
+    }
+}
+
+/// Delete our `branch` only while it still points at `expected` (after our merge).
+pub(crate) async fn delete_branch(
+    gh: &GitHub,
+    repo_id: &str,
+    branch: &str,
+    expected: &str,
+) -> anyhow::Result<bool> {
+    let del = RefUpdate {
+        branch: branch.to_string(),
+        after: None,
+        before: Some(expected.to_string()),
+        force: true,
+    };
+    Ok(matches!(
+        gh.update_refs(repo_id, &[del]).await?,
+        Leased::Done(_)
+    ))
+}

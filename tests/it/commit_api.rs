@@ -1,0 +1,317 @@
+//! Issue 16: releases whose commits GitHub makes (`commit-via: api`), against the
+//! stand-in's `createCommitOnBranch` and `updateRefs` (tests/support/src/github/gql.rs)
+//! and its "require signed commits" ruleset (GH013). The same `release` loop as
+//! `github.rs`, with `Via::Api` in place of a workspace.
+
+use std::path::Path;
+
+use gitops_action::git::{GitOptions, Identity, Publish, Target, Workspace, release_branch};
+use gitops_action::github::{
+    GitHub, GitHubOptions, MergeMethod, MergePolicy, PrContent, PrOperation, pr_title,
+};
+use gitops_action::overlay::{self, SetImage};
+use gitops_action::session::pull_request::{Release, Via, release};
+use gitops_testkit::github::{GitHubStandIn, Protection, RequestKind, TokenGrants};
+
+const REPO: &str = "acme/app";
+const TOKEN: &str = "ghs_0123456789abcdefghijklmnopqrstuvwxyz";
+const OVERLAY: &str = "overlays/dev/kustomization.yaml";
+const START: &str = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../base\nimages:\n  - name: ghcr.io/acme/hello\n    newTag: dev-1\n";
+
+async fn standin() -> GitHubStandIn {
+    let gh = GitHubStandIn::start().await.unwrap();
+    gh.create_repo(REPO, "main", &[(OVERLAY, START), ("README.md", "app\n")])
+        .unwrap();
+    gh.add_token(TOKEN, TokenGrants::github_token());
+    gh
+}
+
+fn api(gh: &GitHubStandIn) -> GitHub {
+    GitHub::new(&GitHubOptions {
+        api_url: gh.api_url(),
+        graphql_url: gh.graphql_url(),
+        server_url: gh.server_url(),
+        token: Some(TOKEN.into()),
+        repository: REPO.into(),
+        max_attempts: 3,
+        max_wait: std::time::Duration::from_secs(5),
+    })
+    .unwrap()
+}
+
+fn set_tag<'a>(
+    image: &'a str,
+    tag: &'a str,
+) -> impl FnMut(&str) -> anyhow::Result<Option<String>> + 'a {
+    overlay::edit_fn(
+        Path::new(OVERLAY),
+        SetImage {
+            image,
+            tag: Some(tag),
+            digest: None,
+        },
+    )
+}
+
+fn request(service: &str, new: &str, policy: MergePolicy) -> Release {
+    Release {
+        publish: Publish {
+            base: "main".into(),
+            target: Target::Release(release_branch(service, "dev")),
+            path: OVERLAY.into(),
+            message: format!("{service}: dev → {new}\n\nReleased by a test."),
+        },
+        content: PrContent {
+            title: pr_title(service, "dev", None, new),
+            body: format!("Release of {service} {new}"),
+            ..Default::default()
+        },
+        policy,
+        method: MergeMethod::Squash,
+        max_rounds: 10,
+        close_comment: None,
+    }
+}
+
+fn git_requests(gh: &GitHubStandIn) -> usize {
+    gh.request_log()
+        .iter()
+        .filter(|r| r.kind == RequestKind::Git)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_through_the_api_is_verified_and_needs_no_git() {
+    let gh = standin().await;
+    let client = api(&gh);
+    let mut req = request("hello", "dev-2", MergePolicy::Never);
+    let out = release(
+        Via::Api(None),
+        &client,
+        &req,
+        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+    )
+    .await
+    .unwrap();
+    let pr = out.pr.clone().unwrap();
+    assert_eq!(pr.operation, PrOperation::Created);
+    let commit = out.published.commit.clone().unwrap();
+    assert!(out.published.pushed);
+    // GitHub made and signed it: the REST `verification` says so.
+    assert!(gh.is_verified(REPO, &commit).unwrap());
+    assert_eq!(gh.pull(REPO, pr.number).unwrap().head_sha, commit);
+    assert_eq!(git_requests(&gh), 0, "no git transport on the way out");
+    // Read, create the branch, commit: three GraphQL calls before the PR's.
+    let graphql = gh
+        .request_log()
+        .iter()
+        .filter(|r| r.kind == RequestKind::GraphQl)
+        .count();
+    assert_eq!(graphql, 3, "{:#?}", gh.request_log());
+
+    // The same change again: nothing is committed, the PR keeps its head.
+    let again = release(
+        Via::Api(None),
+        &client,
+        &req,
+        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+    )
+    .await
+    .unwrap();
+    assert!(!again.published.pushed);
+    assert_eq!(again.published.commit.as_deref(), Some(commit.as_str()));
+    assert_eq!(again.pr.unwrap().operation, PrOperation::Unchanged);
+
+    // A new tag on an open PR: built on a scratch branch and moved in one step, so
+    // the PR stays open (a head reset to the base would close it).
+    req.content.title = pr_title("hello", "dev", None, "dev-3");
+    let third = release(
+        Via::Api(None),
+        &client,
+        &req,
+        &mut set_tag("ghcr.io/acme/hello", "dev-3"),
+    )
+    .await
+    .unwrap();
+    let info = gh.pull(REPO, pr.number).unwrap();
+    assert_eq!(info.state, "open", "{info:?}");
+    assert_eq!(Some(info.head_sha.clone()), third.published.commit);
+    assert!(gh.is_verified(REPO, &info.head_sha).unwrap());
+    let branches = gh.branches(REPO).unwrap();
+    assert!(
+        !branches.iter().any(|b| b.contains(".next-")),
+        "the scratch branch is gone: {branches:?}"
+    );
+    assert_eq!(git_requests(&gh), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_commit_rules_let_api_releases_through_and_refuse_pushes_with_a_hint() {
+    let gh = standin().await;
+    gh.require_signed_commits(REPO, &["*"]).unwrap();
+    let client = api(&gh);
+
+    // api: merged, the branch deleted after the merge with its lease.
+    let out = release(
+        Via::Api(None),
+        &client,
+        &request("hello", "dev-2", MergePolicy::Auto),
+        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+    )
+    .await
+    .unwrap();
+    assert!(out.merged, "{out:?}");
+    assert!(
+        gh.file_at(REPO, "main", OVERLAY)
+            .unwrap()
+            .unwrap()
+            .contains("newTag: dev-2")
+    );
+    assert!(
+        !gh.branches(REPO)
+            .unwrap()
+            .iter()
+            .any(|b| b.starts_with("release/"))
+    );
+
+    // git: the push carries an unsigned commit; GH013 refuses it, and we say why.
+    let ws = Workspace::open(&GitOptions {
+        workspace: std::env::temp_dir().join("gitops-action-no-such-workspace"),
+        remote_url: Some(gh.git_url("acme", "app")),
+        token: Some(TOKEN.into()),
+        author: Identity::default(),
+        committer: Identity::default(),
+        max_retries: 3,
+    })
+    .unwrap();
+    let err = release(
+        Via::Git(&ws),
+        &client,
+        &request("hello", "dev-3", MergePolicy::Auto),
+        &mut set_tag("ghcr.io/acme/hello", "dev-3"),
+    )
+    .await
+    .unwrap_err();
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("Commits must have verified signatures") || text.contains("GH013"),
+        "{text}"
+    );
+    let hint = gitops_action::error::hint_of(&err).unwrap_or_default();
+    assert!(hint.contains("commit-via: api"), "{hint}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_through_the_api_is_leased_and_protected_bases_refuse_it() {
+    let gh = standin().await;
+    let client = api(&gh);
+    let mut req = request("hello", "dev-2", MergePolicy::Direct);
+    req.publish.target = Target::Direct;
+    let out = release(
+        Via::Api(None),
+        &client,
+        &req,
+        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+    )
+    .await
+    .unwrap();
+    assert!(out.merged && out.pr.is_none(), "{out:?}");
+    let tip = gh.branch_sha(REPO, "main").unwrap().unwrap();
+    assert_eq!(out.merge_sha.as_deref(), Some(tip.as_str()));
+    assert!(gh.is_verified(REPO, &tip).unwrap());
+
+    gh.protect_branch(REPO, "main", Protection::approvals(1))
+        .unwrap();
+    let err = release(
+        Via::Api(None),
+        &client,
+        &req,
+        &mut set_tag("ghcr.io/acme/hello", "dev-3"),
+    )
+    .await
+    .unwrap_err();
+    let text = format!("{err:#}");
+    assert!(text.contains("Protected branch"), "{text}");
+    assert_eq!(gh.branch_sha(REPO, "main").unwrap().unwrap(), tip);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_head_is_read_again_and_the_edit_reapplied() {
+    let gh = standin().await;
+    let client = api(&gh);
+    let mut req = request("hello", "dev-2", MergePolicy::Direct);
+    req.publish.target = Target::Direct;
+    // Someone else's commit lands between our read and our commit.
+    let mut moved = false;
+    let mut edit = set_tag("ghcr.io/acme/hello", "dev-2");
+    let out = release(Via::Api(None), &client, &req, &mut |text: &str| {
+        if !moved {
+            moved = true;
+            gh.push_commit(REPO, "main", &[("other.txt", "x\n")])
+                .unwrap();
+        }
+        edit(text)
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.published.retries, 1, "{out:?}");
+    assert!(gh.file_at(REPO, "main", "other.txt").unwrap().is_some());
+    assert!(
+        gh.file_at(REPO, "main", OVERLAY)
+            .unwrap()
+            .unwrap()
+            .contains("newTag: dev-2")
+    );
+}
+
+#[test]
+fn twenty_concurrent_api_releases_all_merge_and_nothing_is_lost() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let gh = rt.block_on(standin());
+    let n = 20;
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(n));
+    let retries: u32 = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let barrier = barrier.clone();
+                let gh = &gh;
+                s.spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    rt.block_on(async {
+                        let client = api(gh);
+                        let service = format!("svc{i}");
+                        let image = format!("ghcr.io/acme/{service}");
+                        let tag = format!("dev-{i}");
+                        let req = request(&service, &tag, MergePolicy::Auto);
+                        barrier.wait();
+                        let out =
+                            release(Via::Api(None), &client, &req, &mut set_tag(&image, &tag))
+                                .await
+                                .unwrap();
+                        assert!(out.merged, "{service}: {out:?}");
+                        out.retries
+                    })
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    eprintln!("20 concurrent API releases: {retries} retries in all");
+    let text = gh.file_at(REPO, "main", OVERLAY).unwrap().unwrap();
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    for i in 0..n {
+        let name = format!("- name: ghcr.io/acme/svc{i}");
+        let at: Vec<usize> = (0..lines.len()).filter(|&k| lines[k] == name).collect();
+        assert_eq!(at.len(), 1, "svc{i} once:\n{text}");
+        assert_eq!(lines[at[0] + 1], format!("newTag: dev-{i}"), "{text}");
+    }
+    let pulls = gh.pulls(REPO).unwrap();
+    for i in 0..n {
+        let head = format!("release/svc{i}/dev");
+        assert_eq!(pulls.iter().filter(|p| p.head == head).count(), 1, "{head}");
+    }
+    assert_eq!(git_requests(&gh), 0);
+}
