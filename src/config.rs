@@ -8,12 +8,12 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
-use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use serde::Deserialize;
 
 use crate::environment::RefPatterns;
 use crate::error::{Diagnostic, Location, UserError};
 use crate::tag::Template;
+use crate::yaml::{self, Node, Span};
 
 pub const DEFAULT_CONFIG: &str = ".github/gitops.yaml";
 
@@ -350,110 +350,6 @@ struct RawAccess {
 }
 
 // ---------------------------------------------------------------------------
-// The span-keeping tree.
-
-#[derive(Debug, Clone)]
-enum Node {
-    Map(Vec<(String, Span, Spanned)>),
-    Seq(Vec<Spanned>),
-    Scalar(String, ScalarStyle),
-    Alias,
-}
-
-#[derive(Debug, Clone)]
-struct Spanned {
-    node: Node,
-    span: Span,
-}
-
-impl Spanned {
-    fn is_null(&self) -> bool {
-        matches!(&self.node, Node::Scalar(v, ScalarStyle::Plain) if v == "~" || v == "null" || v.is_empty())
-    }
-}
-
-/// A collection being built, its start, and (for maps) the key awaiting a value.
-type OpenCollection = (Node, Span, Option<(String, Span)>);
-
-fn build_tree(text: &str) -> Result<Option<Spanned>, (Span, String)> {
-    let mut parser = Parser::new_from_str(text);
-    // Open collections, each with the key that waits for its value (for maps).
-    let mut stack: Vec<OpenCollection> = Vec::new();
-    let mut root = None;
-    let mut docs = 0;
-    loop {
-        let (event, span) = match parser.next_event() {
-            None => break,
-            Some(Ok(e)) => e,
-            Some(Err(e)) => {
-                let m = *e.marker();
-                return Err((Span::new(m, m), e.info().to_string()));
-            }
-        };
-        let finished = match event {
-            Event::StreamEnd => break,
-            Event::DocumentStart(_) => {
-                docs += 1;
-                if docs > 1 {
-                    return Err((span, "the config must be a single YAML document".into()));
-                }
-                None
-            }
-            Event::MappingStart(..) => {
-                stack.push((Node::Map(vec![]), span, None));
-                None
-            }
-            Event::SequenceStart(..) => {
-                stack.push((Node::Seq(vec![]), span, None));
-                None
-            }
-            Event::MappingEnd | Event::SequenceEnd => {
-                let (node, start, _) = stack.pop().expect("the parser balances starts and ends");
-                Some(Spanned {
-                    node,
-                    span: Span::new(start.start, span.end),
-                })
-            }
-            // Issue 14: config values end up in printed lines (codeowners, status,
-            // PR bodies); a newline in one could start a workflow command line.
-            Event::Scalar(v, ..) if v.chars().any(char::is_control) => {
-                let c = v.chars().find(|c| c.is_control()).unwrap_or_default();
-                return Err((
-                    span,
-                    format!(
-                        "a value holds a control character ({}): config values are single-line text",
-                        c.escape_unicode()
-                    ),
-                ));
-            }
-            Event::Scalar(v, style, ..) => Some(Spanned {
-                node: Node::Scalar(v.into_owned(), style),
-                span,
-            }),
-            Event::Alias(_) => Some(Spanned {
-                node: Node::Alias,
-                span,
-            }),
-            _ => None,
-        };
-        let Some(done) = finished else { continue };
-        match stack.last_mut() {
-            None => root = Some(done),
-            Some((Node::Seq(items), _, _)) => items.push(done),
-            Some((Node::Map(entries), _, pending)) => match pending.take() {
-                None => match done.node {
-                    Node::Scalar(k, _) => *pending = Some((k, done.span)),
-                    _ => return Err((done.span, "only plain scalar keys are allowed".into())),
-                },
-                Some((k, kspan)) => entries.push((k, kspan, done)),
-            },
-            Some(_) => unreachable!("only collections are pushed"),
-        }
-    }
-    Ok(root)
-}
-
-// ---------------------------------------------------------------------------
 // Schema check: every problem, with its place.
 
 #[derive(Clone, Copy)]
@@ -517,8 +413,8 @@ impl Checker<'_> {
         });
     }
 
-    fn check(&mut self, shape: Shape, value: &Spanned, path: &str) {
-        let span = value.span;
+    fn check(&mut self, shape: Shape, value: &Node, path: &str) {
+        let span = value.span();
         let what = if path.is_empty() {
             "the top level".to_string()
         } else {
@@ -531,8 +427,8 @@ impl Checker<'_> {
                 format!("{path}.{k}")
             }
         };
-        let node = &value.node;
-        if let Node::Alias = node {
+        let node = value;
+        if let Node::Alias { .. } = node {
             self.at(
                 span,
                 format!("{what}: aliases are not supported in the config"),
@@ -541,7 +437,7 @@ impl Checker<'_> {
         }
         match shape {
             Shape::Str => match node {
-                Node::Scalar(..) if !value.is_null() => {}
+                Node::Scalar(s) if !s.is_null() => {}
                 _ => self.at(span, format!("{what} must be a string")),
             },
             Shape::OptStr => match node {
@@ -549,11 +445,12 @@ impl Checker<'_> {
                 _ => self.at(span, format!("{what} must be a string or null")),
             },
             Shape::OneOf(allowed) => match node {
-                Node::Scalar(v, _) if allowed.contains(&v.as_str()) => {}
-                Node::Scalar(v, _) => self.at(
+                Node::Scalar(s) if allowed.contains(&s.value.as_str()) => {}
+                Node::Scalar(s) => self.at(
                     span,
                     format!(
-                        "{what} is `{v}`, expected one of {}",
+                        "{what} is `{}`, expected one of {}",
+                        s.value,
                         allowed
                             .iter()
                             .map(|a| format!("`{a}`"))
@@ -564,7 +461,7 @@ impl Checker<'_> {
                 _ => self.at(span, format!("{what} must be a string")),
             },
             Shape::StrList | Shape::List(_) => match node {
-                Node::Seq(items) => {
+                Node::Seq { items, .. } => {
                     let inner = match shape {
                         Shape::List(inner) => *inner,
                         _ => Shape::Str,
@@ -579,11 +476,11 @@ impl Checker<'_> {
                 _ => self.at(span, format!("{what} must be a list")),
             },
             Shape::Named(inner) => match node {
-                Node::Map(entries) => {
-                    for (k, _, v) in entries {
+                Node::Map { entries, .. } => {
+                    for (k, v) in entries {
                         // `hello:` with no settings takes every default.
                         if !v.is_null() {
-                            self.check(*inner, v, &child(k));
+                            self.check(*inner, v, &child(&k.value));
                         }
                     }
                 }
@@ -591,18 +488,19 @@ impl Checker<'_> {
                 _ => self.at(span, format!("{what} must be a mapping")),
             },
             Shape::Map(fields) => match node {
-                Node::Map(entries) => {
+                Node::Map { entries, .. } => {
                     let mut seen: Vec<&str> = vec![];
-                    for (k, kspan, v) in entries {
-                        if seen.contains(&k.as_str()) {
-                            self.at(*kspan, format!("duplicate key `{k}` in {what}"));
+                    for (key, v) in entries {
+                        let k = key.value.as_str();
+                        if seen.contains(&k) {
+                            self.at(key.span, format!("duplicate key `{k}` in {what}"));
                             continue;
                         }
                         seen.push(k);
-                        match fields.iter().find(|(name, _)| name == k) {
+                        match fields.iter().find(|(name, _)| *name == k) {
                             Some((_, shape)) => self.check(*shape, v, &child(k)),
                             None => self.at(
-                                *kspan,
+                                key.span,
                                 format!(
                                     "unknown key `{k}` in {what} (expected one of {})",
                                     fields
@@ -622,32 +520,68 @@ impl Checker<'_> {
 }
 
 fn location(file: &Path, span: Span) -> Location {
-    Location::new(file, span.start.line().max(1), span.start.col() + 1)
+    Location::new(file, span.line, span.column)
 }
 
 /// Where each value sits, by a path such as `environments[1].tag`; keys also
 /// under `<path>#key`.
-fn index_positions(value: &Spanned, path: String, out: &mut BTreeMap<String, Span>) {
-    out.insert(path.clone(), value.span);
-    match &value.node {
-        Node::Map(entries) => {
-            for (k, kspan, v) in entries {
+fn index_positions(value: &Node, path: String, out: &mut BTreeMap<String, Span>) {
+    out.insert(path.clone(), value.span());
+    match value {
+        Node::Map { entries, .. } => {
+            for (k, v) in entries {
                 let p = if path.is_empty() {
-                    k.clone()
+                    k.value.clone()
                 } else {
-                    format!("{path}.{k}")
+                    format!("{path}.{}", k.value)
                 };
-                out.insert(format!("{p}#key"), *kspan);
+                out.insert(format!("{p}#key"), k.span);
                 index_positions(v, p, out);
             }
         }
-        Node::Seq(items) => {
+        Node::Seq { items, .. } => {
             for (i, item) in items.iter().enumerate() {
                 index_positions(item, format!("{path}[{i}]"), out);
             }
         }
         _ => {}
     }
+}
+
+/// The config's one document as a tree, with no control character in any value.
+fn read_tree(path: &Path, text: &str) -> Result<Option<Node>, UserError> {
+    let invalid = |at: Span, msg: &str| {
+        UserError::at(location(path, at), format!("invalid YAML: {msg}"))
+            .hint("fix the YAML syntax at that place")
+    };
+    let mut documents = yaml::parse(text).map_err(|e| match e.kind {
+        yaml::ErrorKind::Syntax(msg) => invalid(e.at, &msg),
+        yaml::ErrorKind::ComplexKey => invalid(e.at, "only plain scalar keys are allowed"),
+    })?;
+    let Some(first) = documents.first() else {
+        return Ok(None);
+    };
+    // Issue 14: config values end up in printed lines (codeowners, status, PR
+    // bodies); a newline in one could start a workflow command line.
+    for s in first.root.scalars() {
+        if let Some(c) = s.value.chars().find(|c| c.is_control()) {
+            return Err(UserError::at(
+                location(path, s.span),
+                format!(
+                    "a value holds a control character ({}): config values are single-line text",
+                    c.escape_unicode()
+                ),
+            )
+            .hint("remove the control character (a `\\n` or `\\t` escape in a quoted string, or a block scalar `|`, is one)"));
+        }
+    }
+    if let Some(second) = documents.get(1) {
+        return Err(invalid(
+            second.start,
+            "the config must be a single YAML document",
+        ));
+    }
+    Ok(Some(documents.swap_remove(0).root))
 }
 
 /// Parse and validate config text. `path` is used in messages as given.
@@ -658,15 +592,7 @@ pub fn parse(
     owner: Option<String>,
 ) -> Result<Config, UserError> {
     let hint = "fix the config, then run `gitops-action status` to check it; the README's config reference lists every key";
-    let tree = build_tree(text).map_err(|(span, msg)| {
-        if msg.starts_with("a value holds a control character") {
-            UserError::at(location(path, span), msg)
-                .hint("remove the control character (a `\\n` or `\\t` escape in a quoted string, or a block scalar `|`, is one)")
-        } else {
-            UserError::at(location(path, span), format!("invalid YAML: {msg}"))
-                .hint("fix the YAML syntax at that place")
-        }
-    })?;
+    let tree = read_tree(path, text)?;
     let Some(tree) = tree else {
         return Err(
             UserError::at(Location::new(path, 1, 1), "the config file is empty").hint(
@@ -1065,6 +991,31 @@ mod tests {
             msgs[3].starts_with("gitops.yaml:8:11: environment name `Prod`"),
             "{msgs:#?}"
         );
+    }
+
+    /// Issue 12: the config's checker took only `~`, `null` and an empty value as
+    /// null, while serde_norway (which reads the values) and kustomize also take
+    /// `Null` and `NULL`. `image: NULL` passed the check as a string, then read as
+    /// no image; `hello: Null` was refused where `hello: null` was not.
+    #[test]
+    fn null_is_the_core_schema_set() {
+        for null in ["Null", "NULL"] {
+            let text = format!("services:\n  hello: {null}\nenvironments:\n  - name: dev\n");
+            let c = parse_str(&text).unwrap();
+            assert_eq!(c.services[0].image, "ghcr.io/acme/hello");
+            let text =
+                format!("services:\n  hello:\n    image: {null}\nenvironments:\n  - name: dev\n");
+            let err = parse_str(&text).unwrap_err();
+            assert_eq!(
+                err.diagnostics[0].to_string(),
+                "gitops.yaml:3:12: `services.hello.image` must be a string"
+            );
+        }
+        // Quoted, it is a string like any other.
+        let c =
+            parse_str("services:\n  hello:\n    image: \"null\"\nenvironments:\n  - name: dev\n")
+                .unwrap();
+        assert_eq!(c.services[0].image, "null");
     }
 
     #[test]

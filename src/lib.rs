@@ -6,7 +6,8 @@
 //!
 //! Where to look:
 //! - where is a release PR opened? `session/pull_request.rs`
-//! - where is the overlay edited? `overlay/edit.rs` (the tree it splices into: `overlay/tree.rs`)
+//! - where is the overlay edited? `overlay/edit.rs` (the tree it splices into: `yaml.rs`,
+//!   read with the kustomization's rules in `overlay/tree.rs`)
 //! - where does a command start? `commands/mod.rs` (`run`), then `commands/<command>.rs`
 //! - who may release? `session/access.rs`
 //! - retag or build? `session/image.rs`, on `registry/transfer.rs` and `build.rs`
@@ -52,3 +53,5 @@ pub mod retry;
 pub mod session;
 /// Tag templates: format, parse back, sort; the OCI tag grammar.
 pub mod tag;
+/// One positional YAML tree (saphyr-parser events, byte spans), shared by config and overlay.
+pub(crate) mod yaml;
