@@ -13,6 +13,8 @@
 //! - retag or build? `session/image.rs`, on `registry/transfer.rs` and `build.rs`
 //! - what happens after a merge (dispatch, deploy, health gate, promotion)? `session/chain.rs`
 //! - how are inputs read? `cli.rs` (flags), `action.rs` (`INPUT_*`, events, outputs)
+//! - how is `.github/gitops.yaml` read? `config/mod.rs` (`parse`), then `config/schema.rs`,
+//!   `config/validate.rs`; a new key goes in `schema`, `raw` and `validate`
 //! - how is a repository file read or written? `fs.rs`
 //! - which commit, which version, which tag variables? `context.rs`
 //! - what does a failure print and exit with? `error.rs`
