@@ -43,6 +43,8 @@ mod fuzz;
 pub mod git;
 /// GitHub over octocrab: idempotent release PRs, merge or auto-merge, deployments, dispatches.
 pub mod github;
+/// The OCI grammars of tags, digests and repository names, cited from the specs.
+pub(crate) mod grammar;
 /// Action-mode output: only the workflow commands we mean reach the runner.
 pub mod output;
 /// Lossless reads and edits of `kustomization.yaml` image entries.
@@ -53,7 +55,7 @@ pub mod registry;
 pub mod retry;
 /// What the commands that move a service share: access, image, pull request, chain.
 pub mod session;
-/// Tag templates: format, parse back, sort; the OCI tag grammar.
+/// Tag templates: format, parse back, sort.
 pub mod tag;
 /// One positional YAML tree (saphyr-parser events, byte spans), shared by config and overlay.
 pub(crate) mod yaml;

@@ -7,9 +7,9 @@ use crate::error::UserError;
 use saphyr_parser::ScalarStyle;
 use std::path::Path;
 
-/// `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`, or a UserError naming the value.
+/// An OCI tag (`crate::grammar::is_tag`), or a UserError naming the value.
 pub(crate) fn check_tag(tag: &str) -> Result<(), UserError> {
-    if crate::tag::is_valid_tag(tag) {
+    if crate::grammar::is_tag(tag) {
         Ok(())
     } else {
         Err(UserError::new(format!("`{tag}` is not a valid image tag"))
@@ -17,15 +17,9 @@ pub(crate) fn check_tag(tag: &str) -> Result<(), UserError> {
     }
 }
 
+/// A digest we can verify (`crate::grammar::is_digest`), or a UserError naming the value.
 pub(crate) fn check_digest(digest: &str) -> Result<(), UserError> {
-    let ok = match digest.split_once(':') {
-        Some(("sha256", hex)) => hex.len() == 64,
-        Some(("sha512", hex)) => hex.len() == 128,
-        _ => false,
-    } && digest
-        .split_once(':')
-        .is_some_and(|(_, h)| h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
-    if ok {
+    if crate::grammar::is_digest(digest) {
         Ok(())
     } else {
         Err(UserError::new(format!("`{digest}` is not a valid digest"))
