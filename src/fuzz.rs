@@ -123,7 +123,8 @@ proptest! {
         let _ = tag::parse_semver_tag(&v);
         let _ = tag::sanitize_branch(&v);
         let _ = tag::sanitize_version(&v);
-        let _ = tag::is_valid_tag(&v);
+        let _ = crate::grammar::is_tag(&v);
+        let _ = crate::grammar::is_digest(&v);
         let _ = crate::action::EventFacts::default();
         let _ = crate::output::defuse(&v);
         let _ = crate::action::escape_message(&v);

@@ -6,12 +6,15 @@
 //!
 //! Where to look:
 //! - where is a release PR opened? `session/pull_request.rs`
-//! - where is the overlay edited? `overlay/edit.rs` (the tree it splices into: `overlay/tree.rs`)
+//! - where is the overlay edited? `overlay/edit.rs` (the tree it splices into: `yaml.rs`,
+//!   read with the kustomization's rules in `overlay/tree.rs`)
 //! - where does a command start? `commands/mod.rs` (`run`), then `commands/<command>.rs`
 //! - who may release? `session/access.rs`
 //! - retag or build? `session/image.rs`, on `registry/transfer.rs` and `build.rs`
 //! - what happens after a merge (dispatch, deploy, health gate, promotion)? `session/chain.rs`
 //! - how are inputs read? `cli.rs` (flags), `action.rs` (`INPUT_*`, events, outputs)
+//! - how is `.github/gitops.yaml` read? `config/mod.rs` (`parse`), then `config/schema.rs`,
+//!   `config/validate.rs`; a new key goes in `schema`, `raw` and `validate`
 //! - how is a repository file read or written? `fs.rs`
 //! - which commit, which version, which tag variables? `context.rs`
 //! - what does a failure print and exit with? `error.rs`
@@ -40,6 +43,8 @@ mod fuzz;
 pub mod git;
 /// GitHub over octocrab: idempotent release PRs, merge or auto-merge, deployments, dispatches.
 pub mod github;
+/// The OCI grammars of tags, digests and repository names, cited from the specs.
+pub(crate) mod grammar;
 /// Action-mode output: only the workflow commands we mean reach the runner.
 pub mod output;
 /// Lossless reads and edits of `kustomization.yaml` image entries.
@@ -50,5 +55,7 @@ pub mod registry;
 pub mod retry;
 /// What the commands that move a service share: access, image, pull request, chain.
 pub mod session;
-/// Tag templates: format, parse back, sort; the OCI tag grammar.
+/// Tag templates: format, parse back, sort.
 pub mod tag;
+/// One positional YAML tree (saphyr-parser events, byte spans), shared by config and overlay.
+pub(crate) mod yaml;

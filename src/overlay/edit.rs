@@ -7,9 +7,9 @@ use crate::error::UserError;
 use saphyr_parser::ScalarStyle;
 use std::path::Path;
 
-/// `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`, or a UserError naming the value.
+/// An OCI tag (`crate::grammar::is_tag`), or a UserError naming the value.
 pub(crate) fn check_tag(tag: &str) -> Result<(), UserError> {
-    if crate::tag::is_valid_tag(tag) {
+    if crate::grammar::is_tag(tag) {
         Ok(())
     } else {
         Err(UserError::new(format!("`{tag}` is not a valid image tag"))
@@ -17,15 +17,9 @@ pub(crate) fn check_tag(tag: &str) -> Result<(), UserError> {
     }
 }
 
+/// A digest we can verify (`crate::grammar::is_digest`), or a UserError naming the value.
 pub(crate) fn check_digest(digest: &str) -> Result<(), UserError> {
-    let ok = match digest.split_once(':') {
-        Some(("sha256", hex)) => hex.len() == 64,
-        Some(("sha512", hex)) => hex.len() == 128,
-        _ => false,
-    } && digest
-        .split_once(':')
-        .is_some_and(|(_, h)| h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
-    if ok {
+    if crate::grammar::is_digest(digest) {
         Ok(())
     } else {
         Err(UserError::new(format!("`{digest}` is not a valid digest"))
@@ -210,12 +204,12 @@ impl Editor<'_> {
 
     /// Replace the value `s` of `key` with `value`, in the value's quoting style.
     pub(crate) fn replace(&mut self, key: &Scalar, s: &Scalar, value: &str) {
-        if s.start == s.end {
+        if s.span.start == s.span.end {
             // `newTag:` with nothing after it: the empty value's mark sits at the
             // next token, so write the value right after the colon instead.
-            let colon = self.src.text[key.end..]
+            let colon = self.src.text[key.span.end..]
                 .find(':')
-                .map_or(key.end, |i| key.end + i + 1);
+                .map_or(key.span.end, |i| key.span.end + i + 1);
             self.splices.push(Splice {
                 start: colon,
                 end: colon,
@@ -224,8 +218,8 @@ impl Editor<'_> {
             return;
         }
         self.splices.push(Splice {
-            start: s.start,
-            end: s.end,
+            start: s.span.start,
+            end: s.span.end,
             text: render(value, s.style),
         });
     }
@@ -362,7 +356,7 @@ pub(crate) fn edit_entry(ed: &mut Editor, node: &Node, req: &SetImage) -> Result
             return Err(ed
                 .src
                 .error(
-                    entries[i].0.start,
+                    entries[i].0.span.start,
                     format!(
                         "`{key}` of image `{}` is a block scalar (`|` or `>`)",
                         req.image
@@ -431,7 +425,7 @@ pub(crate) fn edit_entry(ed: &mut Editor, node: &Node, req: &SetImage) -> Result
             text,
         });
     } else {
-        let indent = ed.indent_of(entries[0].0.start);
+        let indent = ed.indent_of(entries[0].0.span.start);
         let lines: Vec<String> = new_keys
             .iter()
             .map(|(k, v)| format!("{indent}{k}: {v}"))
@@ -448,9 +442,9 @@ pub(crate) fn remove_key(ed: &mut Editor, entries: &[(Scalar, Node)], i: usize, 
         let (start, end) = if i > 0 {
             (entries[i - 1].1.end(), value.end())
         } else if let Some((next, _)) = entries.get(1) {
-            (key.start, next.start)
+            (key.span.start, next.span.start)
         } else {
-            (key.start, value.end())
+            (key.span.start, value.end())
         };
         ed.splices.push(Splice {
             start,
@@ -459,11 +453,11 @@ pub(crate) fn remove_key(ed: &mut Editor, entries: &[(Scalar, Node)], i: usize, 
         });
         return;
     }
-    let line_start = ed.line_start(key.start);
-    let first_on_line = ed.src.text[line_start..key.start].trim().is_empty();
+    let line_start = ed.line_start(key.span.start);
+    let first_on_line = ed.src.text[line_start..key.span.start].trim().is_empty();
     if first_on_line {
         // The key owns its line(s): drop them whole, trailing comment included.
-        let end = ed.line_end(ed.before(value.end()).max(key.start));
+        let end = ed.line_end(ed.before(value.end()).max(key.span.start));
         ed.splices.push(Splice {
             start: line_start,
             end,
@@ -472,8 +466,8 @@ pub(crate) fn remove_key(ed: &mut Editor, entries: &[(Scalar, Node)], i: usize, 
     } else if let Some((next, _)) = entries.get(i + 1) {
         // `- digest: …` on the dash line: the next key moves up onto it.
         ed.splices.push(Splice {
-            start: key.start,
-            end: next.start,
+            start: key.span.start,
+            end: next.span.start,
             text: String::new(),
         });
     }
@@ -520,7 +514,7 @@ pub(crate) fn add_entry(ed: &mut Editor, imgs: &Images, req: &SetImage) -> Resul
             Node::Seq {
                 items,
                 flow: true,
-                end,
+                span,
                 ..
             },
         )) => {
@@ -528,7 +522,10 @@ pub(crate) fn add_entry(ed: &mut Editor, imgs: &Images, req: &SetImage) -> Resul
             // or before the closing `]` of an empty list.
             let (at, text) = match items.last() {
                 Some(last) => (last.end(), format!(", {}", flow_item())),
-                None => (ed.src.text[..*end].rfind(']').unwrap_or(*end), flow_item()),
+                None => (
+                    ed.src.text[..span.end].rfind(']').unwrap_or(span.end),
+                    flow_item(),
+                ),
             };
             ed.splices.push(Splice {
                 start: at,
@@ -536,14 +533,15 @@ pub(crate) fn add_entry(ed: &mut Editor, imgs: &Images, req: &SetImage) -> Resul
                 text,
             });
         }
-        Some((_, Node::Seq { items, start, .. })) => {
+        Some((_, Node::Seq { items, span, .. })) => {
+            let start = &span.start;
             let dash = ed.indent_of(ed.dash_of(items.first().map_or(*start, Node::start)));
             let keys = match items.first() {
                 Some(Node::Map {
                     entries,
                     flow: false,
                     ..
-                }) if !entries.is_empty() => ed.indent_of(entries[0].0.start),
+                }) if !entries.is_empty() => ed.indent_of(entries[0].0.span.start),
                 _ => format!("{dash}  "),
             };
             let last_end = items.last().map_or(*start, Node::end);
@@ -556,31 +554,31 @@ pub(crate) fn add_entry(ed: &mut Editor, imgs: &Images, req: &SetImage) -> Resul
         }
         Some((key, value)) => {
             // `images:` with no value (or `~`): drop the null, add a block list.
-            let dash = ed.indent_of(key.start) + &sequence_offset(ed, imgs);
+            let dash = ed.indent_of(key.span.start) + &sequence_offset(ed, imgs);
             if !matches!(value, Node::Scalar(s) if s.value.is_empty()) {
-                let colon = ed.src.text[key.end..value.start()]
+                let colon = ed.src.text[key.span.end..value.start()]
                     .find(':')
-                    .map_or(key.end, |i| key.end + i + 1);
+                    .map_or(key.span.end, |i| key.span.end + i + 1);
                 ed.splices.push(Splice {
                     start: colon,
                     end: value.end(),
                     text: String::new(),
                 });
             }
-            ed.insert_lines_after(key.end, &block_item(&dash, &format!("{dash}  ")));
+            ed.insert_lines_after(key.span.end, &block_item(&dash, &format!("{dash}  ")));
         }
         None => {
             match imgs.root {
                 Some(Node::Map {
-                    flow: true, start, ..
+                    flow: true, span, ..
                 }) => {
                     return Err(ed
                     .src
-                    .error(*start, "the kustomization is a flow mapping (`{…}`) with no `images:`")
+                    .error(span.start, "the kustomization is a flow mapping (`{…}`) with no `images:`")
                     .hint("write the kustomization in block style, or add an `images:` list by hand"));
                 }
                 Some(Node::Map { entries, .. }) if !entries.is_empty() => {
-                    let indent = ed.indent_of(entries[0].0.start);
+                    let indent = ed.indent_of(entries[0].0.span.start);
                     let dash = indent.clone() + &sequence_offset(ed, imgs);
                     let mut lines = vec![format!("{indent}images:")];
                     lines.extend(block_item(&dash, &format!("{dash}  ")));
@@ -590,7 +588,7 @@ pub(crate) fn add_entry(ed: &mut Editor, imgs: &Images, req: &SetImage) -> Resul
                     // insert at), and must stay under it. Only a document marker
                     // (`---`, `...`) ends the document before the end of the file.
                     let (k, v) = entries.last().expect("not empty");
-                    let after_last = ed.line_end(ed.before(v.end()).max(k.end));
+                    let after_last = ed.line_end(ed.before(v.end()).max(k.span.end));
                     match ed.document_marker_from(after_last) {
                         Some(at) => ed.insert_lines_before(at, &lines),
                         None => ed.append_lines(&lines),
@@ -621,7 +619,7 @@ pub(crate) fn sequence_offset(ed: &Editor, imgs: &Images) -> String {
         } = v
             && let Some(first) = items.first()
         {
-            let key_col = ed.indent_of(k.start).len();
+            let key_col = ed.indent_of(k.span.start).len();
             let dash_col = ed.indent_of(ed.dash_of(first.start())).len();
             return " ".repeat(dash_col.saturating_sub(key_col));
         }

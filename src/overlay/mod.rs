@@ -103,7 +103,7 @@ pub(crate) fn images<'t>(src: &Source, tree: &'t Option<Node>) -> Result<Images<
     let key = found.next().map(|(k, v)| (k, v));
     if let Some((dup, _)) = found.next() {
         return Err(src
-            .error(dup.start, "the key `images` appears twice")
+            .error(dup.span.start, "the key `images` appears twice")
             .hint("merge the two `images:` lists into one"));
     }
     let mut out = Vec::new();
@@ -138,7 +138,7 @@ pub(crate) fn images<'t>(src: &Source, tree: &'t Option<Node>) -> Result<Images<
                         {
                             return Err(src
                                 .error(
-                                    dup.start,
+                                    dup.span.start,
                                     format!(
                                         "the key `{}` appears twice in one `images:` item",
                                         k.value

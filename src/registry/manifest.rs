@@ -98,7 +98,7 @@ impl Registry {
         match resp.status() {
             StatusCode::NOT_FOUND => Ok(None),
             s if s.is_success() => match header_str(resp.headers(), "docker-content-digest") {
-                Some(d) if valid_digest(&d) => Ok(Some(d)),
+                Some(d) if is_digest(&d) => Ok(Some(d)),
                 // Registries must send it on HEAD; a few proxies drop it.
                 _ => Ok(self.get_manifest(r, scope).await?.map(|m| m.digest)),
             },

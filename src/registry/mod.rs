@@ -23,10 +23,11 @@ mod reference;
 mod transfer;
 
 pub use manifest::sha256_digest;
-pub use reference::{Reference, valid_digest};
+pub use reference::Reference;
 pub use transfer::Retagged;
 
 use crate::error::{Failure, UserError};
+use crate::grammar::is_digest;
 use anyhow::Result;
 use auth::{Challenge, Scope, read_docker_config};
 use manifest::Manifest;
@@ -163,7 +164,7 @@ impl Registry {
 
     /// Does `image@digest` exist?
     pub async fn exists(&self, image: &str, digest: &str) -> Result<bool> {
-        if !valid_digest(digest) {
+        if !is_digest(digest) {
             return Err(UserError::new(format!("`{digest}` is not a digest")).into());
         }
         let r = Reference::parse(image)?.at_digest(digest);

@@ -1,6 +1,8 @@
-//! Image references: `host/path:tag@digest`, checked against the distribution grammar.
+//! Image references: `host/path:tag@digest`, split into their parts, each checked
+//! against the OCI grammar in `crate::grammar`.
 
 use crate::error::UserError;
+use crate::grammar;
 use anyhow::Result;
 use std::fmt;
 
@@ -34,9 +36,10 @@ impl Reference {
             ))
             .hint("give the tag separately"));
         }
-        if !valid_tag(tag) {
+        if !grammar::is_tag(tag) {
             return Err(UserError::new(format!(
-                "`{tag}` is not a valid tag: tags are `[A-Za-z0-9_][A-Za-z0-9._-]{{0,127}}`"
+                "`{tag}` is not a valid tag: tags are `{}`",
+                grammar::TAG_PATTERN
             ))
             .hint("use a tag the environment's template made (see `gitops-action status`), e.g. `dev-main-0123abc-1700000000`"));
         }
@@ -88,7 +91,7 @@ pub(crate) fn parse_reference(text: &str) -> Result<Reference, String> {
     }
     let (rest, digest) = match text.split_once('@') {
         Some((r, d)) => {
-            if !valid_digest(d) {
+            if !grammar::is_digest(d) {
                 return Err(format!(
                     "`{d}` is not a digest (`sha256:` and 64 lower-case hex digits)"
                 ));
@@ -101,9 +104,10 @@ pub(crate) fn parse_reference(text: &str) -> Result<Reference, String> {
     let (name, tag) = match rest[last_slash..].rfind(':') {
         Some(i) => {
             let tag = &rest[last_slash + i + 1..];
-            if !valid_tag(tag) {
+            if !grammar::is_tag(tag) {
                 return Err(format!(
-                    "`{tag}` is not a valid tag (`[A-Za-z0-9_][A-Za-z0-9._-]{{0,127}}`)"
+                    "`{tag}` is not a valid tag (`{}`)",
+                    grammar::TAG_PATTERN
                 ));
             }
             (&rest[..last_slash + i], Some(tag.to_string()))
@@ -117,7 +121,7 @@ pub(crate) fn parse_reference(text: &str) -> Result<Reference, String> {
                 || first == "localhost"
                 || first.starts_with('[') =>
         {
-            if !valid_host(first) {
+            if !grammar::is_registry_host(first) {
                 return Err(format!("`{first}` is not a registry host"));
             }
             (first.to_string(), path.to_string())
@@ -129,7 +133,7 @@ pub(crate) fn parse_reference(text: &str) -> Result<Reference, String> {
         return Err("the repository name is missing".into());
     }
     for comp in repository.split('/') {
-        if !valid_component(comp) {
+        if !grammar::is_path_component(comp) {
             return Err(format!(
                 "`{comp}` is not a valid repository path component (lower-case letters, digits, \
                  and `.`, `_`, `__` or `-` between them)"
@@ -145,87 +149,6 @@ pub(crate) fn parse_reference(text: &str) -> Result<Reference, String> {
         tag,
         digest,
     })
-}
-
-pub(crate) fn valid_tag(tag: &str) -> bool {
-    let b = tag.as_bytes();
-    !b.is_empty()
-        && b.len() <= 128
-        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b[1..]
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
-}
-
-/// `sha256:` + 64 hex or `sha512:` + 128 hex, lower case.
-pub fn valid_digest(d: &str) -> bool {
-    let hex = |s: &str, n: usize| {
-        s.len() == n
-            && s.bytes()
-                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
-    };
-    match d.split_once(':') {
-        Some(("sha256", h)) => hex(h, 64),
-        Some(("sha512", h)) => hex(h, 128),
-        _ => false,
-    }
-}
-
-pub(crate) fn valid_host(h: &str) -> bool {
-    let (name, port) = if let Some(rest) = h.strip_prefix('[') {
-        match rest.split_once(']') {
-            Some((ip, port)) => {
-                if ip.parse::<std::net::Ipv6Addr>().is_err() {
-                    return false;
-                }
-                ("", port)
-            }
-            None => return false,
-        }
-    } else {
-        match h.rsplit_once(':') {
-            Some((n, _)) => (n, &h[n.len()..]),
-            None => (h, ""),
-        }
-    };
-    let port_ok = port.is_empty()
-        || port.strip_prefix(':').is_some_and(|p| {
-            !p.is_empty() && p.len() <= 5 && p.bytes().all(|c| c.is_ascii_digit())
-        });
-    let name_ok = h.starts_with('[')
-        || (!name.is_empty()
-            && name.split('.').all(|l| {
-                !l.is_empty()
-                    && !l.starts_with('-')
-                    && !l.ends_with('-')
-                    && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
-            }));
-    port_ok && name_ok
-}
-
-pub(crate) fn valid_component(c: &str) -> bool {
-    // [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*
-    let b = c.as_bytes();
-    let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
-    if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
-        return false;
-    }
-    let mut i = 0;
-    while i < b.len() {
-        if alnum(b[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && !alnum(b[i]) {
-            i += 1;
-        }
-        let sep = &c[start..i];
-        if !(sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-')) {
-            return false;
-        }
-    }
-    true
 }
 
 /// Loopback registries are spoken to over plain HTTP, as Docker does.

@@ -119,7 +119,7 @@ impl Registry {
                 OciManifest::ImageIndex(index) => {
                     for child in &index.manifests {
                         let digest = child.digest.as_str();
-                        if !valid_digest(digest) {
+                        if !is_digest(digest) {
                             return Err(Failure::new(format!(
                                 "`{src}` lists a manifest whose digest `{digest}` is not valid"
                             ))
@@ -153,7 +153,7 @@ impl Registry {
                 if d.urls.is_some() || d.media_type.contains("foreign") {
                     continue;
                 }
-                if !valid_digest(&d.digest) {
+                if !is_digest(&d.digest) {
                     return Err(Failure::new(format!(
                         "`{src}` names a blob whose digest `{}` is not valid",
                         d.digest

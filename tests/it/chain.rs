@@ -10,8 +10,9 @@ use std::process::Command;
 use gitops_testkit::github::{GitHubStandIn, TokenGrants};
 use gitops_testkit::podman::PodmanService;
 use gitops_testkit::registry::{Auth, PASSWORD, TestRegistry, USER};
+use gitops_testkit::seed::{as_refs, example_repository};
 
-use crate::util::{BIN, Run, copy_dir, git, repo_root};
+use crate::util::{BIN, Run, checkout_depth1, git, parse_outputs, repo_root};
 
 const REPO: &str = "acme/app";
 /// The workflow's `GITHUB_TOKEN`.
@@ -70,56 +71,14 @@ impl Rig {
         let image = format!("{host}/acme/hello");
         let gh = GitHubStandIn::start_blocking().unwrap();
         let scratch = tempfile::tempdir().unwrap();
-        // The bundled example's overlays, pointed at the local registry.
-        let tree = scratch.path().join("tree");
-        copy_dir(&repo_root().join("overlays"), &tree.join("overlays"));
-        let mut files: Vec<(String, String)> = Vec::new();
-        for env in ["base", "dev", "uat", "prod"] {
-            for e in std::fs::read_dir(tree.join("overlays").join(env)).unwrap() {
-                let p = e.unwrap().path();
-                let text = std::fs::read_to_string(&p)
-                    .unwrap()
-                    .replace("ghcr.io/acme/hello", &image);
-                files.push((
-                    format!(
-                        "overlays/{env}/{}",
-                        p.file_name().unwrap().to_string_lossy()
-                    ),
-                    text,
-                ));
-            }
-        }
-        // Seed 002's extra environments start as copies of uat.
-        let uat = files
-            .iter()
-            .find(|(p, _)| p == "overlays/uat/kustomization.yaml")
-            .unwrap()
-            .1
-            .clone();
-        for extra in ["staging", "beta"] {
-            files.push((
-                format!("overlays/{extra}/kustomization.yaml"),
-                uat.replace("hello-uat", &format!("hello-{extra}")),
-            ));
-        }
-        files.push((
-            ".github/gitops.yaml".into(),
-            config.replace("IMAGE", &image),
-        ));
-        files.push((
-            "app/Dockerfile".into(),
-            "FROM scratch\nCOPY hello.txt /hello.txt\n".into(),
-        ));
-        files.push(("app/hello.txt".into(), "hello\n".into()));
+        // The bundled example's overlays, pointed at the local registry; seed 002's
+        // extra environments start as copies of uat.
+        let mut files = example_repository(&repo_root(), &image, config, &["staging", "beta"]);
         files.push((
             ".github/workflows/overlay-deploy.yaml".into(),
             "on:\n  workflow_dispatch:\n    inputs: {service: {}, env: {}}\n  pull_request:\n    types: [closed]\njobs: {}\n".into(),
         ));
-        let refs: Vec<(&str, &str)> = files
-            .iter()
-            .map(|(p, t)| (p.as_str(), t.as_str()))
-            .collect();
-        gh.create_repo(REPO, "main", &refs).unwrap();
+        gh.create_repo(REPO, "main", &as_refs(&files)).unwrap();
         gh.add_token(TOKEN, TokenGrants::github_token());
         gh.add_token(ALICE, TokenGrants::user("alice"));
         gh.add_collaborator(REPO, "alice", "maintain").unwrap();
@@ -140,27 +99,12 @@ impl Rig {
     fn checkout(&self, name: &str, branch: &str) -> PathBuf {
         let dir = self.scratch.join(name);
         let _ = std::fs::remove_dir_all(&dir);
-        git(
-            &self.scratch,
-            &[
-                "clone",
-                "-q",
-                "--depth",
-                "1",
-                "-b",
-                branch,
-                &self.gh.git_url_with_token("acme", "app", TOKEN),
-                dir.to_str().unwrap(),
-            ],
-        );
-        git(
+        checkout_depth1(
             &dir,
-            &[
-                "remote",
-                "set-url",
-                "origin",
-                &self.gh.git_url("acme", "app"),
-            ],
+            branch,
+            &self.gh.git_url_with_token("acme", "app", TOKEN),
+            &self.gh.git_url("acme", "app"),
+            &[],
         );
         dir
     }
@@ -310,26 +254,6 @@ fn clean_env(c: &mut Command) {
         }
     }
     c.env("NO_COLOR", "1");
-}
-
-/// `GITHUB_OUTPUT`'s `name<<DELIM` heredocs.
-fn parse_outputs(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(l) = lines.next() {
-        let Some((name, delim)) = l.split_once("<<") else {
-            continue;
-        };
-        let mut value = Vec::new();
-        for v in lines.by_ref() {
-            if v == delim {
-                break;
-            }
-            value.push(v);
-        }
-        out.insert(name.to_string(), value.join("\n"));
-    }
-    out
 }
 
 fn entry_line(text: &str, key: &str) -> String {

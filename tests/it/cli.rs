@@ -1,7 +1,7 @@
 //! The core commands through the real binary: status, resolve, set-image, config
 //! errors, and the Action's input/output layer.
 
-use crate::util::Workspace;
+use crate::util::{Workspace, parse_outputs};
 
 const SHA: &str = "9fceb02d0ae598e95dc970b74767f19372d61af8";
 
@@ -305,24 +305,6 @@ fn unknown_command_input_is_exit_2() {
         "{}",
         run.transcript()
     );
-}
-
-/// Parse `name<<DELIM … DELIM` blocks of a `GITHUB_OUTPUT` file.
-pub fn parse_outputs(text: &str) -> std::collections::BTreeMap<String, String> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        let (name, delim) = line.split_once("<<").expect("heredoc form");
-        let mut value = vec![];
-        for l in lines.by_ref() {
-            if l == delim {
-                break;
-            }
-            value.push(l);
-        }
-        out.insert(name.to_string(), value.join("\n"));
-    }
-    out
 }
 
 #[test]

@@ -17,10 +17,8 @@ use std::sync::OnceLock;
 use gitops_testkit::github::{GitHubStandIn, TokenGrants};
 use gitops_testkit::registry::{Auth, PASSWORD, TestRegistry, USER};
 
-use crate::util::{Run, Workspace, git, repo_root};
+use crate::util::{RUNNER_UID, Run, Workspace, chown_runner, git, parse_outputs, repo_root};
 
-/// The runner's user on GitHub-hosted Linux runners (`runner`, uid 1001).
-const RUNNER_UID: u32 = 1001;
 const REPO: &str = "acme/app";
 const TOKEN: &str = "ghs_containerTokenOfTheWorkflow0123456789";
 
@@ -174,38 +172,6 @@ impl Step {
             )
         })
     }
-}
-
-/// `GITHUB_OUTPUT`'s `name<<DELIM` heredocs; a line in any other form is a defect.
-fn parse_outputs(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(l) = lines.next() {
-        let (name, delim) = l
-            .split_once("<<")
-            .unwrap_or_else(|| panic!("not a heredoc line {l:?} in\n{text}"));
-        let mut value = Vec::new();
-        let mut closed = false;
-        for v in lines.by_ref() {
-            if v == delim {
-                closed = true;
-                break;
-            }
-            value.push(v);
-        }
-        assert!(closed, "unterminated output `{name}` in\n{text}");
-        out.insert(name.to_string(), value.join("\n"));
-    }
-    out
-}
-
-fn chown_runner(path: &Path) {
-    let o = Command::new("chown")
-        .args(["-R", &format!("{RUNNER_UID}:{RUNNER_UID}")])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 /// `actions/checkout` of the bundled example: a git work tree owned by the runner.

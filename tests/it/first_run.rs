@@ -28,7 +28,7 @@ use std::process::Command;
 use gitops_testkit::github::{GitHubStandIn, TokenGrants};
 use gitops_testkit::registry::{Auth, PASSWORD, TestRegistry, USER};
 
-use crate::util::{BIN, Run, git, repo_root};
+use crate::util::{BIN, Run, checkout_depth1, chown_runner, git, parse_outputs, repo_root};
 
 const REPO: &str = "acme/app";
 /// The job's `GITHUB_TOKEN`, an installation token.
@@ -118,28 +118,12 @@ impl Rig {
     /// that name, no tags, no credentials left, owned by the runner user (uid 1001).
     fn checkout(&self, name: &str, branch: &str) -> PathBuf {
         let dir = self.scratch.path().join(name);
-        git(
-            self.scratch.path(),
-            &[
-                "clone",
-                "-q",
-                "--depth",
-                "1",
-                "--no-tags",
-                "-b",
-                branch,
-                &self.gh.git_url_with_token("acme", "app", TOKEN),
-                dir.to_str().unwrap(),
-            ],
-        );
-        git(
+        checkout_depth1(
             &dir,
-            &[
-                "remote",
-                "set-url",
-                "origin",
-                &self.gh.git_url("acme", "app"),
-            ],
+            branch,
+            &self.gh.git_url_with_token("acme", "app", TOKEN),
+            &self.gh.git_url("acme", "app"),
+            &["--no-tags"],
         );
         chown_runner(&dir);
         dir
@@ -342,37 +326,6 @@ const LOGIN: [(&str, &str); 2] = [("registry-username", USER), ("registry-passwo
 
 fn with<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     LOGIN.iter().copied().chain(extra.iter().copied()).collect()
-}
-
-fn chown_runner(dir: &Path) {
-    let status = Command::new("chown")
-        .args(["-R", "1001:1001"])
-        .arg(dir)
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-fn parse_outputs(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        let Some((name, delim)) = line.split_once("<<") else {
-            if let Some((k, v)) = line.split_once('=') {
-                out.insert(k.to_string(), v.to_string());
-            }
-            continue;
-        };
-        let mut value = Vec::new();
-        for v in lines.by_ref() {
-            if v == delim {
-                break;
-            }
-            value.push(v);
-        }
-        out.insert(name.to_string(), value.join("\n"));
-    }
-    out
 }
 
 /// Failure 1: service-release is dispatched from `main` with `ref: feature/x`. The

@@ -148,3 +148,53 @@ impl Run {
         self
     }
 }
+
+/// `GITHUB_OUTPUT`'s `name<<DELIM` heredocs, the only form the binary writes; a line
+/// in any other form, or an output left open, is a defect.
+pub fn parse_outputs(text: &str) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(l) = lines.next() {
+        let (name, delim) = l
+            .split_once("<<")
+            .unwrap_or_else(|| panic!("not a heredoc line {l:?} in\n{text}"));
+        let mut value = Vec::new();
+        let mut closed = false;
+        for v in lines.by_ref() {
+            if v == delim {
+                closed = true;
+                break;
+            }
+            value.push(v);
+        }
+        assert!(closed, "unterminated output `{name}` in\n{text}");
+        out.insert(name.to_string(), value.join("\n"));
+    }
+    out
+}
+
+/// The runner's user on GitHub-hosted Linux runners (`runner`, uid 1001); a Docker
+/// action runs as root over a workspace that user owns.
+pub const RUNNER_UID: u32 = 1001;
+
+/// Hand `path` to the runner user, as a workspace on a runner is.
+pub fn chown_runner(path: &Path) {
+    let o = Command::new("chown")
+        .args(["-R", &format!("{RUNNER_UID}:{RUNNER_UID}")])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// `actions/checkout`'s clone: `branch` at depth 1 from `url` (which carries the
+/// token) into `dir`, then the token-free `origin` it leaves behind. `extra` goes
+/// to `git clone` (`--no-tags`).
+pub fn checkout_depth1(dir: &Path, branch: &str, url: &str, origin: &str, extra: &[&str]) {
+    let parent = dir.parent().unwrap();
+    let mut args = vec!["clone", "-q", "--depth", "1"];
+    args.extend_from_slice(extra);
+    args.extend(["-b", branch, url, dir.to_str().unwrap()]);
+    git(parent, &args);
+    git(dir, &["remote", "set-url", "origin", origin]);
+}

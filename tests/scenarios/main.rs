@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use gitops_testkit::github::{GitHubStandIn, PullInfo, TokenGrants};
 use gitops_testkit::podman::PodmanService;
 use gitops_testkit::registry::{Auth, PASSWORD, TestRegistry, USER, digest_of};
+use gitops_testkit::seed::{as_refs, example_repository};
 use gitops_testkit::workflow::{ActionMode, Person, RunRecord, Runner};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_gitops-action");
@@ -71,40 +72,7 @@ impl Rig {
         let image = format!("{}/acme/hello", reg.host());
         let gh = GitHubStandIn::start_blocking().unwrap();
         let root = repo_root();
-        let mut files: Vec<(String, String)> = Vec::new();
-        for env in ["base", "dev", "uat", "prod"] {
-            for e in std::fs::read_dir(root.join("overlays").join(env)).unwrap() {
-                let p = e.unwrap().path();
-                let text = std::fs::read_to_string(&p)
-                    .unwrap()
-                    .replace("ghcr.io/acme/hello", &image);
-                files.push((
-                    format!(
-                        "overlays/{env}/{}",
-                        p.file_name().unwrap().to_string_lossy()
-                    ),
-                    text,
-                ));
-            }
-        }
-        let uat = std::fs::read_to_string(root.join("overlays/uat/kustomization.yaml"))
-            .unwrap()
-            .replace("ghcr.io/acme/hello", &image);
-        for extra in extra_envs {
-            files.push((
-                format!("overlays/{extra}/kustomization.yaml"),
-                uat.replace("hello-uat", &format!("hello-{extra}")),
-            ));
-        }
-        files.push((
-            ".github/gitops.yaml".into(),
-            config.replace("IMAGE", &image),
-        ));
-        files.push((
-            "app/Dockerfile".into(),
-            "FROM scratch\nCOPY hello.txt /hello.txt\n".into(),
-        ));
-        files.push(("app/hello.txt".into(), "hello\n".into()));
+        let mut files = example_repository(&root, &image, config, extra_envs);
         for e in std::fs::read_dir(root.join(".github/workflows")).unwrap() {
             let p = e.unwrap().path();
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
@@ -116,11 +84,7 @@ impl Rig {
                 ));
             }
         }
-        let refs: Vec<(&str, &str)> = files
-            .iter()
-            .map(|(p, t)| (p.as_str(), t.as_str()))
-            .collect();
-        gh.create_repo(REPO, "main", &refs).unwrap();
+        gh.create_repo(REPO, "main", &as_refs(&files)).unwrap();
         let alice = Person {
             login: "alice".into(),
             token: "ghp_aliceReleaseEngineer0123456789abcdef".into(),

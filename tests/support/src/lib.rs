@@ -9,6 +9,8 @@ pub mod github;
 pub mod podman;
 /// Debian's `docker-registry` with token, htpasswd or no auth; images pushed over its API.
 pub mod registry;
+/// The seeded repository: the bundled example pointed at a test registry, an app, a config.
+pub mod seed;
 /// A workflow runner: this repository's `.github/workflows/*.yaml` run the way GitHub
 /// runs them, against the stand-in.
 pub mod workflow;

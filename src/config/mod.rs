@@ -1,0 +1,316 @@
+//! `.github/gitops.yaml`: read, checked against its schema with every problem
+//! reported at once (each with `file:line:col`), then validated into a [`Config`].
+//!
+//! Two passes, because serde can't carry source positions: a span-keeping walk over
+//! the YAML tree checks the shape and remembers where each value sits (`schema`),
+//! then serde_norway turns the (now known-good) text into the raw types (`raw`),
+//! which `validate` turns into a [`Config`]. A new key goes in all three: its shape
+//! in `schema`, its field in `raw`, its check and its typed field in `validate` and
+//! here.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::environment::RefPatterns;
+use crate::error::{Location, UserError};
+use crate::tag::Template;
+
+mod raw;
+mod schema;
+mod validate;
+
+pub(crate) use validate::is_reviewer;
+pub use validate::{check_image_name, check_name, check_relative_path};
+
+pub const DEFAULT_CONFIG: &str = ".github/gitops.yaml";
+
+/// How a release PR of an environment gets merged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MergePolicy {
+    /// Merge when mergeable, else enable GitHub auto-merge.
+    Auto,
+    /// Merge now (with the head-sha guard).
+    Immediate,
+    /// Leave the PR for reviewers.
+    Never,
+    /// No PR: push to the base branch (fast-forward only).
+    Direct,
+}
+
+impl MergePolicy {
+    pub fn parse(s: &str) -> Option<MergePolicy> {
+        Some(match s {
+            "auto" => MergePolicy::Auto,
+            "immediate" => MergePolicy::Immediate,
+            "never" => MergePolicy::Never,
+            "direct" => MergePolicy::Direct,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MergePolicy::Auto => "auto",
+            MergePolicy::Immediate => "immediate",
+            MergePolicy::Never => "never",
+            MergePolicy::Direct => "direct",
+        }
+    }
+}
+
+/// Who may release to an environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Access {
+    pub users: Vec<String>,
+    /// `org/team` slugs.
+    pub teams: Vec<String>,
+    /// Minimum repository permission: `read`, `triage`, `write`, `maintain` or `admin`.
+    pub permission: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub name: String,
+    /// Image repository without tag, e.g. `ghcr.io/acme/hello`.
+    pub image: String,
+    /// Build context relative to the repository root.
+    pub context: PathBuf,
+    pub dockerfile: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub name: String,
+    pub branches: RefPatterns,
+    pub tags: RefPatterns,
+    pub tag: Template,
+    pub merge: MergePolicy,
+    pub reviewers: Vec<String>,
+    pub labels: Vec<String>,
+    /// Overlay folder relative to the repository root.
+    pub overlay: PathBuf,
+    /// The environment promoted to after this one, if any.
+    pub next: Option<String>,
+    pub allowed: Option<Access>,
+    /// Whether the `merge` input may ask for `direct` (a push to the base with no
+    /// pull request). Default: yes, unless the environment has an `allowed:` rule.
+    pub allow_direct: bool,
+}
+
+impl Environment {
+    /// The overlay's kustomization file: `kustomization.yaml`, or the `.yml` or
+    /// `Kustomization` spelling kustomize also accepts when that is the one present.
+    pub fn kustomization(&self, root: &Path) -> PathBuf {
+        let dir = root.join(&self.overlay);
+        ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+            .iter()
+            .map(|n| dir.join(n))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| dir.join("kustomization.yaml"))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from; `None` for the built-in default.
+    pub file: Option<PathBuf>,
+    /// Repository root: overlay paths are relative to it.
+    pub root: PathBuf,
+    pub overlays: PathBuf,
+    /// Declared services, in file order. Empty means "any service name", with the
+    /// default image.
+    pub services: Vec<Service>,
+    pub environments: Vec<Environment>,
+    /// Owner for default images (`GITHUB_REPOSITORY_OWNER`), lower-cased.
+    pub owner: Option<String>,
+}
+
+impl Config {
+    pub fn environment(&self, name: &str) -> Result<&Environment, UserError> {
+        self.environments
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| {
+                UserError::new(format!("unknown environment `{name}`")).hint(format!(
+                    "environments in {}: {}",
+                    self.source_name(),
+                    self.environments
+                        .iter()
+                        .map(|e| format!("`{}`", e.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
+    }
+
+    /// The declared service, or — with no `services:` — one with the default image.
+    pub fn service(&self, name: &str) -> Result<Service, UserError> {
+        if let Some(s) = self.services.iter().find(|s| s.name == name) {
+            return Ok(s.clone());
+        }
+        if !self.services.is_empty() {
+            return Err(
+                UserError::new(format!("unknown service `{name}`")).hint(format!(
+                    "services in {}: {}",
+                    self.source_name(),
+                    self.services
+                        .iter()
+                        .map(|s| format!("`{}`", s.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            );
+        }
+        check_name(name).map_err(|m| {
+            UserError::new(format!("service name `{name}` {m}"))
+                .hint("service names are lower case letters, digits and `-`, starting with a letter or digit")
+        })?;
+        Ok(Service {
+            name: name.to_string(),
+            image: default_image(self.owner.as_deref(), name)?,
+            context: PathBuf::from("."),
+            dockerfile: "Dockerfile".into(),
+        })
+    }
+
+    /// The environment after `name` in the chain.
+    pub fn next_of(&self, name: &str) -> Option<&Environment> {
+        let i = self.environments.iter().position(|e| e.name == name)?;
+        match &self.environments[i].next {
+            Some(n) => self.environments.iter().find(|e| &e.name == n),
+            None if self.environments[i].has_explicit_end() => None,
+            None => self.environments.get(i + 1),
+        }
+    }
+
+    /// The environment whose `next` is `name` (the default promotion source).
+    pub fn previous_of(&self, name: &str) -> Option<&Environment> {
+        self.environments
+            .iter()
+            .find(|e| self.next_of(&e.name).is_some_and(|n| n.name == name))
+    }
+
+    fn source_name(&self) -> String {
+        match &self.file {
+            Some(f) => format!("`{}`", f.display()),
+            None => "the built-in default config".into(),
+        }
+    }
+}
+
+impl Environment {
+    fn has_explicit_end(&self) -> bool {
+        self.next.as_deref() == Some("")
+    }
+}
+
+fn default_image(owner: Option<&str>, service: &str) -> Result<String, UserError> {
+    match owner {
+        Some(o) => Ok(format!("ghcr.io/{o}/{service}")),
+        None => Err(UserError::new(format!("no image is known for service `{service}`")).hint(
+            "set `services.<name>.image` in the config, or `GITHUB_REPOSITORY_OWNER` (set on every GitHub runner)",
+        )),
+    }
+}
+
+/// The owner for default images, from the runner's environment.
+pub fn owner_from_env() -> Option<String> {
+    let from = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    from("GITHUB_REPOSITORY_OWNER")
+        .or_else(|| from("GITHUB_REPOSITORY").and_then(|r| r.split('/').next().map(str::to_string)))
+        .map(|o| o.to_ascii_lowercase())
+}
+
+/// Load the config at `path` (relative to `root` unless absolute). When the file
+/// is absent and `explicit` is false, the built-in default applies.
+pub fn load(root: &Path, path: &Path, explicit: bool) -> anyhow::Result<Config> {
+    let full = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        root.join(path)
+    };
+    let owner = owner_from_env();
+    match crate::fs::read_user_file(root, &full, path)? {
+        Some(text) => Ok(parse(root, path, &text, owner)?),
+        None if !explicit => Ok(default_config(root, owner)),
+        None => Err(UserError::new(format!(
+            "config file `{}` does not exist",
+            path.display()
+        ))
+        .hint("create it, or drop `--config` to use the built-in default (dev → uat → prod under `overlays/`)")
+        .into()),
+    }
+}
+
+/// The built-in default: dev → uat → prod under `overlays/`, with the tag schemes
+/// of the seed (`dev-<branch>-<sha7>-<ts>`, `tst-…`, `prd-<semver>`).
+pub fn default_config(root: &Path, owner: Option<String>) -> Config {
+    let env = |name: &str, branches: &[&str], tags: &[&str], tag: &str, merge| Environment {
+        name: name.into(),
+        branches: RefPatterns::new(branches).expect("built-in patterns are valid"),
+        tags: RefPatterns::new(tags).expect("built-in patterns are valid"),
+        tag: Template::parse(tag).expect("built-in templates are valid"),
+        merge,
+        reviewers: vec![],
+        labels: vec![],
+        overlay: PathBuf::from("overlays").join(name),
+        next: None,
+        allowed: None,
+        allow_direct: true,
+    };
+    Config {
+        file: None,
+        root: root.to_path_buf(),
+        overlays: PathBuf::from("overlays"),
+        services: vec![],
+        environments: vec![
+            env(
+                "dev",
+                &["**", "!main", "!test/**"],
+                &[],
+                "dev-{branch}-{sha7}-{timestamp}",
+                MergePolicy::Auto,
+            ),
+            env(
+                "uat",
+                &["main"],
+                &[],
+                "tst-{sha7}-{timestamp}",
+                MergePolicy::Never,
+            ),
+            env("prod", &[], &["v*"], "prd-{version}", MergePolicy::Never),
+        ],
+        owner,
+    }
+}
+
+/// Parse and validate config text. `path` is used in messages as given.
+pub fn parse(
+    root: &Path,
+    path: &Path,
+    text: &str,
+    owner: Option<String>,
+) -> Result<Config, UserError> {
+    let hint = "fix the config, then run `gitops-action status` to check it; the README's config reference lists every key";
+    let Some(tree) = schema::read_tree(path, text)? else {
+        return Err(
+            UserError::at(Location::new(path, 1, 1), "the config file is empty").hint(
+                "add an `environments:` list, or delete the file to use the built-in default",
+            ),
+        );
+    };
+    let pos = schema::check(path, &tree).map_err(|d| UserError::many(d).hint(hint))?;
+    let raw: raw::RawConfig = serde_norway::from_str(text).map_err(|e| {
+        let loc = e
+            .location()
+            .map(|l| Location::new(path, l.line(), l.column()))
+            .unwrap_or_else(|| Location::new(path, 1, 1));
+        UserError::at(loc, e.to_string()).hint(hint)
+    })?;
+    validate::validate(root, path, raw, &pos, owner).map_err(|d| UserError::many(d).hint(hint))
+}
+
+#[cfg(test)]
+mod tests;
