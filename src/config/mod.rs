@@ -119,6 +119,8 @@ pub struct Config {
     /// Repository root: overlay paths are relative to it.
     pub root: PathBuf,
     pub overlays: PathBuf,
+    /// `commit-via: api|git` (checked by the schema), the default of the input.
+    pub commit_via: Option<String>,
     /// Declared services, in file order. Empty means "any service name", with the
     /// default image.
     pub services: Vec<Service>,
@@ -262,6 +264,7 @@ pub fn default_config(root: &Path, owner: Option<String>) -> Config {
     };
     Config {
         file: None,
+        commit_via: None,
         root: root.to_path_buf(),
         overlays: PathBuf::from("overlays"),
         services: vec![],

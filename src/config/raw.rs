@@ -7,9 +7,10 @@ use serde::Deserialize;
 use super::MergePolicy;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct RawConfig {
     pub(super) overlays: Option<String>,
+    pub(super) commit_via: Option<String>,
     #[serde(default)]
     pub(super) services: Option<BTreeMap<String, Option<RawService>>>,
     pub(super) environments: Option<Vec<RawEnvironment>>,

@@ -51,6 +51,7 @@ const SERVICE: Shape = Shape::Map(&[
 ]);
 const CONFIG: Shape = Shape::Map(&[
     ("overlays", Shape::Str),
+    ("commit-via", Shape::OneOf(&["api", "git"])),
     ("services", Shape::Named(&SERVICE)),
     ("environments", Shape::List(&ENVIRONMENT)),
 ]);

@@ -108,6 +108,19 @@ fn names() {
     assert!(check_name(&"a".repeat(63)).is_ok());
 }
 
+/// Issue 16: `commit-via` is `api` or `git`; anything else names its place.
+#[test]
+fn commit_via_is_api_or_git() {
+    let envs = "environments:\n  - name: dev\n    branches: [\"main\"]\n";
+    let c = parse_str(&format!("commit-via: git\n{envs}")).unwrap();
+    assert_eq!(c.commit_via.as_deref(), Some("git"));
+    assert_eq!(parse_str(envs).unwrap().commit_via, None);
+    let e = parse_str(&format!("commit-via: ssh\n{envs}")).unwrap_err();
+    let text = format!("{e}");
+    assert!(text.contains("commit-via"), "{text}");
+    assert!(text.contains(":1:"), "{text}");
+}
+
 #[test]
 fn default_chain() {
     let c = default_config(Path::new("."), Some("acme".into()));

@@ -235,6 +235,7 @@ pub(super) fn validate(
         file: Some(path.to_path_buf()),
         root: root.to_path_buf(),
         overlays: PathBuf::from(overlays),
+        commit_via: raw.commit_via,
         services,
         environments,
         owner,

@@ -26,11 +26,18 @@ pub(crate) enum CommitVia {
 }
 
 impl CommitVia {
-    /// The `commit-via` input (or flag), else `api`; `author` and `committer`
-    /// can't be set through the API, so with either of them unset means `git`.
+    /// The `commit-via` input (or flag), else the config's `commit-via`, else
+    /// `api`; `author` and `committer` can't be set through the API, so with
+    /// either of them set, unset means `git`. (The rules are read from the base
+    /// branch the way the checkout's config says; the run then follows the base's.)
     pub(crate) fn of(cx: &Context) -> Result<CommitVia, UserError> {
         let custom = cx.inputs.author.is_some() || cx.inputs.committer.is_some();
-        match cx.inputs.commit_via.as_deref().map(str::trim) {
+        let asked = cx
+            .inputs
+            .commit_via
+            .as_deref()
+            .or(cx.config.commit_via.as_deref());
+        match asked.map(str::trim) {
             None if custom => Ok(CommitVia::Git),
             None => Ok(CommitVia::Api),
             Some("git") => Ok(CommitVia::Git),

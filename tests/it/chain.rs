@@ -655,8 +655,18 @@ async fn bad_inputs_are_refused_before_anything_is_written() {
         ("verify-url", "localhost:8080/healthz", "not an http(s) URL"),
         ("chain", "sideways", "input `chain` is `sideways`"),
         ("merge-method", "fast", "input `merge-method` is `fast`"),
+        ("commit-via", "ssh", "input `commit-via` is \"ssh\""),
+        // Issue 16: GitHub makes the token's owner the author of an API commit.
+        (
+            "author",
+            "Rel Bot <rel@example.com>",
+            "`commit-via: api` can't set",
+        ),
     ] {
         let mut inputs = vec![("command", "release")];
+        if input == "author" {
+            inputs.push(("commit-via", "api"));
+        }
         if input != "chain" {
             inputs.push(("chain", "inline"));
         }
