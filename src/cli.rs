@@ -1,9 +1,10 @@
-//! The command line. Every flag lands in the same [`Inputs`] the Action reads from
-//! `INPUT_*`, so both paths run the same code.
+//! The command line. Every flag lands in the same raw [`Inputs`] the Action reads
+//! from `INPUT_*`, so both paths are checked and typed by the same code
+//! (`crate::inputs::parse`).
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::action::Inputs;
+use crate::inputs::Inputs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -270,7 +271,7 @@ impl RegistryArgs {
 }
 
 impl Cli {
-    /// The same typed inputs the Action gets.
+    /// The same raw inputs the Action gets.
     pub fn into_inputs(self) -> Inputs {
         let mut i = Inputs {
             config: self.global.config,
