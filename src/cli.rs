@@ -168,7 +168,8 @@ pub enum Command {
     },
 }
 
-/// How a change reaches the base branch.
+/// How a change reaches the base branch. A flag here fills its raw input in
+/// [`ChangeArgs::fill`]; the input is declared and parsed in `crate::inputs`.
 #[derive(Args, Default)]
 pub struct ChangeArgs {
     /// `auto`, `immediate`, `never` or `direct` [default: the environment's `merge`]

@@ -117,6 +117,20 @@ mod tests {
         ));
     }
 
+    /// `COMMANDS` (the hint of an unknown command) is what `Command::parse` knows,
+    /// and what the command line offers.
+    #[test]
+    fn every_command_name_is_known_to_the_parser_and_the_cli() {
+        for name in COMMANDS {
+            if let Err(e) = parse(&raw(&[("command", name)])) {
+                assert!(!e.to_string().contains("unknown command"), "{name}: {e}");
+            }
+        }
+        let cli = <crate::cli::Cli as clap::CommandFactory>::command();
+        let subcommands: Vec<&str> = cli.get_subcommands().map(|c| c.get_name()).collect();
+        assert_eq!(subcommands, COMMANDS);
+    }
+
     #[test]
     fn a_bad_value_is_refused_by_the_command_that_reads_it() {
         assert!(error(&[("command", "deploy-all")]).contains("unknown command `deploy-all`"));

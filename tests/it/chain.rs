@@ -731,6 +731,7 @@ async fn bad_inputs_are_refused_before_anything_is_written() {
         ("verify-url", "localhost:8080/healthz", "not an http(s) URL"),
         ("chain", "sideways", "input `chain` is `sideways`"),
         ("merge-method", "fast", "input `merge-method` is `fast`"),
+        ("version", "one", "input `version` is `one`, not SemVer"),
     ] {
         let mut inputs = vec![("command", "release")];
         if input != "chain" {
