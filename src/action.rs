@@ -1,251 +1,18 @@
-//! GitHub Actions I/O: the typed inputs (from `INPUT_*` or the CLI), outputs
-//! through `$GITHUB_OUTPUT`, the step summary, workflow commands (annotations,
-//! groups, masks) and redaction of secrets from everything we print.
+//! GitHub Actions I/O: the event's facts, outputs through `$GITHUB_OUTPUT`, the
+//! step summary, workflow commands (annotations, groups, masks) and redaction of
+//! secrets from everything we print. `INPUT_*` are read in `inputs/raw.rs`.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use serde::Deserialize;
-
 use crate::error::{Diagnostic, UserError};
-
-/// Every input of every command, as the Action and the CLI both give them.
-/// Values are strings as GitHub passes them; commands parse what they use, so an
-/// error can name the input and its value.
-#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case", default)]
-pub struct Inputs {
-    pub command: Option<String>,
-    pub service: Option<String>,
-    pub env: Option<String>,
-    #[serde(rename = "ref")]
-    pub git_ref: Option<String>,
-    pub sha: Option<String>,
-    pub version: Option<String>,
-    pub config: Option<String>,
-    pub token: Option<String>,
-    pub registry_username: Option<String>,
-    pub registry_password: Option<String>,
-    pub insecure_registries: Option<String>,
-    pub build: Option<String>,
-    pub merge: Option<String>,
-    pub merge_method: Option<String>,
-    pub base: Option<String>,
-    pub reviewers: Option<String>,
-    pub labels: Option<String>,
-    pub draft: Option<String>,
-    pub dry_run: Option<String>,
-    pub deploy_workflow: Option<String>,
-    pub chain: Option<String>,
-    pub verify_url: Option<String>,
-    pub verify_contains: Option<String>,
-    pub verify_timeout: Option<String>,
-    pub tag: Option<String>,
-    pub digest: Option<String>,
-    pub source: Option<String>,
-    pub target: Option<String>,
-    pub to: Option<String>,
-    pub from: Option<String>,
-    pub steps: Option<String>,
-    pub format: Option<String>,
-    pub check: Option<String>,
-    pub author: Option<String>,
-    pub committer: Option<String>,
-    pub commit_via: Option<String>,
-    pub message: Option<String>,
-    pub workspace: Option<String>,
-}
+use crate::inputs::Inputs;
 
 /// `***` in place of a secret that is set (issue 14: a `{:?}` must not print it).
 pub fn hidden(v: &Option<String>) -> Option<&'static str> {
     v.as_ref().map(|_| "***")
-}
-
-impl std::fmt::Debug for Inputs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        const NAMES: [&str; 38] = [
-            "command",
-            "service",
-            "env",
-            "git_ref",
-            "sha",
-            "version",
-            "config",
-            "token",
-            "registry_username",
-            "registry_password",
-            "insecure_registries",
-            "build",
-            "merge",
-            "merge_method",
-            "base",
-            "reviewers",
-            "labels",
-            "draft",
-            "dry_run",
-            "deploy_workflow",
-            "chain",
-            "verify_url",
-            "verify_contains",
-            "verify_timeout",
-            "tag",
-            "digest",
-            "source",
-            "target",
-            "to",
-            "from",
-            "steps",
-            "format",
-            "check",
-            "author",
-            "committer",
-            "commit_via",
-            "message",
-            "workspace",
-        ];
-        let mut shown = self.clone();
-        for s in [&mut shown.token, &mut shown.registry_password] {
-            *s = hidden(s).map(str::to_string);
-        }
-        let mut d = f.debug_struct("Inputs");
-        for (name, v) in NAMES.iter().zip(shown.fields_mut()) {
-            if v.is_some() {
-                d.field(name, v);
-            }
-        }
-        d.finish_non_exhaustive()
-    }
-}
-
-impl Inputs {
-    /// Read `INPUT_*` as the runner sets them: upper case, hyphens kept, and an
-    /// empty string for an input the workflow didn't set.
-    pub fn from_env() -> Result<Inputs, UserError> {
-        let mut inputs: Inputs = envy::prefixed("INPUT_").from_env().map_err(|e| {
-            UserError::new(format!("cannot read the action inputs: {e}"))
-                .hint("inputs are strings; check the `with:` block of the step")
-        })?;
-        inputs.clear_empty();
-        Ok(inputs)
-    }
-
-    fn clear_empty(&mut self) {
-        for v in self.fields_mut() {
-            if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
-                *v = None;
-            }
-        }
-    }
-
-    fn fields_mut(&mut self) -> [&mut Option<String>; 38] {
-        [
-            &mut self.command,
-            &mut self.service,
-            &mut self.env,
-            &mut self.git_ref,
-            &mut self.sha,
-            &mut self.version,
-            &mut self.config,
-            &mut self.token,
-            &mut self.registry_username,
-            &mut self.registry_password,
-            &mut self.insecure_registries,
-            &mut self.build,
-            &mut self.merge,
-            &mut self.merge_method,
-            &mut self.base,
-            &mut self.reviewers,
-            &mut self.labels,
-            &mut self.draft,
-            &mut self.dry_run,
-            &mut self.deploy_workflow,
-            &mut self.chain,
-            &mut self.verify_url,
-            &mut self.verify_contains,
-            &mut self.verify_timeout,
-            &mut self.tag,
-            &mut self.digest,
-            &mut self.source,
-            &mut self.target,
-            &mut self.to,
-            &mut self.from,
-            &mut self.steps,
-            &mut self.format,
-            &mut self.check,
-            &mut self.author,
-            &mut self.committer,
-            &mut self.commit_via,
-            &mut self.message,
-            &mut self.workspace,
-        ]
-    }
-
-    /// A yes/no input: `true|false|yes|no|1|0`, unset is `false`.
-    pub fn flag(value: &Option<String>, name: &str) -> Result<bool, UserError> {
-        match value.as_deref().map(|v| v.trim().to_ascii_lowercase()) {
-            None => Ok(false),
-            Some(v) if matches!(v.as_str(), "true" | "yes" | "1" | "on") => Ok(true),
-            Some(v) if matches!(v.as_str(), "false" | "no" | "0" | "off") => Ok(false),
-            Some(v) => Err(UserError::new(format!(
-                "input `{name}` is `{v}`, expected `true` or `false`"
-            ))
-            .hint(format!("set `{name}: true` or `{name}: false`"))),
-        }
-    }
-
-    /// A list input: comma- or newline-separated, blanks dropped.
-    pub fn list(value: &Option<String>) -> Vec<String> {
-        value
-            .as_deref()
-            .unwrap_or_default()
-            .split([',', '\n'])
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect()
-    }
-
-    /// Issue 14: secrets arrive with a stray newline (`$(cat token)`, a secret
-    /// pasted with its line end). Trim them, and refuse one with a control
-    /// character inside (an HTTP header can't carry it: octocrab panicked on it),
-    /// so what is masked and redacted is exactly what is sent. The token falls
-    /// back to `INPUT_TOKEN`/`GITHUB_TOKEN` here, so the same clean value is used
-    /// by every client.
-    pub fn clean_secrets(&mut self) -> Result<(), UserError> {
-        if self.token.is_none() {
-            self.token = ["INPUT_TOKEN", "GITHUB_TOKEN"]
-                .iter()
-                .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()));
-        }
-        for (name, slot) in [
-            ("token", &mut self.token),
-            ("registry-password", &mut self.registry_password),
-        ] {
-            let Some(v) = slot.as_deref() else { continue };
-            let t = v.trim();
-            if let Some(at) = t.find(|c: char| c.is_control()) {
-                return Err(UserError::new(format!(
-                    "the `{name}` input holds a control character at byte {at} (its value is not shown)"
-                ))
-                .hint(format!(
-                    "pass the secret as one line: check how `{name}` is set (a file read with its line end, a pasted secret)"
-                )));
-            }
-            *slot = Some(t.to_string());
-        }
-        Ok(())
-    }
-
-    /// The secrets among the inputs, to be masked and redacted.
-    pub fn secrets(&self) -> Vec<String> {
-        [&self.token, &self.registry_password]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect()
-    }
 }
 
 /// Are we running as a step of a GitHub Actions job?
@@ -544,20 +311,9 @@ mod tests {
         assert_eq!(redact("x ghs_supersecret_token_value y"), "x *** y");
     }
 
+    /// The clients' options (the raw inputs: `inputs/raw.rs`).
     #[test]
     fn debug_never_shows_secrets() {
-        let i = Inputs {
-            token: Some("ghp_debugShownToken".into()),
-            registry_password: Some("pw-debugShown".into()),
-            service: Some("hello".into()),
-            ..Inputs::default()
-        };
-        let d = format!("{i:?}");
-        assert!(
-            d.contains("service: Some(\"hello\")") && d.contains("token: Some(\"***\")"),
-            "{d}"
-        );
-        assert!(!d.contains("debugShown"), "{d}");
         let o = crate::registry::RegistryOptions {
             password: Some("pw-debugShown".into()),
             ..Default::default()
@@ -571,13 +327,6 @@ mod tests {
         let mut go = crate::git::GitOptions::from_env();
         go.token = Some("ghp_debugShownToken".into());
         assert!(!format!("{go:?}").contains("debugShown"));
-    }
-
-    #[test]
-    fn lists_and_flags() {
-        assert_eq!(Inputs::list(&Some("a, b\nc,,".into())), ["a", "b", "c"]);
-        assert!(Inputs::flag(&Some("TRUE".into()), "dry-run").unwrap());
-        assert!(Inputs::flag(&Some("maybe".into()), "dry-run").is_err());
     }
 }
 
@@ -737,30 +486,5 @@ mod event_tests {
         assert_eq!(parse_release_branch("release/hello"), None);
         assert_eq!(parse_release_branch("release/Hello/dev"), None);
         assert_eq!(parse_release_branch("feature/x"), None);
-    }
-}
-
-#[cfg(test)]
-mod manifest_tests {
-    use super::*;
-
-    /// Every input `action.yml` declares lands in a field of [`Inputs`].
-    #[test]
-    fn action_yml_inputs_are_all_read() {
-        let text =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml")).unwrap();
-        let manifest: serde_norway::Value = serde_norway::from_str(&text).unwrap();
-        let inputs = manifest["inputs"].as_mapping().unwrap();
-        assert!(!inputs.is_empty());
-        for (name, _) in inputs {
-            let name = name.as_str().unwrap();
-            let one = serde_json::json!({ name: "x" });
-            let parsed: Inputs = serde_json::from_value(one).unwrap();
-            assert_ne!(
-                parsed,
-                Inputs::default(),
-                "input `{name}` of action.yml is not read"
-            );
-        }
     }
 }

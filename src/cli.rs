@@ -1,9 +1,10 @@
-//! The command line. Every flag lands in the same [`Inputs`] the Action reads from
-//! `INPUT_*`, so both paths run the same code.
+//! The command line. Every flag lands in the same raw [`Inputs`] the Action reads
+//! from `INPUT_*`, so both paths are checked and typed by the same code
+//! (`crate::inputs::parse`).
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::action::Inputs;
+use crate::inputs::Inputs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -167,7 +168,8 @@ pub enum Command {
     },
 }
 
-/// How a change reaches the base branch.
+/// How a change reaches the base branch. A flag here fills its raw input in
+/// [`ChangeArgs::fill`]; the input is declared and parsed in `crate::inputs`.
 #[derive(Args, Default)]
 pub struct ChangeArgs {
     /// `auto`, `immediate`, `never` or `direct` [default: the environment's `merge`]
@@ -275,7 +277,7 @@ impl RegistryArgs {
 }
 
 impl Cli {
-    /// The same typed inputs the Action gets.
+    /// The same raw inputs the Action gets.
     pub fn into_inputs(self) -> Inputs {
         let mut i = Inputs {
             config: self.global.config,

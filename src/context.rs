@@ -1,26 +1,32 @@
-//! What every command starts from: the inputs, the workspace and its config; the
-//! commit being released, its version, and the tag variables.
+//! What every command starts from: the workspace and its config, and the inputs
+//! every part reads; the commit being released, its version, and the tag variables.
 
-use crate::action::Inputs;
 use crate::config::{self, Config, Environment};
 use crate::environment::{GitRef, RefMatch, branch_selects, tag_selects};
 use crate::error::UserError;
+use crate::inputs::Common;
 use crate::tag::{self, TagVars};
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
 
-/// Everything a command needs to start: the inputs, the repository root and the config.
+/// Everything a command needs to start: the repository root and the config, and
+/// the typed inputs every part under the commands may read (the command's own are
+/// in its struct, `crate::inputs::Command`).
 pub struct Context {
-    pub inputs: Inputs,
+    pub inputs: Common,
     pub root: PathBuf,
     pub config: Config,
     pub dry_run: bool,
 }
 
 impl Context {
-    pub fn load(inputs: Inputs) -> anyhow::Result<Context> {
-        let root = match inputs.workspace.as_deref() {
-            Some(w) => PathBuf::from(w),
+    pub fn load(
+        workspace: Option<PathBuf>,
+        inputs: Common,
+        dry_run: bool,
+    ) -> anyhow::Result<Context> {
+        let root = match workspace {
+            Some(w) => w,
             None => match std::env::var_os("GITHUB_WORKSPACE").filter(|w| !w.is_empty()) {
                 Some(w) => PathBuf::from(w),
                 None => std::env::current_dir().context("reading the current directory")?,
@@ -34,34 +40,17 @@ impl Context {
             .hint("pass the repository root with `--workspace`, or run from inside it")
             .into());
         }
-        let (config_path, explicit) = match inputs.config.as_deref() {
-            Some(c) => (PathBuf::from(c), true),
+        let (config_path, explicit) = match &inputs.config {
+            Some(c) => (c.clone(), true),
             None => (PathBuf::from(config::DEFAULT_CONFIG), false),
         };
         let config = config::load(&root, &config_path, explicit)?;
-        let dry_run = Inputs::flag(&inputs.dry_run, "dry-run")?;
         Ok(Context {
             inputs,
             root,
             config,
             dry_run,
         })
-    }
-
-    pub(crate) fn required<'a>(
-        &self,
-        value: &'a Option<String>,
-        name: &str,
-    ) -> Result<&'a str, UserError> {
-        value.as_deref().ok_or_else(|| {
-            UserError::new(format!("`{name}` is required for `{}`", self.command())).hint(format!(
-                "pass `--{name} …` (or the `{name}` input of the action)"
-            ))
-        })
-    }
-
-    fn command(&self) -> &str {
-        self.inputs.command.as_deref().unwrap_or("status")
     }
 
     /// The repo-relative path as users see it in messages.
@@ -141,22 +130,16 @@ pub fn environments_for<'c>(config: &'c Config, r: &GitRef) -> Vec<(&'c Environm
         .collect()
 }
 
-/// The tag variables for a commit released to `env` from `r`.
+/// The tag variables for a commit released to `env` from `r`; `version` is the
+/// `version` input, SemVer already (`crate::inputs`).
 pub fn tag_vars(
     env: &Environment,
     r: Option<&GitRef>,
     commit: &Commit,
     version: Option<&str>,
-) -> Result<TagVars, UserError> {
+) -> TagVars {
     let version = match version {
-        Some(v) => Some(
-            tag::parse_semver_tag(v)
-                .ok_or_else(|| {
-                    UserError::new(format!("version `{v}` is not SemVer"))
-                        .hint("give a version such as `1.2.3` or `v1.3.0-beta1`")
-                })?
-                .to_string(),
-        ),
+        Some(v) => Some(v.to_string()),
         None => match r {
             Some(GitRef::Tag(t)) => tag::parse_semver_tag(t).map(|v| v.to_string()),
             _ => None,
@@ -166,13 +149,13 @@ pub fn tag_vars(
         Some(GitRef::Branch(b)) => Some(b.clone()),
         _ => None,
     };
-    Ok(TagVars {
+    TagVars {
         env: env.name.clone(),
         branch,
         sha: commit.sha.clone(),
         timestamp: commit.timestamp,
         version,
-    })
+    }
 }
 
 /// The highest SemVer tag pointing at `sha` in the workspace repository.

@@ -4,9 +4,10 @@
 //! and the readers of repository files. Failing seeds are kept in
 //! `proptest-regressions/`.
 
-use crate::action::{EventFacts, Inputs};
+use crate::action::EventFacts;
 use crate::cli::Cli;
 use crate::environment::GitRef;
+use crate::inputs::{self, Inputs};
 use crate::overlay;
 use crate::registry::Reference;
 use crate::tag::{self, Template};
@@ -105,18 +106,25 @@ proptest! {
     )) {
         let argv = std::iter::once("gitops-action".to_string()).chain(args);
         if let Ok(cli) = Cli::try_parse_from(argv) {
-            let mut inputs = cli.into_inputs();
-            let _ = inputs.clean_secrets();
-            let _ = format!("{inputs:?}");
+            let mut raw = cli.into_inputs();
+            let _ = raw.clean_secrets();
+            let _ = format!("{raw:?}");
+            let _ = inputs::parse(&raw);
         }
     }
 
     /// `INPUT_*` values through every parser the commands use on them.
     #[test]
     fn action_inputs_never_panic(v in hostile_text(40), w in hostile_text(40)) {
-        let some = Some(v.clone());
-        let _ = Inputs::flag(&some, "dry-run");
-        let _ = Inputs::list(&some);
+        // Every input through the typed parse, as each command reads it.
+        for command in inputs::COMMANDS {
+            let mut raw = Inputs::default();
+            for (_, slot) in raw.fields_mut() {
+                *slot = Some(v.clone());
+            }
+            raw.command = Some(command.to_string());
+            let _ = inputs::parse(&raw);
+        }
         let _ = GitRef::parse_input(&v);
         let _ = Reference::parse(&v);
         let _ = Reference::with_tag(&v, &w);

@@ -1,6 +1,6 @@
 //! gitops-action: move a service through environments the GitOps way.
 //!
-//! Data flows one way: inputs (`cli`, `action`) → `config` → `environment` → `tag`
+//! Data flows one way: inputs (`cli`, `action` → `inputs`) → `config` → `environment` → `tag`
 //! → `registry` → `overlay` → `git` / `github` → outputs. `commands` holds one file
 //! per command; `session` is what the commands that move a service share.
 //!
@@ -12,18 +12,21 @@
 //! - who may release? `session/access.rs`
 //! - retag or build? `session/image.rs`, on `registry/transfer.rs` and `build.rs`
 //! - what happens after a merge (dispatch, deploy, health gate, promotion)? `session/chain.rs`
-//! - how are inputs read? `cli.rs` (flags), `action.rs` (`INPUT_*`, events, outputs)
+//! - how are inputs read and checked? `inputs/`: raw strings (`raw.rs`: `INPUT_*`; flags
+//!   from `cli.rs`) parsed once into the typed `Command` (`command.rs`, `shared.rs`)
+//! - where does a new input go? `inputs/mod.rs` says (one line to declare, one parse)
+//! - how does the event fill the inputs, and where do outputs go? `action.rs`
 //! - how is `.github/gitops.yaml` read? `config/mod.rs` (`parse`), then `config/schema.rs`,
 //!   `config/validate.rs`; a new key goes in `schema`, `raw` and `validate`
 //! - how is a repository file read or written? `fs.rs`
 //! - which commit, which version, which tag variables? `context.rs`
 //! - what does a failure print and exit with? `error.rs`
 
-/// GitHub Actions I/O: `INPUT_*`, `GITHUB_OUTPUT`, step summary, annotations, masks, events.
+/// GitHub Actions I/O: events, `GITHUB_OUTPUT`, step summary, annotations, masks.
 pub mod action;
 /// Docker Engine API builds (Docker or podman), labelled, tagged and pushed.
 pub mod build;
-/// The clap command line; fills the same typed inputs as the Action.
+/// The clap command line; fills the same raw inputs as the Action's `INPUT_*`.
 pub mod cli;
 /// One file per command, and `run`, which dispatches to them.
 pub mod commands;
@@ -45,6 +48,8 @@ pub mod git;
 pub mod github;
 /// The OCI grammars of tags, digests and repository names, cited from the specs.
 pub(crate) mod grammar;
+/// Inputs: raw strings (`INPUT_*`, flags) parsed once into the typed command and its inputs.
+pub mod inputs;
 /// Action-mode output: only the workflow commands we mean reach the runner.
 pub mod output;
 /// Lossless reads and edits of `kustomization.yaml` image entries.

@@ -1,5 +1,6 @@
-//! One file per command, each a short composition of the parts below it; `run`
-//! turns the event and the inputs into the command to run.
+//! One file per command, each a short composition of the parts below it, given its
+//! typed inputs; `run` fills the raw inputs from the event, has them parsed into the
+//! typed command (`crate::inputs`), and dispatches on it.
 //!
 //! Read-only or local: `status`, `resolve`, `set_image`, `codeowners`. Moving a
 //! service (registry, git, GitHub, through `crate::session`): `retag`, `release`,
@@ -17,49 +18,9 @@ mod status;
 
 pub use set_image::{OverlayChange, edit_overlay};
 
-use crate::action::{self, Inputs, Outputs};
+use crate::action::{self, Outputs};
 use crate::context::*;
-use crate::error::UserError;
-
-/// How a command prints its result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Text,
-    Json,
-    Table,
-    Markdown,
-}
-
-impl Format {
-    pub(crate) fn parse(v: Option<&str>, allowed: &[Format]) -> Result<Format, UserError> {
-        let hint = || {
-            let names: Vec<String> = allowed.iter().map(|f| format!("`{}`", f.name())).collect();
-            format!("use one of {}", names.join(", "))
-        };
-        let f = match v.unwrap_or("text") {
-            "text" => Format::Text,
-            "json" => Format::Json,
-            "table" => Format::Table,
-            "markdown" | "md" => Format::Markdown,
-            other => return Err(UserError::new(format!("unknown format `{other}`")).hint(hint())),
-        };
-        if !allowed.contains(&f) {
-            return Err(
-                UserError::new(format!("this command has no `{}` format", f.name())).hint(hint()),
-            );
-        }
-        Ok(f)
-    }
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Format::Text => "text",
-            Format::Json => "json",
-            Format::Table => "table",
-            Format::Markdown => "markdown",
-        }
-    }
-}
+use crate::inputs::{self, Command, Inputs};
 
 /// Run the command the inputs name.
 pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
@@ -85,11 +46,10 @@ pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
         }
         facts.fill(&mut inputs);
     }
-    let command = inputs.command.clone().unwrap_or_else(|| "status".into());
     // overlay-deploy runs on closed `release/**` PRs; one closed without a merge, or
     // not a release branch, deploys nothing (a workflow `if:` may not have said so).
-    if let (Some((n, merged, head, fork)), "deploy", None) =
-        (&pr_event, command.as_str(), &inputs.env)
+    if let (Some((n, merged, head, fork)), Some("deploy"), None) =
+        (&pr_event, inputs.command.as_deref(), &inputs.env)
     {
         let msg = if let Some(f) = fork {
             format!(
@@ -108,43 +68,24 @@ pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
         out.set("deployed", false);
         return Ok(out);
     }
-    let known = [
-        "status",
-        "resolve",
-        "set-image",
-        "codeowners",
-        "retag",
-        "release",
-        "promote",
-        "deploy",
-        "rollback",
-    ];
-    if !known.contains(&command.as_str()) {
-        return Err(UserError::new(format!("unknown command `{command}`"))
-            .hint(format!(
-                "the `command` input is one of {}",
-                known.map(|k| format!("`{k}`")).join(", ")
-            ))
-            .into());
-    }
-    let mut cx = Context::load(inputs)?;
+    // Every input the command reads, checked and typed: a bad one stops the run here.
+    let run = inputs::parse(&inputs)?;
+    let mut cx = Context::load(run.workspace, run.common, run.dry_run)?;
     // Commands that write take their rules from the base branch (issue 14).
-    if matches!(
-        command.as_str(),
-        "release" | "promote" | "deploy" | "rollback"
-    ) && let Some(base) = crate::session::rules_from_base(&cx).await?
+    if run.command.moves()
+        && let Some(base) = crate::session::rules_from_base(&cx).await?
     {
         cx.config = base;
     }
-    match command.as_str() {
-        "status" => status::status(&cx),
-        "resolve" => resolve::resolve(&cx),
-        "set-image" => set_image::set_image(&cx),
-        "retag" => retag::retag(&cx).await,
-        "release" => release::release(&cx).await,
-        "promote" => promote::promote(&cx).await,
-        "deploy" => deploy::deploy(&cx).await,
-        "rollback" => rollback::rollback(&cx).await,
-        _ => codeowners::codeowners(&cx),
+    match run.command {
+        Command::Status(c) => status::status(&cx, &c),
+        Command::Resolve(c) => resolve::resolve(&cx, &c),
+        Command::SetImage(c) => set_image::set_image(&cx, &c),
+        Command::Codeowners(c) => codeowners::codeowners(&cx, &c),
+        Command::Retag(c) => retag::retag(&cx, &c).await,
+        Command::Release(c) => release::release(&cx, c).await,
+        Command::Promote(c) => promote::promote(&cx, c).await,
+        Command::Deploy(c) => deploy::deploy(&cx, c).await,
+        Command::Rollback(c) => rollback::rollback(&cx, c).await,
     }
 }

@@ -3,23 +3,14 @@
 use crate::action::Outputs;
 use crate::context::Context;
 use crate::error::UserError;
+use crate::inputs::Promote;
 use crate::session::*;
 
-pub async fn promote(cx: &Context) -> anyhow::Result<Outputs> {
-    let service = cx
-        .config
-        .service(cx.required(&cx.inputs.service, "service")?)?;
-    let to_name = cx
-        .inputs
-        .to
-        .as_deref()
-        .or(cx.inputs.env.as_deref())
-        .ok_or_else(|| {
-            UserError::new("`promote` needs the target environment")
-                .hint("pass `--to uat` (or the `to` input)")
-        })?;
-    let to = cx.config.environment(to_name)?;
-    let from = match cx.inputs.from.as_deref() {
+pub async fn promote(cx: &Context, inputs: Promote) -> anyhow::Result<Outputs> {
+    let service = cx.config.service(&inputs.service)?;
+    let to = cx.config.environment(&inputs.to)?;
+    // (`--from` naming `--to` is refused by `Promote::parse`.)
+    let from = match inputs.from.as_deref() {
         Some(f) => cx.config.environment(f)?,
         None => cx.config.previous_of(&to.name).ok_or_else(|| {
             UserError::new(format!(
@@ -29,15 +20,7 @@ pub async fn promote(cx: &Context) -> anyhow::Result<Outputs> {
             .hint("pass `--from <env>`, or release to it with `release`")
         })?,
     };
-    if from.name == to.name {
-        return Err(UserError::new(format!(
-            "`promote` from `{}` to itself changes nothing",
-            to.name
-        ))
-        .hint("name another source with `--from`, or leave it out to take the previous environment of the chain")
-        .into());
-    }
-    let session = Session::new(cx)?;
+    let session = Session::new(cx, &service, inputs.session)?;
     let entry = deployed_entry(cx, from, &service)?;
     let mut out = Outputs::default();
     session

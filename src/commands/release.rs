@@ -4,25 +4,18 @@
 use crate::action::{self, Outputs};
 use crate::config::{Environment, Service};
 use crate::context::{self, Context};
-use crate::environment::GitRef;
 use crate::error::UserError;
+use crate::inputs::Release;
 use crate::session::*;
 use crate::tag::{self, TagVars};
 
-pub async fn release(cx: &Context) -> anyhow::Result<Outputs> {
-    let service = the_service(cx)?;
-    build_mode(cx)?;
-    let git_ref = cx
-        .inputs
-        .git_ref
-        .clone()
-        .or_else(|| env_var("GITHUB_REF"))
-        .map(|r| GitRef::parse_input(&r))
-        .transpose()?;
-    let env = match cx.inputs.env.as_deref() {
+pub async fn release(cx: &Context, inputs: Release) -> anyhow::Result<Outputs> {
+    let service = the_service(cx, inputs.service.as_deref())?;
+    let git_ref = inputs.refs.selector.as_ref().map(|(_, r)| r);
+    let env = match inputs.env.as_deref() {
         Some(e) => cx.config.environment(e)?,
         None => {
-            let r = git_ref.as_ref().ok_or_else(|| {
+            let r = git_ref.ok_or_else(|| {
                 UserError::new("`release` needs `env` or a git `ref` to resolve it from")
                     .hint("pass `--env dev`, or `--ref refs/heads/main` (in Actions the push sets `GITHUB_REF`)")
             })?;
@@ -58,8 +51,8 @@ pub async fn release(cx: &Context) -> anyhow::Result<Outputs> {
             }
         }
     };
-    let commit = release_commit(cx)?;
-    let vars = context::tag_vars(env, git_ref.as_ref(), &commit, cx.inputs.version.as_deref())?;
+    let commit = release_commit(cx, &inputs.refs)?;
+    let vars = context::tag_vars(env, git_ref, &commit, inputs.session.version.as_deref());
     let vars = with_version(cx, env, vars, &commit.sha)?;
     let vars = with_branch(cx, env, vars)?;
     let tag = env.tag.format(&vars).map_err(|m| {
@@ -70,11 +63,20 @@ pub async fn release(cx: &Context) -> anyhow::Result<Outputs> {
         })
     })?;
 
-    let session = Session::new(cx)?;
+    let session = Session::new(cx, &service, inputs.session)?;
     session.check_access(cx, env).await?;
 
     session.preflight(cx).await?;
-    let image = ensure_image(cx, &session.registry, &service, &commit, &tag, &vars).await?;
+    let image = ensure_image(
+        cx,
+        &session.registry,
+        inputs.build,
+        &service,
+        &commit,
+        &tag,
+        &vars,
+    )
+    .await?;
     let mut out = Outputs::default();
     out.set("env", &env.name);
     out.set("image", &service.image);
@@ -101,14 +103,11 @@ pub async fn release(cx: &Context) -> anyhow::Result<Outputs> {
 
 /// The `service` input, or the only service of the config (a push in a service's
 /// own repository releases that service).
-pub(crate) fn the_service(cx: &Context) -> anyhow::Result<Service> {
-    match (&cx.inputs.service, cx.config.services.as_slice()) {
+pub(crate) fn the_service(cx: &Context, name: Option<&str>) -> anyhow::Result<Service> {
+    match (name, cx.config.services.as_slice()) {
         (Some(name), _) => Ok(cx.config.service(name)?),
         (None, [only]) => Ok(only.clone()),
-        (None, _) => Err(cx
-            .required(&cx.inputs.service, "service")
-            .unwrap_err()
-            .into()),
+        (None, _) => Err(crate::inputs::missing("service", "release").into()),
     }
 }
 

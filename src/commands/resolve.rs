@@ -9,7 +9,7 @@ use crate::tag::{self};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-use super::Format;
+use crate::inputs::{Format, Resolve};
 
 #[derive(Debug, Serialize)]
 pub(crate) struct Resolved {
@@ -33,20 +33,10 @@ pub(crate) struct ResolvedEnv {
     pub(crate) tags: BTreeMap<String, String>,
 }
 
-pub(crate) fn resolve(cx: &Context) -> anyhow::Result<Outputs> {
-    let format = Format::parse(cx.inputs.format.as_deref(), &[Format::Text, Format::Json])?;
-    let ref_name = cx
-        .inputs
-        .git_ref
-        .clone()
-        .or_else(|| std::env::var("GITHUB_REF").ok().filter(|s| !s.is_empty()))
-        .ok_or_else(|| {
-            UserError::new("no ref to resolve")
-                .hint("pass `--ref refs/heads/<branch>` or `--ref refs/tags/<tag>`")
-        })?;
-    let r = GitRef::parse_input(&ref_name)?;
-    let commit = crate::session::release_commit(cx)?;
-    let services: Vec<config::Service> = match &cx.inputs.service {
+pub(crate) fn resolve(cx: &Context, inputs: &Resolve) -> anyhow::Result<Outputs> {
+    let (ref_name, r) = (&inputs.ref_name, &inputs.git_ref);
+    let commit = crate::session::release_commit(cx, &inputs.refs)?;
+    let services: Vec<config::Service> = match &inputs.service {
         Some(s) => vec![cx.config.service(s)?],
         None => cx.config.services.clone(),
     };
@@ -55,14 +45,14 @@ pub(crate) fn resolve(cx: &Context) -> anyhow::Result<Outputs> {
         kind: r.kind(),
         sha: commit.sha.clone(),
         timestamp: commit.timestamp,
-        version: match &r {
+        version: match r {
             GitRef::Tag(t) => tag::parse_semver_tag(t).map(|v| v.to_string()),
             _ => None,
         },
         environments: vec![],
     };
-    for (env, pattern) in environments_for(&cx.config, &r) {
-        let vars = tag_vars(env, Some(&r), &commit, cx.inputs.version.as_deref())?;
+    for (env, pattern) in environments_for(&cx.config, r) {
+        let vars = tag_vars(env, Some(r), &commit, inputs.version.as_deref());
         let tag = env.tag.format(&vars).map_err(|m| {
             UserError::new(format!("environment `{}`: {m}", env.name))
                 .hint("pass `--version` for `{version}` templates")
@@ -85,7 +75,7 @@ pub(crate) fn resolve(cx: &Context) -> anyhow::Result<Outputs> {
             r.name()
         ));
     }
-    match format {
+    match inputs.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&resolved)?),
         _ => {
             for e in &resolved.environments {

@@ -2,24 +2,21 @@
 
 use crate::action::Outputs;
 use crate::context::Context;
-use crate::error::{Failure, UserError};
-use crate::registry::{self, Registry};
+use crate::error::Failure;
+use crate::inputs::Retag;
+use crate::registry::Registry;
 use crate::session::*;
 
-pub async fn retag(cx: &Context) -> anyhow::Result<Outputs> {
-    let src = cx.required(&cx.inputs.source, "source")?;
-    let dst = cx.required(&cx.inputs.target, "target")?;
+pub async fn retag(cx: &Context, inputs: &Retag) -> anyhow::Result<Outputs> {
+    let ((src, s), (dst, d)) = (&inputs.source, &inputs.target);
     // The target is written to: the explicit credentials are for its registry.
-    let host = registry::Reference::parse(dst).ok().map(|r| r.host);
-    let reg = Registry::new(registry_options(&cx.inputs, host));
+    let reg = Registry::new(registry_options(
+        &inputs.registry,
+        cx.inputs.token.as_deref(),
+        Some(d.host.clone()),
+    ));
     let mut out = Outputs::default();
     if cx.dry_run {
-        let s = registry::Reference::parse(src)?;
-        let d = registry::Reference::parse(dst)?;
-        let tag = d.tag.clone().ok_or_else(|| {
-            UserError::new(format!("`{dst}` has no tag to set"))
-                .hint("name the destination with a tag, e.g. `ghcr.io/acme/hello:uat`")
-        })?;
         let want = match &s.digest {
             Some(dg) => Some(dg.clone()),
             None => {
@@ -28,7 +25,7 @@ pub async fn retag(cx: &Context) -> anyhow::Result<Outputs> {
             }
         };
         let want = want.ok_or_else(|| Failure::new(format!("there is no image `{src}`")))?;
-        let have = reg.digest_of(&d.name(), &tag).await?;
+        let have = reg.digest_of(&d.name(), &inputs.tag).await?;
         if have.as_deref() == Some(want.as_str()) {
             println!("`{dst}` is already `{want}`; nothing to write");
         } else {

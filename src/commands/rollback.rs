@@ -2,25 +2,16 @@
 
 use crate::action::Outputs;
 use crate::context::Context;
-use crate::error::{Failure, UserError};
+use crate::error::Failure;
+use crate::inputs::{Rollback, RollbackTo};
 use crate::session::*;
 
-pub async fn rollback(cx: &Context) -> anyhow::Result<Outputs> {
-    let service = cx
-        .config
-        .service(cx.required(&cx.inputs.service, "service")?)?;
-    let env = cx.config.environment(cx.required(&cx.inputs.env, "env")?)?;
-    let session = Session::new(cx)?;
-    let to_tag = cx.inputs.tag.as_deref().or(cx.inputs.to.as_deref());
-    let (tag, digest) = match (to_tag, cx.inputs.steps.as_deref()) {
-        (Some(_), Some(_)) => {
-            return Err(
-                UserError::new("`rollback` takes `--to` or `--steps`, not both")
-                    .hint("`--to TAG` names the version; `--steps N` goes N versions back")
-                    .into(),
-            );
-        }
-        (Some(t), None) => {
+pub async fn rollback(cx: &Context, inputs: Rollback) -> anyhow::Result<Outputs> {
+    let service = cx.config.service(&inputs.service)?;
+    let env = cx.config.environment(&inputs.env)?;
+    let session = Session::new(cx, &service, inputs.session)?;
+    let (tag, digest) = match &inputs.to {
+        RollbackTo::Tag(t) => {
             let d = session
                 .registry
                 .digest_of(&service.image, t)
@@ -31,18 +22,7 @@ pub async fn rollback(cx: &Context) -> anyhow::Result<Outputs> {
                 })?;
             (t.to_string(), d)
         }
-        (None, Some(s)) => {
-            let steps: usize = s.trim().parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                UserError::new(format!("input `steps` is `{s}`, not a whole number ≥ 1"))
-                    .hint("`--steps 1` goes back to the version before the current one")
-            })?;
-            session.previous_version(cx, env, &service, steps).await?
-        }
-        (None, None) => {
-            return Err(UserError::new("`rollback` needs `--to TAG` or `--steps N`")
-                .hint("e.g. `gitops-action rollback --service hello --env prod --steps 1`")
-                .into());
-        }
+        RollbackTo::Steps(steps) => session.previous_version(cx, env, &service, *steps).await?,
     };
     if !cx.dry_run && !session.registry.exists(&service.image, &digest).await? {
         return Err(Failure::new(format!(

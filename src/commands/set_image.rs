@@ -4,6 +4,7 @@ use crate::action::Outputs;
 use crate::config::Environment;
 use crate::context::*;
 use crate::error::UserError;
+use crate::inputs::SetImage;
 use crate::overlay;
 use anyhow::Context as _;
 use std::path::PathBuf;
@@ -66,19 +67,10 @@ pub fn edit_overlay(
     }
 }
 
-pub(crate) fn set_image(cx: &Context) -> anyhow::Result<Outputs> {
-    let env = cx.config.environment(cx.required(&cx.inputs.env, "env")?)?;
-    let service = cx
-        .config
-        .service(cx.required(&cx.inputs.service, "service")?)?;
-    let (tag, digest) = (cx.inputs.tag.as_deref(), cx.inputs.digest.as_deref());
-    if tag.is_none() && digest.is_none() {
-        return Err(
-            UserError::new("`set-image` needs `--tag`, `--digest` or both")
-                .hint("e.g. `--tag v1.2.3 --digest sha256:…`")
-                .into(),
-        );
-    }
+pub(crate) fn set_image(cx: &Context, inputs: &SetImage) -> anyhow::Result<Outputs> {
+    let env = cx.config.environment(&inputs.env)?;
+    let service = cx.config.service(&inputs.service)?;
+    let (tag, digest) = (inputs.tag.as_deref(), inputs.digest.as_deref());
     let change = edit_overlay(cx, env, &service.image, tag, digest, !cx.dry_run)?;
     let mut out = Outputs::default();
     out.set("env", &env.name);

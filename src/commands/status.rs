@@ -7,7 +7,7 @@ use crate::overlay;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-use super::Format;
+use crate::inputs::{Format, Status};
 
 #[derive(Debug, Serialize)]
 pub(crate) struct StatusReport {
@@ -47,11 +47,7 @@ pub(crate) struct Drift {
     pub(crate) compare_url: Option<String>,
 }
 
-pub(crate) fn status(cx: &Context) -> anyhow::Result<Outputs> {
-    let format = Format::parse(
-        cx.inputs.format.as_deref(),
-        &[Format::Text, Format::Table, Format::Json, Format::Markdown],
-    )?;
+pub(crate) fn status(cx: &Context, inputs: &Status) -> anyhow::Result<Outputs> {
     let envs = &cx.config.environments;
     // One parse per overlay, then lookups: status stays linear in services × envs.
     let mut by_env: Vec<Option<(String, overlay::ImageIndex)>> = Vec::new();
@@ -162,7 +158,7 @@ pub(crate) fn status(cx: &Context) -> anyhow::Result<Outputs> {
         summary: status_markdown(&report),
         ..Outputs::default()
     };
-    match format {
+    match inputs.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Markdown => print!("{}", out.summary),
         Format::Text | Format::Table => print!("{}", status_table(&report)),

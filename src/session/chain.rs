@@ -31,7 +31,7 @@ impl Session {
         let chain = self.change.chain;
         let workflow = self.change.deploy_workflow.as_deref();
         match (chain, workflow) {
-            // (`dispatch` without a workflow is refused by ChangeInputs.)
+            // (`dispatch` without a workflow is refused by `ChangeInputs::parse`.)
             (Chain::None, _) | (Chain::Auto | Chain::Dispatch, None) => Ok(()),
             (Chain::Auto | Chain::Dispatch, Some(w)) => {
                 let gh = self.github()?;
@@ -266,15 +266,8 @@ impl Session {
             let c = repo.revparse_single(short).ok()?.peel_to_commit().ok()?;
             Some(c.id().to_string())
         });
-        let version = match cx.inputs.version.as_deref() {
-            Some(v) => Some(
-                tag::parse_semver_tag(v)
-                    .ok_or_else(|| {
-                        UserError::new(format!("version `{v}` is not SemVer"))
-                            .hint("give a version such as `1.2.3`")
-                    })?
-                    .to_string(),
-            ),
+        let version = match &self.version {
+            Some(v) => Some(v.clone()),
             // Only when the target needs it: the tags may be read from the remote,
             // by the full sha or the tag's `{sha7}`.
             None => match (&parsed.version, sha.as_deref().or(parsed.sha7.as_deref())) {

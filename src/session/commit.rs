@@ -12,17 +12,18 @@ use super::inputs::git_options;
 use crate::context::{self, Commit, Context, version_of_commit};
 use crate::error::UserError;
 use crate::git::{Workspace, open_foreign_owned};
+use crate::inputs::RefInputs;
 use crate::tag;
 
 /// The commit of a release: the `sha` input; else the commit of the `ref` input (the
 /// checkout's when it is checked out at that ref, else the ref's tip on the remote,
 /// fetched into a private repository); `GITHUB_SHA` (then HEAD) only when no ref is
 /// given. A commit the checkout lacks is fetched by sha, privately.
-pub(crate) fn release_commit(cx: &Context) -> anyhow::Result<Commit> {
-    if let Some(sha) = cx.inputs.sha.as_deref().filter(|s| !s.is_empty()) {
+pub(crate) fn release_commit(cx: &Context, refs: &RefInputs) -> anyhow::Result<Commit> {
+    if let Some(sha) = refs.sha.as_deref().filter(|s| !s.is_empty()) {
         return commit_by_sha(cx, Some(sha));
     }
-    let Some(input) = cx.inputs.git_ref.as_deref().filter(|r| !r.is_empty()) else {
+    let Some(input) = refs.git_ref.as_deref().filter(|r| !r.is_empty()) else {
         return commit_by_sha(cx, None);
     };
     if is_full_sha(input) {

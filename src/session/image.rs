@@ -6,22 +6,23 @@ use crate::build::{self, BuildRequest};
 use crate::config::Service;
 use crate::context::{Commit, Context};
 use crate::error::UserError;
+use crate::inputs::BuildMode;
 use crate::registry::{self, Registry};
 use crate::tag::TagVars;
 use anyhow::Context as _;
 
 /// Make sure `image:tag` is the build of `commit`: retag the existing build
-/// (`sha-<sha>`), or build and push one, as the `build` input says.
+/// (`sha-<sha>`), or build and push one, as the `build` input (`mode`) says.
 pub(crate) async fn ensure_image(
     cx: &Context,
     reg: &Registry,
+    mode: BuildMode,
     service: &Service,
     commit: &Commit,
     tag: &str,
     vars: &TagVars,
 ) -> anyhow::Result<Image> {
-    let mode = build_mode(cx)?;
-    let existing = if mode == "always" {
+    let existing = if mode == BuildMode::Always {
         None
     } else {
         reg.find_commit_build(&service.image, &commit.sha).await?
@@ -34,7 +35,7 @@ pub(crate) async fn ensure_image(
             built: false,
         });
     }
-    if mode == "never" {
+    if mode == BuildMode::Never {
         return Err(registry::no_build_error(&service.image, &commit.sha).into());
     }
     let sha_tag = format!("sha-{}", commit.sha);

@@ -1,6 +1,6 @@
 //! What every command that moves a service shares: the clients of one run
-//! (registry, GitHub, the workspace), the inputs that shape a change, checked when
-//! the session starts, and the change itself.
+//! (registry, GitHub, the workspace), the typed inputs that shape a change
+//! (`crate::inputs::SessionInputs`, checked before the run), and the change itself.
 //!
 //! Where to look: who may release is in `access`, the image of a commit in `image`,
 //! the release pull request in `pull_request`, what follows a merge in `chain`, the
@@ -25,11 +25,12 @@ use crate::github::{GitHub, GitHubOptions};
 use crate::overlay::{self, ImageEntry};
 use crate::registry::Registry;
 
+use crate::inputs::{Chain, ChangeInputs, Gate, SessionInputs};
 pub(crate) use commit::{release_commit, version_of};
 pub(crate) use image::ensure_image;
 use image::place_tag;
-use inputs::{Chain, ChangeInputs, Gate, git_options};
-pub(crate) use inputs::{build_mode, registry_options};
+use inputs::git_options;
+pub(crate) use inputs::registry_options;
 use pull_request::ReleaseOutcome;
 pub(crate) use rules::rules_from_base;
 pub(crate) use via_api::CommitVia;
@@ -73,24 +74,30 @@ pub(crate) struct Session {
     /// `commit-via: api`: the base branch as the API named it (the default
     /// branch when no `base` was given), once read.
     pub(crate) api_base: std::cell::OnceCell<String>,
-    /// The health gate of `deploy`, read before anything is written.
+    /// The health gate of a deploy (`deploy`, or a chain's inline deploy).
     pub(crate) gate: Option<Gate>,
     pub(crate) change: ChangeInputs,
+    /// The `version` input (SemVer), for `{version}` templates.
+    pub(crate) version: Option<String>,
 }
 
 impl Session {
-    pub(crate) fn new(cx: &Context) -> anyhow::Result<Session> {
+    /// The clients for moving `service`, with the command's typed inputs.
+    pub(crate) fn new(
+        cx: &Context,
+        service: &Service,
+        inputs: SessionInputs,
+    ) -> anyhow::Result<Session> {
         // The service's image is what a run writes to: its host gets the explicit
         // registry credentials, no other.
-        let service = match (cx.inputs.service.as_deref(), cx.config.services.as_slice()) {
-            (Some(name), _) => cx.config.service(name).ok(),
-            (None, [only]) => Some(only.clone()),
-            (None, _) => None,
-        };
-        let host = service
-            .and_then(|s| crate::registry::Reference::parse(&s.image).ok())
+        let host = crate::registry::Reference::parse(&service.image)
+            .ok()
             .map(|r| r.host);
-        let registry = Registry::new(registry_options(&cx.inputs, host));
+        let registry = Registry::new(registry_options(
+            &inputs.registry,
+            cx.inputs.token.as_deref(),
+            host,
+        ));
         let from_rules = rules::API_CLIENT
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -127,8 +134,9 @@ impl Session {
                 }
                 c
             },
-            gate: Gate::from_inputs(&cx.inputs)?,
-            change: ChangeInputs::from_inputs(&cx.inputs)?,
+            gate: inputs.gate,
+            change: inputs.change,
+            version: inputs.version,
         })
     }
 
@@ -296,32 +304,7 @@ pub(crate) fn truncate(s: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::access::*;
-    use super::inputs::*;
     use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("300").unwrap(), Duration::from_secs(300));
-        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
-        assert_eq!(parse_duration(" 1h ").unwrap(), Duration::from_secs(3600));
-        assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86400));
-        // Issue 14: `n * 3600` used to wrap; over a day is refused.
-        for bad in [
-            "",
-            "0",
-            "-1",
-            "5x",
-            "m",
-            "1.5m",
-            "25h",
-            "18446744073709551615h",
-            "5124095576030432h",
-        ] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn permissions_rank_like_github() {

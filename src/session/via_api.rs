@@ -32,25 +32,25 @@ impl CommitVia {
     /// branch the way the checkout's config says; the run then follows the base's.)
     pub(crate) fn of(cx: &Context) -> Result<CommitVia, UserError> {
         let custom = cx.inputs.author.is_some() || cx.inputs.committer.is_some();
-        let asked = cx
-            .inputs
-            .commit_via
-            .as_deref()
-            .or(cx.config.commit_via.as_deref());
-        match asked.map(str::trim) {
+        let from_config = match cx.config.commit_via.as_deref() {
+            Some("git") => Some(CommitVia::Git),
+            Some(_) => Some(CommitVia::Api),
+            None => None,
+        };
+        match cx.inputs.commit_via.or(from_config) {
             None if custom => Ok(CommitVia::Git),
             None => Ok(CommitVia::Api),
-            Some("git") => Ok(CommitVia::Git),
-            Some("api") if custom => Err(UserError::new(
-                "`commit-via: api` can't set the commit's `author` or `committer`: GitHub makes the token's owner the author (github-actions[bot] for GITHUB_TOKEN, the App's bot for an App token)",
-            )
-            .hint("drop `author` and `committer`, or use `commit-via: git` (its commits are not signed by GitHub)")),
-            Some("api") => Ok(CommitVia::Api),
-            Some(other) => Err(UserError::new(format!(
-                "input `commit-via` is {other:?}, not `api` or `git`"
-            ))
-            .hint("`api` (GitHub makes and signs the commit) or `git` (a push)")),
+            Some(CommitVia::Api) if custom => Err(Self::custom_identity()),
+            Some(v) => Ok(v),
         }
+    }
+
+    /// `author` or `committer` asked for with `commit-via: api`.
+    pub(crate) fn custom_identity() -> UserError {
+        UserError::new(
+            "`commit-via: api` can't set the commit's `author` or `committer`: GitHub makes the token's owner the author (github-actions[bot] for GITHUB_TOKEN, the App's bot for an App token)",
+        )
+        .hint("drop `author` and `committer`, or use `commit-via: git` (its commits are not signed by GitHub)")
     }
 }
 

@@ -662,6 +662,7 @@ async fn bad_inputs_are_refused_before_anything_is_written() {
             "Rel Bot <rel@example.com>",
             "`commit-via: api` can't set",
         ),
+        ("version", "one", "input `version` is `one`, not SemVer"),
     ] {
         let mut inputs = vec![("command", "release")];
         if input == "author" {

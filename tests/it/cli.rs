@@ -307,6 +307,30 @@ fn unknown_command_input_is_exit_2() {
     );
 }
 
+/// Only `INPUT_*` are read, whatever bytes other variables hold (reading the
+/// inputs through `std::env::vars` panicked on any variable that is not UTF-8), and
+/// an input that is not UTF-8 is exit 2 naming it.
+#[test]
+fn inputs_that_are_not_utf8_are_exit_2_and_other_variables_are_ignored() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let bytes = std::ffi::OsStr::from_bytes(b"caf\xe9");
+    let ws = Workspace::example();
+    let run = ws.action().env("LANG_LATIN1", bytes).output().unwrap();
+    crate::util::Run::from(run).expect(0);
+    let run = ws
+        .action()
+        .env("INPUT_COMMAND", "status")
+        .env("INPUT_FORMAT", bytes)
+        .output()
+        .unwrap();
+    let run = crate::util::Run::from(run).expect(2);
+    assert!(
+        run.stderr.contains("input `format` is not UTF-8 text"),
+        "{}",
+        run.transcript()
+    );
+}
+
 #[test]
 fn an_unknown_format_is_exit_2_with_the_choices() {
     let ws = Workspace::example();
