@@ -33,13 +33,13 @@ pub mod commands;
 /// `.github/gitops.yaml`: raw types, validated into a `Config` with every diagnostic at once.
 pub mod config;
 /// The context every command starts from: workspace, config, the commit and its tag variables.
-pub mod context;
+pub(crate) mod context;
 /// Git ref -> environment: branch globs, SemVer tags, channels.
-pub mod environment;
+pub(crate) mod environment;
 /// User errors (exit 2) and failures (exit 1), with hints.
 pub mod error;
 /// Repository files: read as untrusted text, written atomically.
-pub mod fs;
+pub(crate) mod fs;
 #[cfg(test)]
 mod fuzz;
 /// Git on libgit2: open the workspace or clone, release commits without a worktree, leased pushes.
@@ -49,7 +49,7 @@ pub mod github;
 /// The OCI grammars of tags, digests and repository names, cited from the specs.
 pub(crate) mod grammar;
 /// Inputs: raw strings (`INPUT_*`, flags) parsed once into the typed command and its inputs.
-pub mod inputs;
+pub(crate) mod inputs;
 /// Action-mode output: only the workflow commands we mean reach the runner.
 pub mod output;
 /// Lossless reads and edits of `kustomization.yaml` image entries.
@@ -57,10 +57,10 @@ pub mod overlay;
 /// Container registries: find the build of a commit, retag, copy across repositories.
 pub mod registry;
 /// One backoff (bounded exponential, jitter, `Retry-After`) for git, GitHub and registries.
-pub mod retry;
+pub(crate) mod retry;
 /// What the commands that move a service share: access, image, pull request, chain.
 pub mod session;
 /// Tag templates: format, parse back, sort.
-pub mod tag;
+pub(crate) mod tag;
 /// One positional YAML tree (saphyr-parser events, byte spans), shared by config and overlay.
 pub(crate) mod yaml;

@@ -21,7 +21,7 @@ mod schema;
 mod validate;
 
 pub(crate) use validate::is_reviewer;
-pub use validate::{check_image_name, check_name, check_relative_path};
+pub use validate::{check_image_name, check_name};
 
 pub const DEFAULT_CONFIG: &str = ".github/gitops.yaml";
 

@@ -50,6 +50,9 @@ pub struct Branches {
     pub config: Option<FileAt>,
     /// The release branch, when asked for and present.
     pub head: Option<Tip>,
+    /// With a release branch asked for: the number of the open PR from it into the
+    /// base (`None`: there is none, so the PR is created without a list call).
+    pub open_pr: Option<u64>,
 }
 
 /// One `RefUpdate` of `updateRefs`.
@@ -161,9 +164,10 @@ impl GitHub {
         let head_field = match head {
             Some(h) => {
                 vars["head"] = format!("refs/heads/{h}").into();
-                decl.push_str(", $head: String!");
+                vars["headName"] = h.into();
+                decl.push_str(", $head: String!, $headName: String!");
                 format!(
-                    "head: ref(qualifiedName: $head) {{ target {{ ... on Commit {{ {TIP_FIELDS} file(path: $path) {{ oid }} }} }} }}"
+                    "head: ref(qualifiedName: $head) {{ target {{ ... on Commit {{ {TIP_FIELDS} file(path: $path) {{ oid }} }} }} }} open: pullRequests(headRefName: $headName, states: [OPEN], first: 10) {{ nodes {{ number baseRefName headRepository {{ nameWithOwner }} }} }}"
                 )
             }
             None => String::new(),
@@ -234,9 +238,22 @@ impl GitHub {
             file_oid: t["file"]["oid"].as_str().map(String::from),
             changed_files: t["changedFilesIfAvailable"].as_u64(),
         });
+        let base_name = b["name"].as_str().unwrap_or_default().to_string();
+        // Ours: from this repository (not a fork's branch of the same name) into the base.
+        let open_pr = repo["open"]["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| {
+                p["baseRefName"].as_str() == Some(base_name.as_str())
+                    && p["headRepository"]["nameWithOwner"].as_str()
+                        == Some(self.repository().as_str())
+            })
+            .and_then(|p| p["number"].as_u64());
         Ok(Branches {
             repo_id: repo["id"].as_str().unwrap_or_default().to_string(),
-            base: b["name"].as_str().unwrap_or_default().to_string(),
+            open_pr,
+            base: base_name,
             base_oid: base_oid.to_string(),
             file: file(&target["file"], path)?,
             config: match config {

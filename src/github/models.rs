@@ -19,17 +19,11 @@ pub struct PullRequest {
     pub head: BranchRef,
     pub base: BranchRef,
     #[serde(default)]
-    pub mergeable: Option<bool>,
-    #[serde(default)]
-    pub mergeable_state: Option<String>,
-    #[serde(default)]
     pub merged: Option<bool>,
     #[serde(default)]
     pub merge_commit_sha: Option<String>,
     #[serde(default)]
     pub auto_merge: Option<Value>,
-    #[serde(default)]
-    pub draft: Option<bool>,
     #[serde(default)]
     pub labels: Vec<Label>,
     /// Who opened it (`github-actions[bot]` for `GITHUB_TOKEN`).
@@ -57,12 +51,6 @@ pub struct BranchRef {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Comparison {
     #[serde(default)]
-    pub html_url: String,
-    #[serde(default)]
-    pub ahead_by: u64,
-    #[serde(default)]
-    pub behind_by: u64,
-    #[serde(default)]
     pub commits: Vec<CommitRef>,
 }
 
@@ -77,16 +65,6 @@ pub struct CommitRef {
 #[derive(Debug, Clone, Deserialize)]
 pub struct CommitDetail {
     pub message: String,
-    #[serde(default)]
-    pub author: Option<GitActor>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct GitActor {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub date: Option<String>,
 }
 
 /// What the PR step did, for the `pr-operation` output.

@@ -95,7 +95,25 @@ impl GitHub {
         base: &str,
         c: &PrContent,
     ) -> anyhow::Result<PrState> {
-        let (pr, operation) = match self.find_open_pr(head, base).await? {
+        self.ensure_pr_known(head, base, c, false).await
+    }
+
+    /// [`GitHub::ensure_pr`]; `none_open` when a read just before found no open PR
+    /// from `head` (the list call is skipped; a PR opened meanwhile is found when the
+    /// create is refused as a duplicate).
+    pub async fn ensure_pr_known(
+        &self,
+        head: &str,
+        base: &str,
+        c: &PrContent,
+        none_open: bool,
+    ) -> anyhow::Result<PrState> {
+        let found = if none_open {
+            None
+        } else {
+            self.find_open_pr(head, base).await?
+        };
+        let (pr, operation) = match found {
             None => {
                 let pr = match self.create_pr_once(head, base, c).await {
                     Ok(pr) => pr,
@@ -462,21 +480,6 @@ impl GitHub {
                 }
             }
         }
-    }
-
-    /// `DELETE /git/refs/heads/{branch}`.
-    pub async fn delete_branch(&self, branch: &str) -> anyhow::Result<()> {
-        let a = self
-            .send(
-                Method::DELETE,
-                &self.repo_path(&format!("/git/refs/heads/{}", enc_path(branch))),
-                None,
-            )
-            .await?;
-        if a.status.is_success() || a.status == StatusCode::UNPROCESSABLE_ENTITY {
-            return Ok(()); // 422: already gone
-        }
-        Err(self.error(&format!("delete branch `{branch}`"), &a))
     }
 }
 

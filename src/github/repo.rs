@@ -26,47 +26,6 @@ impl GitHub {
         a.json("the comparison")
     }
 
-    /// Commits that touched `path` from `sha` back, newest first (for rollback).
-    pub async fn file_commits(
-        &self,
-        sha: &str,
-        path: &str,
-        n: u32,
-    ) -> anyhow::Result<Vec<CommitRef>> {
-        let p = self.repo_path(&format!(
-            "/commits?sha={}&path={}&per_page={}",
-            enc(sha),
-            enc(path),
-            n.clamp(1, 100)
-        ));
-        let a = self
-            .call(
-                Method::GET,
-                &p,
-                None,
-                &format!("list the history of `{path}`"),
-            )
-            .await?;
-        a.json("the commit list")
-    }
-
-    /// The repository's default branch.
-    pub async fn default_branch(&self) -> anyhow::Result<String> {
-        let a = self
-            .call(
-                Method::GET,
-                &self.repo_path(""),
-                None,
-                "read the repository",
-            )
-            .await?;
-        let v: Value = a.json("the repository")?;
-        v["default_branch"]
-            .as_str()
-            .map(String::from)
-            .ok_or_else(|| Failure::new("the repository has no default branch").into())
-    }
-
     /// The actor's permission on the repository: `admin`, `maintain`, `write`,
     /// `triage`, `read` or `none`.
     pub async fn permission(&self, user: &str) -> anyhow::Result<String> {

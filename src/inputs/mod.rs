@@ -16,9 +16,11 @@ mod value;
 
 use std::path::PathBuf;
 
+#[cfg(test)]
+pub(crate) use command::COMMANDS;
 pub use command::{
-    COMMANDS, Codeowners, Command, Deploy, Promote, RefInputs, Release, Resolve, Retag, Rollback,
-    RollbackTo, SetImage, Status,
+    Codeowners, Command, Deploy, Promote, RefInputs, Release, Resolve, Retag, Rollback, RollbackTo,
+    SetImage, Status,
 };
 pub use raw::Inputs;
 pub use shared::{ChangeInputs, Common, Gate, RegistryInputs, SessionInputs};

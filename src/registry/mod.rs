@@ -22,9 +22,7 @@ mod manifest;
 mod reference;
 mod transfer;
 
-pub use manifest::sha256_digest;
 pub use reference::Reference;
-pub use transfer::Retagged;
 
 use crate::error::{Failure, UserError};
 use crate::grammar::is_digest;

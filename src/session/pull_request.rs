@@ -325,16 +325,19 @@ pub async fn release(
     // The base of the round a conflict sent us back from.
     let mut lost_on: Option<String> = None;
     loop {
-        let (published, repo_id) = match &mut via {
+        let (published, read) = match &mut via {
             // libgit2 is blocking; a release does a handful of fetches and one push.
             Via::Git(ws) => (ws.publish(&req.publish, edit)?, None),
             Via::Api(first) => {
-                let (p, id) =
+                let (p, read) =
                     super::via_api::publish(gh, &req.publish, first.take().map(|b| *b), edit)
                         .await?;
-                (p, Some(id))
+                (p, Some(read))
             }
         };
+        let repo_id = read.as_ref().map(|r| r.repo_id.clone());
+        // The read saw no open PR from our branch: no list call before the create.
+        let none_open = read.as_ref().is_some_and(|r| r.open_pr.is_none());
         retries += published.retries;
         let head = match &req.publish.target {
             Target::Direct => {
@@ -366,7 +369,9 @@ pub async fn release(
                 checks_note: None,
             });
         }
-        let mut pr = gh.ensure_pr(&head, &req.publish.base, &req.content).await?;
+        let mut pr = gh
+            .ensure_pr_known(&head, &req.publish.base, &req.content, none_open)
+            .await?;
         let ours = published.commit.clone().unwrap_or_default();
         if pr.head_sha != ours {
             // GitHub reports the head it has indexed; our leased push is the truth.

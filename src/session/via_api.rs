@@ -60,13 +60,14 @@ const MAX_ROUNDS: u32 = 8;
 /// Commit the edit of `req.path` on the base tip through the API, as
 /// [`crate::git::Workspace::publish`] does with git: `edit` gets the text at a
 /// fresh base tip each round and returns the new text (`None`: already there).
-/// `first` is a read made just before, used for the first round.
+/// `first` is a read made just before, used for the first round. Returns the
+/// last read too (the repository's id, whether a PR is open).
 pub(crate) async fn publish(
     gh: &GitHub,
     req: &Publish,
     mut first: Option<Branches>,
     edit: &mut dyn FnMut(&str) -> anyhow::Result<Option<String>>,
-) -> anyhow::Result<(Published, String)> {
+) -> anyhow::Result<(Published, Branches)> {
     let head = match &req.target {
         Target::Release(b) => Some(b.as_str()),
         Target::Direct => None,
@@ -92,7 +93,7 @@ pub(crate) async fn publish(
         };
         let after = match edit(before.as_deref().unwrap_or(""))? {
             Some(after) if before.as_deref() != Some(after.as_str()) => after,
-            _ => return Ok((done(None, false, false), st.repo_id)),
+            _ => return Ok((done(None, false, false), st)),
         };
         let outcome = match head {
             None => {
@@ -111,13 +112,13 @@ pub(crate) async fn publish(
                     && t.file_oid == blob
                     && t.changed_files.is_none_or(|n| n == 1)
                 {
-                    return Ok((done(Some(t.oid.clone()), true, false), st.repo_id));
+                    return Ok((done(Some(t.oid.clone()), true, false), st));
                 }
                 leased_release(gh, &st, branch, &req.path, &after, &req.message).await?
             }
         };
         match outcome {
-            Leased::Done(commit) => return Ok((done(Some(commit), true, true), st.repo_id)),
+            Leased::Done(commit) => return Ok((done(Some(commit), true, true), st)),
             Leased::Stale(why) => {
                 if retries >= MAX_ROUNDS {
                     return Err(Failure::new(format!(

@@ -2428,6 +2428,8 @@ pub(crate) fn gql_pr(st: &State, repo: &Repo, p: &Pull) -> anyhow::Result<Value>
         "merged": p.merged.is_some(),
         "isDraft": p.draft,
         "headRefName": p.head, "baseRefName": p.base,
+        "headRepository": {"nameWithOwner": repo.full_name()},
+        "baseRepository": {"nameWithOwner": repo.full_name()},
         "headRefOid": c.head,
         "mergeable": if !p.open { "UNKNOWN" } else if c.mergeable { "MERGEABLE" } else { "CONFLICTING" },
         "mergeStateStatus": c.state.to_uppercase(),

@@ -22,6 +22,8 @@ mod api;
 mod git;
 mod gql;
 mod schema;
+/// GitHub's GraphQL schema as far as the stand-in answers it, as JSON.
+pub use schema::types_json as graphql_types;
 mod smart;
 
 use std::collections::{BTreeMap, HashMap};

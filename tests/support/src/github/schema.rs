@@ -119,6 +119,64 @@ fn error(
     e
 }
 
+/// The trimmed schema as JSON: `{Type: {"fields": {name: {"type": "X!"}}}}` for
+/// objects, interfaces and input objects (type references as written), and
+/// `{Type: {"values": [...]}}` for enums: what the testkit's own tests check the
+/// stand-in's answers against.
+pub fn types_json() -> Value {
+    let doc = s::parse_schema::<String>(SCHEMA).expect("the vendored schema parses");
+    let mut out = serde_json::Map::new();
+    for d in doc.definitions {
+        let s::Definition::TypeDefinition(td) = d else {
+            continue;
+        };
+        let fields = |fs: Vec<(String, String)>| {
+            let m: serde_json::Map<String, Value> = fs
+                .into_iter()
+                .map(|(n, t)| (n, json!({ "type": t })))
+                .collect();
+            json!({ "fields": m })
+        };
+        let (name, v) = match td {
+            TypeDefinition::Object(o) => (
+                o.name,
+                fields(
+                    o.fields
+                        .iter()
+                        .map(|f| (f.name.clone(), f.field_type.to_string()))
+                        .collect(),
+                ),
+            ),
+            TypeDefinition::Interface(i) => (
+                i.name,
+                fields(
+                    i.fields
+                        .iter()
+                        .map(|f| (f.name.clone(), f.field_type.to_string()))
+                        .collect(),
+                ),
+            ),
+            TypeDefinition::InputObject(i) => (
+                i.name,
+                fields(
+                    i.fields
+                        .iter()
+                        .map(|f| (f.name.clone(), f.value_type.to_string()))
+                        .collect(),
+                ),
+            ),
+            TypeDefinition::Enum(e) => (
+                e.name,
+                json!({ "values": e.values.iter().map(|v| v.name.clone()).collect::<Vec<_>>() }),
+            ),
+            TypeDefinition::Scalar(sc) => (sc.name, json!({})),
+            TypeDefinition::Union(u) => (u.name, json!({ "types": u.types })),
+        };
+        out.insert(name, v);
+    }
+    Value::Object(out)
+}
+
 /// The problems of one operation against the schema (empty when it is valid).
 pub(crate) fn validate(
     op_type: &str,
