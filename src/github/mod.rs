@@ -683,7 +683,6 @@ mod tests {
                 html_url: "https://github.com/acme/app/commit/0123456".into(),
                 commit: CommitDetail {
                     message: "Fix the thing\n\nlong text".into(),
-                    author: None,
                 },
             }],
             compare_url: Some("https://github.com/acme/app/compare/a...b".into()),
