@@ -13,6 +13,7 @@
 //! - what happens after a merge (dispatch, deploy, health gate, promotion)? `session/chain.rs`
 //! - how are inputs read? `cli.rs` (flags), `action.rs` (`INPUT_*`, events, outputs)
 //! - how is a repository file read or written? `fs.rs`
+//! - how does a release commit reach the remote? `git/publish.rs` (fetches: `git/mod.rs`)
 //! - which commit, which version, which tag variables? `context.rs`
 //! - what does a failure print and exit with? `error.rs`
 
