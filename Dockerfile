@@ -1,4 +1,5 @@
-# The gitops-action image: one static binary and the CA bundle on an empty image.
+# The gitops-action image: one static binary on an empty image. Its TLS (registry,
+# GitHub, git) trusts the roots compiled in (webpki-roots): no CA bundle to ship.
 #
 #   docker build -t gitops-action .                       # from source: the release workflow
 #   scripts/build-static &&
@@ -10,10 +11,9 @@
 # A `--target` build skips the stages it doesn't need, which is what lets the
 # prebuilt stage build on machines that cannot pull the Rust image.
 
-# Alpine's Rust targets musl and links statically by default (amd64 and arm64);
-# perl and make build the vendored OpenSSL that libgit2 uses for HTTPS.
+# Alpine's Rust targets musl and links statically by default (amd64 and arm64).
 FROM rust:1-alpine AS builder
-RUN apk add --no-cache musl-dev perl make ca-certificates
+RUN apk add --no-cache musl-dev
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked --bin gitops-action \
@@ -21,23 +21,17 @@ RUN cargo build --release --locked --bin gitops-action \
  && mkdir /empty \
  && /gitops-action --version
 
-# The same image from the binary and CA bundle that scripts/build-static stages
+# The same image from the binary that scripts/build-static stages
 # (`--build-arg PREBUILT=target/docker-test` for the container test's build).
 FROM scratch AS prebuilt
 ARG PREBUILT=target/docker
-COPY ${PREBUILT}/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY ${PREBUILT}/gitops-action /gitops-action
 # An empty /tmp for scratch files when `RUNNER_TEMP` is not there (outside Actions).
 COPY --chmod=1777 ${PREBUILT}/tmp /tmp
-# libgit2's OpenSSL finds the bundle through this (the registry and GitHub clients
-# carry their own roots).
-ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 # No USER: Docker actions run as root, the runner's workspace mount expects it.
 ENTRYPOINT ["/gitops-action"]
 
 FROM scratch
-COPY --from=builder /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=builder /gitops-action /gitops-action
 COPY --from=builder --chmod=1777 /empty /tmp
-ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 ENTRYPOINT ["/gitops-action"]

@@ -1,17 +1,21 @@
 //! Credentials and failure classes of one network operation: the token and where it
 //! may go, and whether an error is worth another try.
 
-use git2::{Cred, CredentialType, ErrorCode, RemoteCallbacks};
+use std::sync::Arc;
 
-use super::display_url;
+use git2::{ErrorCode, RemoteCallbacks};
+
+use super::http::Limits;
+use super::transport::{self, Flag, Session};
 
 /// Tries of a network operation that a 5xx or a dropped connection interrupted.
 pub(super) const NET_ATTEMPTS: u32 = 4;
 
 /// A 5xx or a broken connection, not a refusal: worth another try (a fetch), or a
-/// look at the ref (a push).
+/// look at the ref (a push). A server that stopped answering (a timeout) is not:
+/// each try would wait out the limit again.
 pub(super) fn is_transient(e: &git2::Error, auth: &Auth) -> bool {
-    if auth.failed.get() || e.code() == ErrorCode::Auth {
+    if auth.failed.get() || auth.timed_out.get() || e.code() == ErrorCode::Auth {
         return false;
     }
     let m = e.message().to_lowercase();
@@ -40,56 +44,46 @@ pub(super) fn is_transient(e: &git2::Error, auth: &Auth) -> bool {
 }
 
 /// Credentials for one network operation: the token as `x-access-token` basic auth
-/// (what GitHub expects from `GITHUB_TOKEN` and App tokens), offered once. libgit2
-/// asks again after a 401; answering with the same token would loop forever.
-pub(super) struct Auth<'t> {
-    token: Option<&'t str>,
-    /// The origin the token may go to: `GITHUB_SERVER_URL`, else (outside
-    /// Actions) the remote the workspace was opened with.
-    origin: String,
-    pub(super) failed: std::rc::Rc<std::cell::Cell<bool>>,
+/// (what GitHub expects from `GITHUB_TOKEN` and App tokens), sent by our HTTP
+/// transport to the token's origin only, and what went wrong on the way.
+pub(super) struct Auth {
+    session: Arc<Session>,
+    /// The remote refused the token, or asked for one we may not send it.
+    pub(super) failed: Flag,
+    /// A connect, read or write limit ran out.
+    pub(super) timed_out: Flag,
 }
 
-impl<'t> Auth<'t> {
-    pub(super) fn new(token: Option<&'t str>, remote: &str) -> Self {
+impl Auth {
+    pub(super) fn new(token: Option<&str>, remote: &str, limits: Limits) -> Self {
+        let (failed, timed_out) = (Flag::default(), Flag::default());
         Auth {
-            token,
-            origin: server_origin().unwrap_or_else(|| remote.to_string()),
-            failed: Default::default(),
+            session: Arc::new(Session {
+                token: token.map(String::from),
+                // The origin the token may go to: `GITHUB_SERVER_URL`, else (outside
+                // Actions) the remote the workspace was opened with.
+                origin: server_origin().unwrap_or_else(|| remote.to_string()),
+                limits,
+                failed: failed.clone(),
+                timed_out: timed_out.clone(),
+            }),
+            failed,
+            timed_out,
         }
     }
 
-    pub(super) fn callbacks(&self) -> RemoteCallbacks<'t> {
-        let mut cbs = RemoteCallbacks::new();
-        let token = self.token;
-        let failed = self.failed.clone();
-        let origin = self.origin.clone();
-        let mut offered = false;
-        cbs.credentials(move |url, _user, allowed| {
-            // Issue 14: the token is GitHub's; it goes to the `GITHUB_SERVER_URL`
-            // origin only, never to another host a remote (or a redirect) names.
-            if token.is_some() && !token_may_go_to(url, &origin) {
-                failed.set(true);
-                return Err(git2::Error::from_str(&format!(
-                    "`{}` asks for credentials, but the token is only sent to `{}` (`GITHUB_SERVER_URL`, else the workspace's remote)",
-                    display_url(url),
-                    display_url(&origin)
-                )));
-            }
-            let Some(token) = token else {
-                failed.set(true);
-                return Err(git2::Error::from_str(
-                    "the remote asks for credentials and no token is set",
-                ));
-            };
-            if offered || !allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
-                failed.set(true);
-                return Err(git2::Error::from_str("the remote refused the token"));
-            }
-            offered = true;
-            Cred::userpass_plaintext("x-access-token", token)
-        });
-        cbs
+    /// The callbacks of one operation. libgit2 gives a custom transport no access to
+    /// them, so this also hands the credentials to the HTTP transport of the
+    /// operations this thread starts next (until this value is dropped).
+    pub(super) fn callbacks<'a>(&self) -> RemoteCallbacks<'a> {
+        transport::bind(&self.session);
+        RemoteCallbacks::new()
+    }
+}
+
+impl Drop for Auth {
+    fn drop(&mut self) {
+        transport::unbind(&self.session);
     }
 }
 
@@ -101,8 +95,8 @@ fn server_origin() -> Option<String> {
 }
 
 /// Whether `url` is on the origin (scheme, host, port) of `server`.
-fn token_may_go_to(url: &str, server: &str) -> bool {
-    match (reqwest::Url::parse(url), reqwest::Url::parse(server)) {
+pub(super) fn token_may_go_to(url: &str, server: &str) -> bool {
+    match (url::Url::parse(url), url::Url::parse(server)) {
         (Ok(a), Ok(b)) => a.origin() == b.origin(),
         _ => false,
     }
@@ -144,7 +138,7 @@ mod tests {
     #[test]
     fn server_errors_and_resets_are_transient_refusals_are_not() {
         use git2::{Error, ErrorClass};
-        let auth = Auth::new(None, "https://github.com");
+        let auth = Auth::new(None, "https://github.com", Limits::default());
         let e = |class, msg: &str| Error::new(ErrorCode::GenericError, class, msg);
         for (class, msg) in [
             (ErrorClass::Http, "unexpected http status code: 502"),
@@ -166,7 +160,7 @@ mod tests {
         ] {
             assert!(!is_transient(&e(class, msg), &auth), "{msg}");
         }
-        let refused = Auth::new(Some("t"), "https://github.com");
+        let refused = Auth::new(Some("t"), "https://github.com", Limits::default());
         refused.failed.set(true);
         assert!(!is_transient(
             &e(ErrorClass::Http, "unexpected http status code: 502"),

@@ -3,7 +3,6 @@
 
 use git2::{Oid, Repository};
 
-use super::auth::Auth;
 use super::{FileVersion, Workspace, blob_id, open_foreign_owned, read_in_tree};
 use crate::error::Failure;
 
@@ -28,7 +27,7 @@ impl Workspace {
             }
             // Shallow history ended before we found enough versions: fetch deeper.
             let mut remote = self.repo.remote_anonymous(&self.url)?;
-            let auth = Auth::new(self.token.as_deref(), &self.url);
+            let auth = self.auth();
             let mut fo = self.fetch_options(&auth, depth);
             let spec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
             remote

@@ -4,7 +4,9 @@
 
 mod auth;
 mod history;
+mod http;
 mod publish;
+mod transport;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -17,6 +19,11 @@ use crate::error::{Failure, UserError};
 use crate::retry::Backoff;
 
 use auth::{Auth, NET_ATTEMPTS, is_lock_error, is_transient};
+use http::Limits;
+
+/// The variable that sets git's read limit in seconds (the connect limit is at most
+/// that too); see [`Limits::default`] for the defaults.
+pub const TIMEOUT_VAR: &str = "GITOPS_GIT_TIMEOUT";
 
 /// Who authors and commits the release commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,6 +189,8 @@ pub struct Workspace {
     author: Identity,
     committer: Identity,
     max_retries: u32,
+    /// How long git's HTTP may wait to connect, and for each read or write.
+    limits: Limits,
     /// `true` when the workspace was a git checkout (we still fetch privately).
     checkout: bool,
     /// The private bare repository the fetches go to.
@@ -223,6 +232,9 @@ impl Workspace {
     /// Open the workspace checkout for its remote, and a private bare repository for
     /// the objects; with no checkout, the remote comes from the options or the env.
     pub fn open(opts: &GitOptions) -> anyhow::Result<Self> {
+        let limits = limits_from_env()?;
+        transport::register()
+            .map_err(|e| anyhow::Error::new(Failure::new(e.message().to_string())))?;
         let checkout = if opts.workspace.join(".git").exists() || is_bare_repo(&opts.workspace) {
             Some(open_foreign_owned(&opts.workspace).map_err(|e| {
                 anyhow::Error::new(Failure::new(format!(
@@ -286,6 +298,7 @@ impl Workspace {
             author: opts.author.clone(),
             committer: opts.committer.clone(),
             max_retries: opts.max_retries,
+            limits,
             checkout: checkout.is_some(),
             _private: dir,
         })
@@ -313,7 +326,7 @@ impl Workspace {
             return Ok(b.trim_start_matches("refs/heads/").to_string());
         }
         let mut remote = self.repo.remote_anonymous(&self.url)?;
-        let auth = Auth::new(self.token.as_deref(), &self.url);
+        let auth = self.auth();
         let conn = remote
             .connect_auth(git2::Direction::Fetch, Some(auth.callbacks()), None)
             .map_err(|e| self.transport_error("list branches of", e, &auth))?;
@@ -337,7 +350,7 @@ impl Workspace {
 
     /// Fetch options of one attempt: the token offered once, no tags, and `depth`
     /// commits where the private repository can be shallow.
-    fn fetch_options<'a>(&self, auth: &Auth<'a>, depth: i32) -> FetchOptions<'a> {
+    fn fetch_options<'a>(&self, auth: &Auth, depth: i32) -> FetchOptions<'a> {
         let mut fo = FetchOptions::new();
         fo.remote_callbacks(auth.callbacks());
         if self.can_shallow() {
@@ -355,7 +368,7 @@ impl Workspace {
     pub fn fetch_commit(&self, what: &str) -> anyhow::Result<Option<(String, i64)>> {
         const LOCAL: &str = "refs/gitops-action/commit";
         let mut remote = self.repo.remote_anonymous(&self.url)?;
-        let auth = Auth::new(self.token.as_deref(), &self.url);
+        let auth = self.auth();
         let mut fo = self.fetch_options(&auth, 1);
         let spec = format!("+{what}:{LOCAL}");
         if let Err(e) = remote.fetch(&[spec.as_str()], Some(&mut fo), None) {
@@ -394,7 +407,7 @@ impl Workspace {
             return Ok(Vec::new());
         }
         let mut remote = self.repo.remote_anonymous(&self.url)?;
-        let auth = Auth::new(self.token.as_deref(), &self.url);
+        let auth = self.auth();
         let conn = remote
             .connect_auth(git2::Direction::Fetch, Some(auth.callbacks()), None)
             .map_err(|e| self.transport_error("list tags of", e, &auth))?;
@@ -429,7 +442,7 @@ impl Workspace {
         loop {
             tries += 1;
             let mut remote = self.repo.remote_anonymous(&self.url)?;
-            let auth = Auth::new(self.token.as_deref(), &self.url);
+            let auth = self.auth();
             let listed = remote
                 .connect_auth(git2::Direction::Fetch, Some(auth.callbacks()), None)
                 .and_then(|c| Ok(c.list()?.iter().find(|h| h.name() == name).map(|h| h.oid())));
@@ -469,7 +482,7 @@ impl Workspace {
         let mut locked = 0;
         let mut transient = 0;
         loop {
-            let auth = Auth::new(self.token.as_deref(), &self.url);
+            let auth = self.auth();
             let mut fo = self.fetch_options(&auth, 1);
             match remote.fetch(&specs, Some(&mut fo), None) {
                 Ok(()) => break,
@@ -504,10 +517,20 @@ impl Workspace {
             .collect())
     }
 
+    /// Credentials and limits for one network operation.
+    fn auth(&self) -> Auth {
+        Auth::new(self.token.as_deref(), &self.url, self.limits)
+    }
+
     fn transport_error(&self, what: &str, e: git2::Error, auth: &Auth) -> anyhow::Error {
         let msg = scrub(e.message(), self.token.as_deref());
         let f = Failure::new(format!("cannot {what} `{}`: {msg}", self.remote_display()));
-        let f = if auth.failed.get()
+        let f = if auth.timed_out.get() {
+            f.hint(format!(
+                "the git server stopped answering; try again later, or allow it longer with `{TIMEOUT_VAR}` (seconds without data, now {})",
+                http::secs(self.limits.read).trim_end_matches(" s")
+            ))
+        } else if auth.failed.get()
             || e.code() == ErrorCode::Auth
             || e.class() == git2::ErrorClass::Http && msg.contains("401")
         {
@@ -521,6 +544,35 @@ impl Workspace {
         };
         f.into()
     }
+}
+
+/// [`Limits::default`], or the read limit `GITOPS_GIT_TIMEOUT` sets (in seconds), with
+/// the connect limit no longer than it.
+fn limits_from_env() -> Result<Limits, UserError> {
+    let mut limits = Limits::default();
+    let Some(raw) = std::env::var(TIMEOUT_VAR)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    else {
+        return Ok(limits);
+    };
+    let secs: f64 = raw
+        .trim()
+        .parse()
+        .ok()
+        .filter(|s: &f64| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
+        .ok_or_else(|| {
+            UserError::new(format!(
+                "`{TIMEOUT_VAR}` is `{}`, not a number of seconds",
+                raw.escape_debug()
+            ))
+            .hint(format!(
+                "write a number of seconds up to 86400, e.g. `{TIMEOUT_VAR}=120`, or unset it"
+            ))
+        })?;
+    limits.read = Duration::from_secs_f64(secs);
+    limits.connect = limits.connect.min(limits.read);
+    Ok(limits)
 }
 
 fn is_bare_repo(path: &Path) -> bool {

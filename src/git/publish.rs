@@ -196,7 +196,7 @@ impl Workspace {
         force: bool,
     ) -> anyhow::Result<PushResult> {
         let mut remote = self.repo.remote_anonymous(&self.url)?;
-        let auth = Auth::new(self.token.as_deref(), &self.url);
+        let auth = self.auth();
         let dst = format!("refs/heads/{branch}");
         let moved: RefCell<Option<String>> = RefCell::new(None);
         let rejected: RefCell<Option<String>> = RefCell::new(None);
@@ -247,8 +247,9 @@ impl Workspace {
             if e.code() == ErrorCode::NotFastForward {
                 return Ok(PushResult::Raced(format!("`{branch}` moved on the remote")));
             }
-            // A 5xx or a dropped connection: the ref may or may not have moved.
-            if is_transient(&e, &auth) {
+            // A 5xx, a dropped connection, or a server that stopped answering after
+            // the pack went out: the ref may or may not have moved.
+            if is_transient(&e, &auth) || auth.timed_out.get() {
                 return Ok(PushResult::Unclear(scrub(
                     e.message(),
                     self.token.as_deref(),
@@ -341,7 +342,7 @@ enum Attempt {
 enum PushResult {
     Ok,
     Raced(String),
-    /// No answer (a 5xx, a dropped connection): read the ref to know.
+    /// No answer (a 5xx, a dropped connection, a timeout): read the ref to know.
     Unclear(String),
 }
 
