@@ -10,10 +10,9 @@
 # A `--target` build skips the stages it doesn't need, which is what lets the
 # prebuilt stage build on machines that cannot pull the Rust image.
 
-# Alpine's Rust targets musl and links statically by default (amd64 and arm64);
-# perl and make build the vendored OpenSSL that libgit2 uses for HTTPS.
+# Alpine's Rust targets musl and links statically by default (amd64 and arm64).
 FROM rust:1-alpine AS builder
-RUN apk add --no-cache musl-dev perl make ca-certificates
+RUN apk add --no-cache musl-dev ca-certificates
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked --bin gitops-action \
@@ -29,8 +28,8 @@ COPY ${PREBUILT}/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY ${PREBUILT}/gitops-action /gitops-action
 # An empty /tmp for scratch files when `RUNNER_TEMP` is not there (outside Actions).
 COPY --chmod=1777 ${PREBUILT}/tmp /tmp
-# libgit2's OpenSSL finds the bundle through this (the registry and GitHub clients
-# carry their own roots).
+# The GitHub client (octocrab: hyper-rustls with the platform's roots) finds the
+# bundle through this; git's transport and the registry client carry webpki roots.
 ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 # No USER: Docker actions run as root, the runner's workspace mount expects it.
 ENTRYPOINT ["/gitops-action"]

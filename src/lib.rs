@@ -19,6 +19,7 @@
 //! - how is `.github/gitops.yaml` read? `config/mod.rs` (`parse`), then `config/schema.rs`,
 //!   `config/validate.rs`; a new key goes in `schema`, `raw` and `validate`
 //! - how is a repository file read or written? `fs.rs`
+//! - how does a release commit reach the remote? `git/publish.rs` (fetches: `git/mod.rs`)
 //! - which commit, which version, which tag variables? `context.rs`
 //! - what does a failure print and exit with? `error.rs`
 

@@ -676,3 +676,167 @@ fn clap_exits_still_print_in_actions() {
         run.transcript()
     );
 }
+
+// ---------------------------------------------------------------------------
+// Hostile git servers: git's HTTP transport (`src/git/transport.rs`) against a
+// server that stalls, redirects away or answers with commands in its error body.
+
+const GIT_TOKEN: &str = "ghs_gitTokenOfThisTest00000000000000000";
+
+/// `release` in Actions with its remote at `server` (`GITHUB_SERVER_URL`, no
+/// checkout, base `main`): the rules are read from the base branch first, so a fetch
+/// is the first thing it does. `GITOPS_GIT_TIMEOUT=1`.
+fn release_against(server: &str) -> (Run, Duration) {
+    let ws = Workspace::example();
+    let mut c = ws.action();
+    c.env("GITHUB_REPOSITORY_OWNER", "acme")
+        .env("GITHUB_REPOSITORY", "acme/app")
+        .env("GITHUB_SERVER_URL", server)
+        .env("GITHUB_API_URL", "http://127.0.0.1:9/api")
+        .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
+        .env("GITOPS_GIT_TIMEOUT", "1")
+        .env("INPUT_COMMAND", "release")
+        .env("INPUT_SERVICE", "hello")
+        .env("INPUT_ENV", "dev")
+        .env("INPUT_BASE", "main")
+        .env("INPUT_TOKEN", GIT_TOKEN);
+    let start = Instant::now();
+    let out = c.output().unwrap();
+    (Run::from(out), start.elapsed())
+}
+
+/// Accept connections on 127.0.0.1 and hold them open; `greet` is written after the
+/// request head (nothing when empty). Returns `host:port`.
+fn stalling_server(greet: &'static str) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            if !greet.is_empty() {
+                let mut r = BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                while r.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                    line.clear();
+                }
+                let _ = conn.write_all(greet.as_bytes());
+            }
+            held.push(conn);
+        }
+    });
+    host
+}
+
+/// Issue 14: a git server that accepts and never answers, and one that sends its
+/// headers and then nothing, are given up on after the read limit: exit 1, the
+/// remote and what timed out named, a hint, no token.
+#[test]
+fn a_git_server_that_stalls_is_given_up_on() {
+    for greet in [
+        "",
+        "HTTP/1.1 200 OK\r\nContent-Type: application/x-git-upload-pack-advertisement\r\nContent-Length: 4000\r\n\r\n001e# service=git-upload-pack\n",
+    ] {
+        let host = stalling_server(greet);
+        let (run, took) = release_against(&format!("http://{host}"));
+        let run = run.expect(1);
+        eprintln!(
+            "stalled ({} bytes sent): gave up after {took:?}",
+            greet.len()
+        );
+        assert!(
+            took < Duration::from_secs(8),
+            "took {took:?}\n{}",
+            run.transcript()
+        );
+        let remote = format!("`http://{host}/acme/app.git`");
+        let error = run
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or_else(|| panic!("no error line\n{}", run.transcript()));
+        assert!(error.contains(&remote), "{}", run.transcript());
+        assert!(
+            error.contains("no data from the server for 1 s"),
+            "{}",
+            run.transcript()
+        );
+        assert!(
+            error.contains("/acme/app.git/info/refs?service=git-upload-pack`"),
+            "{}",
+            run.transcript()
+        );
+        assert!(
+            run.stderr
+                .contains("hint: the git server stopped answering; try again later, or allow it longer with `GITOPS_GIT_TIMEOUT` (seconds without data, now 1)"),
+            "{}",
+            run.transcript()
+        );
+        assert_token_only_masked(&run);
+        assert_no_foreign_commands(&run);
+        eprintln!("{}", run.transcript());
+    }
+}
+
+/// The token shows up only in its `::add-mask::`.
+fn assert_token_only_masked(run: &Run) {
+    assert!(!run.stderr.contains(GIT_TOKEN), "{}", run.transcript());
+    assert!(
+        run.stdout
+            .lines()
+            .filter(|l| l.contains(GIT_TOKEN))
+            .all(|l| l == format!("::add-mask::{GIT_TOKEN}")),
+        "{}",
+        run.transcript()
+    );
+}
+
+/// Issue 14: a git redirect to another origin is not followed, and the token never
+/// goes there; the error names both URLs.
+#[test]
+fn a_git_redirect_to_another_origin_is_not_followed() {
+    let (elsewhere, elsewhere_log) = serve(|_| (200, vec![], vec![]));
+    let target = format!("http://{elsewhere}/acme/app.git/info/refs?service=git-upload-pack");
+    let (host, log) = serve(move |_| (301, vec![("Location".into(), target.clone())], vec![]));
+    let (run, _) = release_against(&format!("http://{host}"));
+    let run = run.expect(1);
+    assert!(
+        run.stderr.contains(&format!(
+            "`http://{host}/acme/app.git/info/refs?service=git-upload-pack` redirects to `http://{elsewhere}/acme/app.git/info/refs?service=git-upload-pack`, on another origin: not followed"
+        )),
+        "{}",
+        run.transcript()
+    );
+    assert!(elsewhere_log.lock().unwrap().is_empty());
+    // The origin itself got the token (it is `GITHUB_SERVER_URL`).
+    assert!(
+        log.lock()
+            .unwrap()
+            .iter()
+            .all(|s| s.auth.as_deref().is_some_and(|a| a.starts_with("Basic ")))
+    );
+    assert_token_only_masked(&run);
+}
+
+/// Issue 14: a git server's error body is untrusted text: one line of it, scrubbed,
+/// and no workflow command reaches the runner; a 503 is tried again, a 403 is not.
+#[test]
+fn a_git_error_body_cannot_start_a_command() {
+    for (code, tries) in [(503u16, 5usize), (403, 1)] {
+        let body = format!("boom {GIT_TOKEN}\n::warning title=x::from git\n##[error]legacy\n");
+        let (host, log) = serve(move |_| (code, vec![], body.clone().into_bytes()));
+        let (run, _) = release_against(&format!("http://{host}"));
+        let run = run.expect(1);
+        assert!(
+            run.stderr.contains(&format!(
+                "unexpected http status code: {code} (boom *** ::warning title=x::from git"
+            )),
+            "{}",
+            run.transcript()
+        );
+        assert_token_only_masked(&run);
+        assert_eq!(log.lock().unwrap().len(), tries, "{}", run.transcript());
+        assert_no_foreign_commands(&run);
+    }
+}
