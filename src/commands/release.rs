@@ -93,10 +93,7 @@ pub async fn release(cx: &Context, inputs: Release) -> anyhow::Result<Outputs> {
         kind: "release",
         source_sha: Some(commit.sha.clone()),
     };
-    let published = session.publish(cx, &change, &mut out).await?;
-    session
-        .continue_chain(cx, &change, published.as_ref(), &mut out)
-        .await?;
+    session.carry(cx, &change, &mut out).await?;
     session.finish(&mut out);
     Ok(out)
 }

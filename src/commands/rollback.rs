@@ -48,10 +48,7 @@ pub async fn rollback(cx: &Context, inputs: Rollback) -> anyhow::Result<Outputs>
         kind: "rollback",
         source_sha: None,
     };
-    let published = session.publish(cx, &change, &mut out).await?;
-    session
-        .continue_chain(cx, &change, published.as_ref(), &mut out)
-        .await?;
+    session.carry(cx, &change, &mut out).await?;
     session.finish(&mut out);
     Ok(out)
 }

@@ -129,6 +129,16 @@ impl Workspace {
             &[&base_commit],
         )?;
 
+        // What a push that landed did (answered, or found on the remote after).
+        let landed = |before| Published {
+            commit: Some(commit.to_string()),
+            base_sha: base_tip.to_string(),
+            branch: branch.to_string(),
+            changed: true,
+            pushed: true,
+            retries: 0,
+            before,
+        };
         let force = matches!(req.target, Target::Release(_));
         match self.push(Some(commit), branch, lease, force)? {
             PushResult::Ok => {
@@ -139,15 +149,7 @@ impl Workspace {
                     true,
                     "gitops-action: push",
                 );
-                Ok(Attempt::Done(Published {
-                    commit: Some(commit.to_string()),
-                    base_sha: base_tip.to_string(),
-                    branch: branch.to_string(),
-                    changed: true,
-                    pushed: true,
-                    retries: 0,
-                    before,
-                }))
+                Ok(Attempt::Done(landed(before)))
             }
             PushResult::Raced(why) => Ok(Attempt::Raced(why)),
             PushResult::Unclear(why) => {
@@ -161,15 +163,7 @@ impl Workspace {
                         true,
                         "gitops-action: push",
                     );
-                    return Ok(Attempt::Done(Published {
-                        commit: Some(commit.to_string()),
-                        base_sha: base_tip.to_string(),
-                        branch: branch.to_string(),
-                        changed: true,
-                        pushed: true,
-                        retries: 0,
-                        before,
-                    }));
+                    return Ok(Attempt::Done(landed(before)));
                 }
                 Ok(Attempt::Raced(format!(
                     "push of `{branch}` got no answer ({why}) and did not land"

@@ -130,10 +130,16 @@ impl Editor<'_> {
     /// lacks a final newline, the new lines lack it too.
     pub(crate) fn insert_lines_after(&mut self, pos: usize, lines: &[String]) {
         let at = self.line_end(pos);
-        // New lines end as the line they follow does (files may mix endings).
+        self.lines_at(at, lines);
+    }
+
+    /// Whole lines at `at`, the end of a line or of the file: they end as the line
+    /// they follow does (files may mix endings), and at the end of a file without a
+    /// final newline they get none either.
+    fn lines_at(&mut self, at: usize, lines: &[String]) {
         let eol = self.eol_before(at);
         let body = lines.join(eol);
-        let text = if at == self.src.text.len() && !self.src.text.ends_with('\n') {
+        let text = if at > 0 && at == self.src.text.len() && !self.src.text.ends_with('\n') {
             format!("{eol}{body}")
         } else {
             format!("{body}{eol}")
@@ -158,20 +164,7 @@ impl Editor<'_> {
     /// Whole lines at the end of the file, which keeps its final-newline
     /// convention: without a final newline before, none after.
     pub(crate) fn append_lines(&mut self, lines: &[String]) {
-        let text = self.src.text;
-        let at = text.len();
-        let eol = self.eol_before(at);
-        let body = lines.join(eol);
-        let text = if at > 0 && !text.ends_with('\n') {
-            format!("{eol}{body}")
-        } else {
-            format!("{body}{eol}")
-        };
-        self.splices.push(Splice {
-            start: at,
-            end: at,
-            text,
-        });
+        self.lines_at(self.src.text.len(), lines);
     }
 
     /// Whole lines before the line that starts at `at`.

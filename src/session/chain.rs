@@ -13,6 +13,18 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 impl Session {
+    /// Carry `change` to its environment (the release PR, or a direct commit), then
+    /// go on along the chain when the tool merged it itself.
+    pub(crate) async fn carry(
+        &self,
+        cx: &Context,
+        change: &Change<'_>,
+        out: &mut Outputs,
+    ) -> anyhow::Result<()> {
+        let published = self.publish(cx, change, out).await?;
+        Box::pin(self.continue_chain(cx, change, published.as_ref(), out)).await
+    }
+
     /// After a merge the tool made itself: GitHub starts no workflow for events a
     /// `GITHUB_TOKEN` caused, so the chain goes on from here (dispatch or inline).
     pub(crate) async fn continue_chain(
@@ -382,8 +394,7 @@ impl Session {
             kind: "promote",
             source_sha: sha,
         };
-        let published = self.publish(cx, &change, out).await?;
-        Box::pin(self.continue_chain(cx, &change, published.as_ref(), out)).await
+        self.carry(cx, &change, out).await
     }
 }
 
