@@ -529,6 +529,50 @@ impl std::error::Error for Unclear {}
 
 /// The failure after the last unanswered try: what was looked for, the last cause,
 /// and what to do. Nothing was done twice, so running the step again is safe.
+/// What a creating request is, for [`GitHub::exactly_once`]'s messages.
+pub(crate) struct Creating<'a> {
+    /// "a pull request from `release/x`": what a search finds or not.
+    pub(crate) thing: &'a str,
+    /// "opening it": what is done again.
+    pub(crate) again: &'a str,
+}
+
+impl GitHub {
+    /// Send a request that creates something exactly once: after a lost answer
+    /// ([`Unclear`]), `find` looks for what the request would have made before it
+    /// is sent again, a bounded number of times with backoff.
+    pub(crate) async fn exactly_once<T>(
+        &self,
+        what: Creating<'_>,
+        mut send: impl AsyncFnMut() -> anyhow::Result<T>,
+        mut find: impl AsyncFnMut() -> anyhow::Result<Option<T>>,
+    ) -> anyhow::Result<T> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let e = match send().await {
+                Err(e) if is_unclear(&e) => e,
+                done => return done,
+            };
+            if let Some(found) = find().await.map_err(|f| f.context(format!("{e:#}")))? {
+                eprintln!("github: {e:#}; {} is there: it was done", what.thing);
+                return Ok(found);
+            }
+            if tries >= self.max_attempts {
+                return Err(gave_up(
+                    &e,
+                    format!("{} did not appear after {tries} attempts", what.thing),
+                ));
+            }
+            eprintln!(
+                "github: {e:#}; {} is not there: {} again",
+                what.thing, what.again
+            );
+            tokio::time::sleep(Backoff::GITHUB.delay(tries)).await;
+        }
+    }
+}
+
 pub(crate) fn gave_up(e: &anyhow::Error, what: String) -> anyhow::Error {
     Failure::new(format!("{what}: {e:#}"))
         .hint("GitHub kept failing to answer; run the step again: it looks for what was done before doing it")

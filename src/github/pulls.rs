@@ -152,32 +152,16 @@ impl GitHub {
         base: &str,
         c: &PrContent,
     ) -> anyhow::Result<PullRequest> {
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            match self.create_pr(head, base, c).await {
-                Err(e) if is_unclear(&e) => {
-                    if let Some(pr) = self.find_open_pr(head, base).await? {
-                        eprintln!(
-                            "github: {e:#}; #{} is open from `{head}`: it was created",
-                            pr.number
-                        );
-                        return Ok(pr);
-                    }
-                    if tries >= self.max_attempts {
-                        return Err(gave_up(
-                            &e,
-                            format!(
-                                "no pull request from `{head}` appeared after {tries} attempts"
-                            ),
-                        ));
-                    }
-                    eprintln!("github: {e:#}; no pull request from `{head}`: opening it again");
-                    tokio::time::sleep(Backoff::GITHUB.delay(tries)).await;
-                }
-                r => return r,
-            }
-        }
+        let thing = format!("a pull request from `{head}`");
+        self.exactly_once(
+            Creating {
+                thing: &thing,
+                again: "opening it",
+            },
+            async || self.create_pr(head, base, c).await,
+            async || self.find_open_pr(head, base).await,
+        )
+        .await
     }
 
     pub(crate) async fn refresh(&self, pr: PullRequest, c: &PrContent) -> anyhow::Result<PrState> {

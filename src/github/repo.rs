@@ -118,44 +118,29 @@ impl GitHub {
             "required_contexts": [],
             "transient_environment": false,
         });
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            let e = match self
-                .call(
-                    Method::POST,
-                    &self.repo_path("/deployments"),
-                    Some(&body),
-                    "create a deployment",
-                )
-                .await
-            {
-                Ok(a) => {
-                    let v: Value = a.json("the deployment")?;
-                    return v["id"]
-                        .as_u64()
-                        .ok_or_else(|| Failure::new("the deployment has no id").into());
-                }
-                Err(e) if is_unclear(&e) => e,
-                Err(e) => return Err(e),
-            };
-            if let Some(id) = self
-                .find_deployment(git_ref, environment, &marker)
-                .await
-                .map_err(|f| f.context(format!("{e:#}")))?
-            {
-                eprintln!("github: {e:#}; deployment {id} carries our marker: it was created");
-                return Ok(id);
-            }
-            if tries >= self.max_attempts {
-                return Err(gave_up(
-                    &e,
-                    format!("no deployment to `{environment}` appeared after {tries} attempts"),
-                ));
-            }
-            eprintln!("github: {e:#}; no deployment carries our marker: creating it again");
-            tokio::time::sleep(Backoff::GITHUB.delay(tries)).await;
-        }
+        let thing = format!("a deployment to `{environment}` with our marker");
+        self.exactly_once(
+            Creating {
+                thing: &thing,
+                again: "creating it",
+            },
+            async || {
+                let a = self
+                    .call(
+                        Method::POST,
+                        &self.repo_path("/deployments"),
+                        Some(&body),
+                        "create a deployment",
+                    )
+                    .await?;
+                let v: Value = a.json("the deployment")?;
+                v["id"]
+                    .as_u64()
+                    .ok_or_else(|| Failure::new("the deployment has no id").into())
+            },
+            async || self.find_deployment(git_ref, environment, &marker).await,
+        )
+        .await
     }
 
     /// The deployment of `git_ref` to `environment` whose payload carries `marker`.
@@ -210,44 +195,38 @@ impl GitHub {
             body["log_url"] = u.into();
         }
         let path = self.repo_path(&format!("/deployments/{id}/statuses"));
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            let e = match self
-                .call(
+        let thing = format!("deployment {id}'s newest status `{state}`");
+        self.exactly_once(
+            Creating {
+                thing: &thing,
+                again: "setting it",
+            },
+            async || {
+                self.call(
                     Method::POST,
                     &path,
                     Some(&body),
                     "set the deployment status",
                 )
                 .await
-            {
-                Ok(_) => return Ok(()),
-                Err(e) if is_unclear(&e) => e,
-                Err(e) => return Err(e),
-            };
-            // Newest first.
-            let a = self
-                .call(Method::GET, &path, None, "list deployment statuses")
-                .await
-                .map_err(|f| f.context(format!("{e:#}")))?;
-            let list: Vec<Value> = a.json("the deployment statuses")?;
-            if let Some(newest) = list.first()
-                && newest["state"].as_str() == Some(state)
-                && newest["description"].as_str() == Some(description)
-            {
-                eprintln!("github: {e:#}; deployment {id} is `{state}`: it was set");
-                return Ok(());
-            }
-            if tries >= self.max_attempts {
-                return Err(gave_up(
-                    &e,
-                    format!("deployment {id} is still not `{state}` after {tries} attempts"),
-                ));
-            }
-            eprintln!("github: {e:#}; deployment {id} is not `{state}`: setting it again");
-            tokio::time::sleep(Backoff::GITHUB.delay(tries)).await;
-        }
+                .map(drop)
+            },
+            async || {
+                // Newest first.
+                let a = self
+                    .call(Method::GET, &path, None, "list deployment statuses")
+                    .await?;
+                let list: Vec<Value> = a.json("the deployment statuses")?;
+                Ok(list
+                    .first()
+                    .filter(|n| {
+                        n["state"].as_str() == Some(state)
+                            && n["description"].as_str() == Some(description)
+                    })
+                    .map(drop))
+            },
+        )
+        .await
     }
 
     /// `workflow_dispatch` of `workflow` (file name or id) on `git_ref`.
