@@ -96,6 +96,16 @@ impl Rig {
     }
 
     /// `actions/checkout`: a depth-1 clone of `rev` whose origin has no credentials.
+    /// The usual start: a rig on `config`, a checkout of `main` named `ws`, and the
+    /// CI build of its head in the registry. Returns the checkout and its head.
+    fn ready(config: &str) -> (Rig, PathBuf, String) {
+        let rig = Rig::new(config);
+        let ws = rig.checkout("ws", "main");
+        let sha = git(&ws, &["rev-parse", "HEAD"]);
+        rig.push_build(&sha);
+        (rig, ws, sha)
+    }
+
     fn checkout(&self, name: &str, branch: &str) -> PathBuf {
         let dir = self.scratch.join(name);
         let _ = std::fs::remove_dir_all(&dir);
@@ -571,10 +581,7 @@ fn serve(status: u16, body: &'static str) -> String {
 /// passing one promotes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_gate_decides_whether_the_chain_goes_on() {
-    let rig = Rig::new(CONFIG);
-    let ws = rig.checkout("ws", "main");
-    let sha = git(&ws, &["rev-parse", "HEAD"]);
-    rig.push_build(&sha);
+    let (rig, ws, _) = Rig::ready(CONFIG);
     let down = serve(503, "starting");
     let s = rig.step(
         &ws,
@@ -644,10 +651,7 @@ async fn health_gate_decides_whether_the_chain_goes_on() {
 /// is written: exit 2, no registry write, no PR, no deployment, main untouched.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_inputs_are_refused_before_anything_is_written() {
-    let rig = Rig::new(CONFIG);
-    let ws = rig.checkout("ws", "main");
-    let sha = git(&ws, &["rev-parse", "HEAD"]);
-    rig.push_build(&sha);
+    let (rig, ws, _) = Rig::ready(CONFIG);
     let main_before = rig.gh.git(REPO, &["rev-parse", "main"]).unwrap();
     rig.reg.reset_log();
     for (input, value, said) in [
@@ -781,10 +785,7 @@ async fn rollback_one_step_restores_the_previous_tag_and_digest() {
 /// An actor outside prod's `allowed` rule is refused before anything changes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_is_refused_for_an_actor_outside_allowed() {
-    let rig = Rig::new(CONFIG);
-    let ws = rig.checkout("ws", "main");
-    let sha = git(&ws, &["rev-parse", "HEAD"]);
-    rig.push_build(&sha);
+    let (rig, ws, sha) = Rig::ready(CONFIG);
     let before = rig.gh.branch_sha(REPO, "main").unwrap();
     // Team rules need a token that can read teams (an App token); alice's stands in.
     let s = rig.step_env(
@@ -842,10 +843,7 @@ async fn access_is_refused_for_an_actor_outside_allowed() {
 /// value may differ from github.actor"). Both must be admitted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rerun_by_someone_outside_allowed_is_refused() {
-    let rig = Rig::new(CONFIG);
-    let ws = rig.checkout("ws", "main");
-    let sha = git(&ws, &["rev-parse", "HEAD"]);
-    rig.push_build(&sha);
+    let (rig, ws, sha) = Rig::ready(CONFIG);
     let before = rig.gh.branch_sha(REPO, "main").unwrap();
     let s = rig.step_env(
         &ws,
@@ -969,10 +967,7 @@ async fn rules_come_from_the_base_branch_not_the_released_ref() {
 /// `--dry-run` reads for real and writes nothing: no retag, no branch, no PR.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_release_prints_the_plan_and_writes_nothing() {
-    let rig = Rig::new(CONFIG);
-    let ws = rig.checkout("ws", "main");
-    let sha = git(&ws, &["rev-parse", "HEAD"]);
-    rig.push_build(&sha);
+    let (rig, ws, _) = Rig::ready(CONFIG);
     rig.reg.reset_log();
     let s = rig
         .step(
@@ -1174,10 +1169,7 @@ async fn bench_seed_000_chain() {
 /// pushed half-done.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_token_missing_base_and_protected_base_push_nothing() {
-    let rig = Rig::new(CONFIG);
-    let ws = rig.checkout("ws", "main");
-    let sha = git(&ws, &["rev-parse", "HEAD"]);
-    rig.push_build(&sha);
+    let (rig, ws, _) = Rig::ready(CONFIG);
     rig.reg.reset_log();
     let main_before = rig.gh.branch_sha(REPO, "main").unwrap();
     let release = |inputs: &[(&str, &str)]| {
@@ -1294,10 +1286,7 @@ async fn bench_requests_per_release() {
 /// base branch; a PR left for review dispatches nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_merge_the_tool_made_dispatches_the_deploy_workflow() {
-    let rig = Rig::new(CONFIG);
-    let ws = rig.checkout("ws", "main");
-    let sha = git(&ws, &["rev-parse", "HEAD"]);
-    rig.push_build(&sha);
+    let (rig, ws, _) = Rig::ready(CONFIG);
     let git_requests = || {
         rig.gh
             .request_log()
@@ -1415,10 +1404,7 @@ async fn refused_reviewers_are_a_warning_not_a_failed_release() {
 /// of another commit as 1.2.3, before anything is written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_released_version_tag_is_never_moved() {
-    let rig = Rig::new(CONFIG);
-    let ws = rig.checkout("ws", "main");
-    let sha = git(&ws, &["rev-parse", "HEAD"]);
-    rig.push_build(&sha);
+    let (rig, ws, sha) = Rig::ready(CONFIG);
     let other = rig
         .reg
         .client()

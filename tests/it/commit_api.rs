@@ -3,88 +3,22 @@
 //! and its "require signed commits" ruleset (GH013). The same `release` loop as
 //! `github.rs`, with `Via::Api` in place of a workspace.
 
-use std::path::Path;
+use gitops_action::git::{GitOptions, Identity, Target, Workspace};
+use gitops_action::github::{MergePolicy, PrOperation, pr_title};
+use gitops_action::session::pull_request::{Via, release};
+use gitops_testkit::github::{Protection, RequestKind};
 
-use gitops_action::git::{GitOptions, Identity, Publish, Target, Workspace, release_branch};
-use gitops_action::github::{
-    GitHub, GitHubOptions, MergeMethod, MergePolicy, PrContent, PrOperation, pr_title,
-};
-use gitops_action::overlay::{self, SetImage};
-use gitops_action::session::pull_request::{Release, Via, release};
-use gitops_testkit::github::{GitHubStandIn, Protection, RequestKind, TokenGrants};
+use crate::release_rig::*;
 
-const REPO: &str = "acme/app";
-const TOKEN: &str = "ghs_0123456789abcdefghijklmnopqrstuvwxyz";
-const OVERLAY: &str = "overlays/dev/kustomization.yaml";
-const START: &str = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../base\nimages:\n  - name: ghcr.io/acme/hello\n    newTag: dev-1\n";
-
-async fn standin() -> GitHubStandIn {
-    let gh = GitHubStandIn::start().await.unwrap();
-    gh.create_repo(REPO, "main", &[(OVERLAY, START), ("README.md", "app\n")])
-        .unwrap();
-    gh.add_token(TOKEN, TokenGrants::github_token());
-    gh
-}
-
-fn api(gh: &GitHubStandIn) -> GitHub {
-    GitHub::new(&GitHubOptions {
-        api_url: gh.api_url(),
-        graphql_url: gh.graphql_url(),
-        server_url: gh.server_url(),
-        token: Some(TOKEN.into()),
-        repository: REPO.into(),
-        max_attempts: 3,
-        max_wait: std::time::Duration::from_secs(5),
-    })
-    .unwrap()
-}
-
-fn set_tag<'a>(
-    image: &'a str,
-    tag: &'a str,
-) -> impl FnMut(&str) -> anyhow::Result<Option<String>> + 'a {
-    overlay::edit_fn(
-        Path::new(OVERLAY),
-        SetImage {
-            image,
-            tag: Some(tag),
-            digest: None,
-        },
-    )
-}
-
-fn request(service: &str, new: &str, policy: MergePolicy) -> Release {
-    Release {
-        publish: Publish {
-            base: "main".into(),
-            target: Target::Release(release_branch(service, "dev")),
-            path: OVERLAY.into(),
-            message: format!("{service}: dev → {new}\n\nReleased by a test."),
-        },
-        content: PrContent {
-            title: pr_title(service, "dev", None, new),
-            body: format!("Release of {service} {new}"),
-            ..Default::default()
-        },
-        policy,
-        method: MergeMethod::Squash,
-        max_rounds: 10,
-        close_comment: None,
-    }
-}
-
-fn git_requests(gh: &GitHubStandIn) -> usize {
-    gh.request_log()
-        .iter()
-        .filter(|r| r.kind == RequestKind::Git)
-        .count()
+fn git_requests(gh: &gitops_testkit::github::GitHubStandIn) -> usize {
+    requests(gh, RequestKind::Git)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_through_the_api_is_verified_and_needs_no_git() {
     let gh = standin().await;
-    let client = api(&gh);
-    let mut req = request("hello", "dev-2", MergePolicy::Never);
+    let client = api(&gh, TOKEN);
+    let mut req = request("hello", "dev-1", "dev-2", MergePolicy::Never);
     let out = release(
         Via::Api(None),
         &client,
@@ -149,24 +83,19 @@ async fn a_release_through_the_api_is_verified_and_needs_no_git() {
 async fn signed_commit_rules_let_api_releases_through_and_refuse_pushes_with_a_hint() {
     let gh = standin().await;
     gh.require_signed_commits(REPO, &["*"]).unwrap();
-    let client = api(&gh);
+    let client = api(&gh, TOKEN);
 
     // api: merged, the branch deleted after the merge with its lease.
     let out = release(
         Via::Api(None),
         &client,
-        &request("hello", "dev-2", MergePolicy::Auto),
+        &request("hello", "dev-1", "dev-2", MergePolicy::Auto),
         &mut set_tag("ghcr.io/acme/hello", "dev-2"),
     )
     .await
     .unwrap();
     assert!(out.merged, "{out:?}");
-    assert!(
-        gh.file_at(REPO, "main", OVERLAY)
-            .unwrap()
-            .unwrap()
-            .contains("newTag: dev-2")
-    );
+    assert!(main_overlay(&gh).contains("newTag: dev-2"));
     assert!(
         !gh.branches(REPO)
             .unwrap()
@@ -187,7 +116,7 @@ async fn signed_commit_rules_let_api_releases_through_and_refuse_pushes_with_a_h
     let err = release(
         Via::Git(&ws),
         &client,
-        &request("hello", "dev-3", MergePolicy::Auto),
+        &request("hello", "dev-1", "dev-3", MergePolicy::Auto),
         &mut set_tag("ghcr.io/acme/hello", "dev-3"),
     )
     .await
@@ -204,8 +133,8 @@ async fn signed_commit_rules_let_api_releases_through_and_refuse_pushes_with_a_h
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn direct_through_the_api_is_leased_and_protected_bases_refuse_it() {
     let gh = standin().await;
-    let client = api(&gh);
-    let mut req = request("hello", "dev-2", MergePolicy::Direct);
+    let client = api(&gh, TOKEN);
+    let mut req = request("hello", "dev-1", "dev-2", MergePolicy::Direct);
     req.publish.target = Target::Direct;
     let out = release(
         Via::Api(None),
@@ -238,8 +167,8 @@ async fn direct_through_the_api_is_leased_and_protected_bases_refuse_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_head_is_read_again_and_the_edit_reapplied() {
     let gh = standin().await;
-    let client = api(&gh);
-    let mut req = request("hello", "dev-2", MergePolicy::Direct);
+    let client = api(&gh, TOKEN);
+    let mut req = request("hello", "dev-1", "dev-2", MergePolicy::Direct);
     req.publish.target = Target::Direct;
     // Someone else's commit lands between our read and our commit.
     let mut moved = false;
@@ -256,62 +185,11 @@ async fn a_stale_head_is_read_again_and_the_edit_reapplied() {
     .unwrap();
     assert_eq!(out.published.retries, 1, "{out:?}");
     assert!(gh.file_at(REPO, "main", "other.txt").unwrap().is_some());
-    assert!(
-        gh.file_at(REPO, "main", OVERLAY)
-            .unwrap()
-            .unwrap()
-            .contains("newTag: dev-2")
-    );
+    assert!(main_overlay(&gh).contains("newTag: dev-2"));
 }
 
 #[test]
 fn twenty_concurrent_api_releases_all_merge_and_nothing_is_lost() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let gh = rt.block_on(standin());
-    let n = 20;
-    let barrier = std::sync::Arc::new(std::sync::Barrier::new(n));
-    let retries: u32 = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..n)
-            .map(|i| {
-                let barrier = barrier.clone();
-                let gh = &gh;
-                s.spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .unwrap();
-                    rt.block_on(async {
-                        let client = api(gh);
-                        let service = format!("svc{i}");
-                        let image = format!("ghcr.io/acme/{service}");
-                        let tag = format!("dev-{i}");
-                        let req = request(&service, &tag, MergePolicy::Auto);
-                        barrier.wait();
-                        let out =
-                            release(Via::Api(None), &client, &req, &mut set_tag(&image, &tag))
-                                .await
-                                .unwrap();
-                        assert!(out.merged, "{service}: {out:?}");
-                        out.retries
-                    })
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).sum()
-    });
+    let retries = twenty_concurrent_releases(false);
     eprintln!("20 concurrent API releases: {retries} retries in all");
-    let text = gh.file_at(REPO, "main", OVERLAY).unwrap().unwrap();
-    let lines: Vec<&str> = text.lines().map(str::trim).collect();
-    for i in 0..n {
-        let name = format!("- name: ghcr.io/acme/svc{i}");
-        let at: Vec<usize> = (0..lines.len()).filter(|&k| lines[k] == name).collect();
-        assert_eq!(at.len(), 1, "svc{i} once:\n{text}");
-        assert_eq!(lines[at[0] + 1], format!("newTag: dev-{i}"), "{text}");
-    }
-    let pulls = gh.pulls(REPO).unwrap();
-    for i in 0..n {
-        let head = format!("release/svc{i}/dev");
-        assert_eq!(pulls.iter().filter(|p| p.head == head).count(), 1, "{head}");
-    }
-    assert_eq!(git_requests(&gh), 0);
 }

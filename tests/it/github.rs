@@ -2,113 +2,28 @@
 //! behind `git http-backend` with token auth, GitHub-shaped REST and GraphQL).
 //!
 
-use std::path::Path;
-
-use gitops_action::git::{GitOptions, Identity, Publish, Target, Workspace, release_branch};
-use gitops_action::github::{
-    GitHub, GitHubOptions, MergeMethod, MergeOutcome, MergePolicy, MergeTry, PrContent,
-    PrOperation, pr_title,
-};
-use gitops_action::overlay::{self, SetImage};
-use gitops_action::session::pull_request::{Release, Via, release};
+use gitops_action::git::{Target, Workspace};
+use gitops_action::github::{MergeMethod, MergeOutcome, MergePolicy, MergeTry, PrOperation};
+use gitops_action::session::pull_request::{Via, release};
 use gitops_testkit::fault::{Fault, FaultKind};
-use gitops_testkit::github::{GitHubStandIn, Protection, TokenGrants};
+use gitops_testkit::github::Protection;
 
-const REPO: &str = "acme/app";
-const TOKEN: &str = "ghs_0123456789abcdefghijklmnopqrstuvwxyz";
-const OVERLAY: &str = "overlays/dev/kustomization.yaml";
-const START: &str = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../base\nimages:\n  - name: ghcr.io/acme/hello\n    newTag: dev-1\n";
-
-async fn standin() -> GitHubStandIn {
-    let gh = GitHubStandIn::start().await.unwrap();
-    gh.create_repo(REPO, "main", &[(OVERLAY, START), ("README.md", "app\n")])
-        .unwrap();
-    gh.add_token(TOKEN, TokenGrants::github_token());
-    gh
-}
-
-fn git_opts(gh: &GitHubStandIn, token: &str) -> GitOptions {
-    GitOptions {
-        // No checkout: the module clones (depth 1) with the token.
-        workspace: std::env::temp_dir().join("gitops-action-no-such-workspace"),
-        remote_url: Some(gh.git_url("acme", "app")),
-        token: Some(token.into()),
-        author: Identity::default(),
-        committer: Identity::default(),
-        max_retries: 30,
-    }
-}
-
-fn api(gh: &GitHubStandIn, token: &str) -> GitHub {
-    GitHub::new(&GitHubOptions {
-        api_url: gh.api_url(),
-        graphql_url: gh.graphql_url(),
-        server_url: gh.server_url(),
-        token: Some(token.into()),
-        repository: REPO.into(),
-        max_attempts: 3,
-        max_wait: std::time::Duration::from_secs(5),
-    })
-    .unwrap()
-}
-
-/// The real overlay edit, as `release` hands it to `publish`.
-fn set_tag<'a>(
-    image: &'a str,
-    tag: &'a str,
-) -> impl FnMut(&str) -> anyhow::Result<Option<String>> + 'a {
-    let req = SetImage {
-        image,
-        tag: Some(tag),
-        digest: None,
-    };
-    overlay::edit_fn(Path::new(OVERLAY), req)
-}
-
-fn request(service: &str, old: &str, new: &str, policy: MergePolicy) -> Release {
-    Release {
-        publish: Publish {
-            base: "main".into(),
-            target: Target::Release(release_branch(service, "dev")),
-            path: OVERLAY.into(),
-            message: format!("{service}: dev {old} → {new}"),
-        },
-        content: PrContent {
-            title: pr_title(service, "dev", Some(old), new),
-            body: format!("Release of {service} {new}"),
-            ..Default::default()
-        },
-        policy,
-        method: MergeMethod::Squash,
-        max_rounds: 10,
-        close_comment: Some("The base already holds this version.".into()),
-    }
-}
+use crate::release_rig::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_pr_is_opened_and_merged_within_three_calls() {
     let gh = standin().await;
     let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
     let client = api(&gh, TOKEN);
-    let out = release(
-        Via::Git(&ws),
-        &client,
-        &request("hello", "dev-1", "dev-2", MergePolicy::Auto),
-        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
-    )
-    .await
-    .unwrap();
+    let out = release_hello(Via::Git(&ws), &client, "dev-1", "dev-2", MergePolicy::Auto)
+        .await
+        .unwrap();
     let pr = out.pr.clone().unwrap();
     assert_eq!(pr.operation, PrOperation::Created);
     assert!(out.merged, "{out:?}");
     assert!(out.merge_sha.is_some());
     assert!(out.api_calls <= 3, "{} calls", out.api_calls);
-    assert!(
-        gh.file_at(REPO, "main", OVERLAY)
-            .unwrap()
-            .unwrap()
-            .contains("newTag: dev-2")
-    );
+    assert!(main_overlay(&gh).contains("newTag: dev-2"));
     // The tool deleted the head branch after its own merge.
     assert_eq!(ws.fetch_branch("release/hello/dev").unwrap(), None);
     let outputs = out.outputs();
@@ -121,37 +36,22 @@ async fn rerun_updates_then_leaves_the_pr_unchanged() {
     let gh = standin().await;
     let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
     let client = api(&gh, TOKEN);
-    let first = release(
-        Via::Git(&ws),
-        &client,
-        &request("hello", "dev-1", "dev-2", MergePolicy::Never),
-        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
-    )
-    .await
-    .unwrap();
+    let first = release_hello(Via::Git(&ws), &client, "dev-1", "dev-2", MergePolicy::Never)
+        .await
+        .unwrap();
     assert_eq!(first.pr.as_ref().unwrap().operation, PrOperation::Created);
 
-    let second = release(
-        Via::Git(&ws),
-        &client,
-        &request("hello", "dev-1", "dev-3", MergePolicy::Never),
-        &mut set_tag("ghcr.io/acme/hello", "dev-3"),
-    )
-    .await
-    .unwrap();
+    let second = release_hello(Via::Git(&ws), &client, "dev-1", "dev-3", MergePolicy::Never)
+        .await
+        .unwrap();
     let pr2 = second.pr.clone().unwrap();
     assert_eq!(pr2.operation, PrOperation::Updated);
     assert_eq!(pr2.number, first.pr.as_ref().unwrap().number);
     assert!(second.api_calls <= 3, "{} calls", second.api_calls);
 
-    let third = release(
-        Via::Git(&ws),
-        &client,
-        &request("hello", "dev-1", "dev-3", MergePolicy::Never),
-        &mut set_tag("ghcr.io/acme/hello", "dev-3"),
-    )
-    .await
-    .unwrap();
+    let third = release_hello(Via::Git(&ws), &client, "dev-1", "dev-3", MergePolicy::Never)
+        .await
+        .unwrap();
     assert_eq!(third.pr.as_ref().unwrap().operation, PrOperation::Unchanged);
     assert!(!third.published.pushed, "no empty commit on a re-run");
     assert_eq!(third.published.commit, second.published.commit);
@@ -169,25 +69,15 @@ async fn base_with_the_change_closes_our_stale_pr() {
     let gh = standin().await;
     let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
     let client = api(&gh, TOKEN);
-    release(
-        Via::Git(&ws),
-        &client,
-        &request("hello", "dev-1", "dev-2", MergePolicy::Never),
-        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
-    )
-    .await
-    .unwrap();
+    release_hello(Via::Git(&ws), &client, "dev-1", "dev-2", MergePolicy::Never)
+        .await
+        .unwrap();
     // Someone sets dev-2 on main by hand.
     gh.push_commit(REPO, "main", &[(OVERLAY, &START.replace("dev-1", "dev-2"))])
         .unwrap();
-    let out = release(
-        Via::Git(&ws),
-        &client,
-        &request("hello", "dev-1", "dev-2", MergePolicy::Auto),
-        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
-    )
-    .await
-    .unwrap();
+    let out = release_hello(Via::Git(&ws), &client, "dev-1", "dev-2", MergePolicy::Auto)
+        .await
+        .unwrap();
     assert!(!out.published.changed);
     assert_eq!(out.pr.as_ref().unwrap().operation, PrOperation::Closed);
     assert!(out.outputs().contains(&("changed", "false".into())));
@@ -207,29 +97,14 @@ async fn pending_checks_enable_auto_merge_which_merges_when_green() {
     .unwrap();
     let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
     let client = api(&gh, TOKEN);
-    let out = release(
-        Via::Git(&ws),
-        &client,
-        &request("hello", "dev-1", "dev-2", MergePolicy::Auto),
-        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
-    )
-    .await
-    .unwrap();
+    let out = release_hello(Via::Git(&ws), &client, "dev-1", "dev-2", MergePolicy::Auto)
+        .await
+        .unwrap();
     assert!(!out.merged && out.auto_merge, "{out:?}");
     let head = out.published.commit.clone().unwrap();
-    assert!(
-        gh.file_at(REPO, "main", OVERLAY)
-            .unwrap()
-            .unwrap()
-            .contains("dev-1")
-    );
+    assert!(main_overlay(&gh).contains("dev-1"));
     gh.set_check(REPO, &head, "ci", "success").unwrap();
-    assert!(
-        gh.file_at(REPO, "main", OVERLAY)
-            .unwrap()
-            .unwrap()
-            .contains("newTag: dev-2")
-    );
+    assert!(main_overlay(&gh).contains("newTag: dev-2"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -246,11 +121,12 @@ async fn immediate_with_a_required_review_falls_back_to_auto_merge() {
     .unwrap();
     let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
     let client = api(&gh, TOKEN);
-    let out = release(
+    let out = release_hello(
         Via::Git(&ws),
         &client,
-        &request("hello", "dev-1", "dev-2", MergePolicy::Immediate),
-        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+        "dev-1",
+        "dev-2",
+        MergePolicy::Immediate,
     )
     .await
     .unwrap();
@@ -262,14 +138,9 @@ async fn merge_guard_refuses_a_head_we_did_not_push() {
     let gh = standin().await;
     let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
     let client = api(&gh, TOKEN);
-    let out = release(
-        Via::Git(&ws),
-        &client,
-        &request("hello", "dev-1", "dev-2", MergePolicy::Never),
-        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
-    )
-    .await
-    .unwrap();
+    let out = release_hello(Via::Git(&ws), &client, "dev-1", "dev-2", MergePolicy::Never)
+        .await
+        .unwrap();
     let pr = out.pr.unwrap();
     gh.push_commit(
         REPO,
@@ -283,11 +154,12 @@ async fn merge_guard_refuses_a_head_we_did_not_push() {
         .unwrap();
     assert!(matches!(tried, MergeTry::HeadModified(_)), "{tried:?}");
     // release() re-reads: a leased push replaces the foreign head, then merges.
-    let again = release(
+    let again = release_hello(
         Via::Git(&ws),
         &client,
-        &request("hello", "dev-1", "dev-2", MergePolicy::Immediate),
-        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+        "dev-1",
+        "dev-2",
+        MergePolicy::Immediate,
     )
     .await
     .unwrap();
@@ -434,12 +306,7 @@ async fn direct_push_to_a_protected_base_is_refused_with_the_rule() {
         .unwrap_err();
     let hint = gitops_action::error::hint_of(&err).unwrap().to_string();
     assert!(hint.contains("protected"), "{err:#}\n{hint}");
-    assert!(
-        gh.file_at(REPO, "main", OVERLAY)
-            .unwrap()
-            .unwrap()
-            .contains("dev-1")
-    );
+    assert!(main_overlay(&gh).contains("dev-1"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -498,64 +365,13 @@ async fn a_merge_refused_on_a_still_base_gives_up_after_max_rounds() {
             .contains("run the step again")
     );
     assert_eq!(gh.faults_fired(), 4, "one merge per round, then it stops");
-    assert!(
-        gh.file_at(REPO, "main", OVERLAY)
-            .unwrap()
-            .unwrap()
-            .contains("newTag: dev-1")
-    );
+    assert!(main_overlay(&gh).contains("newTag: dev-1"));
 }
 
 #[test]
 fn twenty_concurrent_releases_all_merge_and_nothing_is_lost() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let gh = rt.block_on(standin());
-    let n = 20;
-    let barrier = std::sync::Arc::new(std::sync::Barrier::new(n));
-    let retries: u32 = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..n)
-            .map(|i| {
-                let barrier = barrier.clone();
-                let gh = &gh;
-                s.spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .unwrap();
-                    rt.block_on(async {
-                        let ws = Workspace::open(&git_opts(gh, TOKEN)).unwrap();
-                        let client = api(gh, TOKEN);
-                        let service = format!("svc{i}");
-                        let image = format!("ghcr.io/acme/{service}");
-                        let tag = format!("dev-{i}");
-                        let req = request(&service, "-", &tag, MergePolicy::Auto);
-                        barrier.wait();
-                        let out = release(Via::Git(&ws), &client, &req, &mut set_tag(&image, &tag))
-                            .await
-                            .unwrap();
-                        assert!(out.merged, "{service}: {out:?}");
-                        out.retries
-                    })
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).sum()
-    });
+    let retries = twenty_concurrent_releases(true);
     eprintln!("20 concurrent releases: {retries} retries in all");
-    let text = gh.file_at(REPO, "main", OVERLAY).unwrap().unwrap();
-    let lines: Vec<&str> = text.lines().map(str::trim).collect();
-    for i in 0..n {
-        let name = format!("- name: ghcr.io/acme/svc{i}");
-        let at: Vec<usize> = (0..lines.len()).filter(|&k| lines[k] == name).collect();
-        assert_eq!(at.len(), 1, "svc{i} once:\n{text}");
-        assert_eq!(lines[at[0] + 1], format!("newTag: dev-{i}"), "{text}");
-    }
-    let pulls = gh.pulls(REPO).unwrap();
-    for i in 0..n {
-        let head = format!("release/svc{i}/dev");
-        let count = pulls.iter().filter(|p| p.head == head).count();
-        assert_eq!(count, 1, "{head}: {count} PRs");
-    }
 }
 
 /// `scripts/bench-github`: API calls and wall time of one PR opened and auto-merged,
@@ -567,37 +383,22 @@ async fn bench_release_pr() {
     let client = api(&gh, TOKEN);
     let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
     let t = std::time::Instant::now();
-    let out = release(
-        Via::Git(&ws),
-        &client,
-        &request("hello", "dev-1", "dev-2", MergePolicy::Auto),
-        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
-    )
-    .await
-    .unwrap();
+    let out = release_hello(Via::Git(&ws), &client, "dev-1", "dev-2", MergePolicy::Auto)
+        .await
+        .unwrap();
     assert!(out.merged);
     println!(
         "BENCH open+merge api-calls={} ms={}",
         out.api_calls,
         t.elapsed().as_millis()
     );
-    release(
-        Via::Git(&ws),
-        &client,
-        &request("hello", "dev-2", "dev-3", MergePolicy::Never),
-        &mut set_tag("ghcr.io/acme/hello", "dev-3"),
-    )
-    .await
-    .unwrap();
+    release_hello(Via::Git(&ws), &client, "dev-2", "dev-3", MergePolicy::Never)
+        .await
+        .unwrap();
     let t = std::time::Instant::now();
-    let out = release(
-        Via::Git(&ws),
-        &client,
-        &request("hello", "dev-2", "dev-4", MergePolicy::Auto),
-        &mut set_tag("ghcr.io/acme/hello", "dev-4"),
-    )
-    .await
-    .unwrap();
+    let out = release_hello(Via::Git(&ws), &client, "dev-2", "dev-4", MergePolicy::Auto)
+        .await
+        .unwrap();
     assert_eq!(out.pr.as_ref().unwrap().operation, PrOperation::Updated);
     println!(
         "BENCH update+merge api-calls={} ms={}",

@@ -14,5 +14,6 @@ mod hostile;
 mod overlay;
 mod readme;
 mod registry;
+mod release_rig;
 mod render;
 mod util;

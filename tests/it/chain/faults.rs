@@ -557,10 +557,7 @@ fn a_release_is_done_exactly_once_under_faults() {
 /// no second dispatch.
 #[test]
 fn an_unclear_dispatch_is_a_warning_with_the_link_not_a_second_dispatch() {
-    let rig = Rig::new(CONFIG);
-    let ws = rig.checkout("ws", "main");
-    let sha = git(&ws, &["rev-parse", "HEAD"]);
-    rig.push_build(&sha);
+    let (rig, ws, _) = Rig::ready(CONFIG);
     rig.gh
         .inject(Fault::new("POST", "/dispatches", 1, FaultKind::Status(502)));
     let s = rig
