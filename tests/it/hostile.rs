@@ -699,6 +699,9 @@ fn release_against(server: &str) -> (Run, Duration) {
         .env("INPUT_SERVICE", "hello")
         .env("INPUT_ENV", "dev")
         .env("INPUT_BASE", "main")
+        // The git transport is what these tests aim at (`commit-via: api` reads
+        // the base through GitHub's API and never speaks git on the way out).
+        .env("INPUT_COMMIT-VIA", "git")
         .env("INPUT_TOKEN", GIT_TOKEN);
     let start = Instant::now();
     let out = c.output().unwrap();

@@ -49,6 +49,9 @@ struct Target {
     path: &'static str,
     nth: usize,
     git: bool,
+    /// Run with `commit-via: git`: the request is one only that mode makes (the
+    /// git transport, or the PR list the API read makes unneeded).
+    via_git: bool,
     /// The registry (through [`FaultProxy`]), not the GitHub stand-in.
     registry: bool,
 }
@@ -60,6 +63,7 @@ const TARGETS: &[Target] = &[
         path: "/repos/acme/app/pulls",
         nth: 1,
         git: false,
+        via_git: true,
         registry: false,
     },
     Target {
@@ -68,6 +72,7 @@ const TARGETS: &[Target] = &[
         path: "/repos/acme/app/pulls",
         nth: 1,
         git: false,
+        via_git: false,
         registry: false,
     },
     Target {
@@ -76,6 +81,7 @@ const TARGETS: &[Target] = &[
         path: "/merge",
         nth: 1,
         git: false,
+        via_git: false,
         registry: false,
     },
     Target {
@@ -84,6 +90,7 @@ const TARGETS: &[Target] = &[
         path: "/dispatches",
         nth: 1,
         git: false,
+        via_git: false,
         registry: false,
     },
     Target {
@@ -92,6 +99,7 @@ const TARGETS: &[Target] = &[
         path: "/repos/acme/app/deployments",
         nth: 1,
         git: false,
+        via_git: false,
         registry: false,
     },
     Target {
@@ -100,6 +108,7 @@ const TARGETS: &[Target] = &[
         path: "/statuses",
         nth: 1,
         git: false,
+        via_git: false,
         registry: false,
     },
     Target {
@@ -108,6 +117,7 @@ const TARGETS: &[Target] = &[
         path: "git-upload-pack",
         nth: 1,
         git: true,
+        via_git: true,
         registry: false,
     },
     Target {
@@ -116,6 +126,7 @@ const TARGETS: &[Target] = &[
         path: "git-receive-pack",
         nth: 1,
         git: true,
+        via_git: true,
         registry: false,
     },
     // `commit-via: api` (the default): the publish read (the first read is the
@@ -127,6 +138,7 @@ const TARGETS: &[Target] = &[
         path: "file(path: $path)",
         nth: 2,
         git: false,
+        via_git: false,
         registry: false,
     },
     Target {
@@ -135,6 +147,7 @@ const TARGETS: &[Target] = &[
         path: "createCommitOnBranch",
         nth: 1,
         git: false,
+        via_git: false,
         registry: false,
     },
     Target {
@@ -143,6 +156,7 @@ const TARGETS: &[Target] = &[
         path: "updateRefs",
         nth: 1,
         git: false,
+        via_git: false,
         registry: false,
     },
     Target {
@@ -151,6 +165,7 @@ const TARGETS: &[Target] = &[
         path: "/manifests/",
         nth: 1,
         git: false,
+        via_git: false,
         registry: true,
     },
     Target {
@@ -159,6 +174,7 @@ const TARGETS: &[Target] = &[
         path: "/manifests/",
         nth: 1,
         git: false,
+        via_git: false,
         registry: true,
     },
 ];
@@ -247,8 +263,7 @@ fn run_case(case: &Case) -> Outcome {
         rig.gh.inject(fault);
     }
     let mut inputs = inputs(case.mode);
-    if t.git {
-        // The git transport is used only with `commit-via: git`.
+    if t.via_git {
         inputs.push(("commit-via", "git"));
     }
     let first = rig.step(
