@@ -1210,3 +1210,141 @@ fn gzip_request_bodies_reach_http_backend() {
     );
     assert_eq!(git_ok(&w, &["rev-parse", "v0/main"]), theirs);
 }
+
+/// Issue 16: the commit and ref mutations as GitHub's schema and answers describe
+/// them (docs/github-facts/commits-api.md): a stale `expectedHeadOid` is an HTTP 200
+/// with `STALE_DATA` and GitHub's text; a missing one is refused by the schema; a
+/// field GitHub doesn't have is refused; `updateRefs` is all or nothing, each
+/// update guarded by its `beforeOid`; commits the mutation makes are signed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_commit_on_branch_and_update_refs_follow_githubs_rules() {
+    let gh = setup();
+    let api = Api::new(&gh, Some(TOKEN));
+    let gql = gh.graphql_url();
+    let main = gh.branch_sha("acme/app", "main").unwrap().unwrap();
+    let commit = |expected: &str| {
+        json!({"query": "mutation($input: CreateCommitOnBranchInput!) { createCommitOnBranch(input: $input) { commit { oid } } }",
+        "variables": {"input": {
+            "branch": {"repositoryNameWithOwner": "acme/app", "branchName": "main"},
+            "expectedHeadOid": expected,
+            "message": {"headline": "api commit"},
+            "fileChanges": {"additions": [{"path": "api.txt", "contents": "aGVsbG8K"}]},
+        }}})
+    };
+    let (s, v) = api.call("POST", &gql, Some(commit(&main))).await;
+    assert_eq!(s, 200, "{v}");
+    let oid = v["data"]["createCommitOnBranch"]["commit"]["oid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(gh.is_verified("acme/app", &oid).unwrap());
+    assert_eq!(
+        gh.file_at("acme/app", "main", "api.txt")
+            .unwrap()
+            .as_deref(),
+        Some("hello\n")
+    );
+    let (_, c) = api
+        .call("GET", &format!("/repos/acme/app/commits/{oid}"), None)
+        .await;
+    assert_eq!(c["commit"]["verification"]["verified"], true);
+    assert_eq!(c["commit"]["author"]["name"], "github-actions[bot]");
+    assert_eq!(c["commit"]["committer"]["email"], "noreply@github.com");
+
+    // The lease: the old head again is stale, in GitHub's words.
+    let (s, v) = api.call("POST", &gql, Some(commit(&main))).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["data"]["createCommitOnBranch"], Value::Null);
+    assert_eq!(v["errors"][0]["type"], "STALE_DATA");
+    assert_eq!(
+        v["errors"][0]["message"],
+        format!("Expected branch to point to \"{main}\" but it did not.  Pull and try again.")
+    );
+    // No lease at all: the schema refuses it.
+    let mut body = commit(&oid);
+    body["variables"]["input"]
+        .as_object_mut()
+        .unwrap()
+        .remove("expectedHeadOid");
+    let (_, v) = api.call("POST", &gql, Some(body)).await;
+    let msg = v["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("expectedHeadOid") && msg.contains("Expected value to not be null"),
+        "{v}"
+    );
+    // A field GitHub doesn't have.
+    let q = json!({"query": "query { repository(owner: \"acme\", name: \"app\") { headSha } }"});
+    let (_, v) = api.call("POST", &gql, Some(q)).await;
+    assert_eq!(
+        v["errors"][0]["message"],
+        "Field 'headSha' doesn't exist on type 'Repository'"
+    );
+    assert_eq!(v["errors"][0]["extensions"]["code"], "undefinedField");
+    assert!(v.get("data").is_none());
+
+    // updateRefs: one stale `beforeOid` and nothing moves.
+    let (_, r) = api
+        .call(
+            "POST",
+            &gql,
+            Some(json!({"query": "query { repository(owner: \"acme\", name: \"app\") { id } }"})),
+        )
+        .await;
+    let repo_id = r["data"]["repository"]["id"].as_str().unwrap().to_string();
+    let refs = |updates: Value| {
+        json!({"query": "mutation($input: UpdateRefsInput!) { updateRefs(input: $input) { clientMutationId } }",
+               "variables": {"input": {"repositoryId": repo_id, "refUpdates": updates}}})
+    };
+    let zero = "0000000000000000000000000000000000000000";
+    let (_, v) = api
+        .call(
+            "POST",
+            &gql,
+            Some(refs(json!([
+                {"name": "refs/heads/new", "afterOid": oid, "beforeOid": zero},
+                {"name": "refs/heads/main", "afterOid": main, "beforeOid": main, "force": true},
+            ]))),
+        )
+        .await;
+    assert!(v["errors"].is_array(), "{v}");
+    assert_eq!(
+        gh.branch_sha("acme/app", "new").unwrap(),
+        None,
+        "all or nothing"
+    );
+    assert_eq!(
+        gh.branch_sha("acme/app", "main").unwrap().as_deref(),
+        Some(oid.as_str())
+    );
+    // Both preconditions hold: both happen.
+    let (_, v) = api
+        .call(
+            "POST",
+            &gql,
+            Some(refs(json!([
+                {"name": "refs/heads/new", "afterOid": oid, "beforeOid": zero},
+                {"name": "refs/heads/old", "afterOid": main, "beforeOid": zero},
+            ]))),
+        )
+        .await;
+    assert!(v.get("errors").is_none(), "{v}");
+    assert_eq!(
+        gh.branch_sha("acme/app", "new").unwrap().as_deref(),
+        Some(oid.as_str())
+    );
+    // Not a fast-forward without `force`.
+    let (_, v) = api
+        .call(
+            "POST",
+            &gql,
+            Some(refs(
+                json!([{"name": "refs/heads/new", "afterOid": main, "beforeOid": oid}]),
+            )),
+        )
+        .await;
+    assert!(v["errors"].is_array(), "{v}");
+    assert_eq!(
+        gh.branch_sha("acme/app", "new").unwrap().as_deref(),
+        Some(oid.as_str())
+    );
+}
