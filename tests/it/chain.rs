@@ -1240,6 +1240,60 @@ async fn bad_token_missing_base_and_protected_base_push_nothing() {
     assert_eq!(puts, 1, "{:?}", rig.reg.requests());
 }
 
+/// Issue 16: a repository whose ruleset requires verified signatures on every
+/// branch (GH013). The release step with the default `commit-via: api` lands (GitHub
+/// makes and signs the commits, Verified in REST); the same step with
+/// `commit-via: git` is refused by the push, and the error says what to use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_commits_ruleset_takes_api_releases_and_refuses_pushes_with_a_hint() {
+    let (rig, ws, _) = Rig::ready(CONFIG);
+    rig.gh.require_signed_commits(REPO, &["*"]).unwrap();
+    let main_before = rig.gh.branch_sha(REPO, "main").unwrap();
+    let s = rig.step(
+        &ws,
+        "workflow_dispatch",
+        dispatch("hello", "refs/heads/main"),
+        &[("command", "release"), ("commit-via", "git")],
+    );
+    assert_eq!(s.run.code, 1, "{}", s.run.transcript());
+    assert!(
+        s.run
+            .stderr
+            .contains("Commits must have verified signatures"),
+        "{}",
+        s.run.stderr
+    );
+    assert!(
+        s.run
+            .stderr
+            .contains("hint: a ruleset requires verified signatures")
+            && s.run.stderr.contains("`commit-via: api`"),
+        "{}",
+        s.run.stderr
+    );
+    assert_eq!(rig.gh.branch_sha(REPO, "main").unwrap(), main_before);
+
+    let s = rig
+        .step(
+            &ws,
+            "workflow_dispatch",
+            dispatch("hello", "refs/heads/main"),
+            &[("command", "release")],
+        )
+        .ok();
+    assert_eq!(s.out("merged"), "true");
+    let tip = rig.gh.branch_sha(REPO, "main").unwrap().unwrap();
+    assert!(
+        rig.gh.is_verified(REPO, &tip).unwrap(),
+        "the merge is GitHub's"
+    );
+    let head = s.out("commit");
+    assert!(
+        rig.gh.is_verified(REPO, &head).unwrap(),
+        "the release commit {head}"
+    );
+}
+
 /// `scripts/bench-chain`: requests to GitHub for one release (dev, auto-merged,
 /// deploy dispatched), by `commit-via`: API calls and git round trips side by side.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1723,7 +1723,7 @@ fn merge(
                 )),
                 message.unwrap_or_else(|| p.title.clone())
             );
-            g.commit_tree(
+            g.commit_signed(
                 &tree,
                 &[&comp.base, &comp.head],
                 &msg,
@@ -1751,7 +1751,7 @@ fn merge(
                 "{} (#{n})\n\n{body}",
                 title.unwrap_or_else(|| p.title.clone())
             );
-            g.commit_tree(
+            g.commit_signed(
                 &tree,
                 &[&comp.base],
                 msg.trim_end(),
@@ -1778,7 +1778,7 @@ fn merge(
                     date: Some(info.author.2.clone()),
                 };
                 tip = g
-                    .commit_tree(&tree, &[&tip], &info.message, &a, &Person::github())
+                    .commit_signed(&tree, &[&tip], &info.message, &a, &Person::github())
                     .map_err(internal)?;
             }
             tip

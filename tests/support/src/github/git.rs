@@ -337,28 +337,21 @@ impl Bare {
         author: &Person,
         committer: &Person,
     ) -> Result<String> {
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default();
-        let mut raw = format!("tree {tree}\n");
-        for p in parents {
-            raw.push_str(&format!("parent {p}\n"));
-        }
-        raw.push_str(&format!(
-            "author {} <{}> {secs} +0000\ncommitter {} <{}> {secs} +0000\n",
-            author.name, author.email, committer.name, committer.email
-        ));
-        raw.push_str(&format!(
-            "gpgsig -----BEGIN PGP SIGNATURE-----\n \n {WEB_FLOW_MARK}\n -----END PGP SIGNATURE-----\n\n{message}"
-        ));
-        if !raw.ends_with('\n') {
-            raw.push('\n');
+        // `commit-tree` writes the object (dates as given), then the signature
+        // header goes in after `committer`, where git puts `gpgsig`.
+        let plain = self.commit_tree(tree, parents, message, author, committer)?;
+        let raw = self.run(&["cat-file", "commit", &plain])?;
+        let (head, body) = raw.split_once("\n\n").unwrap_or((raw.as_str(), ""));
+        let mut signed = format!(
+            "{head}\ngpgsig -----BEGIN PGP SIGNATURE-----\n \n {WEB_FLOW_MARK}\n -----END PGP SIGNATURE-----\n\n{body}"
+        );
+        if !signed.ends_with('\n') {
+            signed.push('\n');
         }
         self.run_env(
             &["hash-object", "-t", "commit", "-w", "--stdin"],
             &[],
-            Some(raw.as_bytes()),
+            Some(signed.as_bytes()),
         )
     }
 
