@@ -1289,7 +1289,7 @@ async fn a_signed_commits_ruleset_takes_api_releases_and_refuses_pushes_with_a_h
     );
     let head = s.out("commit");
     assert!(
-        rig.gh.is_verified(REPO, &head).unwrap(),
+        rig.gh.is_verified(REPO, head).unwrap(),
         "the release commit {head}"
     );
 }
