@@ -1,83 +1,16 @@
 //! GitHub Actions I/O: the event's facts, outputs through `$GITHUB_OUTPUT`, the
-//! step summary, workflow commands (annotations, groups, masks) and redaction of
-//! secrets from everything we print. `INPUT_*` are read in `inputs/raw.rs`.
+//! step summary and error annotations. `INPUT_*` are read in `inputs/raw.rs`; the
+//! workflow commands we print (notices, warnings, groups) and the filter for the
+//! rest are in `output.rs`; secrets in `secrets.rs`.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use crate::error::{Diagnostic, UserError};
 use crate::inputs::Inputs;
-
-/// `***` in place of a secret that is set (issue 14: a `{:?}` must not print it).
-pub fn hidden(v: &Option<String>) -> Option<&'static str> {
-    v.as_ref().map(|_| "***")
-}
-
-/// Are we running as a step of a GitHub Actions job?
-pub fn in_actions() -> bool {
-    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
-}
-
-static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-/// Register a secret: the runner masks it in logs, and we redact it from
-/// anything we print ourselves (errors included), in or out of Actions.
-pub fn register_secret(secret: &str) {
-    // Short strings would redact innocent text; GitHub tokens are 36+ characters.
-    if secret.len() < 4 {
-        return;
-    }
-    let mut secrets = SECRETS.lock().unwrap_or_else(|p| p.into_inner());
-    if secrets.iter().any(|s| s == secret) {
-        return;
-    }
-    secrets.push(secret.to_string());
-    if in_actions() {
-        crate::output::command(&format!("::add-mask::{}", escape_data(secret)));
-    }
-}
-
-/// Replace every registered secret in `text` with `***`.
-pub fn redact(text: &str) -> String {
-    let secrets = SECRETS.lock().unwrap_or_else(|p| p.into_inner());
-    let mut out = text.to_string();
-    for s in secrets.iter() {
-        if out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), "***");
-        }
-    }
-    out
-}
-
-/// [`redact`], plus the one credential a client holds (registered or not): the one
-/// scrubber for text that may carry it (server answers, transport errors).
-pub fn scrub(text: &str, credential: Option<&str>) -> String {
-    let text = redact(text);
-    match credential {
-        Some(c) if !c.is_empty() => text.replace(c, "***"),
-        _ => text,
-    }
-}
-
-/// Escape the message part of a workflow command.
-pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-/// The message of an annotation or group: escaped, and with `##[` split, which
-/// the runner's legacy parser finds anywhere in a line (`ActionCommand.TryParse`).
-pub fn escape_message(s: &str) -> String {
-    escape_data(s).replace("##[", "## [")
-}
-
-/// Escape a property value of a workflow command.
-pub fn escape_property(s: &str) -> String {
-    escape_data(s).replace(':', "%3A").replace(',', "%2C")
-}
+use crate::output::{escape_message, escape_property};
+use crate::secrets::redact;
 
 /// `::error file=…,line=…,col=…,title=…::message` for each diagnostic.
 pub fn error_annotation(d: &Diagnostic, title: &str) -> String {
@@ -96,44 +29,6 @@ pub fn error_annotation(d: &Diagnostic, title: &str) -> String {
         props.join(","),
         escape_message(&redact(&d.message))
     )
-}
-
-/// A notice: `::notice::` in Actions, `notice: …` on stderr elsewhere.
-pub fn notice(message: &str) {
-    if in_actions() {
-        crate::output::command(&format!("::notice::{}", escape_message(&redact(message))));
-    } else {
-        eprintln!("notice: {}", redact(message));
-    }
-}
-
-/// A warning, likewise.
-pub fn warning(message: &str) {
-    if in_actions() {
-        crate::output::command(&format!("::warning::{}", escape_message(&redact(message))));
-    } else {
-        eprintln!("warning: {}", redact(message));
-    }
-}
-
-/// A collapsible log group in Actions; a plain heading elsewhere. Ends on drop.
-pub struct Group(bool);
-
-pub fn group(title: &str) -> Group {
-    if in_actions() {
-        crate::output::command(&format!("::group::{}", escape_message(&redact(title))));
-        Group(true)
-    } else {
-        Group(false)
-    }
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        if self.0 {
-            crate::output::command("::endgroup::");
-        }
-    }
 }
 
 /// What a command hands back: outputs (for `$GITHUB_OUTPUT` and `--format json`)
@@ -265,6 +160,7 @@ pub fn event_payload() -> anyhow::Result<Option<(String, serde_json::Value)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secrets::*;
 
     #[test]
     fn outputs_survive_multiline_values_and_delimiter_lookalikes() {

@@ -232,7 +232,7 @@ impl std::fmt::Debug for ChangeArgs {
         f.debug_struct("ChangeArgs")
             .field("merge", &self.merge)
             .field("base", &self.base)
-            .field("token", &crate::action::hidden(&self.token))
+            .field("token", &crate::secrets::hidden(&self.token))
             .finish_non_exhaustive()
     }
 }
@@ -243,7 +243,7 @@ impl std::fmt::Debug for RegistryArgs {
             .field("registry_username", &self.registry_username)
             .field(
                 "registry_password",
-                &crate::action::hidden(&self.registry_password),
+                &crate::secrets::hidden(&self.registry_password),
             )
             .field("insecure_registries", &self.insecure_registries)
             .finish()
@@ -386,7 +386,7 @@ impl Cli {
 /// The inputs of this run: from `INPUT_*` when running as an Action step with no
 /// arguments, else from the command line (clap prints help and exits on its own).
 pub fn inputs() -> Result<Inputs, crate::error::UserError> {
-    if crate::action::in_actions() && std::env::args_os().len() <= 1 {
+    if crate::output::in_actions() && std::env::args_os().len() <= 1 {
         let mut inputs = Inputs::from_env()?;
         if inputs.command.is_none() {
             inputs.command = Some("status".into());

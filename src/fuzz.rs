@@ -135,7 +135,7 @@ proptest! {
         let _ = crate::grammar::is_digest(&v);
         let _ = crate::action::EventFacts::default();
         let _ = crate::output::defuse(&v);
-        let _ = crate::action::escape_message(&v);
+        let _ = crate::output::escape_message(&v);
         if let Ok(t) = Template::parse(&v) {
             let _ = t.parse_tag(&w);
             let _ = t.newest_first(&v, &w);

@@ -16,6 +16,7 @@
 //!   from `cli.rs`) parsed once into the typed `Command` (`command.rs`, `shared.rs`)
 //! - where does a new input go? `inputs/mod.rs` says (one line to declare, one parse)
 //! - how does the event fill the inputs, and where do outputs go? `action.rs`
+//! - how is a warning printed, or a secret kept out of the log? `output.rs`, `secrets.rs`
 //! - how is `.github/gitops.yaml` read? `config/mod.rs` (`parse`), then `config/schema.rs`,
 //!   `config/validate.rs`; a new key goes in `schema`, `raw` and `validate`
 //! - how is a repository file read or written? `fs.rs`
@@ -35,6 +36,8 @@ pub mod commands;
 pub mod config;
 /// The context every command starts from: workspace, config, the commit and its tag variables.
 pub(crate) mod context;
+/// Civil dates (RFC 3339 from Unix seconds).
+pub(crate) mod date;
 /// Git ref -> environment: branch globs, SemVer tags, channels.
 pub(crate) mod environment;
 /// User errors (exit 2) and failures (exit 1), with hints.
@@ -51,7 +54,8 @@ pub mod github;
 pub(crate) mod grammar;
 /// Inputs: raw strings (`INPUT_*`, flags) parsed once into the typed command and its inputs.
 pub(crate) mod inputs;
-/// Action-mode output: only the workflow commands we mean reach the runner.
+/// Action-mode output: only the workflow commands we mean reach the runner; notices,
+/// warnings, groups.
 pub mod output;
 /// Lossless reads and edits of `kustomization.yaml` image entries.
 pub mod overlay;
@@ -59,6 +63,8 @@ pub mod overlay;
 pub mod registry;
 /// One backoff (bounded exponential, jitter, `Retry-After`) for git, GitHub and registries.
 pub(crate) mod retry;
+/// Secrets: masked, redacted from everything printed, hidden from `{:?}`.
+pub mod secrets;
 /// What the commands that move a service share: access, image, pull request, chain.
 pub mod session;
 /// Tag templates: format, parse back, sort.

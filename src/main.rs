@@ -3,8 +3,9 @@
 
 use std::process::ExitCode;
 
-use gitops_action::action::{self, redact};
+use gitops_action::action;
 use gitops_action::error::{self, UserError};
+use gitops_action::secrets::redact;
 
 fn main() -> ExitCode {
     // In Actions, no line we print may be read as a workflow command we didn't
@@ -73,7 +74,7 @@ fn report(err: &anyhow::Error) {
         text.push_str(&format!("\nhint: {hint}\n"));
     }
     eprint!("{}", redact(&text));
-    if action::in_actions() {
+    if gitops_action::output::in_actions() {
         let diags = match user {
             Some(u) => u.diagnostics.clone(),
             None => vec![error::Diagnostic {

@@ -42,7 +42,7 @@ pub fn command(line: &str) {
 /// In Actions, filter fds 1 and 2 until [`finish`]. Does nothing elsewhere, or
 /// when the pipes can't be made (the output is then unfiltered, as before).
 pub fn guard() {
-    if !crate::action::in_actions() || NONCE.get().is_some() {
+    if !crate::output::in_actions() || NONCE.get().is_some() {
         return;
     }
     let nonce = format!("\u{1}gitops-action-{:032x}\u{1}", rand::random::<u128>());
@@ -148,6 +148,76 @@ pub fn defuse(text: &str) -> String {
 
 fn is_invisible(c: char) -> bool {
     matches!(c, '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}')
+}
+
+/// Are we running as a step of a GitHub Actions job?
+pub fn in_actions() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+}
+
+/// Escape the message part of a workflow command.
+pub fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// The message of an annotation or group: escaped, and with `##[` split, which
+/// the runner's legacy parser finds anywhere in a line (`ActionCommand.TryParse`).
+pub fn escape_message(s: &str) -> String {
+    escape_data(s).replace("##[", "## [")
+}
+
+/// Escape a property value of a workflow command.
+pub fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// A notice: `::notice::` in Actions, `notice: …` on stderr elsewhere.
+pub fn notice(message: &str) {
+    if in_actions() {
+        command(&format!(
+            "::notice::{}",
+            escape_message(&crate::secrets::redact(message))
+        ));
+    } else {
+        eprintln!("notice: {}", crate::secrets::redact(message));
+    }
+}
+
+/// A warning, likewise.
+pub fn warning(message: &str) {
+    if in_actions() {
+        command(&format!(
+            "::warning::{}",
+            escape_message(&crate::secrets::redact(message))
+        ));
+    } else {
+        eprintln!("warning: {}", crate::secrets::redact(message));
+    }
+}
+
+/// A collapsible log group in Actions; a plain heading elsewhere. Ends on drop.
+pub struct Group(bool);
+
+pub fn group(title: &str) -> Group {
+    if in_actions() {
+        command(&format!(
+            "::group::{}",
+            escape_message(&crate::secrets::redact(title))
+        ));
+        Group(true)
+    } else {
+        Group(false)
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if self.0 {
+            command("::endgroup::");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
     inputs.clean_secrets()?;
     Outputs::check_targets()?;
     for s in inputs.secrets() {
-        action::register_secret(&s);
+        crate::secrets::register_secret(&s);
     }
     // The triggering event fills what the inputs leave unset (a push's ref and
     // commit, a merged release PR's service and environment).
@@ -62,7 +62,7 @@ pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
         } else {
             format!("pull request #{n} was closed without a merge; nothing to deploy")
         };
-        action::notice(&msg);
+        crate::output::notice(&msg);
         println!("{msg}");
         let mut out = Outputs::default();
         out.set("deployed", false);

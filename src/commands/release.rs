@@ -1,7 +1,7 @@
 //! `release`: the image of a commit (found and retagged, or built), set in the
 //! environment the ref or `--env` selects, carried by its pull request.
 
-use crate::action::{self, Outputs};
+use crate::action::Outputs;
 use crate::config::{Environment, Service};
 use crate::context::{self, Context};
 use crate::error::UserError;
@@ -27,7 +27,7 @@ pub async fn release(cx: &Context, inputs: Release) -> anyhow::Result<Outputs> {
                         r.kind(),
                         r.name()
                     );
-                    action::notice(&msg);
+                    crate::output::notice(&msg);
                     println!("{msg}");
                     let mut out = Outputs::default();
                     out.set("changed", false);

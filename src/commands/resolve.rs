@@ -1,6 +1,6 @@
 //! `resolve`: which environments a git ref deploys to, and the tag each gets.
 
-use crate::action::{self, Outputs};
+use crate::action::Outputs;
 use crate::config::{self};
 use crate::context::*;
 use crate::environment::GitRef;
@@ -69,7 +69,7 @@ pub(crate) fn resolve(cx: &Context, inputs: &Resolve) -> anyhow::Result<Outputs>
         });
     }
     if resolved.environments.is_empty() {
-        action::notice(&format!(
+        crate::output::notice(&format!(
             "{} `{}` maps to no environment: nothing to release",
             r.kind(),
             r.name()

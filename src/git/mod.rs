@@ -83,7 +83,7 @@ impl std::fmt::Debug for GitOptions {
         f.debug_struct("GitOptions")
             .field("workspace", &self.workspace)
             .field("remote_url", &self.remote_url.as_deref().map(display_url))
-            .field("token", &crate::action::hidden(&self.token))
+            .field("token", &crate::secrets::hidden(&self.token))
             .field("author", &self.author)
             .field("committer", &self.committer)
             .field("max_retries", &self.max_retries)
@@ -289,7 +289,7 @@ impl Workspace {
             },
         };
         if let Some(t) = &opts.token {
-            crate::action::register_secret(t);
+            crate::secrets::register_secret(t);
         }
         Ok(Workspace {
             repo,
@@ -601,7 +601,7 @@ fn display_url(url: &str) -> String {
 }
 
 fn scrub(text: &str, token: Option<&str>) -> String {
-    crate::action::scrub(text, token)
+    crate::secrets::scrub(text, token)
 }
 
 fn blob_id(tree: &Tree<'_>, path: &str) -> Option<Oid> {

@@ -123,7 +123,7 @@ impl Fail {
         if timeout {
             session.timed_out.set(true);
         }
-        let message = crate::action::scrub(&message, session.token.as_deref());
+        let message = crate::secrets::scrub(&message, session.token.as_deref());
         Fail {
             message,
             auth,

@@ -76,7 +76,7 @@ impl std::fmt::Debug for GitHubOptions {
             .field("api_url", &self.api_url)
             .field("graphql_url", &self.graphql_url)
             .field("server_url", &self.server_url)
-            .field("token", &crate::action::hidden(&self.token))
+            .field("token", &crate::secrets::hidden(&self.token))
             .field("repository", &self.repository)
             .field("max_attempts", &self.max_attempts)
             .field("max_wait", &self.max_wait)
@@ -175,7 +175,7 @@ impl GitHub {
             .parse()
             .map_err(|_| UserError::new(format!("`{}` is not a URL", opts.graphql_url)))?;
         if let Some(t) = &opts.token {
-            crate::action::register_secret(t);
+            crate::secrets::register_secret(t);
         }
         let octo = client(api.clone(), opts)?;
         // octocrab joins every path onto the base URI's path, so GraphQL (`/api/graphql`
@@ -343,7 +343,7 @@ impl GitHub {
     }
 
     pub(crate) fn scrub(&self, text: &str) -> String {
-        crate::action::scrub(text, self.token.as_deref())
+        crate::secrets::scrub(text, self.token.as_deref())
     }
 
     /// Send and require 2xx; other answers become errors with hints.

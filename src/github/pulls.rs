@@ -133,7 +133,7 @@ impl GitHub {
                         "pull request #{} is open, but {e:#}; check `reviewers` and `labels` of the environment",
                         pr.number
                     );
-                    crate::action::warning(&msg);
+                    crate::output::warning(&msg);
                     eprintln!("warning: {msg}");
                 }
                 (pr, PrOperation::Created)
@@ -250,7 +250,7 @@ impl GitHub {
                     names.join(", "),
                     self.scrub(&a.message())
                 );
-                crate::action::warning(&msg);
+                crate::output::warning(&msg);
                 println!("{msg}");
             } else if !a.status.is_success() {
                 return Err(self.error("request team reviewers", &a));

@@ -319,7 +319,7 @@ fn marker() -> String {
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (UTC): the build labels' format.
 pub(crate) fn iso8601(secs: u64) -> String {
-    crate::build::rfc3339(i64::try_from(secs).unwrap_or(i64::MAX))
+    crate::date::rfc3339(i64::try_from(secs).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

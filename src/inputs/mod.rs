@@ -23,6 +23,7 @@ pub use command::{
     SetImage, Status,
 };
 pub use raw::Inputs;
+pub(crate) use shared::CommitVia;
 pub use shared::{ChangeInputs, Common, Gate, RegistryInputs, SessionInputs};
 pub use value::{BuildMode, Chain, Format, missing};
 

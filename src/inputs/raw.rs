@@ -1,8 +1,8 @@
 //! The raw inputs (ripgrep's "low" args): every input as the string the runner
 //! (`INPUT_*`) or the command line gave it, declared once in [`declare_inputs!`].
 
-use crate::action::hidden;
 use crate::error::UserError;
+use crate::secrets::hidden;
 
 /// Declares [`Inputs`]: a field per input, and its name as `action.yml` spells it.
 macro_rules! declare_inputs {

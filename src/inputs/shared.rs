@@ -12,7 +12,26 @@ use crate::config::MergePolicy;
 use crate::error::UserError;
 use crate::git::Identity;
 use crate::github::MergeMethod;
-use crate::session::CommitVia;
+
+/// How commits are made (`commit-via`; which one a run uses is decided with the
+/// config in `session/via_api.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CommitVia {
+    /// GraphQL `createCommitOnBranch` and `updateRefs`: GitHub signs the commits.
+    Api,
+    /// libgit2: fetch, commit locally, push with a lease.
+    Git,
+}
+
+impl CommitVia {
+    /// `author` or `committer` asked for with `commit-via: api`.
+    pub(crate) fn custom_identity() -> UserError {
+        UserError::new(
+            "`commit-via: api` can't set the commit's `author` or `committer`: GitHub makes the token's owner the author (github-actions[bot] for GITHUB_TOKEN, the App's bot for an App token)",
+        )
+        .hint("drop `author` and `committer`, or use `commit-via: git` (its commits are not signed by GitHub)")
+    }
+}
 
 /// What the parts under any command read, whatever the command: where the rules
 /// are and the token; for a command that moves a service also the base branch and
@@ -250,7 +269,7 @@ impl std::fmt::Debug for RegistryInputs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RegistryInputs")
             .field("username", &self.username)
-            .field("password", &crate::action::hidden(&self.password))
+            .field("password", &crate::secrets::hidden(&self.password))
             .field("insecure", &self.insecure)
             .finish()
     }

@@ -83,7 +83,7 @@ impl Registry {
                 .or_else(|| std::env::var("GITHUB_TOKEN").ok())
                 .filter(|t| !t.is_empty())
         {
-            crate::action::register_secret(&token);
+            crate::secrets::register_secret(&token);
             let actor = std::env::var("GITHUB_ACTOR")
                 .ok()
                 .filter(|a| !a.is_empty())
@@ -231,7 +231,7 @@ impl Registry {
                     "the token service of registry `{host}` answered without a token"
                 ))
             })?;
-        crate::action::register_secret(&token);
+        crate::secrets::register_secret(&token);
         Ok(token)
     }
 }

@@ -71,10 +71,10 @@ impl fmt::Debug for RegistryOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RegistryOptions")
             .field("username", &self.username)
-            .field("password", &crate::action::hidden(&self.password))
+            .field("password", &crate::secrets::hidden(&self.password))
             .field("insecure", &self.insecure)
             .field("docker_config", &self.docker_config)
-            .field("github_token", &crate::action::hidden(&self.github_token))
+            .field("github_token", &crate::secrets::hidden(&self.github_token))
             .field("credential_host", &self.credential_host)
             .finish()
     }
@@ -118,11 +118,11 @@ impl Registry {
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
         for secret in opts.password.iter() {
-            crate::action::register_secret(secret);
+            crate::secrets::register_secret(secret);
         }
         let docker_auths = read_docker_config(opts.docker_config.clone());
         for (_, p) in docker_auths.values() {
-            crate::action::register_secret(p);
+            crate::secrets::register_secret(p);
         }
         Registry {
             inner: Arc::new(Inner {

@@ -72,7 +72,7 @@ impl Session {
                         "the merge is done, but whether the deploy workflow `{w}` started cannot be told: {why}. Look at {link}: if no run of `{w}` on `{base}` started just now, run `deploy` for {} in `{}`",
                         change.service.name, change.env.name
                     );
-                    crate::action::warning(&msg);
+                    crate::output::warning(&msg);
                     eprintln!("warning: {msg}");
                     out.summary.push_str(&format!(
                         "> [!WARNING]\n> Whether `{w}` started cannot be told (no answer from GitHub). [Look at its runs]({link}); if none started, run `deploy` for **{}** in `{}`.\n",
@@ -306,7 +306,7 @@ impl Session {
                 to.name,
                 to.tag.as_str()
             );
-            crate::action::warning(&msg);
+            crate::output::warning(&msg);
             println!("{msg}");
             out.summary.push_str(&format!(
                 "Not promoted to `{}`: commit `{short}` has no SemVer tag. To promote it, tag it (`git tag v1.2.3 {short} && git push origin v1.2.3`) and run `promote --service {} --to {}` (or release the tag).\n",

@@ -1,7 +1,7 @@
 //! The image of a commit: the existing build retagged, or built and pushed.
 
 use super::*;
-use crate::action::{self};
+
 use crate::build::{self, BuildRequest};
 use crate::config::Service;
 use crate::context::{Commit, Context};
@@ -63,7 +63,7 @@ pub(crate) async fn ensure_image(
         labels: build::oci_labels(&commit.sha, &source, commit.timestamp, &version),
         platform: None,
     };
-    let _g = action::group(&format!("build {}", service.image));
+    let _g = crate::output::group(&format!("build {}", service.image));
     let digest = build::build_and_push(&req, reg).await.with_context(|| {
         format!(
             "building `{}` for {}",

@@ -233,7 +233,7 @@ impl Session {
             eprintln!("git: {} retries after lost races", outcome.retries);
         }
         if let Some(note) = &outcome.checks_note {
-            crate::action::warning(note);
+            crate::output::warning(note);
             println!("{note}");
             out.summary
                 .push_str(&format!("**Checks will not run:** {note}.\n"));

@@ -14,16 +14,8 @@ use crate::context::Context;
 use crate::error::{Failure, UserError};
 use crate::git::{Publish, Published, Target};
 use crate::github::{Branches, GitHub, Leased, RefUpdate, ZERO_OID};
+pub(crate) use crate::inputs::CommitVia;
 use crate::retry::Backoff;
-
-/// How commits are made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CommitVia {
-    /// GraphQL `createCommitOnBranch` and `updateRefs`.
-    Api,
-    /// libgit2: fetch, commit locally, push with a lease.
-    Git,
-}
 
 impl CommitVia {
     /// The `commit-via` input (or flag), else the config's `commit-via`, else
@@ -43,14 +35,6 @@ impl CommitVia {
             Some(CommitVia::Api) if custom => Err(Self::custom_identity()),
             Some(v) => Ok(v),
         }
-    }
-
-    /// `author` or `committer` asked for with `commit-via: api`.
-    pub(crate) fn custom_identity() -> UserError {
-        UserError::new(
-            "`commit-via: api` can't set the commit's `author` or `committer`: GitHub makes the token's owner the author (github-actions[bot] for GITHUB_TOKEN, the App's bot for an App token)",
-        )
-        .hint("drop `author` and `committer`, or use `commit-via: git` (its commits are not signed by GitHub)")
     }
 }
 
