@@ -106,6 +106,17 @@ impl Rig {
         (rig, ws, sha)
     }
 
+    /// The release workflow dispatched on `main` for `hello` (as a person runs it
+    /// from the Actions tab), with these inputs.
+    fn dispatch_main(&self, ws: &Path, inputs: &[(&str, &str)]) -> Step {
+        self.step(
+            ws,
+            "workflow_dispatch",
+            dispatch("hello", "refs/heads/main"),
+            inputs,
+        )
+    }
+
     fn checkout(&self, name: &str, branch: &str) -> PathBuf {
         let dir = self.scratch.join(name);
         let _ = std::fs::remove_dir_all(&dir);
@@ -308,12 +319,7 @@ async fn seed_000_chain_dev_uat_prod() {
     // 1. service-release: workflow_dispatch {service, ref}. Dev merges at once; the
     // merge was made with GITHUB_TOKEN, so the tool deploys and promotes inline.
     let s = rig
-        .step(
-            &ws,
-            "workflow_dispatch",
-            dispatch("hello", "refs/heads/main"),
-            &[("command", "release"), ("chain", "inline")],
-        )
+        .dispatch_main(&ws, &[("command", "release"), ("chain", "inline")])
         .ok();
     let short = &sha[..7];
     let dev_tag = s.out("tag").to_string();
@@ -447,12 +453,7 @@ async fn seed_000_chain_dev_uat_prod() {
     // and opens nothing new.
     let before = rig.gh.pulls(REPO).unwrap().len();
     let s = rig
-        .step(
-            &ws,
-            "workflow_dispatch",
-            dispatch("hello", "refs/heads/main"),
-            &[("command", "release"), ("chain", "inline")],
-        )
+        .dispatch_main(&ws, &[("command", "release"), ("chain", "inline")])
         .ok();
     assert_eq!(s.out("changed"), "false", "{}", s.run.transcript());
     assert_eq!(rig.gh.pulls(REPO).unwrap().len(), before);
@@ -583,10 +584,8 @@ fn serve(status: u16, body: &'static str) -> String {
 async fn health_gate_decides_whether_the_chain_goes_on() {
     let (rig, ws, _) = Rig::ready(CONFIG);
     let down = serve(503, "starting");
-    let s = rig.step(
+    let s = rig.dispatch_main(
         &ws,
-        "workflow_dispatch",
-        dispatch("hello", "refs/heads/main"),
         &[
             ("command", "release"),
             ("chain", "inline"),
@@ -679,12 +678,7 @@ async fn bad_inputs_are_refused_before_anything_is_written() {
             inputs.push(("verify-url", "http://127.0.0.1:9/"));
         }
         inputs.push((input, value));
-        let s = rig.step(
-            &ws,
-            "workflow_dispatch",
-            dispatch("hello", "refs/heads/main"),
-            &inputs,
-        );
+        let s = rig.dispatch_main(&ws, &inputs);
         assert_eq!(s.run.code, 2, "{}", s.run.transcript());
         assert!(s.run.stderr.contains(said), "{}", s.run.stderr);
         assert!(s.run.stderr.contains("hint: "), "{}", s.run.stderr);
@@ -713,14 +707,7 @@ async fn rollback_one_step_restores_the_previous_tag_and_digest() {
     let ws = rig.checkout("a", "main");
     let a = git(&ws, &["rev-parse", "HEAD"]);
     let digest_a = rig.push_build(&a);
-    let s = rig
-        .step(
-            &ws,
-            "workflow_dispatch",
-            dispatch("hello", "refs/heads/main"),
-            &[("command", "release")],
-        )
-        .ok();
+    let s = rig.dispatch_main(&ws, &[("command", "release")]).ok();
     let tag_a = s.out("tag").to_string();
 
     rig.gh
@@ -735,14 +722,7 @@ async fn rollback_one_step_restores_the_previous_tag_and_digest() {
         .unwrap()
         .digest;
     assert_ne!(digest_a, digest_b);
-    let s = rig
-        .step(
-            &ws,
-            "workflow_dispatch",
-            dispatch("hello", "refs/heads/main"),
-            &[("command", "release")],
-        )
-        .ok();
+    let s = rig.dispatch_main(&ws, &[("command", "release")]).ok();
     let tag_b = s.out("tag").to_string();
     assert_eq!(
         entry_line(&rig.overlay("dev"), "newTag:"),
@@ -970,12 +950,7 @@ async fn dry_run_release_prints_the_plan_and_writes_nothing() {
     let (rig, ws, _) = Rig::ready(CONFIG);
     rig.reg.reset_log();
     let s = rig
-        .step(
-            &ws,
-            "workflow_dispatch",
-            dispatch("hello", "refs/heads/main"),
-            &[("command", "release"), ("dry-run", "true")],
-        )
+        .dispatch_main(&ws, &[("command", "release"), ("dry-run", "true")])
         .ok();
     assert!(
         s.run.stdout.contains("dry run: would retag the build of"),
@@ -1121,12 +1096,7 @@ async fn bench_seed_000_chain() {
         );
     };
     let s = rig
-        .step(
-            &ws,
-            "workflow_dispatch",
-            dispatch("hello", "refs/heads/main"),
-            &[("command", "release"), ("chain", "inline")],
-        )
+        .dispatch_main(&ws, &[("command", "release"), ("chain", "inline")])
         .ok();
     report(
         "release dev (PR opened, merged, deployed, uat PR opened)",
@@ -1175,12 +1145,7 @@ async fn bad_token_missing_base_and_protected_base_push_nothing() {
     let release = |inputs: &[(&str, &str)]| {
         let mut all = vec![("command", "release"), ("service", "hello"), ("env", "dev")];
         all.extend_from_slice(inputs);
-        rig.step(
-            &ws,
-            "workflow_dispatch",
-            dispatch("hello", "refs/heads/main"),
-            &all,
-        )
+        rig.dispatch_main(&ws, &all)
     };
 
     let s = release(&[("token", "ghs_notATokenTheServerKnows000000000000")]);
@@ -1249,12 +1214,7 @@ async fn a_signed_commits_ruleset_takes_api_releases_and_refuses_pushes_with_a_h
     let (rig, ws, _) = Rig::ready(CONFIG);
     rig.gh.require_signed_commits(REPO, &["*"]).unwrap();
     let main_before = rig.gh.branch_sha(REPO, "main").unwrap();
-    let s = rig.step(
-        &ws,
-        "workflow_dispatch",
-        dispatch("hello", "refs/heads/main"),
-        &[("command", "release"), ("commit-via", "git")],
-    );
+    let s = rig.dispatch_main(&ws, &[("command", "release"), ("commit-via", "git")]);
     assert_eq!(s.run.code, 1, "{}", s.run.transcript());
     assert!(
         s.run
@@ -1273,14 +1233,7 @@ async fn a_signed_commits_ruleset_takes_api_releases_and_refuses_pushes_with_a_h
     );
     assert_eq!(rig.gh.branch_sha(REPO, "main").unwrap(), main_before);
 
-    let s = rig
-        .step(
-            &ws,
-            "workflow_dispatch",
-            dispatch("hello", "refs/heads/main"),
-            &[("command", "release")],
-        )
-        .ok();
+    let s = rig.dispatch_main(&ws, &[("command", "release")]).ok();
     assert_eq!(s.out("merged"), "true");
     let tip = rig.gh.branch_sha(REPO, "main").unwrap().unwrap();
     assert!(
@@ -1310,10 +1263,8 @@ async fn bench_requests_per_release() {
         use gitops_testkit::github::RequestKind::{Git, GraphQl, Rest};
         let before = (count(Rest), count(GraphQl), count(Git));
         let s = rig
-            .step(
+            .dispatch_main(
                 &ws,
-                "workflow_dispatch",
-                dispatch("hello", "refs/heads/main"),
                 &[
                     ("command", "release"),
                     ("deploy-workflow", "overlay-deploy.yaml"),
@@ -1350,10 +1301,8 @@ async fn a_merge_the_tool_made_dispatches_the_deploy_workflow() {
     };
     let git_before = git_requests();
     let s = rig
-        .step(
+        .dispatch_main(
             &ws,
-            "workflow_dispatch",
-            dispatch("hello", "refs/heads/main"),
             &[
                 ("command", "release"),
                 ("deploy-workflow", "overlay-deploy.yaml"),
@@ -1434,14 +1383,7 @@ async fn refused_reviewers_are_a_warning_not_a_failed_release() {
     let ws = rig.checkout("ws", "main");
     let sha = git(&ws, &["rev-parse", "HEAD"]);
     rig.push_build(&sha);
-    let s = rig
-        .step(
-            &ws,
-            "workflow_dispatch",
-            dispatch("hello", "refs/heads/main"),
-            &[("command", "release")],
-        )
-        .ok();
+    let s = rig.dispatch_main(&ws, &[("command", "release")]).ok();
     assert_eq!(s.out("pr-operation"), "created");
     assert!(s.run.stdout.contains("::warning"), "{}", s.run.transcript());
     assert!(

@@ -266,12 +266,7 @@ fn run_case(case: &Case) -> Outcome {
     if t.via_git {
         inputs.push(("commit-via", "git"));
     }
-    let first = rig.step(
-        &ws,
-        "workflow_dispatch",
-        dispatch("hello", "refs/heads/main"),
-        &inputs,
-    );
+    let first = rig.dispatch_main(&ws, &inputs);
     let fired = rig.gh.faults_fired() + proxy.faults_fired() == 1;
     let mut broken = Vec::new();
     let mut check = |ok: bool, what: String| {
@@ -430,12 +425,7 @@ fn run_case(case: &Case) -> Outcome {
     };
 
     // The re-run, with no fault: the same commit (`GITHUB_SHA`), as Actions re-runs.
-    let second = rig.step(
-        &ws,
-        "workflow_dispatch",
-        dispatch("hello", "refs/heads/main"),
-        &inputs,
-    );
+    let second = rig.dispatch_main(&ws, &inputs);
     check(
         second.run.code == 0,
         format!(
