@@ -57,14 +57,39 @@ pub(crate) async fn publish(
         Target::Direct => None,
     };
     let mut retries = 0;
+    // A direct commit refused as stale: the base it was leased on and the blob it
+    // wrote. A copy of it sent again after a lost answer is refused too although
+    // the first one landed; the next read tells (the base's tip is that commit).
+    let mut sent: Option<(String, Option<String>)> = None;
     loop {
         let st = match first.take() {
             Some(s) => s,
             None => {
-                gh.read_branches(Some(&req.base), head, &req.path, None)
+                // Direct: the base is read as the "head" too, for its parents.
+                let tip = head.or(sent.as_ref().map(|_| req.base.as_str()));
+                gh.read_branches(Some(&req.base), tip, &req.path, None)
                     .await?
             }
         };
+        if head.is_none()
+            && let (Some((base, blob)), Some(t)) = (&sent, &st.head)
+            && t.parents == [base.clone()]
+            && t.file_oid.is_some()
+            && &t.file_oid == blob
+            && t.changed_files.is_none_or(|n| n == 1)
+        {
+            eprintln!("github: the commit to `{}` landed after all", req.base);
+            let landed = Published {
+                commit: Some(t.oid.clone()),
+                base_sha: base.clone(),
+                branch: req.base.clone(),
+                changed: true,
+                pushed: true,
+                retries,
+                before: None,
+            };
+            return Ok((landed, st));
+        }
         let before = st.file.as_ref().map(|f| f.text.clone());
         let done = |commit: Option<String>, changed: bool, pushed: bool| Published {
             commit,
@@ -79,17 +104,22 @@ pub(crate) async fn publish(
             Some(after) if before.as_deref() != Some(after.as_str()) => after,
             _ => return Ok((done(None, false, false), st)),
         };
+        let blob = git2::Oid::hash_object(git2::ObjectType::Blob, after.as_bytes())
+            .map(|o| o.to_string())
+            .ok();
         let outcome = match head {
             None => {
-                gh.commit_on_branch(&req.base, &st.base_oid, &req.path, &after, &req.message)
-                    .await?
+                let r = gh
+                    .commit_on_branch(&req.base, &st.base_oid, &req.path, &after, &req.message)
+                    .await?;
+                if matches!(r, Leased::Stale(_)) {
+                    sent = Some((st.base_oid.clone(), blob));
+                }
+                r
             }
             Some(branch) => {
                 // The same change on the same base is there already: keep it, so
                 // the PR gets no new commit.
-                let blob = git2::Oid::hash_object(git2::ObjectType::Blob, after.as_bytes())
-                    .map(|o| o.to_string())
-                    .ok();
                 if let Some(t) = &st.head
                     && t.parents == [st.base_oid.clone()]
                     && t.file_oid.is_some()

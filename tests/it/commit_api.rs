@@ -193,3 +193,43 @@ fn twenty_concurrent_api_releases_all_merge_and_nothing_is_lost() {
     let retries = twenty_concurrent_releases(false);
     eprintln!("20 concurrent API releases: {retries} retries in all");
 }
+
+/// A direct commit whose answer is lost: the copy sent again is refused as stale
+/// (the first one landed), and the run finds its commit on the base instead of
+/// reporting "nothing to do" or committing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_commit_whose_answer_was_lost_is_found_on_the_base() {
+    use gitops_testkit::fault::{Fault, FaultKind};
+    let gh = standin().await;
+    let client = api(&gh, TOKEN);
+    let before = gh.branch_sha(REPO, "main").unwrap().unwrap();
+    let mut req = request("hello", "dev-1", "dev-2", MergePolicy::Direct);
+    req.publish.target = Target::Direct;
+    gh.inject(Fault::new(
+        "POST",
+        "createCommitOnBranch",
+        1,
+        FaultKind::LostAnswer,
+    ));
+    let out = release(
+        Via::Api(None),
+        &client,
+        &req,
+        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(gh.faults_fired(), 1);
+    assert!(
+        out.published.changed && out.published.pushed && out.merged,
+        "{out:?}"
+    );
+    let tip = gh.branch_sha(REPO, "main").unwrap().unwrap();
+    assert_eq!(out.merge_sha.as_deref(), Some(tip.as_str()));
+    // Exactly one commit on top of where main was.
+    let info = gh
+        .git(REPO, &["rev-list", "--count", &format!("{before}..{tip}")])
+        .unwrap();
+    assert_eq!(info.trim(), "1");
+    assert!(main_overlay(&gh).contains("newTag: dev-2"));
+}
