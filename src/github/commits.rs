@@ -83,6 +83,12 @@ fn blob(alias: &str, var: &str) -> String {
     )
 }
 
+/// A document this GitHub's schema lacks a field or argument of (graphql-ruby's
+/// "Field 'x' doesn't exist on type 'Y'", "… doesn't accept argument …").
+fn is_schema_error(message: &str) -> bool {
+    message.contains("doesn't exist on type") || message.contains("doesn't accept argument")
+}
+
 /// GitHub's `errors[]`: (type, message).
 fn errors_of(v: &Value) -> Vec<(String, String)> {
     v["errors"]
@@ -180,7 +186,11 @@ impl GitHub {
             .await?;
         let repo = &v["data"]["repository"];
         if repo.is_null() {
-            let why = errors_of(&v)
+            let errors = errors_of(&v);
+            if errors.iter().any(|(_, m)| is_schema_error(m)) {
+                return Err(self.mutation_error("read the base branch through the API", &errors));
+            }
+            let why = errors
                 .into_iter()
                 .map(|(_, m)| m)
                 .collect::<Vec<_>>()
@@ -341,6 +351,10 @@ impl GitHub {
             return Ok(Leased::Done(String::new()));
         }
         let errors = errors_of(&v);
+        // A GitHub without the call (GHES before 3.16) answers with a schema error.
+        if errors.iter().any(|(_, m)| is_schema_error(m)) {
+            return Err(self.mutation_error(&what, &errors));
+        }
         // GitHub's wording for a failed precondition is not documented: whether the
         // branches moved is read back by the caller, which decides.
         if let Some((_, m)) = errors.first() {
@@ -361,11 +375,44 @@ impl GitHub {
             f.hint("changes to `.github/workflows` need a token with the `workflows` permission, which `GITHUB_TOKEN` never has")
         } else if lower.contains("protected") || lower.contains("rule") {
             f.hint("the branch is protected; use a release PR (`merge: auto` or `immediate`) instead of `merge: direct`, or allow this actor in the branch rules")
-        } else if lower.contains("doesn't exist on type") || lower.contains("mutation") {
-            f.hint("this GitHub has no such GraphQL call (GitHub Enterprise Server before 3.16?); use `commit-via: git`")
+        } else if errors.iter().any(|(_, m)| is_schema_error(m)) {
+            f.hint("this GitHub lacks a GraphQL call `commit-via: api` needs (GitHub Enterprise Server before 3.16?); use `commit-via: git`")
         } else {
             f
         };
         f.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::github::GitHubOptions;
+
+    /// A GitHub Enterprise Server without `updateRefs` answers with a schema error:
+    /// that is an error naming `commit-via: git`, not a lost race to retry.
+    #[tokio::test]
+    async fn a_github_without_the_calls_points_to_commit_via_git() {
+        let gh = GitHub::new(&GitHubOptions {
+            api_url: "https://ghes.example/api/v3".into(),
+            graphql_url: "https://ghes.example/api/graphql".into(),
+            server_url: "https://ghes.example".into(),
+            token: None,
+            repository: "acme/app".into(),
+            max_attempts: 1,
+            max_wait: std::time::Duration::from_secs(1),
+        })
+        .unwrap();
+        let errors = vec![(
+            "undefinedField".to_string(),
+            "Field 'updateRefs' doesn't exist on type 'Mutation'".to_string(),
+        )];
+        assert!(is_schema_error(&errors[0].1));
+        assert!(!is_schema_error(
+            "Expected branch to point to \"x\" but it did not."
+        ));
+        let e = gh.mutation_error("move `release/a/dev` through the API", &errors);
+        let hint = crate::error::hint_of(&e).unwrap_or_default();
+        assert!(hint.contains("commit-via: git"), "{hint}");
     }
 }
