@@ -79,9 +79,13 @@ const TIP_FIELDS: &str = "oid parents(first: 2) { nodes { oid } } changedFilesIf
 
 fn blob(alias: &str, var: &str) -> String {
     format!(
-        "{alias}: file(path: ${var}) {{ oid object {{ ... on Blob {{ text isBinary isTruncated byteSize }} }} }}"
+        "{alias}: file(path: ${var}) {{ oid mode object {{ ... on Blob {{ text isBinary isTruncated byteSize }} }} }}"
     )
 }
+
+/// A tree entry's mode for a symbolic link (`TreeEntry.mode` is the git mode as a
+/// number: 0o120000).
+const LINK_MODE: u64 = 0o120000;
 
 /// A document this GitHub's schema lacks a field or argument of (graphql-ruby's
 /// "Field 'x' doesn't exist on type 'Y'", "… doesn't accept argument …").
@@ -220,6 +224,24 @@ impl GitHub {
                 return Ok(None);
             }
             let o = &node["object"];
+            // Issue 14: the base branch is repository text too. A link would have
+            // its target read as YAML (and be replaced by a file on the way back).
+            if node["mode"].as_u64() == Some(LINK_MODE) {
+                return Err(UserError::new(format!(
+                    "`{path}` is a symbolic link in the repository, not a regular file"
+                ))
+                .hint("overlays and config must be regular files: replace the link with the file itself")
+                .into());
+            }
+            let size = o["byteSize"].as_u64().unwrap_or_default();
+            if size > crate::fs::MAX_FILE_BYTES {
+                return Err(UserError::new(format!(
+                    "`{path}` holds {size} bytes, more than the {} this action reads",
+                    crate::fs::MAX_FILE_BYTES
+                ))
+                .hint("an overlay or config is a small YAML file; check the path")
+                .into());
+            }
             if o["isBinary"].as_bool() == Some(true)
                 || o["isTruncated"].as_bool() == Some(true)
                 || o["text"].is_null()

@@ -233,3 +233,26 @@ async fn a_direct_commit_whose_answer_was_lost_is_found_on_the_base() {
     assert_eq!(info.trim(), "1");
     assert!(main_overlay(&gh).contains("newTag: dev-2"));
 }
+
+/// Issue 14 through the API: an overlay that is a symbolic link in the base tree
+/// is refused (exit 2, its path named), as the git path refuses it; nothing is
+/// committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linked_overlay_in_the_base_tree_is_refused() {
+    let gh = standin().await;
+    gh.push_link(REPO, "main", OVERLAY, "../../../etc/passwd")
+        .unwrap();
+    let before = gh.branch_sha(REPO, "main").unwrap();
+    let client = api(&gh, TOKEN);
+    let err = release_hello(Via::Api(None), &client, "dev-1", "dev-2", MergePolicy::Auto)
+        .await
+        .unwrap_err();
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("is a symbolic link in the repository"),
+        "{text}"
+    );
+    assert_eq!(gitops_action::error::exit_code(&err), 2);
+    assert_eq!(gh.branch_sha(REPO, "main").unwrap(), before);
+    assert!(gh.pulls(REPO).unwrap().is_empty());
+}

@@ -903,6 +903,37 @@ impl GitHubStandIn {
         Ok(sha)
     }
 
+    /// Commit a symbolic link at `path` (pointing at `target`) on top of `branch`,
+    /// as someone else pushing.
+    pub fn push_link(&self, full: &str, branch: &str, path: &str, target: &str) -> Result<String> {
+        let mut st = self.lock();
+        let repo = st.repo(full)?;
+        let g = &repo.git;
+        let tip = g
+            .branch(branch)
+            .with_context(|| format!("no branch `{branch}`"))?;
+        let blob = g.run_env(
+            &["hash-object", "-w", "--stdin"],
+            &[],
+            Some(target.as_bytes()),
+        )?;
+        let index = tempfile::NamedTempFile::new()?;
+        let index_path = index.path().to_string_lossy().into_owned();
+        std::fs::remove_file(index.path())?;
+        let env = [("GIT_INDEX_FILE", index_path.as_str())];
+        g.run_env(&["read-tree", &tip], &env, None)?;
+        let info = format!("120000,{blob},{path}");
+        g.run_env(&["update-index", "--add", "--cacheinfo", &info], &env, None)?;
+        let tree = g.run_env(&["write-tree"], &env, None)?;
+        let who = Person::new("Someone Else", "someone@example.com");
+        let sha = g.commit_tree(&tree, &[&tip], "Link", &who, &who)?;
+        if !g.cas_branch(branch, &sha, Some(&tip))? {
+            bail!("`{branch}` moved while committing");
+        }
+        api::settle(&mut st)?;
+        Ok(sha)
+    }
+
     /// The names of all branches.
     pub fn branches(&self, full: &str) -> Result<Vec<String>> {
         let st = self.lock();
