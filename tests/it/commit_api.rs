@@ -19,14 +19,9 @@ async fn a_release_through_the_api_is_verified_and_needs_no_git() {
     let gh = standin().await;
     let client = api(&gh, TOKEN);
     let mut req = request("hello", "dev-1", "dev-2", MergePolicy::Never);
-    let out = release(
-        Via::Api(None),
-        &client,
-        &req,
-        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
-    )
-    .await
-    .unwrap();
+    let out = release_req(Via::Api(None), &client, &req, "dev-2")
+        .await
+        .unwrap();
     let pr = out.pr.clone().unwrap();
     assert_eq!(pr.operation, PrOperation::Created);
     let commit = out.published.commit.clone().unwrap();
@@ -44,14 +39,9 @@ async fn a_release_through_the_api_is_verified_and_needs_no_git() {
     assert_eq!(graphql, 3, "{:#?}", gh.request_log());
 
     // The same change again: nothing is committed, the PR keeps its head.
-    let again = release(
-        Via::Api(None),
-        &client,
-        &req,
-        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
-    )
-    .await
-    .unwrap();
+    let again = release_req(Via::Api(None), &client, &req, "dev-2")
+        .await
+        .unwrap();
     assert!(!again.published.pushed);
     assert_eq!(again.published.commit.as_deref(), Some(commit.as_str()));
     assert_eq!(again.pr.unwrap().operation, PrOperation::Unchanged);
@@ -59,14 +49,9 @@ async fn a_release_through_the_api_is_verified_and_needs_no_git() {
     // A new tag on an open PR: built on a scratch branch and moved in one step, so
     // the PR stays open (a head reset to the base would close it).
     req.content.title = pr_title("hello", "dev", None, "dev-3");
-    let third = release(
-        Via::Api(None),
-        &client,
-        &req,
-        &mut set_tag("ghcr.io/acme/hello", "dev-3"),
-    )
-    .await
-    .unwrap();
+    let third = release_req(Via::Api(None), &client, &req, "dev-3")
+        .await
+        .unwrap();
     let info = gh.pull(REPO, pr.number).unwrap();
     assert_eq!(info.state, "open", "{info:?}");
     assert_eq!(Some(info.head_sha.clone()), third.published.commit);
@@ -86,14 +71,9 @@ async fn signed_commit_rules_let_api_releases_through_and_refuse_pushes_with_a_h
     let client = api(&gh, TOKEN);
 
     // api: merged, the branch deleted after the merge with its lease.
-    let out = release(
-        Via::Api(None),
-        &client,
-        &request("hello", "dev-1", "dev-2", MergePolicy::Auto),
-        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
-    )
-    .await
-    .unwrap();
+    let out = release_hello(Via::Api(None), &client, "dev-1", "dev-2", MergePolicy::Auto)
+        .await
+        .unwrap();
     assert!(out.merged, "{out:?}");
     assert!(main_overlay(&gh).contains("newTag: dev-2"));
     assert!(
@@ -113,14 +93,9 @@ async fn signed_commit_rules_let_api_releases_through_and_refuse_pushes_with_a_h
         max_retries: 3,
     })
     .unwrap();
-    let err = release(
-        Via::Git(&ws),
-        &client,
-        &request("hello", "dev-1", "dev-3", MergePolicy::Auto),
-        &mut set_tag("ghcr.io/acme/hello", "dev-3"),
-    )
-    .await
-    .unwrap_err();
+    let err = release_hello(Via::Git(&ws), &client, "dev-1", "dev-3", MergePolicy::Auto)
+        .await
+        .unwrap_err();
     let text = format!("{err:#}");
     assert!(
         text.contains("Commits must have verified signatures") || text.contains("GH013"),
@@ -136,14 +111,9 @@ async fn direct_through_the_api_is_leased_and_protected_bases_refuse_it() {
     let client = api(&gh, TOKEN);
     let mut req = request("hello", "dev-1", "dev-2", MergePolicy::Direct);
     req.publish.target = Target::Direct;
-    let out = release(
-        Via::Api(None),
-        &client,
-        &req,
-        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
-    )
-    .await
-    .unwrap();
+    let out = release_req(Via::Api(None), &client, &req, "dev-2")
+        .await
+        .unwrap();
     assert!(out.merged && out.pr.is_none(), "{out:?}");
     let tip = gh.branch_sha(REPO, "main").unwrap().unwrap();
     assert_eq!(out.merge_sha.as_deref(), Some(tip.as_str()));
@@ -151,14 +121,9 @@ async fn direct_through_the_api_is_leased_and_protected_bases_refuse_it() {
 
     gh.protect_branch(REPO, "main", Protection::approvals(1))
         .unwrap();
-    let err = release(
-        Via::Api(None),
-        &client,
-        &req,
-        &mut set_tag("ghcr.io/acme/hello", "dev-3"),
-    )
-    .await
-    .unwrap_err();
+    let err = release_req(Via::Api(None), &client, &req, "dev-3")
+        .await
+        .unwrap_err();
     let text = format!("{err:#}");
     assert!(text.contains("Protected branch"), "{text}");
     assert_eq!(gh.branch_sha(REPO, "main").unwrap().unwrap(), tip);
@@ -211,14 +176,9 @@ async fn a_direct_commit_whose_answer_was_lost_is_found_on_the_base() {
         1,
         FaultKind::LostAnswer,
     ));
-    let out = release(
-        Via::Api(None),
-        &client,
-        &req,
-        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
-    )
-    .await
-    .unwrap();
+    let out = release_req(Via::Api(None), &client, &req, "dev-2")
+        .await
+        .unwrap();
     assert_eq!(gh.faults_fired(), 1);
     assert!(
         out.published.changed && out.published.pushed && out.merged,

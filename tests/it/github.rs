@@ -345,14 +345,9 @@ async fn a_merge_refused_on_a_still_base_gives_up_after_max_rounds() {
     let client = api(&gh, TOKEN);
     let mut req = request("hello", "dev-1", "dev-2", MergePolicy::Immediate);
     req.max_rounds = 3;
-    let err = release(
-        Via::Git(&ws),
-        &client,
-        &req,
-        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
-    )
-    .await
-    .unwrap_err();
+    let err = release_req(Via::Git(&ws), &client, &req, "dev-2")
+        .await
+        .unwrap_err();
     assert_eq!(gitops_action::error::exit_code(&err), 1);
     assert!(
         err.to_string()
@@ -415,36 +410,21 @@ async fn missing_labels_are_added_on_the_next_run() {
     let ws = Workspace::open(&git_opts(&gh, TOKEN)).unwrap();
     let client = api(&gh, TOKEN);
     let mut req = request("hello", "dev-1", "dev-2", MergePolicy::Never);
-    release(
-        Via::Git(&ws),
-        &client,
-        &req,
-        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
-    )
-    .await
-    .unwrap();
+    release_req(Via::Git(&ws), &client, &req, "dev-2")
+        .await
+        .unwrap();
     assert!(gh.pulls(REPO).unwrap()[0].labels.is_empty());
 
     req.content.labels = vec!["release".into(), "dev".into()];
-    let out = release(
-        Via::Git(&ws),
-        &client,
-        &req,
-        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
-    )
-    .await
-    .unwrap();
+    let out = release_req(Via::Git(&ws), &client, &req, "dev-2")
+        .await
+        .unwrap();
     assert_eq!(out.pr.unwrap().operation, PrOperation::Unchanged);
     assert_eq!(gh.pulls(REPO).unwrap()[0].labels, ["release", "dev"]);
     assert_eq!(out.api_calls, 2, "list, then the labels");
 
-    let out = release(
-        Via::Git(&ws),
-        &client,
-        &req,
-        &mut set_tag("ghcr.io/acme/hello", "dev-2"),
-    )
-    .await
-    .unwrap();
+    let out = release_req(Via::Git(&ws), &client, &req, "dev-2")
+        .await
+        .unwrap();
     assert_eq!(out.api_calls, 1, "complete: the list only");
 }

@@ -98,6 +98,16 @@ pub async fn release_hello(
     .await
 }
 
+/// Release `ghcr.io/acme/hello:<tag>` with a request the test shaped itself.
+pub async fn release_req(
+    via: Via<'_>,
+    client: &GitHub,
+    req: &Release,
+    tag: &str,
+) -> anyhow::Result<ReleaseOutcome> {
+    release(via, client, req, &mut set_tag("ghcr.io/acme/hello", tag)).await
+}
+
 /// The overlay on `main` now.
 pub fn main_overlay(gh: &GitHubStandIn) -> String {
     gh.file_at(REPO, "main", OVERLAY)
