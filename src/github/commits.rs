@@ -400,7 +400,7 @@ impl GitHub {
         } else if errors.iter().any(|(_, m)| is_schema_error(m)) {
             f.hint("this GitHub lacks a GraphQL call `commit-via: api` needs (GitHub Enterprise Server before 3.16?); use `commit-via: git`")
         } else {
-            f
+            f.hint("GitHub refused the write; run the step again (it starts from what is there), or use `commit-via: git` if it keeps refusing")
         };
         f.into()
     }
