@@ -71,6 +71,8 @@ mod tests {
                 "to" => &mut i.to,
                 "merge-method" => &mut i.merge_method,
                 "author" => &mut i.author,
+                "base" => &mut i.base,
+                "commit-via" => &mut i.commit_via,
                 _ => unreachable!("{k}"),
             };
             *slot = Some(v.to_string());
@@ -122,6 +124,18 @@ mod tests {
 
     /// `COMMANDS` (the hint of an unknown command) is what `Command::parse` knows,
     /// and what the command line offers.
+    /// `base` is a branch name from here on: `refs/heads/main` and `main` are one
+    /// (the API's `ref(qualifiedName:)` and the PR's base both want the name).
+    #[test]
+    fn base_is_kept_as_a_branch_name() {
+        for given in ["main", "refs/heads/main"] {
+            let run = parse(&raw(&[("command", "release"), ("base", given)])).unwrap();
+            assert_eq!(run.common.base.as_deref(), Some("main"), "{given}");
+        }
+        let run = parse(&raw(&[("command", "release"), ("commit-via", "git")])).unwrap();
+        assert_eq!(run.common.commit_via, Some(CommitVia::Git));
+    }
+
     #[test]
     fn every_command_name_is_known_to_the_parser_and_the_cli() {
         for name in COMMANDS {

@@ -42,7 +42,7 @@ pub struct Common {
     pub config: Option<PathBuf>,
     /// `token`, else `GITHUB_TOKEN` (trimmed): GitHub, git pushes, ghcr.io's default.
     pub token: Option<String>,
-    /// `base`: a valid branch name.
+    /// `base`: a valid branch name, without `refs/heads/`.
     pub base: Option<String>,
     /// `commit-via`: `api` or `git` (issue 16); unset, the config's or `api`.
     pub(crate) commit_via: Option<CommitVia>,
@@ -64,7 +64,12 @@ impl Common {
 
     /// [`Common::local`], plus the base and the commit identity of a moving command.
     pub(super) fn moving(i: &Inputs) -> Result<Common, UserError> {
-        if let Some(b) = i.base.as_deref()
+        // `main` or `refs/heads/main`: kept as the branch name, once, here.
+        let base = i
+            .base
+            .as_deref()
+            .map(|b| b.strip_prefix("refs/heads/").unwrap_or(b).to_string());
+        if let Some(b) = base.as_deref()
             && !git2::Reference::is_valid_name(&format!("refs/heads/{b}"))
         {
             return Err(
@@ -97,7 +102,7 @@ impl Common {
             return Err(CommitVia::custom_identity());
         }
         Ok(Common {
-            base: i.base.clone(),
+            base,
             commit_via,
             author: identity("author", &i.author)?,
             committer: identity("committer", &i.committer)?,

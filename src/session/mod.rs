@@ -102,20 +102,10 @@ impl Session {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        let github = if cx.dry_run {
-            None
-        } else if from_rules.is_some() {
-            from_rules
-        } else {
-            let mut o = GitHubOptions::from_env();
-            if let Some(t) = &cx.inputs.token {
-                o.token = Some(t.clone());
-            }
-            if o.repository.is_empty() {
-                None
-            } else {
-                Some(GitHub::new(&o)?)
-            }
+        let github = match from_rules {
+            _ if cx.dry_run => None,
+            Some(gh) => Some(gh),
+            None => github_client(cx)?,
         };
         Ok(Session {
             registry,
@@ -182,11 +172,10 @@ impl Session {
         if cx.dry_run {
             return Ok(());
         }
-        let gh = self.github()?;
+        self.github()?;
         if self.via == CommitVia::Api {
-            self.base_name(cx).await?;
-            let _ = gh;
-            return Ok(());
+            // One read through the API proves the token and the base.
+            return self.base_name(cx).await.map(drop);
         }
         let Repo { ws, base } = self.repo(cx)?;
         if self.proven_tip.get().is_some() {
@@ -207,10 +196,7 @@ impl Session {
         let b = self
             .github()?
             .read_branches(
-                cx.inputs
-                    .base
-                    .as_deref()
-                    .map(|b| b.trim_start_matches("refs/heads/")),
+                cx.inputs.base.as_deref(),
                 None,
                 crate::config::DEFAULT_CONFIG.trim_start_matches("./"),
                 None,
@@ -234,6 +220,19 @@ impl Session {
         }
         eprintln!("registry: {} requests", self.registry.request_count());
     }
+}
+
+/// The GitHub client of a run: `GITHUB_API_URL`/`GITHUB_GRAPHQL_URL` and the
+/// token; `None` without a repository (`GITHUB_REPOSITORY`).
+pub(crate) fn github_client(cx: &Context) -> anyhow::Result<Option<GitHub>> {
+    let mut o = GitHubOptions::from_env();
+    if let Some(t) = &cx.inputs.token {
+        o.token = Some(t.clone());
+    }
+    if o.repository.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(GitHub::new(&o)?))
 }
 
 /// The entry of `service` in `env`'s overlay in the workspace.

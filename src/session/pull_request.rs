@@ -86,17 +86,10 @@ impl Session {
             CommitVia::Api => {
                 // One query: base tip, the overlay there, our release branch. The
                 // first round of the commit uses it; no fetch at all.
-                let base = match self.api_base.get() {
-                    Some(b) => Some(b.clone()),
-                    None => cx
-                        .inputs
-                        .base
-                        .as_deref()
-                        .map(|b| b.trim_start_matches("refs/heads/").to_string()),
-                };
+                let base = self.api_base.get().or(cx.inputs.base.as_ref());
                 let head = (policy != MergePolicy::Direct).then_some(branch.as_str());
                 let read = gh
-                    .read_branches(base.as_deref(), head, &rel_str, None)
+                    .read_branches(base.map(String::as_str), head, &rel_str, None)
                     .await?;
                 let base = self.api_base.get_or_init(|| read.base.clone()).clone();
                 let text = read

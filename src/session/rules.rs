@@ -16,7 +16,7 @@ use std::path::Path;
 use super::CommitVia;
 use super::inputs::git_options;
 use super::{Repo, env_var};
-use crate::github::{GitHub, GitHubOptions};
+use crate::github::GitHub;
 
 /// The workspace and base opened here, with the tip just fetched, handed to the
 /// session so the run opens and proves the remote once, as before (no extra
@@ -47,17 +47,13 @@ pub(crate) async fn rules_from_base(cx: &Context) -> anyhow::Result<Option<Confi
     let rel = rel.trim_start_matches("./").to_string();
     if CommitVia::of(cx)? == CommitVia::Api {
         // Through the API: one query, no fetch and no git credentials.
-        let mut o = GitHubOptions::from_env();
-        if let Some(t) = &cx.inputs.token {
-            o.token = Some(t.clone());
-        }
-        let gh = GitHub::new(&o)?;
-        let base = cx
-            .inputs
-            .base
-            .as_deref()
-            .map(|b| b.trim_start_matches("refs/heads/"));
-        let read = gh.read_branches(base, None, &rel, None).await?;
+        // (`GITHUB_REPOSITORY` is set: checked above.)
+        let Some(gh) = super::github_client(cx)? else {
+            return Ok(None);
+        };
+        let read = gh
+            .read_branches(cx.inputs.base.as_deref(), None, &rel, None)
+            .await?;
         let tip = read.base_oid.clone();
         let config = parse_at(
             cx,
