@@ -5,6 +5,8 @@
 pub mod fault;
 /// A local GitHub: REST, GraphQL auto-merge and git smart HTTP over real bare repositories.
 pub mod github;
+/// Children die with their parent; the servers end on SIGTERM, SIGINT and SIGHUP.
+pub mod lifetime;
 /// `podman system service`: the Docker Engine API on a unix socket.
 pub mod podman;
 /// Debian's `docker-registry` with token, htpasswd or no auth; images pushed over its API.

@@ -26,7 +26,7 @@ impl PodmanService {
         }
         std::fs::write(&conf, text)?;
         let sock = dir.path().join("podman.sock");
-        let child = Command::new("podman")
+        let child = crate::lifetime::die_with_parent(&mut Command::new("podman"))
             .args(["--runtime", "runc", "system", "service", "--time=0"])
             .arg(format!("unix://{}", sock.display()))
             .env("CONTAINERS_REGISTRIES_CONF", &conf)

@@ -117,7 +117,7 @@ impl TestRegistry {
                 .create(true)
                 .append(true)
                 .open(dir.path().join("registry.err"))?;
-            let child = Command::new("docker-registry")
+            let child = crate::lifetime::die_with_parent(&mut Command::new("docker-registry"))
                 .arg("serve")
                 .arg(&config)
                 .stdin(Stdio::null())

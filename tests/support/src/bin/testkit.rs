@@ -31,8 +31,10 @@ fn main() -> Result<()> {
 
 /// `testkit registry [--push REPO:TAG]…`: a registry with GHCR-style token auth on
 /// loopback, with an image pushed under each `REPO:TAG`; prints `REGISTRY=host:port`,
-/// `REGISTRY_USERNAME=…` and `REGISTRY_PASSWORD=…`, then serves until killed.
+/// `REGISTRY_USERNAME=…` and `REGISTRY_PASSWORD=…`, then serves until SIGTERM,
+/// SIGINT or SIGHUP, and then stops the registry and removes its storage.
 fn serve_registry(args: &[String]) -> Result<()> {
+    gitops_testkit::lifetime::catch_stop_signals();
     let reg = TestRegistry::start(Auth::Token)?;
     let mut it = args.iter();
     let mut seed = 1;
@@ -52,9 +54,9 @@ fn serve_registry(args: &[String]) -> Result<()> {
     println!("REGISTRY_PASSWORD={PASSWORD}");
     use std::io::Write as _;
     std::io::stdout().flush()?;
-    loop {
-        std::thread::park();
-    }
+    gitops_testkit::lifetime::until_signalled();
+    drop(reg);
+    Ok(())
 }
 
 struct Measure {

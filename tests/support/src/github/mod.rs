@@ -1252,6 +1252,7 @@ async fn serve(state: Shared, req: axum::extract::Request) -> axum::response::Re
 /// `testkit github --addr 127.0.0.1:PORT --state DIR [--token T] [--repo owner/name[=DIR]]`:
 /// serve until killed, printing the URLs. `--repo` imports DIR's files (or a README).
 pub fn serve_cli(args: &[String]) -> Result<()> {
+    crate::lifetime::catch_stop_signals();
     let mut opts = Options::default();
     let mut tokens = Vec::new();
     let mut repos = Vec::new();
@@ -1310,9 +1311,9 @@ pub fn serve_cli(args: &[String]) -> Result<()> {
     println!("GITHUB_SERVER_URL={}", gh.server_url());
     println!("GITHUB_API_URL={}", gh.api_url());
     println!("GITHUB_GRAPHQL_URL={}", gh.graphql_url());
-    loop {
-        std::thread::park();
-    }
+    crate::lifetime::until_signalled();
+    drop(gh);
+    Ok(())
 }
 
 fn collect_files(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) -> Result<()> {
