@@ -44,7 +44,7 @@ impl Outputs {
         self.values.insert(key.to_string(), value.to_string());
     }
 
-    /// Issue 14: `GITHUB_OUTPUT` or `GITHUB_STEP_SUMMARY` that can't be appended
+    /// `GITHUB_OUTPUT` or `GITHUB_STEP_SUMMARY` that can't be appended
     /// to (a directory, a missing folder) is found before anything is written, and
     /// named, instead of failing after the overlay changed.
     pub fn check_targets() -> anyhow::Result<()> {
@@ -160,6 +160,7 @@ pub fn event_payload() -> anyhow::Result<Option<(String, serde_json::Value)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::register_secret;
     use crate::secrets::*;
 
     #[test]
@@ -240,7 +241,7 @@ pub struct EventFacts {
     /// A merged release PR: its number and merge commit.
     pub merged_pr: Option<(u64, String)>,
     /// A merged PR whose head is another repository (a fork, or a deleted one):
-    /// its name, or `(deleted)`. Such a PR never deploys (issue 14).
+    /// its name, or `(deleted)`. Such a PR never deploys.
     pub fork: Option<String>,
 }
 
@@ -276,7 +277,7 @@ impl EventFacts {
             "pull_request" | "pull_request_target" => {
                 let pr = &payload["pull_request"];
                 let merged = pr["merged"].as_bool().unwrap_or(false);
-                // Issue 14: a fork may name its branch `release/<svc>/<env>` too.
+                // A fork may name its branch `release/<svc>/<env>` too.
                 // Its head repository differs from ours, or is null when the fork
                 // was deleted (docs "Events that trigger workflows", pull_request,
                 // "Workflows in forked repositories"; github/rest-api-description#161).
@@ -348,7 +349,7 @@ mod event_tests {
         assert_eq!(f.env.as_deref(), Some("uat"));
         assert_eq!(f.merged_pr, Some((7, "abc".into())));
         assert_eq!(f.fork, None);
-        // Issue 14: the same branch name from a fork (or a deleted fork) is no release.
+        // The same branch name from a fork (or a deleted fork) is no release.
         for head in [json!({"full_name": "mallory/app"}), serde_json::Value::Null] {
             let p = json!({"repository": {"full_name": "acme/app"}, "pull_request": {"number": 8, "merged": true, "merge_commit_sha": "abd", "head": {"ref": "release/hello/prod", "repo": head}}});
             let f = EventFacts::from_payload("pull_request", &p);

@@ -226,7 +226,7 @@ pub struct RegistryArgs {
     pub insecure_registries: Option<String>,
 }
 
-// Issue 14: no `{:?}` shows a secret.
+// No `{:?}` shows a secret.
 impl std::fmt::Debug for ChangeArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChangeArgs")

@@ -276,7 +276,7 @@ mod tests {
         assert_eq!(e.to_string(), "`overlays/dev` is a directory, not a file");
     }
 
-    /// Issue 14, findings 1 and 7: links, links out through a folder, FIFOs,
+    /// Links, links out through a folder, FIFOs,
     /// devices and oversized files are refused with exit 2, without hanging.
     #[test]
     fn links_special_files_and_huge_files_are_refused() {

@@ -1,4 +1,4 @@
-//! Issue 14, finding 8: no input reaches a panic. Property tests (cargo-fuzz needs
+//! No input reaches a panic. Property tests (cargo-fuzz needs
 //! nightly; proptest runs on stable, in `cargo test`) over what a run reads from
 //! places it doesn't control: the command line and `INPUT_*`, the event payload,
 //! and the readers of repository files. Failing seeds are kept in

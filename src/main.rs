@@ -9,7 +9,7 @@ use gitops_action::secrets::redact;
 
 fn main() -> ExitCode {
     // In Actions, no line we print may be read as a workflow command we didn't
-    // mean (issue 14): fds 1 and 2 go through a filter until the end.
+    // mean: fds 1 and 2 go through a filter until the end.
     gitops_action::output::guard();
     // With `panic = "abort"` (the release profile) nothing runs after the hook:
     // drain the filter there so the panic message reaches the log.

@@ -220,6 +220,14 @@ impl Drop for Group {
     }
 }
 
+/// Register a secret: the runner masks it in its logs (`::add-mask::`), and we redact
+/// it from anything we print ourselves (errors included), in or out of Actions.
+pub fn register_secret(secret: &str) {
+    if crate::secrets::remember(secret) && in_actions() {
+        command(&format!("::add-mask::{}", escape_data(secret)));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,33 +1,30 @@
-//! Secrets: registered once (the runner masks them with `::add-mask::`), redacted
-//! from everything we print, and never shown by a `{:?}` (issue 14). A leaf: every
-//! client that holds a credential uses it, and it uses only the output guard.
+//! Secrets: remembered once, redacted from everything we print, and never shown by a
+//! `{:?}`. A leaf: every client that holds a credential uses it, and it uses nothing
+//! of ours; `output::register_secret` remembers one here and has the runner mask it.
 
 use std::sync::Mutex;
 
-use crate::output::{escape_data, in_actions};
-
-/// `***` in place of a secret that is set (issue 14: a `{:?}` must not print it).
+/// `***` in place of a secret that is set: a `{:?}` of a struct holding one must not
+/// print it.
 pub fn hidden(v: &Option<String>) -> Option<&'static str> {
     v.as_ref().map(|_| "***")
 }
 
 static SECRETS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-/// Register a secret: the runner masks it in logs, and we redact it from
-/// anything we print ourselves (errors included), in or out of Actions.
-pub fn register_secret(secret: &str) {
+/// Remember a secret, so [`redact`] takes it out of anything we print (errors
+/// included), in or out of Actions. True when it is new (and so still to be masked).
+pub(crate) fn remember(secret: &str) -> bool {
     // Short strings would redact innocent text; GitHub tokens are 36+ characters.
     if secret.len() < 4 {
-        return;
+        return false;
     }
     let mut secrets = SECRETS.lock().unwrap_or_else(|p| p.into_inner());
     if secrets.iter().any(|s| s == secret) {
-        return;
+        return false;
     }
     secrets.push(secret.to_string());
-    if in_actions() {
-        crate::output::command(&format!("::add-mask::{}", escape_data(secret)));
-    }
+    true
 }
 
 /// Replace every registered secret in `text` with `***`.

@@ -27,7 +27,7 @@ pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
     inputs.clean_secrets()?;
     Outputs::check_targets()?;
     for s in inputs.secrets() {
-        crate::secrets::register_secret(&s);
+        crate::output::register_secret(&s);
     }
     // The triggering event fills what the inputs leave unset (a push's ref and
     // commit, a merged release PR's service and environment).
@@ -71,8 +71,10 @@ pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
     // Every input the command reads, checked and typed: a bad one stops the run here.
     let run = inputs::parse(&inputs)?;
     let mut cx = Context::load(run.workspace, run.common, run.dry_run)?;
-    // Commands that write take their rules from the base branch (issue 14).
-    if run.command.moves()
+    // Commands that write, and `resolve`, whose environment feeds a release, take
+    // their rules and environment map from the base branch, never from the ref
+    // being released: a branch could otherwise map itself anywhere.
+    if (run.command.moves() || matches!(run.command, Command::Resolve(_)))
         && let Some(base) = crate::session::rules_from_base(&cx).await?
     {
         cx.config = base;

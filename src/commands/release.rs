@@ -51,6 +51,7 @@ pub async fn release(cx: &Context, inputs: Release) -> anyhow::Result<Outputs> {
             }
         }
     };
+    let off_map = off_the_map(cx, &inputs, env)?;
     let commit = release_commit(cx, &inputs.refs)?;
     let vars = context::tag_vars(env, git_ref, &commit, inputs.session.version.as_deref());
     let vars = with_version(cx, env, vars, &commit.sha)?;
@@ -64,7 +65,19 @@ pub async fn release(cx: &Context, inputs: Release) -> anyhow::Result<Outputs> {
     })?;
 
     let session = Session::new(cx, &service, inputs.session)?;
+    if let Some(mapped) = &off_map {
+        println!(
+            "the base branch maps {mapped}, not to `{}`: releasing there needs `{}`'s `allowed:` rule",
+            env.name, env.name
+        );
+    }
     session.check_access(cx, env).await?;
+    if let Some(mapped) = &off_map {
+        crate::output::notice(&format!(
+            "released to `{}` outside the environment map (the base maps {mapped}): the actor passes `{}`'s `allowed:` rule",
+            env.name, env.name
+        ));
+    }
 
     session.preflight(cx).await?;
     let image = ensure_image(
@@ -96,6 +109,47 @@ pub async fn release(cx: &Context, inputs: Release) -> anyhow::Result<Outputs> {
     session.carry(cx, &change, &mut out).await?;
     session.finish(&mut out);
     Ok(out)
+}
+
+/// With both `env` and `ref` given, whether the base's environment map gives the ref
+/// another environment: `Some("branch `x` to `dev`")` then. Such a release is allowed
+/// only to an environment whose `allowed:` rule the actor passes (checked with the
+/// access rules); to one without a rule it is refused here, since anyone could
+/// otherwise send any ref anywhere by naming the environment.
+fn off_the_map(
+    cx: &Context,
+    inputs: &Release,
+    env: &Environment,
+) -> anyhow::Result<Option<String>> {
+    let (Some(_), Some(_), Some((_, r))) = (
+        inputs.env.as_deref(),
+        inputs.refs.git_ref.as_deref(),
+        inputs.refs.selector.as_ref(),
+    ) else {
+        return Ok(None);
+    };
+    let found = context::environments_for(&cx.config, r);
+    if found.iter().any(|(e, _)| e.name == env.name) {
+        return Ok(None);
+    }
+    let names: Vec<String> = found.iter().map(|(e, _)| format!("`{}`", e.name)).collect();
+    let mapped = if names.is_empty() {
+        format!("{} `{}` to no environment", r.kind(), r.name())
+    } else {
+        format!("{} `{}` to {}", r.kind(), r.name(), names.join(", "))
+    };
+    if env.allowed.is_none() {
+        return Err(UserError::new(format!(
+            "`env` is `{}`, but the base branch's environment map gives {mapped}",
+            env.name
+        ))
+        .hint(format!(
+            "release a ref that `{}` takes (a tag as `refs/tags/<tag>`; a bare name is a branch), or give `{}` an `allowed:` rule in the config on the base branch",
+            env.name, env.name
+        ))
+        .into());
+    }
+    Ok(Some(mapped))
 }
 
 /// The `service` input, or the only service of the config (a push in a service's

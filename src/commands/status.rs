@@ -295,7 +295,7 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        /// Issue 14, finding 8: whatever an overlay holds (it is read from the
+        /// Whatever an overlay holds (it is read from the
         /// repository, so anything that passes the reader), the status cell is cut
         /// on characters, never inside one.
         #[test]

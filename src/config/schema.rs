@@ -217,7 +217,7 @@ pub(super) fn read_tree(path: &Path, text: &str) -> Result<Option<Node>, UserErr
     let Some(first) = documents.first() else {
         return Ok(None);
     };
-    // Issue 14: config values end up in printed lines (codeowners, status, PR
+    // Config values end up in printed lines (codeowners, status, PR
     // bodies); a newline in one could start a workflow command line.
     for s in first.root.scalars() {
         if let Some(c) = s.value.chars().find(|c| c.is_control()) {

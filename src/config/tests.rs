@@ -67,7 +67,7 @@ fn reports_every_problem_with_its_place() {
     );
 }
 
-/// Issue 12: the config's checker took only `~`, `null` and an empty value as
+/// The config's checker took only `~`, `null` and an empty value as
 /// null, while serde_norway (which reads the values) and kustomize also take
 /// `Null` and `NULL`. `image: NULL` passed the check as a string, then read as
 /// no image; `hello: Null` was refused where `hello: null` was not.
@@ -108,7 +108,7 @@ fn names() {
     assert!(check_name(&"a".repeat(63)).is_ok());
 }
 
-/// Issue 16: `commit-via` is `api` or `git`; anything else names its place.
+/// `commit-via` is `api` or `git`; anything else names its place.
 #[test]
 fn commit_via_is_api_or_git() {
     let envs = "environments:\n  - name: dev\n    branches: [\"main\"]\n";

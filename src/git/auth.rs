@@ -6,6 +6,8 @@ use std::sync::Arc;
 use git2::{ErrorCode, RemoteCallbacks};
 
 use super::http::Limits;
+#[cfg(test)]
+use super::transport::token_may_go_to;
 use super::transport::{self, Flag, Session};
 
 /// Tries of a network operation that a 5xx or a dropped connection interrupted.
@@ -92,14 +94,6 @@ fn server_origin() -> Option<String> {
     std::env::var("GITHUB_SERVER_URL")
         .ok()
         .filter(|s| !s.is_empty())
-}
-
-/// Whether `url` is on the origin (scheme, host, port) of `server`.
-pub(super) fn token_may_go_to(url: &str, server: &str) -> bool {
-    match (url::Url::parse(url), url::Url::parse(server)) {
-        (Ok(a), Ok(b)) => a.origin() == b.origin(),
-        _ => false,
-    }
 }
 
 /// A lock file held by another git process (`*.lock` exists).

@@ -289,7 +289,7 @@ impl Workspace {
             },
         };
         if let Some(t) = &opts.token {
-            crate::secrets::register_secret(t);
+            crate::output::register_secret(t);
         }
         Ok(Workspace {
             repo,
@@ -615,7 +615,7 @@ fn read_in_tree(repo: &Repository, tree: &Tree<'_>, path: &str) -> anyhow::Resul
     let Some(id) = blob_id(tree, path) else {
         return Ok(None);
     };
-    // Issue 14: the base branch is repository text too. A link (mode 120000) would
+    // The base branch is repository text too. A link (mode 120000) would
     // have its target read as YAML and be committed back as a link; refuse it, and
     // any blob over the size cap, as the checkout's reader does.
     if tree

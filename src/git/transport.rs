@@ -15,7 +15,6 @@ use git2::transport::{Service, SmartSubtransport, SmartSubtransportStream, Trans
 use git2::{Error, ErrorClass, ErrorCode};
 use url::Url;
 
-use super::auth::token_may_go_to;
 use super::display_url;
 use super::http::{self, Limits, Request, Response};
 
@@ -60,6 +59,15 @@ pub(super) fn unbind(session: &Arc<Session>) {
             *c = None;
         }
     });
+}
+
+/// Whether `url` is on the origin (scheme, host, port) of `server`: the one test
+/// before a token goes into a request.
+pub(super) fn token_may_go_to(url: &str, server: &str) -> bool {
+    match (url::Url::parse(url), url::Url::parse(server)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
 }
 
 /// Make libgit2 use this transport for `http://` and `https://` (once per process).

@@ -1,4 +1,4 @@
-//! Commits and branches through GitHub's GraphQL API (`commit-via: api`, issue 16):
+//! Commits and branches through GitHub's GraphQL API (`commit-via: api`):
 //! one query reads the base tip, the file a release edits there, the config, and
 //! our release branch; `createCommitOnBranch` writes commits GitHub signs, leased
 //! by `expectedHeadOid`; `updateRefs` moves and deletes branches with the old value
@@ -224,7 +224,7 @@ impl GitHub {
                 return Ok(None);
             }
             let o = &node["object"];
-            // Issue 14: the base branch is repository text too. A link would have
+            // The base branch is repository text too. A link would have
             // its target read as YAML (and be replaced by a file on the way back).
             if node["mode"].as_u64() == Some(LINK_MODE) {
                 return Err(UserError::new(format!(

@@ -175,7 +175,7 @@ impl GitHub {
             .parse()
             .map_err(|_| UserError::new(format!("`{}` is not a URL", opts.graphql_url)))?;
         if let Some(t) = &opts.token {
-            crate::secrets::register_secret(t);
+            crate::output::register_secret(t);
         }
         let octo = client(api.clone(), opts)?;
         // octocrab joins every path onto the base URI's path, so GraphQL (`/api/graphql`
@@ -736,7 +736,9 @@ mod tests {
         assert!(body.contains("| tag | `dev-1` | `dev-2` |"), "{body}");
         assert!(body.contains("| digest | — | `sha256:abc` |"), "{body}");
         assert!(
-            body.contains("- [0123456](https://github.com/acme/app/commit/0123456) Fix the thing"),
+            body.contains(
+                "- [0123456](https://github.com/acme/app/commit/0123456) `Fix the thing`"
+            ),
             "{body}"
         );
         assert!(

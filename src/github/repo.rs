@@ -341,7 +341,7 @@ mod tests {
 
 /// The level of a "get repository permissions for a user" answer. `role_name`
 /// tells maintain/triage apart; `permission` folds them into write/read. A custom
-/// repository role has its own `role_name` (issue 14): its base level is then the
+/// repository role has its own `role_name`: its base level is then the
 /// `permission` field (docs "Collaborators" > "Get repository permissions for a
 /// user": `permission` is the legacy base role, `role_name` may be a custom role).
 pub(crate) fn effective_permission(v: &Value) -> String {

@@ -73,7 +73,7 @@ declare_inputs! {
     workspace = "workspace",
 }
 
-/// The inputs a `{:?}` shows as `***` (issue 14).
+/// The inputs a `{:?}` shows as `***`.
 const SECRETS: [&str; 2] = ["token", "registry-password"];
 
 impl std::fmt::Debug for Inputs {
@@ -124,7 +124,7 @@ impl Inputs {
         }
     }
 
-    /// Issue 14: secrets arrive with a stray newline (`$(cat token)`, a secret
+    /// Secrets arrive with a stray newline (`$(cat token)`, a secret
     /// pasted with its line end). Trim them, and refuse one with a control
     /// character inside (an HTTP header can't carry it: octocrab panicked on it),
     /// so what is masked and redacted is exactly what is sent. The token falls

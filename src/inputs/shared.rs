@@ -44,7 +44,7 @@ pub struct Common {
     pub token: Option<String>,
     /// `base`: a valid branch name, without `refs/heads/`.
     pub base: Option<String>,
-    /// `commit-via`: `api` or `git` (issue 16); unset, the config's or `api`.
+    /// `commit-via`: `api` or `git`; unset, the config's or `api`.
     pub(crate) commit_via: Option<CommitVia>,
     pub author: Option<Identity>,
     pub committer: Option<Identity>,
@@ -224,7 +224,7 @@ impl Gate {
             return Ok(None);
         };
         let parsed = reqwest::Url::parse(raw.trim()).ok();
-        // Issue 14: the URL is printed and posted as the deployment's
+        // The URL is printed and posted as the deployment's
         // `environment_url`, which anyone who can read the repository sees.
         if parsed
             .as_ref()
@@ -269,7 +269,7 @@ impl RegistryInputs {
     }
 }
 
-// Issue 14: no `{:?}` shows a secret.
+// No `{:?}` shows a secret.
 impl std::fmt::Debug for RegistryInputs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RegistryInputs")

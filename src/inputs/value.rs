@@ -72,7 +72,7 @@ pub fn duration(s: &str) -> Result<Duration, UserError> {
         Some((i, 'h')) => (&t[..i], 3600),
         _ => (t, 1),
     };
-    // Issue 14: `n * mult` overflowed silently; a job lasts hours at most, so
+    // `n * mult` overflowed silently; a job lasts hours at most, so
     // anything over a day is a mistake.
     num.trim()
         .parse::<u64>()
@@ -184,7 +184,7 @@ mod tests {
         assert_eq!(duration("5m").unwrap(), Duration::from_secs(300));
         assert_eq!(duration(" 1h ").unwrap(), Duration::from_secs(3600));
         assert_eq!(duration("24h").unwrap(), Duration::from_secs(86400));
-        // Issue 14: `n * 3600` used to wrap; over a day is refused.
+        // `n * 3600` used to wrap; over a day is refused.
         for bad in [
             "",
             "0",

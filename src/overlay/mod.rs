@@ -163,7 +163,7 @@ pub(crate) fn images<'t>(src: &Source, tree: &'t Option<Node>) -> Result<Images<
                                 )
                                 .hint(hint_shape));
                         };
-                        // Issue 14: these values are printed (status, diffs, PR
+                        // These values are printed (status, diffs, PR
                         // titles); a newline could start a workflow command line.
                         if let Some(c) = s.value.chars().find(|c| c.is_control()) {
                             return Err(src

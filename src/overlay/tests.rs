@@ -430,7 +430,7 @@ fn write_atomic_keeps_mode_refuses_links_and_creates_0644() {
     std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
     let link = dir.path().join("kustomization.yaml");
     std::os::unix::fs::symlink("real.yaml", &link).unwrap();
-    // Issue 14: a link is never written through (it could point anywhere).
+    // A link is never written through (it could point anywhere).
     let e = write_atomic(&link, b"b\n").unwrap_err();
     assert_eq!(crate::error::exit_code(&e), 2);
     assert!(e.to_string().contains("is a symbolic link"), "{e}");

@@ -83,7 +83,7 @@ impl Registry {
                 .or_else(|| std::env::var("GITHUB_TOKEN").ok())
                 .filter(|t| !t.is_empty())
         {
-            crate::secrets::register_secret(&token);
+            crate::output::register_secret(&token);
             let actor = std::env::var("GITHUB_ACTOR")
                 .ok()
                 .filter(|a| !a.is_empty())
@@ -231,13 +231,13 @@ impl Registry {
                     "the token service of registry `{host}` answered without a token"
                 ))
             })?;
-        crate::secrets::register_secret(&token);
+        crate::output::register_secret(&token);
         Ok(token)
     }
 }
 
 impl Registry {
-    /// Issue 14: a registry names the token service its credentials go to (the
+    /// A registry names the token service its credentials go to (the
     /// `realm` of its `WWW-Authenticate` challenge, distribution's "Token
     /// Authentication Specification"). Only one over HTTPS on the registry's own
     /// site gets them: the same host, or a host under the registry's parent domain

@@ -62,7 +62,7 @@ pub struct RegistryOptions {
     pub github_token: Option<String>,
     /// The registry `username`/`password` are for (`host` or `host:port`): the one
     /// written to (the service's image, `retag`'s target). They are offered to no
-    /// other host (issue 14): a cross-registry copy reads its source with that
+    /// other host: a cross-registry copy reads its source with that
     /// host's own credentials (`config.json`, GHCR's token) or anonymously.
     pub credential_host: Option<String>,
 }
@@ -118,11 +118,11 @@ impl Registry {
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
         for secret in opts.password.iter() {
-            crate::secrets::register_secret(secret);
+            crate::output::register_secret(secret);
         }
         let docker_auths = read_docker_config(opts.docker_config.clone());
         for (_, p) in docker_auths.values() {
-            crate::secrets::register_secret(p);
+            crate::output::register_secret(p);
         }
         Registry {
             inner: Arc::new(Inner {
@@ -452,7 +452,7 @@ mod tests {
         assert_eq!(r.base_url("127.example.com"), "https://127.example.com");
     }
 
-    /// Issue 14, finding 3: explicit credentials go to their own registry only.
+    /// Explicit credentials go to their own registry only.
     #[test]
     fn explicit_credentials_are_tied_to_their_host() {
         let r = Registry::new(RegistryOptions {
@@ -472,7 +472,7 @@ mod tests {
         assert_eq!(unbound.credentials_for("reg.example:5000"), None);
     }
 
-    /// Issue 14, finding 3: a token realm gets credentials only over HTTPS on the
+    /// A token realm gets credentials only over HTTPS on the
     /// registry's own site; plain HTTP only for loopback and `insecure-registries`.
     #[test]
     fn token_realms_must_be_https_on_the_registrys_site() {
@@ -566,7 +566,7 @@ mod tests {
         assert!(!format!("{r:?}").contains("p4ss"));
     }
 
-    /// Issue 13, failure 2: a Docker action's container has no `GITHUB_TOKEN`
+    /// A Docker action's container has no `GITHUB_TOKEN`
     /// variable (actions/runner src/Runner.Worker/GitHubContext.cs
     /// `_contextEnvAllowlist`; docs "Automatic token authentication": actions reach
     /// the token through `github.token`), so ghcr.io's default is the `token` input,

@@ -72,7 +72,7 @@ impl Registry {
         // A HEAD of the destination: when it already has the digest nothing is
         // written. Within one repository a PUT of the same bytes would change
         // nothing either, but it is still a write the registry may record (on GHCR,
-        // as issue 15 reports it, a package version event and an audit-log entry;
+        // as users report it, a package version event and an audit-log entry;
         // not checked against GHCR from here). So: GET, HEAD, and the
         // PUT only when something changes (3 requests at most, 2 when nothing
         // does). Across repositories it also saves the blob copy. With the digest
@@ -274,7 +274,7 @@ impl Registry {
         if let Some(n) = length {
             req = req.header(header::CONTENT_LENGTH, n);
         }
-        // Issue 14: an upload `Location` on another origin (a storage service's
+        // An upload `Location` on another origin (a storage service's
         // presigned URL) carries its own authorization; ours goes only to the
         // registry's origin (S3-style URLs even refuse a second auth method).
         if same_origin(&put, &self.base_url(&dst.host)) {

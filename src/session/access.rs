@@ -14,7 +14,7 @@ impl Session {
     /// `github.triggering_actor`), so checking only the actor would let anyone who
     /// can re-run a job replay an admitted person's release.
     pub(crate) async fn check_access(&self, cx: &Context, env: &Environment) -> anyhow::Result<()> {
-        // Issue 14: an input must not bypass the environment's pull request (and its
+        // An input must not bypass the environment's pull request (and its
         // reviews) when the config says so.
         if self.change.merge == Some(crate::config::MergePolicy::Direct)
             && env.merge != crate::config::MergePolicy::Direct

@@ -438,7 +438,7 @@ pub(crate) async fn health_gate(
     }
 }
 
-/// The most of a health answer read (issue 14): a service that streams forever,
+/// The most of a health answer read: a service that streams forever,
 /// or a huge page, must not eat the runner's memory. `verify-contains` looks here.
 pub(crate) const HEALTH_BODY_BYTES: usize = 1 << 20;
 

@@ -50,6 +50,7 @@ pub(crate) async fn ensure_image(
             built: true,
         });
     }
+    workspace_holds(&cx.root, &commit.sha)?;
     let source = match (env_var("GITHUB_SERVER_URL"), env_var("GITHUB_REPOSITORY")) {
         (Some(s), Some(r)) => format!("{s}/{r}"),
         _ => String::new(),
@@ -77,6 +78,36 @@ pub(crate) async fn ensure_image(
         digest,
         built: true,
     })
+}
+
+/// Refuses to build unless the workspace's `HEAD` is the commit being released.
+///
+/// The build is pushed as `sha-<sha>` and labelled with that revision, so building any
+/// other tree would publish it under the released commit's name. That happens when a
+/// checkout and the event disagree: a branch named like a release tag (`v1.2.4`) is
+/// what actions/checkout picks for the bare name `v1.2.4`, while the tag's commit comes
+/// from the event.
+fn workspace_holds(root: &std::path::Path, sha: &str) -> anyhow::Result<()> {
+    let head = crate::git::open_foreign_owned(root).ok().and_then(|r| {
+        r.head()
+            .ok()?
+            .peel_to_commit()
+            .ok()
+            .map(|c| c.id().to_string())
+    });
+    match head {
+        Some(h) if h.eq_ignore_ascii_case(sha) => Ok(()),
+        Some(h) => Err(crate::error::Failure::new(format!(
+            "the workspace holds commit {h}, not {sha}, the commit being released: building it would publish another tree as `sha-{sha}`"
+        ))
+        .hint("check out the released commit by its full ref (`ref: refs/tags/v1.2.3` or the sha) with actions/checkout, or release an existing build with `build: never`")
+        .into()),
+        None => Err(crate::error::Failure::new(format!(
+            "the workspace is not a git checkout, so it cannot be shown to hold {sha}, the commit being released"
+        ))
+        .hint("build from a checkout of the released commit (actions/checkout), or release an existing build with `build: never`")
+        .into()),
+    }
 }
 
 /// Point `image:tag` at `digest`: nothing when it already does, a retag when the tag

@@ -7,7 +7,7 @@ use crate::inputs::RegistryInputs;
 use crate::registry::RegistryOptions;
 
 /// `credential_host`: the registry written to, the only one `registry-username`
-/// and `registry-password` are offered to (issue 14). `token` is ghcr.io's default.
+/// and `registry-password` are offered to. `token` is ghcr.io's default.
 pub(crate) fn registry_options(
     inputs: &RegistryInputs,
     token: Option<&str>,
@@ -44,7 +44,7 @@ mod tests {
     use super::*;
 
     /// The `token` input (`INPUT_TOKEN`, `--token`) reaches the registry as ghcr.io's
-    /// default credential (issue 13, failure 2).
+    /// default credential.
     #[test]
     fn the_token_input_is_the_registry_default_for_ghcr() {
         let r = RegistryInputs::default();

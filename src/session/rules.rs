@@ -1,4 +1,4 @@
-//! Issue 14, finding 5: the rules that decide who may release and how (`allowed`,
+//! The rules that decide who may release and how (`allowed`,
 //! `merge`, `allow-direct`, `reviewers`, `image`, the environment map) are read
 //! from the base branch tip, not from the checkout of the ref being released.
 //! Anyone who can push a branch writes that checkout; a branch whose own config

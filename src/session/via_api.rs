@@ -1,4 +1,4 @@
-//! `commit-via: api` (issue 16): a release's commit made by GitHub through
+//! `commit-via: api`: a release's commit made by GitHub through
 //! GraphQL instead of pushed with git. GitHub signs it (so rulesets that require
 //! verified signatures pass), `expectedHeadOid` and `updateRefs`' `beforeOid` are
 //! the leases, and nothing is fetched: one query reads the base tip, the overlay

@@ -39,7 +39,7 @@ async fn builds_labels_and_pushes_both_tags() {
     std::fs::create_dir_all(ctx.path().join("target")).unwrap();
     std::fs::write(ctx.path().join("target/big"), vec![0u8; 1 << 20]).unwrap();
 
-    // Explicit credentials are offered to their own registry only (issue 14).
+    // Explicit credentials are offered to their own registry only.
     let registry = Registry::new(RegistryOptions {
         username: Some(USER.into()),
         password: Some(PASSWORD.into()),

@@ -659,7 +659,7 @@ async fn bad_inputs_are_refused_before_anything_is_written() {
         ("chain", "sideways", "input `chain` is `sideways`"),
         ("merge-method", "fast", "input `merge-method` is `fast`"),
         ("commit-via", "ssh", "input `commit-via` is \"ssh\""),
-        // Issue 16: GitHub makes the token's owner the author of an API commit.
+        // GitHub makes the token's owner the author of an API commit.
         (
             "author",
             "Rel Bot <rel@example.com>",
@@ -817,7 +817,7 @@ async fn access_is_refused_for_an_actor_outside_allowed() {
     assert_eq!(s.out("tag"), "prd-1.2.3");
 }
 
-/// Issue 14, finding 6: on a re-run GitHub keeps `GITHUB_ACTOR` as the original
+/// On a re-run GitHub keeps `GITHUB_ACTOR` as the original
 /// user and puts who clicked "re-run" in `GITHUB_TRIGGERING_ACTOR` (docs
 /// "Contexts", `github.triggering_actor`: "If the workflow run is a re-run, this
 /// value may differ from github.actor"). Both must be admitted.
@@ -864,7 +864,7 @@ async fn a_rerun_by_someone_outside_allowed_is_refused() {
     assert_eq!(s.out("tag"), "prd-1.2.3");
 }
 
-/// Issue 14, finding 5: the rules come from the base branch. A branch whose own
+/// The rules come from the base branch. A branch whose own
 /// config drops prod's `allowed:`, maps itself to prod and asks
 /// `merge: immediate` releases nothing to prod for someone the base's rule
 /// refuses; and an input can't pick `merge: direct` where the config forbids it.
@@ -980,7 +980,7 @@ async fn dry_run_release_prints_the_plan_and_writes_nothing() {
     );
 }
 
-/// Issue 4's race: 20 services released to the same `overlays/dev` at once, as 20
+/// The race: 20 services released to the same `overlays/dev` at once, as 20
 /// processes of the real binary, each with `merge: auto`. Every PR merges, the
 /// overlay ends with all 20 tags (entries added, none lost or doubled), one PR each.
 #[test]
@@ -1134,7 +1134,7 @@ async fn bench_seed_000_chain() {
     );
 }
 
-/// Issue 4's bad input through the binary: a bad token, a base that doesn't exist,
+/// Bad input through the binary: a bad token, a base that doesn't exist,
 /// a protected base with `merge: direct`. Each is a clear error and nothing is
 /// pushed half-done.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1205,7 +1205,7 @@ async fn bad_token_missing_base_and_protected_base_push_nothing() {
     assert_eq!(puts, 1, "{:?}", rig.reg.requests());
 }
 
-/// Issue 16: a repository whose ruleset requires verified signatures on every
+/// A repository whose ruleset requires verified signatures on every
 /// branch (GH013). The release step with the default `commit-via: api` lands (GitHub
 /// makes and signs the commits, Verified in REST); the same step with
 /// `commit-via: git` is refused by the push, and the error says what to use.
@@ -1311,7 +1311,7 @@ async fn a_merge_the_tool_made_dispatches_the_deploy_workflow() {
         .ok();
     assert_eq!(s.out("merged"), "true");
     assert_eq!(s.out("dispatched"), "overlay-deploy.yaml");
-    // `commit-via: api` (issue 16), and no git request at all: the rules' read and
+    // `commit-via: api`, and no git request at all: the rules' read and
     // the release's read of the base (GraphQL; the second one also says no PR is
     // open, so none is listed), the branch created and the commit made
     // (`updateRefs`, `createCommitOnBranch`), create, merge, the branch deleted
@@ -1442,3 +1442,149 @@ async fn a_released_version_tag_is_never_moved() {
 
 /// Releases under injected faults (lost answers, resets, 5xx, rate limits).
 mod faults;
+
+/// A branch's own config maps `**` to uat. `resolve` reads the environment map from
+/// the base branch tip, so the branch resolves to dev, as the base says, and the
+/// shipped workflows then feed `dev` to `release`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolve_takes_the_environment_map_from_the_base_branch() {
+    let rig = Rig::new(CONFIG);
+    let ws = rig.checkout("ws", "main");
+    git(&ws, &["checkout", "-q", "-b", "feature/x"]);
+    let ours = std::fs::read_to_string(ws.join(".github/gitops.yaml")).unwrap();
+    let hostile = ours.replace("    branches: [\"test/uat\"]\n", "    branches: [\"**\"]\n");
+    assert_ne!(hostile, ours);
+    std::fs::write(ws.join(".github/gitops.yaml"), &hostile).unwrap();
+    git(&ws, &["commit", "-qam", "map everything to uat"]);
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    let s = rig
+        .step(
+            &ws,
+            "push",
+            push_event("refs/heads/feature/x", &sha),
+            &[("command", "resolve"), ("service", "hello")],
+        )
+        .ok();
+    assert_eq!(s.out("env"), "dev", "{}", s.run.transcript());
+    assert_eq!(s.out("environments"), "dev");
+}
+
+/// `release` with an explicit `env` that the base's map does not give to the released
+/// ref is refused where the environment has no `allowed:` rule (anyone could send any
+/// ref there by naming it), before anything is written; where it has one, the actor
+/// must pass it, and the run says it went outside the map.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_refuses_an_environment_the_base_map_does_not_give_the_ref() {
+    let rig = Rig::new(CONFIG);
+    let ws = rig.checkout("ws", "main");
+    git(&ws, &["checkout", "-q", "-b", "feature/x"]);
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    rig.push_build(&sha);
+    let before = rig.gh.branch_sha(REPO, "main").unwrap();
+    let s = rig.step(
+        &ws,
+        "workflow_dispatch",
+        dispatch("hello", "feature/x"),
+        &[("command", "release"), ("env", "uat"), ("ref", "feature/x")],
+    );
+    assert_eq!(s.run.code, 2, "{}", s.run.transcript());
+    assert!(
+        s.run.stderr.contains(
+            "error: `env` is `uat`, but the base branch's environment map gives branch `feature/x` to `dev`"
+        ) && s.run.stderr.contains("hint: release a ref that `uat` takes"),
+        "{}",
+        s.run.stderr
+    );
+    assert_eq!(rig.gh.branch_sha(REPO, "main").unwrap(), before);
+    assert_eq!(rig.gh.branch_sha(REPO, "release/hello/uat").unwrap(), None);
+    assert!(rig.gh.pulls(REPO).unwrap().is_empty());
+
+    // prod has an `allowed:` rule: mallory fails it, alice passes it.
+    let s = rig.step_env(
+        &ws,
+        "workflow_dispatch",
+        dispatch("hello", "feature/x"),
+        &[
+            ("command", "release"),
+            ("env", "prod"),
+            ("ref", "feature/x"),
+            ("version", "1.2.3"),
+            ("token", ALICE),
+        ],
+        &[("GITHUB_ACTOR", "mallory")],
+    );
+    assert_eq!(s.run.code, 2, "{}", s.run.transcript());
+    assert!(
+        s.run.stdout.contains(
+            "the base branch maps branch `feature/x` to `dev`, not to `prod`: releasing there needs `prod`'s `allowed:` rule"
+        ) && s.run.stderr.contains("`mallory` may not release to environment `prod`"),
+        "{}",
+        s.run.transcript()
+    );
+    let s = rig
+        .step(
+            &ws,
+            "workflow_dispatch",
+            dispatch("hello", "feature/x"),
+            &[
+                ("command", "release"),
+                ("env", "prod"),
+                ("ref", "feature/x"),
+                ("version", "1.2.3"),
+            ],
+        )
+        .ok();
+    assert_eq!(s.out("tag"), "prd-1.2.3");
+    assert!(
+        s.run
+            .stdout
+            .contains("::notice::released to `prod` outside the environment map"),
+        "{}",
+        s.run.stdout
+    );
+}
+
+/// A branch named like a release tag: actions/checkout given the bare name `v1.2.4`
+/// checks out the branch (it prefers branches), while the tag's commit comes from the
+/// event. The action never builds that workspace as the tag's commit: exit 1, both
+/// commits named, nothing pushed or opened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_branch_named_like_the_tag_is_never_built_as_the_tag() {
+    let rig = Rig::new(CONFIG);
+    let ws = rig.checkout("ws", "main");
+    let tagged = git(&ws, &["rev-parse", "HEAD"]);
+    git(&ws, &["checkout", "-q", "-b", "v1.2.4"]);
+    std::fs::write(ws.join("app/evil.txt"), "the attacker's files\n").unwrap();
+    git(&ws, &["add", "-A"]);
+    git(&ws, &["commit", "-qm", "not the release"]);
+    let head = git(&ws, &["rev-parse", "HEAD"]);
+    let s = rig.step_env(
+        &ws,
+        "push",
+        push_event("refs/tags/v1.2.4", &tagged),
+        &[("command", "release"), ("sha", &tagged), ("build", "auto")],
+        &[("GITHUB_SHA", &tagged)],
+    );
+    assert_eq!(s.run.code, 1, "{}", s.run.transcript());
+    assert!(
+        s.run.stderr.contains(&format!(
+            "the workspace holds commit {head}, not {tagged}, the commit being released"
+        )),
+        "{}",
+        s.run.stderr
+    );
+    let client = rig.reg.client();
+    assert!(
+        client
+            .get_manifest("acme/hello", &format!("sha-{tagged}"))
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        client
+            .get_manifest("acme/hello", "prd-1.2.4")
+            .unwrap()
+            .is_none()
+    );
+    assert!(rig.gh.pulls(REPO).unwrap().is_empty());
+}

@@ -521,7 +521,7 @@ fn release_promote_rollback_retag_refuse_bad_input_with_a_hint() {
 }
 
 /// `deploy` on a closed PR that wasn't merged, or isn't a release branch: a notice,
-/// exit 0, `deployed=false`, nothing read from any server. Issue 14: a fork's
+/// exit 0, `deployed=false`, nothing read from any server. A fork's
 /// branch named `release/<svc>/<env>` is not a release either (its head
 /// repository is another one: docs "Events that trigger workflows",
 /// pull_request, "Workflows in forked repositories"; null once the fork is

@@ -1,4 +1,4 @@
-//! Issue 16: releases whose commits GitHub makes (`commit-via: api`), against the
+//! Releases whose commits GitHub makes (`commit-via: api`), against the
 //! stand-in's `createCommitOnBranch` and `updateRefs` (tests/support/src/github/gql.rs)
 //! and its "require signed commits" ruleset (GH013). The same `release` loop as
 //! `github.rs`, with `Via::Api` in place of a workspace.
@@ -194,7 +194,7 @@ async fn a_direct_commit_whose_answer_was_lost_is_found_on_the_base() {
     assert!(main_overlay(&gh).contains("newTag: dev-2"));
 }
 
-/// Issue 14 through the API: an overlay that is a symbolic link in the base tree
+/// Through the API too, an overlay that is a symbolic link in the base tree
 /// is refused (exit 2, its path named), as the git path refuses it; nothing is
 /// committed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,4 +1,4 @@
-//! Issue 14, trust boundaries: a hostile repository (links, special files,
+//! Trust boundaries: a hostile repository (links, special files,
 //! control characters in every text we read) and hostile inputs, through the real
 //! binary. Each case asserts the exit code, the message, that nothing outside the
 //! workspace changed, and that no printed line is a workflow command we didn't
@@ -732,7 +732,7 @@ fn stalling_server(greet: &'static str) -> String {
     host
 }
 
-/// Issue 14: a git server that accepts and never answers, and one that sends its
+/// A git server that accepts and never answers, and one that sends its
 /// headers and then nothing, are given up on after the read limit: exit 1, the
 /// remote and what timed out named, a hint, no token.
 #[test]
@@ -795,7 +795,7 @@ fn assert_token_only_masked(run: &Run) {
     );
 }
 
-/// Issue 14: a git redirect to another origin is not followed, and the token never
+/// A git redirect to another origin is not followed, and the token never
 /// goes there; the error names both URLs.
 #[test]
 fn a_git_redirect_to_another_origin_is_not_followed() {
@@ -822,7 +822,7 @@ fn a_git_redirect_to_another_origin_is_not_followed() {
     assert_token_only_masked(&run);
 }
 
-/// Issue 14: a git server's error body is untrusted text: one line of it, scrubbed,
+/// A git server's error body is untrusted text: one line of it, scrubbed,
 /// and no workflow command reaches the runner; a 503 is tried again, a 403 is not.
 #[test]
 fn a_git_error_body_cannot_start_a_command() {

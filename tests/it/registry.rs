@@ -8,7 +8,7 @@ use gitops_testkit::registry::{Auth, CutProxy, JunkServer, PASSWORD, TestRegistr
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
 /// Logged in to the registry at `host`: explicit credentials are offered to that
-/// host only (issue 14).
+/// host only.
 fn logged_in(host: &str) -> Registry {
     Registry::new(RegistryOptions {
         username: Some(USER.into()),

@@ -1,4 +1,4 @@
-//! Issue 13, section 2: the journeys.
+//! The journeys: a newcomer's path through the shipped workflows, end to end.
 
 use gitops_testkit::workflow::{ActionMode, RunRecord, Runner};
 
@@ -158,7 +158,7 @@ fn the_action_gets_the_environment_the_runner_builds() {
     let mut r = rig.runner();
     let runs = journey1_click(&j, &mut r);
     let sr = &runs[0];
-    // Whether the step succeeds is journey 1's business (it fails today: issue 13 §3).
+    // Whether the step succeeds is journey 1's business.
     let resolve = sr.job("resolve");
     let checkout = &resolve.steps[0];
     assert_eq!(

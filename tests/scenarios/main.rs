@@ -1,4 +1,4 @@
-//! The journeys of issue 13, each a scenario on the workflow runner
+//! The journeys, each a scenario on the workflow runner
 //! (`gitops_testkit::workflow`): this repository's `.github/workflows/*.yaml` executed the
 //! way GitHub runs them, against the GitHub stand-in, a registry with token auth and,
 //! for builds, podman. A scenario is what a person does (click Run workflow, approve,

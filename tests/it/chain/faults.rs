@@ -1,4 +1,4 @@
-//! Exactly once under faults (issue 17): one release to dev per fault, then a
+//! Exactly once under faults: one release to dev per fault, then a
 //! re-run, with the fault on the nth request of one kind — REST, git smart HTTP —
 //! injected by the GitHub stand-in.
 //!

@@ -1211,7 +1211,7 @@ fn gzip_request_bodies_reach_http_backend() {
     assert_eq!(git_ok(&w, &["rev-parse", "v0/main"]), theirs);
 }
 
-/// Issue 16: the commit and ref mutations as GitHub's schema and answers describe
+/// The commit and ref mutations as GitHub's schema and answers describe
 /// them (docs/github-facts/commits-api.md): a stale `expectedHeadOid` is an HTTP 200
 /// with `STALE_DATA` and GitHub's text; a missing one is refused by the schema; a
 /// field GitHub doesn't have is refused; `updateRefs` is all or nothing, each

@@ -1207,15 +1207,24 @@ impl<'a> Runner<'a> {
                 checkout_args = vec!["checkout".into(), "-q".into(), "--detach".into(), r.clone()];
             }
             Some(r) => {
-                // Branch first, then tag (ref-helper.ts getCheckoutInfo).
-                let r = r.trim_start_matches("refs/heads/");
-                if self
-                    .gh
-                    .git(
-                        &self.repo,
-                        &["rev-parse", "--verify", "-q", &format!("refs/heads/{r}")],
-                    )
-                    .is_ok()
+                // ref-helper.ts getCheckoutInfo: `refs/heads/x` is the branch only,
+                // `refs/tags/x` the tag only, and a bare name the branch first, then
+                // the tag.
+                let (r, branch_ok, tag_ok) = if let Some(b) = r.strip_prefix("refs/heads/") {
+                    (b, true, false)
+                } else if let Some(t) = r.strip_prefix("refs/tags/") {
+                    (t, false, true)
+                } else {
+                    (r.as_str(), true, true)
+                };
+                if branch_ok
+                    && self
+                        .gh
+                        .git(
+                            &self.repo,
+                            &["rev-parse", "--verify", "-q", &format!("refs/heads/{r}")],
+                        )
+                        .is_ok()
                 {
                     fetch.push(format!("+refs/heads/{r}:refs/remotes/origin/{r}"));
                     checkout_args = vec![
@@ -1225,13 +1234,14 @@ impl<'a> Runner<'a> {
                         r.to_string(),
                         format!("refs/remotes/origin/{r}"),
                     ];
-                } else if self
-                    .gh
-                    .git(
-                        &self.repo,
-                        &["rev-parse", "--verify", "-q", &format!("refs/tags/{r}")],
-                    )
-                    .is_ok()
+                } else if tag_ok
+                    && self
+                        .gh
+                        .git(
+                            &self.repo,
+                            &["rev-parse", "--verify", "-q", &format!("refs/tags/{r}")],
+                        )
+                        .is_ok()
                 {
                     if !all_tags {
                         fetch.push(format!("+refs/tags/{r}:refs/tags/{r}"));
