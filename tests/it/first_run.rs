@@ -947,3 +947,152 @@ fn the_shipped_workflows_grant_what_their_calls_need_and_no_more() {
         Some("overlay-deploy.yaml")
     );
 }
+
+/// A step of `release.yml` by job and name, as the runner would run its `run:`.
+fn release_yml_step(job: &str, name: &str) -> String {
+    let text = std::fs::read_to_string(repo_root().join(".github/workflows/release.yml")).unwrap();
+    let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    doc["jobs"][job]["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("no step `{name}` in job `{job}`"))["run"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn run_step(script: &str, dir: &Path, env: &[(&str, &str)]) -> Run {
+    let mut c = Command::new("bash");
+    c.args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    Run::from(c.output().unwrap())
+}
+
+/// The release commit's `action.yml` names the image by the digest just built, not
+/// by the version tag (which can move), so a consumer pinning that commit's SHA runs
+/// exactly that image. The step runs as the runner runs it, against a real remote.
+#[test]
+fn release_yml_pins_the_action_image_by_digest() {
+    let script = release_yml_step("publish", "release commit, tags");
+    let dir = tempfile::tempdir().unwrap();
+    let origin = dir.path().join("origin.git");
+    let work = dir.path().join("work");
+    git(
+        dir.path(),
+        &["init", "-q", "--bare", origin.to_str().unwrap()],
+    );
+    git(
+        dir.path(),
+        &["init", "-q", "-b", "main", work.to_str().unwrap()],
+    );
+    std::fs::copy(repo_root().join("action.yml"), work.join("action.yml")).unwrap();
+    git(&work, &["add", "action.yml"]);
+    git(
+        &work,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "-qm",
+            "main",
+        ],
+    );
+    git(
+        &work,
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    );
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let r = run_step(
+        &script,
+        &work,
+        &[
+            ("VERSION", "1.2.3"),
+            ("IMAGE", "ghcr.io/acme/gitops-action"),
+            ("DIGEST", &digest),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    let released = git(&origin, &["show", "v1.2.3:action.yml"]);
+    let doc: serde_norway::Value = serde_norway::from_str(&released).unwrap();
+    assert_eq!(
+        doc["runs"]["image"].as_str(),
+        Some(format!("docker://ghcr.io/acme/gitops-action@{digest}").as_str())
+    );
+    assert!(
+        released
+            .lines()
+            .any(|l| l == format!("  image: docker://ghcr.io/acme/gitops-action@{digest} # 1.2.3")),
+        "{released}"
+    );
+    assert_eq!(
+        git(&origin, &["rev-parse", "v1^{commit}"]),
+        git(&origin, &["rev-parse", "v1.2.3^{commit}"])
+    );
+    // No digest from the build: no release commit.
+    let r = run_step(
+        &script,
+        &work,
+        &[
+            ("VERSION", "1.2.4"),
+            ("IMAGE", "ghcr.io/acme/gitops-action"),
+            ("DIGEST", ""),
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.transcript());
+    assert!(
+        r.stdout.contains("::error::no image digest from the build"),
+        "{}",
+        r.transcript()
+    );
+}
+
+/// Dispatched from a branch other than the default one, `release.yml` stops in its
+/// first step, before any build, tag or move of `v1`.
+#[test]
+fn release_yml_runs_only_from_the_default_branch() {
+    let script = release_yml_step("image", "check the branch and the version");
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_step(
+        &script,
+        dir.path(),
+        &[
+            ("GITHUB_REF", "refs/heads/feature/x"),
+            ("DEFAULT_BRANCH", "main"),
+            ("VERSION", "1.2.3"),
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.transcript());
+    assert!(
+        r.stdout
+            .contains("::error::run this workflow from main, not refs/heads/feature/x"),
+        "{}",
+        r.transcript()
+    );
+    // From main it goes on to the version check (a bad version is its refusal).
+    let r = run_step(
+        &script,
+        dir.path(),
+        &[
+            ("GITHUB_REF", "refs/heads/main"),
+            ("DEFAULT_BRANCH", "main"),
+            ("VERSION", "v1"),
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.transcript());
+    assert!(
+        r.stdout.contains("::error::version `v1` is not X.Y.Z"),
+        "{}",
+        r.transcript()
+    );
+}
