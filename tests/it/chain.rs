@@ -1442,3 +1442,4 @@ async fn a_released_version_tag_is_never_moved() {
 
 /// Releases under injected faults (lost answers, resets, 5xx, rate limits).
 mod faults;
+mod targets;
