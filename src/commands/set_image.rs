@@ -15,6 +15,9 @@ use std::path::PathBuf;
 pub struct TargetChange {
     pub path: PathBuf,
     pub before: Option<target::Version>,
+    /// What the target reads after the edit (a format may hold less than was
+    /// asked: Flux's full marker takes a digest only where it pins one).
+    pub after: Option<target::Version>,
     pub text_before: String,
     pub text_after: Option<String>,
 }
@@ -55,6 +58,7 @@ pub fn edit_target(
         target::Edit::Unchanged => Ok(TargetChange {
             path: rel,
             before: t.read(&text)?,
+            after: None,
             text_before: text,
             text_after: None,
         }),
@@ -66,6 +70,7 @@ pub fn edit_target(
             Ok(TargetChange {
                 path: rel,
                 before,
+                after: t.read(&new)?,
                 text_before: text,
                 text_after: Some(new),
             })
@@ -98,9 +103,12 @@ pub(crate) fn set_image(cx: &Context, inputs: &SetImage) -> anyhow::Result<Outpu
         || "(none)".to_string(),
         |b| version_text(b.tag.as_deref(), b.digest.as_deref()),
     );
-    // What was asked is what the entry reads after the edit: a tag alone drops a
-    // stale digest, a digest alone drops a stale tag.
-    let new = version_text(tag, digest);
+    // What the target reads after the edit: a tag alone drops a stale digest, a
+    // digest alone a stale tag, and a format may hold less than was asked.
+    let new = match &change.after {
+        Some(v) => v.text(),
+        None => version_text(tag, digest),
+    };
     match &change.text_after {
         None => println!(
             "{}: unchanged ({} already at `{}`)",

@@ -130,7 +130,11 @@ pub(crate) fn status(cx: &Context, inputs: &Status) -> anyhow::Result<Outputs> {
                 (Some(a), Some(b)) if a.digest.is_some() && a.digest == b.digest => {
                     ("in-sync", Some(0), None)
                 }
-                (Some(a), Some(b)) if a.digest.is_none() && a.tag == b.tag => {
+                // A target that holds no digest (Flux's full marker without a
+                // pin, a Helm chart without `image.digest`) is compared by tag.
+                (Some(a), Some(b))
+                    if (a.digest.is_none() || b.digest.is_none()) && a.tag == b.tag =>
+                {
                     ("in-sync", Some(0), None)
                 }
                 (Some(a), Some(b)) => match (&a.sha, &b.sha) {

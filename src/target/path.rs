@@ -54,9 +54,9 @@ impl FieldPath {
                 None => (part, ""),
             };
             if key.is_empty() {
-                return Err(format!(
-                    "has an empty key in `{part}` (two dots, or a leading or trailing dot)"
-                ));
+                return Err(
+                    "has an empty key (two dots in a row, or a leading or trailing dot)".into(),
+                );
             }
             if key.contains([']', ' ', '\t']) || key.chars().any(char::is_control) {
                 return Err(format!(
