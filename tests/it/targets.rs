@@ -364,3 +364,61 @@ fn bad_input_is_exit_2_with_the_place_and_a_hint_and_nothing_written() {
     all.push_str(&format!("## a file that is a link out\n{shown}\n"));
     insta::assert_snapshot!(all);
 }
+
+/// The example layouts (`examples/layouts/`, which `scripts/demo-layout` prepares
+/// for the demo): their configs read, `status` finds every version, a release's
+/// edit of dev is one tag line, and CODEOWNERS names their files.
+#[test]
+fn the_example_layouts_read_and_edit() {
+    for (layout, file) in [
+        ("helm", "charts/hello/values-dev.yaml"),
+        (
+            "per-service-kustomize",
+            "apps/hello/overlays/dev/kustomization.yaml",
+        ),
+    ] {
+        let ws = Workspace::empty();
+        crate::util::copy_dir(
+            &repo_root().join("examples/layouts").join(layout),
+            ws.path(),
+        );
+        let status = ws.run(&["status", "--format", "json"]).expect(0);
+        let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+        for s in v["services"].as_array().unwrap() {
+            for env in ["dev", "uat", "prod"] {
+                assert!(s["deployed"][env]["tag"].is_string(), "{layout} {env}: {v}");
+            }
+        }
+        let before = ws.read(file);
+        ws.run(&[
+            "set-image",
+            "--env",
+            "dev",
+            "--service",
+            "hello",
+            "--tag",
+            "dev-main-1234567-1",
+        ])
+        .expect(0);
+        let after = ws.read(file);
+        let changed: Vec<(&str, &str)> = before
+            .lines()
+            .zip(after.lines())
+            .filter(|(a, b)| a != b)
+            .collect();
+        assert_eq!(changed.len(), 1, "{layout}: {changed:?}");
+        assert!(
+            changed[0]
+                .1
+                .trim_start()
+                .starts_with("tag: \"dev-main-1234567-1\"")
+                || changed[0]
+                    .1
+                    .trim_start()
+                    .starts_with("newTag: dev-main-1234567-1"),
+            "{layout}: {changed:?}"
+        );
+        let owners = ws.run(&["codeowners"]).expect(0);
+        assert!(owners.stdout.contains("@acme/qa"), "{}", owners.stdout);
+    }
+}
