@@ -191,3 +191,45 @@ fn bench_requests_per_release_per_format() {
         }
     }
 }
+
+/// Rollback reads the target file's own history: two releases into a flux-marked
+/// file, then one step back restores the first tag there (the digest from the
+/// registry, the full marker holding no pin), and only the marked line moves.
+#[test]
+fn rollback_one_step_in_a_flux_marked_file() {
+    let l = &LAYOUTS[3];
+    let (rig, _, first, version_a, _) = release(l, "api");
+    let (tag_a, digest_a) = version_a.split_once('@').unwrap();
+    rig.gh
+        .push_commit(REPO, "main", &[("app/hello.txt", "hello again\n")])
+        .unwrap();
+    let ws = rig.checkout("b", "main");
+    let b = git(&ws, &["rev-parse", "HEAD"]);
+    rig.reg
+        .client()
+        .push_image("acme/hello", &format!("sha-{b}"), 2, 2048, 8)
+        .unwrap();
+    rig.dispatch_main(&ws, &[("command", "release")]).ok();
+    let second = rig.gh.file_at(REPO, "main", l.file).unwrap().unwrap();
+    assert_ne!(first, second);
+    let ws = rig.checkout("c", "main");
+    let s = rig
+        .step(
+            &ws,
+            "workflow_dispatch",
+            serde_json::json!({"inputs": {}}),
+            &[
+                ("command", "rollback"),
+                ("service", "hello"),
+                ("env", "dev"),
+                ("steps", "1"),
+            ],
+        )
+        .ok();
+    assert_eq!(s.out("tag"), tag_a);
+    assert_eq!(s.out("digest"), digest_a);
+    assert_eq!(
+        rig.gh.file_at(REPO, "main", l.file).unwrap().unwrap(),
+        first
+    );
+}
