@@ -33,6 +33,9 @@ pub(crate) struct Deployed {
     pub(crate) sha: Option<String>,
     pub(crate) file: String,
     pub(crate) line: usize,
+    /// A field of the same target that holds another version, by line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) differs_at: Option<usize>,
 }
 
 #[derive(Debug, Serialize)]
@@ -115,6 +118,7 @@ pub(crate) fn status(cx: &Context, inputs: &Status) -> anyhow::Result<Outputs> {
                 digest: v.digest,
                 file: t.path_str(),
                 line: v.line,
+                differs_at: v.differs_at,
             });
             deployed.insert(env.name.clone(), found);
         }
@@ -181,6 +185,14 @@ pub(crate) fn status(cx: &Context, inputs: &Status) -> anyhow::Result<Outputs> {
 }
 
 pub(crate) fn short(d: &Deployed) -> String {
+    let v = version_cell(d);
+    match d.differs_at {
+        Some(l) => format!("{v} (line {l} differs)"),
+        None => v,
+    }
+}
+
+fn version_cell(d: &Deployed) -> String {
     match (&d.tag, &d.digest) {
         (Some(t), Some(g)) => format!("{t}@{}", g.chars().take(19).collect::<String>()),
         (Some(t), None) => t.clone(),
@@ -316,7 +328,7 @@ mod tests {
             tag in proptest::option::of("\\PC{0,30}"),
             digest in proptest::option::of("\\PC{0,30}"),
         ) {
-            let d = Deployed { tag, digest, sha: None, file: String::new(), line: 1 };
+            let d = Deployed { tag, digest, sha: None, file: String::new(), line: 1, differs_at: None };
             let _ = short(&d);
         }
     }

@@ -92,7 +92,8 @@ pub struct Environment {
     pub merge: MergePolicy,
     pub reviewers: Vec<String>,
     pub labels: Vec<String>,
-    /// Overlay folder relative to the repository root.
+    /// Overlay folder relative to the repository root: as written (it may hold
+    /// `{service}`), or `<overlays>/<name>`; `Config::target` resolves it.
     pub overlay: PathBuf,
     /// The environment promoted to after this one, if any.
     pub next: Option<String>,
@@ -103,19 +104,6 @@ pub struct Environment {
     /// Where a version lives in this environment (`overlay:` as written, `file:`,
     /// `format:`, …); `overlay` above is the folder when nothing names a path.
     pub target: TargetSpec,
-}
-
-impl Environment {
-    /// The overlay's kustomization file: `kustomization.yaml`, or the `.yml` or
-    /// `Kustomization` spelling kustomize also accepts when that is the one present.
-    pub fn kustomization(&self, root: &Path) -> PathBuf {
-        let dir = root.join(&self.overlay);
-        ["kustomization.yaml", "kustomization.yml", "Kustomization"]
-            .iter()
-            .map(|n| dir.join(n))
-            .find(|p| p.is_file())
-            .unwrap_or_else(|| dir.join("kustomization.yaml"))
-    }
 }
 
 #[derive(Debug, Clone)]

@@ -12,6 +12,7 @@ fn version(e: &ImageEntry) -> Version {
         tag: e.new_tag.clone(),
         digest: e.digest.clone(),
         line: e.line,
+        differs_at: None,
     }
 }
 

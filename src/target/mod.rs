@@ -111,6 +111,10 @@ pub struct Version {
     pub digest: Option<String>,
     /// 1-based line of the (first) field.
     pub line: usize,
+    /// The line of a field that holds another tag or digest than the first one
+    /// (two Flux markers of one policy set apart by hand, a reference string and
+    /// a tag field that disagree): the target is inconsistent.
+    pub differs_at: Option<usize>,
 }
 
 impl Version {
@@ -384,6 +388,10 @@ fn version_of(src: &Source, slots: &[Slot]) -> Option<Version> {
         };
         if v.line == 0 && (tag.is_some() || digest.is_some()) {
             v.line = src.line_of(val.span.start);
+        }
+        let other = |have: &Option<String>, now: Option<&str>| matches!((have, now), (Some(h), Some(n)) if h != n);
+        if v.differs_at.is_none() && (other(&v.tag, tag) || other(&v.digest, digest)) {
+            v.differs_at = Some(src.line_of(val.span.start));
         }
         if v.tag.is_none() {
             v.tag = tag.map(str::to_string);

@@ -295,3 +295,21 @@ fn kustomize_goes_through_the_overlay_editor() {
         format!("images:\n  - name: ghcr.io/acme/hello\n    newTag: v2 # keep\n    digest: {D2}\n")
     );
 }
+
+#[test]
+fn fields_that_disagree_are_reported_by_line() {
+    let t = target(Format::Flux);
+    let text = concat!(
+        "a: ghcr.io/acme/hello:v1 # {\"$imagepolicy\": \"flux-system:hello\"}\n",
+        "b: v1 # {\"$imagepolicy\": \"flux-system:hello:tag\"}\n",
+        "c: v0 # {\"$imagepolicy\": \"flux-system:hello:tag\"}\n",
+    );
+    let v = t.read(text).unwrap().unwrap();
+    assert_eq!(
+        (v.tag.as_deref(), v.line, v.differs_at),
+        (Some("v1"), 1, Some(3))
+    );
+    // After a release they agree again.
+    let v = t.read(&edited(&t, text, set("v2", None))).unwrap().unwrap();
+    assert_eq!(v.differs_at, None);
+}
