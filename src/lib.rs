@@ -1,7 +1,7 @@
 //! gitops-action: move a service through environments the GitOps way.
 //!
 //! Data flows one way: inputs (`cli`, `action` → `inputs`) → `config` → `environment` → `tag`
-//! → `registry` → `overlay` → `git` / `github` → outputs. `commands` holds one file
+//! → `registry` → `target` (`overlay` for Kustomize) → `git` / `github` → outputs. `commands` holds one file
 //! per command; `session` is what the commands that move a service share.
 //!
 //! Where to look:
