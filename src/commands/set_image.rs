@@ -3,7 +3,6 @@
 use crate::action::Outputs;
 use crate::config::{Environment, Service};
 use crate::context::*;
-use crate::error::UserError;
 use crate::inputs::SetImage;
 use crate::overlay;
 use crate::target::{self, version_text};
@@ -36,23 +35,7 @@ pub fn edit_target(
     let path = cx.root.join(&rel);
     let text = match crate::fs::read_user_file(&cx.root, &path, &rel)? {
         Some(text) => text,
-        None if t.format == target::Format::Kustomize => {
-            return Err(UserError::new(format!("overlay `{}` does not exist", rel.display()))
-                .hint(format!(
-                    "create `{}` (with `resources:` pointing at your base), or set `overlay:` for environment `{}`",
-                    rel.display(),
-                    env.name
-                ))
-                .into());
-        }
-        None => {
-            return Err(UserError::new(format!("`{}` does not exist", rel.display()))
-                .hint(format!(
-                    "create it with the service's fields, or fix `file:` of `{}` or of environment `{}`",
-                    service.name, env.name
-                ))
-                .into());
-        }
+        None => return Err(t.missing(&service.name, &env.name).into()),
     };
     match t.edit(&text, set)? {
         target::Edit::Unchanged => Ok(TargetChange {

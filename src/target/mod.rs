@@ -181,6 +181,21 @@ impl Target {
         self.path.to_string_lossy().replace('\\', "/")
     }
 
+    /// The error for a target file that does not exist (where an edit needs it).
+    pub fn missing(&self, service: &str, env: &str) -> UserError {
+        let file = self.path_str();
+        match self.format {
+            Format::Kustomize => UserError::new(format!("overlay `{file}` does not exist")).hint(
+                format!(
+                    "create `{file}` (with `resources:` pointing at your base), or set `overlay:` for environment `{env}`"
+                ),
+            ),
+            _ => UserError::new(format!("`{file}` does not exist")).hint(format!(
+                "create it with {service}'s fields, or fix `file:` of `{service}` or of environment `{env}`"
+            )),
+        }
+    }
+
     /// The version the file holds, `None` when it holds none for this service.
     pub fn read(&self, text: &str) -> Result<Option<Version>, UserError> {
         if self.format == Format::Kustomize {
