@@ -11,8 +11,8 @@ use crate::inputs::Inputs;
     name = "gitops-action",
     version,
     about = "Move a service through environments the GitOps way",
-    long_about = "Finds or builds the image of a commit, edits the Kustomize overlay of an environment without \
-                  losing a byte of formatting, and opens, updates or merges the release pull request.\n\n\
+    long_about = "Finds or builds the image of a commit, edits where its version lives in an environment (a Kustomize \
+                  overlay, Helm values, a YAML field or Flux setter markers) without losing a byte of formatting, and opens, updates or merges the release pull request.\n\n\
                   As a GitHub Action (GITHUB_ACTIONS=true and no arguments) it reads its inputs from INPUT_*.",
     disable_help_subcommand = true
 )]
@@ -55,7 +55,7 @@ pub enum Command {
         #[arg(long)]
         service: Option<String>,
     },
-    /// Set the image of a service in an environment's overlay
+    /// Set the image of a service where its version lives in an environment
     SetImage {
         #[arg(long)]
         env: String,
@@ -68,7 +68,7 @@ pub enum Command {
         #[arg(long)]
         digest: Option<String>,
     },
-    /// Print the CODEOWNERS lines that make each environment's reviewers own its overlay
+    /// Print the CODEOWNERS lines that make each environment's reviewers own its targets
     Codeowners {
         /// Fail when .github/CODEOWNERS disagrees
         #[arg(long)]
@@ -158,7 +158,7 @@ pub enum Command {
         /// The tag to go back to
         #[arg(long = "to", value_name = "TAG", conflicts_with = "steps")]
         tag: Option<String>,
-        /// How many versions back, from the overlay's git history
+        /// How many versions back, from the target file's git history
         #[arg(long)]
         steps: Option<String>,
         #[command(flatten)]

@@ -83,6 +83,39 @@ proptest! {
         let _ = overlay::find_image(path, &text, "ghcr.io/acme/hello");
     }
 
+    /// Every target format on any text: read and edit never panic, and an edit
+    /// that succeeds reads back the tag it wrote.
+    #[test]
+    fn target_readers_and_editors_never_panic(
+        text in prop_oneof![
+            hostile_text(300),
+            hostile_overlay(),
+            hostile_text(60).prop_map(|t| format!("image:\n  repository: x\n  tag: {t} # {{\"$imagepolicy\": \"ns:p:tag\"}}\n  digest: ''\n")),
+        ],
+        format in 0usize..3,
+        tag in prop::sample::select(vec!["v2", "1.10", "2024-01-01", "x_y"]),
+    ) {
+        use crate::target::{Edit, Fields, Format, SetVersion, Target};
+        let format = [Format::Helm, Format::Yaml, Format::Flux][format];
+        let t = Target {
+            path: "v.yaml".into(),
+            format,
+            image: "ghcr.io/acme/hello".into(),
+            fields: Some(match format {
+                Format::Yaml => Fields::Reference(crate::target::FieldPath::parse("image").unwrap()),
+                _ => Fields::helm_default(),
+            }),
+            document: None,
+            policy: Some("ns:p".into()),
+            create: true,
+        };
+        let _ = t.read(&text);
+        if let Ok(Edit::Changed { text: new, .. }) = t.edit(&text, SetVersion { tag: Some(tag), digest: None }) {
+            let back = t.read(&new);
+            prop_assert!(matches!(&back, Ok(Some(v)) if v.tag.as_deref() == Some(tag)), "{new:?} {back:?}");
+        }
+    }
+
     /// Repository bytes: decoded or refused with a place, never a panic.
     #[test]
     fn repository_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {

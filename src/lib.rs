@@ -1,11 +1,14 @@
 //! gitops-action: move a service through environments the GitOps way.
 //!
 //! Data flows one way: inputs (`cli`, `action` → `inputs`) → `config` → `environment` → `tag`
-//! → `registry` → `overlay` → `git` / `github` → outputs. `commands` holds one file
+//! → `registry` → `target` (`overlay` for Kustomize) → `git` / `github` → outputs. `commands` holds one file
 //! per command; `session` is what the commands that move a service share.
 //!
 //! Where to look:
 //! - where is a release PR opened? `session/pull_request.rs`
+//! - where does a version live? `target/mod.rs` (`Target`: file, format, fields; one
+//!   module per format, one writer in `target/write.rs`; the config's side in
+//!   `target/spec.rs`)
 //! - where is the overlay edited? `overlay/edit.rs` (the tree it splices into: `yaml.rs`,
 //!   read with the kustomization's rules in `overlay/tree.rs`)
 //! - where does a command start? `commands/mod.rs` (`run`), then `commands/<command>.rs`
@@ -69,5 +72,8 @@ pub mod secrets;
 pub mod session;
 /// Tag templates: format, parse back, sort.
 pub(crate) mod tag;
+/// Where a service's version lives in an environment: file, format (kustomize,
+/// helm, yaml, flux), fields; read and spliced losslessly.
+pub mod target;
 /// One positional YAML tree (saphyr-parser events, byte spans), shared by config and overlay.
 pub(crate) mod yaml;

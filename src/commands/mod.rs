@@ -16,7 +16,7 @@ mod rollback;
 mod set_image;
 mod status;
 
-pub use set_image::{OverlayChange, edit_overlay};
+pub use set_image::{TargetChange, edit_target};
 
 use crate::action::{self, Outputs};
 use crate::context::*;

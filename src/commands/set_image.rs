@@ -1,65 +1,59 @@
-//! `set-image`: edit one environment's overlay in the workspace.
+//! `set-image`: edit one service's target in one environment, in the workspace.
 
 use crate::action::Outputs;
-use crate::config::Environment;
+use crate::config::{Environment, Service};
 use crate::context::*;
-use crate::error::UserError;
 use crate::inputs::SetImage;
 use crate::overlay;
+use crate::target::{self, version_text};
 use anyhow::Context as _;
 use std::path::PathBuf;
 
-/// The result of editing one overlay.
+/// The result of editing one target file.
 #[derive(Debug, Clone)]
-pub struct OverlayChange {
+pub struct TargetChange {
     pub path: PathBuf,
-    pub before: Option<overlay::ImageEntry>,
+    pub before: Option<target::Version>,
+    /// What the target reads after the edit (a format may hold less than was
+    /// asked: Flux's full marker takes a digest only where it pins one).
+    pub after: Option<target::Version>,
     pub text_before: String,
     pub text_after: Option<String>,
 }
 
-/// Read, edit and (unless dry-run) atomically write an environment's overlay.
-pub fn edit_overlay(
+/// Read, edit and (unless dry-run) atomically write a service's target in an
+/// environment.
+pub fn edit_target(
     cx: &Context,
     env: &Environment,
-    image: &str,
-    tag: Option<&str>,
-    digest: Option<&str>,
+    service: &Service,
+    set: target::SetVersion,
     write: bool,
-) -> anyhow::Result<OverlayChange> {
-    let path = env.kustomization(&cx.root);
-    let rel = cx.rel(&path);
+) -> anyhow::Result<TargetChange> {
+    let t = cx.config.target(service, env)?;
+    let rel = t.path.clone();
+    let path = cx.root.join(&rel);
     let text = match crate::fs::read_user_file(&cx.root, &path, &rel)? {
-        Some(t) => t,
-        None => {
-            return Err(UserError::new(format!("overlay `{}` does not exist", rel.display()))
-                .hint(format!(
-                    "create `{}` (with `resources:` pointing at your base), or set `overlay:` for environment `{}`",
-                    rel.display(),
-                    env.name
-                ))
-                .into());
-        }
+        Some(text) => text,
+        None => return Err(t.missing(&service.name, &env.name).into()),
     };
-    let edit = overlay::set_image(&rel, &text, &overlay::SetImage { image, tag, digest })?;
-    match edit {
-        overlay::Edit::Unchanged => {
-            let before = overlay::find_image(&rel, &text, image)?;
-            Ok(OverlayChange {
-                path: rel,
-                before,
-                text_before: text,
-                text_after: None,
-            })
-        }
-        overlay::Edit::Changed { text: new, before } => {
+    match t.edit(&text, set)? {
+        target::Edit::Unchanged => Ok(TargetChange {
+            path: rel,
+            before: t.read(&text)?,
+            after: None,
+            text_before: text,
+            text_after: None,
+        }),
+        target::Edit::Changed { text: new, before } => {
             if write {
                 overlay::write_atomic(&path, new.as_bytes())
                     .with_context(|| format!("writing `{}`", rel.display()))?;
             }
-            Ok(OverlayChange {
+            Ok(TargetChange {
                 path: rel,
                 before,
+                after: t.read(&new)?,
                 text_before: text,
                 text_after: Some(new),
             })
@@ -71,7 +65,13 @@ pub(crate) fn set_image(cx: &Context, inputs: &SetImage) -> anyhow::Result<Outpu
     let env = cx.config.environment(&inputs.env)?;
     let service = cx.config.service(&inputs.service)?;
     let (tag, digest) = (inputs.tag.as_deref(), inputs.digest.as_deref());
-    let change = edit_overlay(cx, env, &service.image, tag, digest, !cx.dry_run)?;
+    let change = edit_target(
+        cx,
+        env,
+        &service,
+        target::SetVersion { tag, digest },
+        !cx.dry_run,
+    )?;
     let mut out = Outputs::default();
     out.set("env", &env.name);
     out.set("image", &service.image);
@@ -84,11 +84,14 @@ pub(crate) fn set_image(cx: &Context, inputs: &SetImage) -> anyhow::Result<Outpu
     }
     let old = change.before.as_ref().map_or_else(
         || "(none)".to_string(),
-        |b| version_text(b.new_tag.as_deref(), b.digest.as_deref()),
+        |b| version_text(b.tag.as_deref(), b.digest.as_deref()),
     );
-    // What was asked is what the entry reads after the edit: a tag alone drops a
-    // stale digest, a digest alone drops a stale tag.
-    let new = version_text(tag, digest);
+    // What the target reads after the edit: a tag alone drops a stale digest, a
+    // digest alone a stale tag, and a format may hold less than was asked.
+    let new = match &change.after {
+        Some(v) => v.text(),
+        None => version_text(tag, digest),
+    };
     match &change.text_after {
         None => println!(
             "{}: unchanged ({} already at `{}`)",
@@ -122,15 +125,4 @@ pub(crate) fn set_image(cx: &Context, inputs: &SetImage) -> anyhow::Result<Outpu
         }
     }
     Ok(out)
-}
-
-/// An entry's version as the image reference ends: `tag`, `tag@digest`, `@digest`,
-/// or `(none)` for an entry with neither.
-fn version_text(tag: Option<&str>, digest: Option<&str>) -> String {
-    match (tag, digest) {
-        (Some(t), Some(d)) => format!("{t}@{d}"),
-        (Some(t), None) => t.to_string(),
-        (None, Some(d)) => format!("@{d}"),
-        (None, None) => "(none)".to_string(),
-    }
 }

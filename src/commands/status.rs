@@ -2,8 +2,9 @@
 //! between neighbours.
 
 use crate::action::Outputs;
+use crate::config::Service;
 use crate::context::*;
-use crate::overlay;
+use crate::target;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -32,6 +33,9 @@ pub(crate) struct Deployed {
     pub(crate) sha: Option<String>,
     pub(crate) file: String,
     pub(crate) line: usize,
+    /// A field of the same target that holds another version, by line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) differs_at: Option<usize>,
 }
 
 #[derive(Debug, Serialize)]
@@ -49,38 +53,49 @@ pub(crate) struct Drift {
 
 pub(crate) fn status(cx: &Context, inputs: &Status) -> anyhow::Result<Outputs> {
     let envs = &cx.config.environments;
-    // One parse per overlay, then lookups: status stays linear in services × envs.
-    let mut by_env: Vec<Option<(String, overlay::ImageIndex)>> = Vec::new();
-    let mut discovered: Vec<String> = Vec::new();
-    for env in envs {
-        let path = env.kustomization(&cx.root);
-        let rel = cx.rel(&path);
-        let index = match crate::fs::read_user_file(&cx.root, &path, &rel)? {
-            Some(text) => overlay::ImageIndex::read(&rel, &text)?,
-            None => {
-                by_env.push(None);
+    // Each file read and parsed once, however many services and environments
+    // share it: status stays linear in services × envs.
+    let mut reader = target::Reader::default();
+    let services: Vec<Service> = if cx.config.services.is_empty() {
+        // No `services:`: the images the environments' kustomizations name, where
+        // one file serves every service.
+        let mut discovered: Vec<String> = Vec::new();
+        for env in envs {
+            let spec = &env.target;
+            let per_service = [&spec.file, &spec.overlay]
+                .iter()
+                .any(|p| p.as_deref().is_some_and(|p| p.contains("{service}")));
+            if per_service || spec.format.is_some_and(|f| f != target::Format::Kustomize) {
                 continue;
             }
-        };
-        for entry in index.entries() {
-            let image = entry.image().to_string();
-            if !discovered.contains(&image) {
-                discovered.push(image);
+            let probe = Service {
+                name: String::new(),
+                image: String::new(),
+                context: ".".into(),
+                dockerfile: String::new(),
+                target: Default::default(),
+            };
+            let path = cx.config.target(&probe, env)?.path;
+            if reader.load_kustomize(&cx.root, &path)? {
+                for image in reader.kustomize_images(&path) {
+                    if !discovered.contains(&image) {
+                        discovered.push(image);
+                    }
+                }
             }
         }
-        by_env.push(Some((rel.display().to_string(), index)));
-    }
-    let services: Vec<(String, String)> = if cx.config.services.is_empty() {
         discovered
-            .iter()
-            .map(|i| (i.rsplit('/').next().unwrap_or(i).to_string(), i.clone()))
+            .into_iter()
+            .map(|i| Service {
+                name: i.rsplit('/').next().unwrap_or(&i).to_string(),
+                image: i,
+                context: ".".into(),
+                dockerfile: String::new(),
+                target: Default::default(),
+            })
             .collect()
     } else {
-        cx.config
-            .services
-            .iter()
-            .map(|s| (s.name.clone(), s.image.clone()))
-            .collect()
+        cx.config.services.clone()
     };
     let repo = crate::git::open_foreign_owned(&cx.root).ok();
     let web = compare_base();
@@ -88,25 +103,23 @@ pub(crate) fn status(cx: &Context, inputs: &Status) -> anyhow::Result<Outputs> {
         environments: envs.iter().map(|e| e.name.clone()).collect(),
         services: vec![],
     };
-    for (name, image) in services {
+    for service in services {
         let mut deployed = BTreeMap::new();
-        for (env, overlay) in envs.iter().zip(&by_env) {
-            // The entry `set-image`, `release` and `deploy` would edit: by `name`
-            // or `newName`, so a renamed image is found under either.
-            let found = match overlay {
-                Some((file, index)) => index.find(&image)?.map(|entry| Deployed {
-                    tag: entry.new_tag.clone(),
-                    digest: entry.digest.clone(),
-                    sha: entry
-                        .new_tag
-                        .as_deref()
-                        .and_then(|t| env.tag.parse_tag(t))
-                        .and_then(|p| p.sha.or(p.sha7)),
-                    file: file.clone(),
-                    line: entry.line,
-                }),
-                None => None,
-            };
+        for env in envs {
+            // What `set-image`, `release` and `deploy` would edit, read the same way.
+            let t = cx.config.target(&service, env)?;
+            let found = reader.read(&cx.root, &t)?.map(|v| Deployed {
+                sha: v
+                    .tag
+                    .as_deref()
+                    .and_then(|tag| env.tag.parse_tag(tag))
+                    .and_then(|p| p.sha.or(p.sha7)),
+                tag: v.tag,
+                digest: v.digest,
+                file: t.path_str(),
+                line: v.line,
+                differs_at: v.differs_at,
+            });
             deployed.insert(env.name.clone(), found);
         }
         let mut drift = Vec::new();
@@ -121,7 +134,11 @@ pub(crate) fn status(cx: &Context, inputs: &Status) -> anyhow::Result<Outputs> {
                 (Some(a), Some(b)) if a.digest.is_some() && a.digest == b.digest => {
                     ("in-sync", Some(0), None)
                 }
-                (Some(a), Some(b)) if a.digest.is_none() && a.tag == b.tag => {
+                // A target that holds no digest (Flux's full marker without a
+                // pin, a Helm chart without `image.digest`) is compared by tag.
+                (Some(a), Some(b))
+                    if (a.digest.is_none() || b.digest.is_none()) && a.tag == b.tag =>
+                {
                     ("in-sync", Some(0), None)
                 }
                 (Some(a), Some(b)) => match (&a.sha, &b.sha) {
@@ -147,8 +164,8 @@ pub(crate) fn status(cx: &Context, inputs: &Status) -> anyhow::Result<Outputs> {
             });
         }
         report.services.push(ServiceStatus {
-            name,
-            image,
+            name: service.name,
+            image: service.image,
             deployed,
             drift,
         });
@@ -168,6 +185,14 @@ pub(crate) fn status(cx: &Context, inputs: &Status) -> anyhow::Result<Outputs> {
 }
 
 pub(crate) fn short(d: &Deployed) -> String {
+    let v = version_cell(d);
+    match d.differs_at {
+        Some(l) => format!("{v} (line {l} differs)"),
+        None => v,
+    }
+}
+
+fn version_cell(d: &Deployed) -> String {
     match (&d.tag, &d.digest) {
         (Some(t), Some(g)) => format!("{t}@{}", g.chars().take(19).collect::<String>()),
         (Some(t), None) => t.clone(),
@@ -303,7 +328,7 @@ mod tests {
             tag in proptest::option::of("\\PC{0,30}"),
             digest in proptest::option::of("\\PC{0,30}"),
         ) {
-            let d = Deployed { tag, digest, sha: None, file: String::new(), line: 1 };
+            let d = Deployed { tag, digest, sha: None, file: String::new(), line: 1, differs_at: None };
             let _ = short(&d);
         }
     }

@@ -15,13 +15,14 @@ use serde::Deserialize;
 use crate::environment::RefPatterns;
 use crate::error::{Location, UserError};
 use crate::tag::Template;
+use crate::target::{Target, TargetSpec};
 
 mod raw;
 mod schema;
 mod validate;
 
 pub(crate) use validate::is_reviewer;
-pub use validate::{check_image_name, check_name};
+pub use validate::{check_image_name, check_name, check_relative_path};
 
 pub const DEFAULT_CONFIG: &str = ".github/gitops.yaml";
 
@@ -78,6 +79,8 @@ pub struct Service {
     /// Build context relative to the repository root.
     pub context: PathBuf,
     pub dockerfile: String,
+    /// Where its version lives, where it says so (it wins over its environment's).
+    pub target: TargetSpec,
 }
 
 #[derive(Debug, Clone)]
@@ -89,7 +92,8 @@ pub struct Environment {
     pub merge: MergePolicy,
     pub reviewers: Vec<String>,
     pub labels: Vec<String>,
-    /// Overlay folder relative to the repository root.
+    /// Overlay folder relative to the repository root: as written (it may hold
+    /// `{service}`), or `<overlays>/<name>`; `Config::target` resolves it.
     pub overlay: PathBuf,
     /// The environment promoted to after this one, if any.
     pub next: Option<String>,
@@ -97,19 +101,9 @@ pub struct Environment {
     /// Whether the `merge` input may ask for `direct` (a push to the base with no
     /// pull request). Default: yes, unless the environment has an `allowed:` rule.
     pub allow_direct: bool,
-}
-
-impl Environment {
-    /// The overlay's kustomization file: `kustomization.yaml`, or the `.yml` or
-    /// `Kustomization` spelling kustomize also accepts when that is the one present.
-    pub fn kustomization(&self, root: &Path) -> PathBuf {
-        let dir = root.join(&self.overlay);
-        ["kustomization.yaml", "kustomization.yml", "Kustomization"]
-            .iter()
-            .map(|n| dir.join(n))
-            .find(|p| p.is_file())
-            .unwrap_or_else(|| dir.join("kustomization.yaml"))
-    }
+    /// Where a version lives in this environment (`overlay:` as written, `file:`,
+    /// `format:`, …); `overlay` above is the folder when nothing names a path.
+    pub target: TargetSpec,
 }
 
 #[derive(Debug, Clone)]
@@ -174,7 +168,20 @@ impl Config {
             image: default_image(self.owner.as_deref(), name)?,
             context: PathBuf::from("."),
             dockerfile: "Dockerfile".into(),
+            target: TargetSpec::default(),
         })
+    }
+
+    /// Where `service`'s version lives in `env`: the service's settings over the
+    /// environment's, templates filled, the path checked to stay in the repository.
+    pub fn target(&self, service: &Service, env: &Environment) -> Result<Target, UserError> {
+        service.target.over(&env.target).resolve(
+            &self.root,
+            &env.overlay,
+            &service.name,
+            &env.name,
+            &service.image,
+        )
     }
 
     /// The environment after `name` in the chain.
@@ -261,6 +268,7 @@ pub fn default_config(root: &Path, owner: Option<String>) -> Config {
         next: None,
         allowed: None,
         allow_direct: true,
+        target: TargetSpec::default(),
     };
     Config {
         file: None,

@@ -16,16 +16,47 @@ pub(super) struct RawConfig {
     pub(super) environments: Option<Vec<RawEnvironment>>,
 }
 
+// No `deny_unknown_fields` where a target is flattened in (serde does not
+// support the two together); the schema check has refused unknown keys already.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct RawService {
     pub(super) image: Option<String>,
     pub(super) context: Option<String>,
     pub(super) dockerfile: Option<String>,
+    #[serde(flatten)]
+    pub(super) target: RawTarget,
+}
+
+/// Where the version lives: on an environment, and on a service (which wins).
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RawTarget {
+    pub(super) overlay: Option<String>,
+    pub(super) file: Option<String>,
+    pub(super) format: Option<String>,
+    pub(super) fields: Option<RawFields>,
+    pub(super) document: Option<RawDocument>,
+    pub(super) policy: Option<String>,
+    pub(super) create: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFields {
+    pub(super) repository: Option<String>,
+    pub(super) tag: Option<String>,
+    pub(super) digest: Option<String>,
+    pub(super) image: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDocument {
+    pub(super) kind: Option<String>,
+    pub(super) name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub(super) struct RawEnvironment {
     pub(super) name: String,
     #[serde(default)]
@@ -38,10 +69,11 @@ pub(super) struct RawEnvironment {
     pub(super) reviewers: Vec<String>,
     #[serde(default)]
     pub(super) labels: Vec<String>,
-    pub(super) overlay: Option<String>,
     pub(super) next: Option<String>,
     pub(super) allowed: Option<RawAccess>,
     pub(super) allow_direct: Option<bool>,
+    #[serde(flatten)]
+    pub(super) target: RawTarget,
 }
 
 #[derive(Debug, Deserialize)]

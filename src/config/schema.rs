@@ -43,11 +43,32 @@ const ENVIRONMENT: Shape = Shape::Map(&[
     ("next", Shape::OptStr),
     ("allowed", ACCESS),
     ("allow-direct", Shape::OneOf(&["true", "false"])),
+    ("file", Shape::Str),
+    ("format", FORMAT),
+    ("fields", FIELDS),
+    ("document", DOCUMENT),
+    ("policy", Shape::Str),
+    ("create", Shape::OneOf(&["true", "false"])),
 ]);
+const FORMAT: Shape = Shape::OneOf(&crate::target::Format::NAMES);
+const FIELDS: Shape = Shape::Map(&[
+    ("repository", Shape::Str),
+    ("tag", Shape::Str),
+    ("digest", Shape::Str),
+    ("image", Shape::Str),
+]);
+const DOCUMENT: Shape = Shape::Map(&[("kind", Shape::Str), ("name", Shape::Str)]);
 const SERVICE: Shape = Shape::Map(&[
     ("image", Shape::Str),
     ("context", Shape::Str),
     ("dockerfile", Shape::Str),
+    ("overlay", Shape::Str),
+    ("file", Shape::Str),
+    ("format", FORMAT),
+    ("fields", FIELDS),
+    ("document", DOCUMENT),
+    ("policy", Shape::Str),
+    ("create", Shape::OneOf(&["true", "false"])),
 ]);
 const CONFIG: Shape = Shape::Map(&[
     ("overlays", Shape::Str),

@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
-use super::raw::{RawConfig, RawService};
+use super::raw::{RawConfig, RawService, RawTarget};
 use super::schema::location;
 use super::{Access, Config, Environment, MergePolicy, Service};
 use crate::environment::RefPatterns;
 use crate::error::Diagnostic;
 use crate::tag::Template;
+use crate::target::{DocumentSelector, FieldPath, FieldsSpec, Format, TargetSpec, expand};
 use crate::yaml::Span;
 
 pub(super) fn validate(
@@ -48,7 +49,9 @@ pub(super) fn validate(
             image: None,
             context: None,
             dockerfile: None,
+            target: RawTarget::default(),
         });
+        let target = target_spec(root, &key, s.target, &mut push);
         let image = match s.image {
             Some(i) => {
                 if let Err(m) = check_image_name(&i) {
@@ -73,6 +76,7 @@ pub(super) fn validate(
             image,
             context: PathBuf::from(context),
             dockerfile: s.dockerfile.unwrap_or_else(|| "Dockerfile".into()),
+            target,
         });
     }
     // Two services on one image would fight over the same overlay entry.
@@ -162,17 +166,11 @@ pub(super) fn validate(
         }
         // A derived overlay path is as good as `overlays`, which is checked above.
         let overlay = e
+            .target
             .overlay
             .clone()
             .unwrap_or_else(|| format!("{overlays}/{}", e.name));
-        if e.overlay.is_some()
-            && let Err(m) = check_relative_path(root, &overlay)
-        {
-            push(
-                &format!("{key}.overlay"),
-                format!("overlay path `{overlay}` {m}"),
-            );
-        }
+        let target = target_spec(root, &key, e.target, &mut push);
         for (j, r) in e.reviewers.iter().enumerate() {
             if !is_reviewer(r) {
                 push(
@@ -208,6 +206,7 @@ pub(super) fn validate(
                 },
                 allowed,
                 allow_direct,
+                target,
             });
         }
     }
@@ -227,6 +226,35 @@ pub(super) fn validate(
             }
         }
     }
+    // What only the pair says: a `yaml` target needs its fields, a `flux` one its
+    // policy, wherever each is set.
+    for (i, e) in environments.iter().enumerate() {
+        for s in &services {
+            let t = s.target.over(&e.target);
+            let which = if s.target.format.is_some() {
+                format!("services.{}.format", s.name)
+            } else {
+                format!("environments[{i}].format")
+            };
+            match t.format {
+                Some(Format::Yaml) if t.fields.is_none() => push(
+                    &which,
+                    format!(
+                        "the `yaml` target of `{}` in `{}` names no `fields:` (e.g. `fields: {{ image: spec.template.spec.containers[0].image }}`)",
+                        s.name, e.name
+                    ),
+                ),
+                Some(Format::Flux) if t.policy.is_none() => push(
+                    &which,
+                    format!(
+                        "the `flux` target of `{}` in `{}` names no `policy:` (e.g. `policy: flux-system:{}`)",
+                        s.name, e.name, s.name
+                    ),
+                ),
+                _ => {}
+            }
+        }
+    }
     if !diags.is_empty() {
         diags.sort_by_key(|d| d.location.as_ref().map(|l| (l.line, l.column)));
         return Err(diags);
@@ -240,6 +268,100 @@ pub(super) fn validate(
         environments,
         owner,
     })
+}
+
+/// An environment's or a service's target settings, each checked where it is
+/// written: templates (placeholders, staying inside the repository), the format,
+/// field paths, the document selector and the Flux policy.
+fn target_spec(
+    root: &Path,
+    key: &str,
+    raw: RawTarget,
+    push: &mut impl FnMut(&str, String),
+) -> TargetSpec {
+    let mut template = |name: &str, t: &Option<String>| {
+        let Some(t) = t else { return };
+        match expand(t, "service", "env") {
+            Err(m) => push(&format!("{key}.{name}"), format!("{name} path `{t}` {m}")),
+            Ok(p) => {
+                if let Err(m) = check_relative_path(root, &p) {
+                    push(&format!("{key}.{name}"), format!("{name} path `{t}` {m}"));
+                }
+            }
+        }
+    };
+    template("overlay", &raw.overlay);
+    template("file", &raw.file);
+    if raw.overlay.is_some() && raw.file.is_some() {
+        push(
+            &format!("{key}.file"),
+            "give `file:` or `overlay:`, not both (`overlay:` is a Kustomize folder, `file:` any one file)".into(),
+        );
+    }
+    let format = raw.format.as_deref().and_then(Format::parse);
+    let fields = raw.fields.map(|f| {
+        let mut path = |name: &str, v: Option<String>| {
+            let v = v?;
+            match FieldPath::parse(&v) {
+                Ok(p) => Some(p),
+                Err(m) => {
+                    push(&format!("{key}.fields.{name}"), format!("field path `{v}` {m}"));
+                    None
+                }
+            }
+        };
+        let spec = FieldsSpec {
+            repository: path("repository", f.repository),
+            tag: path("tag", f.tag),
+            digest: path("digest", f.digest),
+            image: path("image", f.image),
+        };
+        if spec.image.is_some()
+            && (spec.repository.is_some() || spec.tag.is_some() || spec.digest.is_some())
+        {
+            push(
+                &format!("{key}.fields.image"),
+                "`fields.image` is the whole `repo:tag@digest` in one string: give it alone, or `repository`/`tag`/`digest` without it".into(),
+            );
+        }
+        spec
+    });
+    if matches!(format, Some(Format::Kustomize | Format::Flux)) && fields.is_some() {
+        push(
+            &format!("{key}.fields"),
+            "`fields:` is for the `helm` and `yaml` formats (kustomize edits `images:`, flux its markers)".into(),
+        );
+    }
+    let document = raw.document.and_then(|d| match (d.kind, d.name) {
+        (Some(kind), Some(name)) => Some(DocumentSelector { kind, name }),
+        _ => {
+            push(
+                &format!("{key}.document"),
+                "`document:` needs both `kind` and `name` (the document's `kind:` and `metadata.name:`)".into(),
+            );
+            None
+        }
+    });
+    if let Some(p) = &raw.policy {
+        let ok = p
+            .split_once(':')
+            .is_some_and(|(ns, n)| !ns.is_empty() && !n.is_empty() && !n.contains(':'));
+        if !ok {
+            push(
+                &format!("{key}.policy"),
+                format!("`policy` `{p}` is not `<namespace>:<name>` of a Flux image policy"),
+            );
+        }
+    }
+    TargetSpec {
+        overlay: raw.overlay,
+        file: raw.file,
+        format,
+        fields,
+        document,
+        policy: raw.policy,
+        create: raw.create,
+    }
 }
 
 pub(crate) fn is_reviewer(r: &str) -> bool {

@@ -2,38 +2,12 @@
 //! with the kustomization's rules (one document, plain keys), and its source text
 //! for error locations.
 
-use crate::error::{Location, UserError};
+use crate::error::UserError;
 use crate::yaml::{self, ErrorKind};
-use std::path::Path;
 
 pub(crate) use crate::yaml::{Node, Scalar};
 
-/// The text being read or edited, and its path for messages.
-pub(crate) struct Source<'a> {
-    pub(crate) text: &'a str,
-    pub(crate) path: &'a Path,
-}
-
-impl<'a> Source<'a> {
-    pub(crate) fn new(path: &'a Path, text: &'a str) -> Self {
-        Source { text, path }
-    }
-
-    pub(crate) fn location(&self, byte: usize) -> Location {
-        let before = &self.text[..byte.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        Location::new(self.path, line, before[line_start..].chars().count() + 1)
-    }
-
-    pub(crate) fn line_of(&self, byte: usize) -> usize {
-        self.text[..byte.min(self.text.len())].matches('\n').count() + 1
-    }
-
-    pub(crate) fn error(&self, byte: usize, message: impl Into<String>) -> UserError {
-        UserError::at(self.location(byte), message)
-    }
-}
+pub(crate) use crate::target::write::Source;
 
 /// Parse the kustomization into a positioned tree (`None` for an empty file).
 /// Later documents are allowed only when empty.

@@ -1,10 +1,9 @@
-//! The versions an environment had, from its overlay's git history (rollback).
+//! The versions an environment had, from its target file's git history (rollback).
 
 use super::*;
 use crate::config::{Environment, Service};
 use crate::context::Context;
 use crate::error::{Failure, UserError};
-use crate::overlay::{self};
 
 impl Session {
     /// The `steps`-th earlier distinct version of the service in `env`'s overlay,
@@ -16,9 +15,9 @@ impl Session {
         service: &Service,
         steps: usize,
     ) -> anyhow::Result<(String, String)> {
-        let path = env.kustomization(&cx.root);
-        let rel = cx.rel(&path);
-        let rel_str = rel.to_string_lossy().replace('\\', "/");
+        let target = cx.config.target(service, env)?;
+        let rel = target.path.clone();
+        let rel_str = target.path_str();
         let Repo { ws, base } = self.repo(cx)?;
         self.base_tip(ws, base)?;
         // Versions of the file, fetched deeper only as far as needed: other services'
@@ -29,10 +28,10 @@ impl Session {
             let mut seen: Vec<(String, Option<String>)> = Vec::new();
             for v in &history {
                 let Some(text) = &v.text else { continue };
-                let Ok(Some(e)) = overlay::find_image(&rel, text, &service.image) else {
+                let Ok(Some(e)) = target.read(text) else {
                     continue;
                 };
-                let Some(t) = e.new_tag.clone() else { continue };
+                let Some(t) = e.tag.clone() else { continue };
                 let key = (t, e.digest.clone());
                 if seen.last() != Some(&key) {
                     seen.push(key);

@@ -22,7 +22,7 @@ use crate::context::Context;
 use crate::error::UserError;
 use crate::git::Workspace;
 use crate::github::{GitHub, GitHubOptions};
-use crate::overlay::{self, ImageEntry};
+use crate::overlay::ImageEntry;
 use crate::registry::Registry;
 
 use crate::inputs::{Chain, ChangeInputs, Gate, SessionInputs};
@@ -235,40 +235,47 @@ pub(crate) fn github_client(cx: &Context) -> anyhow::Result<Option<GitHub>> {
     Ok(Some(GitHub::new(&o)?))
 }
 
-/// The entry of `service` in `env`'s overlay in the workspace.
+/// The version of `service` in `env`'s target in the workspace, as the chain
+/// carries it (an image entry: the service's image, its tag and digest).
 pub(crate) fn deployed_entry(
     cx: &Context,
     env: &Environment,
     service: &Service,
 ) -> anyhow::Result<ImageEntry> {
-    let path = env.kustomization(&cx.root);
-    let rel = cx.rel(&path);
-    let text = crate::fs::read_user_file(&cx.root, &path, &rel)?.ok_or_else(|| {
-        UserError::new(format!("overlay `{}` does not exist", rel.display())).hint(format!(
-            "check out the repository (actions/checkout) and the `overlay` of `{}`",
-            env.name
+    let target = cx.config.target(service, env)?;
+    let rel = &target.path;
+    let text = crate::fs::read_user_file(&cx.root, &cx.root.join(rel), rel)?.ok_or_else(|| {
+        UserError::new(format!("`{}` does not exist", rel.display())).hint(format!(
+            "check out the repository (actions/checkout), and check where `{}` keeps {}'s version (`overlay:` or `file:`)",
+            env.name, service.name
         ))
     })?;
-    let entry = overlay::find_image(&rel, &text, &service.image)?.ok_or_else(|| {
+    let version = target.read(&text)?.ok_or_else(|| {
         UserError::new(format!(
-            "`{}` has no image entry for {} (`{}`)",
+            "`{}` holds no version of {} (`{}`)",
             rel.display(),
             service.name,
             service.image
         ))
         .hint(format!("release {} to `{}` first", service.name, env.name))
     })?;
-    if entry.new_tag.is_none() && entry.digest.is_none() {
+    if version.tag.is_none() && version.digest.is_none() {
         return Err(UserError::new(format!(
-            "{}:{}: the entry for `{}` sets neither `newTag` nor `digest`",
+            "{}:{}: the version of `{}` has neither a tag nor a digest",
             rel.display(),
-            entry.line,
+            version.line,
             service.image
         ))
         .hint(format!("release {} to `{}` first", service.name, env.name))
         .into());
     }
-    Ok(entry)
+    Ok(ImageEntry {
+        name: service.image.clone(),
+        new_name: None,
+        new_tag: version.tag,
+        digest: version.digest,
+        line: version.line,
+    })
 }
 
 /// Keep the first of each, in order.

@@ -9,7 +9,8 @@ use crate::error::Failure;
 use crate::git::{self, Publish, Target, Workspace};
 use crate::github::Branches;
 use crate::github::{self, GitHub, MergeMethod, MergePolicy, PrBody, PrContent};
-use crate::overlay::{self, SetImage};
+use crate::overlay;
+use crate::target::{self, SetVersion};
 
 use crate::git::Published;
 use crate::github::{MergeOutcome, PrState};
@@ -28,11 +29,11 @@ impl Session {
     ) -> anyhow::Result<Option<ReleaseOutcome>> {
         let env = change.env;
         let service = change.service;
-        let path = env.kustomization(&cx.root);
-        let rel = cx.rel(&path);
-        let rel_str = rel.to_string_lossy().replace('\\', "/");
-        let set = SetImage {
-            image: &service.image,
+        let target = cx.config.target(service, env)?;
+        let rel = target.path.clone();
+        let path = cx.root.join(&rel);
+        let rel_str = target.path_str();
+        let set = SetVersion {
             tag: Some(&change.tag),
             digest: Some(&change.digest),
         };
@@ -43,10 +44,10 @@ impl Session {
         if cx.dry_run {
             // A missing overlay is made by the release, as on the real path.
             let text = crate::fs::read_user_file(&cx.root, &path, &rel)?.unwrap_or_default();
-            let before = overlay::find_image(&rel, &text, &service.image)?;
-            let old = before.as_ref().and_then(|b| b.new_tag.clone());
-            match overlay::set_image(&rel, &text, &set)? {
-                overlay::Edit::Unchanged => {
+            let before = target.read(&text)?;
+            let old = before.as_ref().and_then(|b| b.tag.clone());
+            match target.edit(&text, set)? {
+                target::Edit::Unchanged => {
                     println!(
                         "{}: unchanged ({} already at `{}`)",
                         rel.display(),
@@ -55,7 +56,7 @@ impl Session {
                     );
                     out.set("changed", false);
                 }
-                overlay::Edit::Changed { text: after, .. } => {
+                target::Edit::Changed { text: after, .. } => {
                     print!("{}", overlay::unified_diff(&rel_str, &text, &after));
                     let title =
                         github::pr_title(&service.name, &env.name, old.as_deref(), &change.tag);
@@ -100,10 +101,8 @@ impl Session {
                 (Via::Api(Some(Box::new(read))), base, text)
             }
         };
-        let before = overlay::find_image(&rel, &before_text, &service.image)
-            .ok()
-            .flatten();
-        let old_tag = before.as_ref().and_then(|b| b.new_tag.clone());
+        let before = target.read(&before_text).ok().flatten();
+        let old_tag = before.as_ref().and_then(|b| b.tag.clone());
         let old_digest = before.as_ref().and_then(|b| b.digest.clone());
 
         let mut body = PrBody {
@@ -184,7 +183,7 @@ impl Session {
                 service.name, change.tag
             )),
         };
-        let mut edit = overlay::edit_fn(&rel, set);
+        let mut edit = target.edit_fn(set);
         let outcome = release(via, gh, &req, &mut edit).await?;
         for (k, v) in outcome.outputs() {
             out.set(k, v);

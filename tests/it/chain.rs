@@ -14,6 +14,9 @@ use gitops_testkit::seed::{as_refs, example_repository};
 
 use crate::util::{BIN, Run, checkout_depth1, git, parse_outputs, repo_root};
 
+/// Releases into each format of target (`chain/targets.rs`).
+mod targets;
+
 const REPO: &str = "acme/app";
 /// The workflow's `GITHUB_TOKEN`.
 const TOKEN: &str = "ghs_chainTokenOfTheWorkflow0123456789abc";

@@ -16,4 +16,5 @@ mod readme;
 mod registry;
 mod release_rig;
 mod render;
+mod targets;
 mod util;

@@ -8,6 +8,7 @@
 //! digests, and the API calls of each run.
 
 mod journeys;
+mod layouts;
 
 use std::path::PathBuf;
 
