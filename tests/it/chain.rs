@@ -1442,3 +1442,5 @@ async fn a_released_version_tag_is_never_moved() {
 
 /// Releases under injected faults (lost answers, resets, 5xx, rate limits).
 mod faults;
+/// Re-runs of a deploy, and merges made with an App token.
+mod reruns;
