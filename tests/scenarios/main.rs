@@ -8,6 +8,7 @@
 //! digests, and the API calls of each run.
 
 mod journeys;
+mod round2;
 
 use std::path::PathBuf;
 
