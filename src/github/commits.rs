@@ -120,7 +120,12 @@ impl GitHub {
     }
 
     /// Send a GraphQL document; refusals of the token become errors with a hint.
-    async fn graphql(&self, what: &str, query: &str, vars: Value) -> anyhow::Result<Value> {
+    pub(crate) async fn graphql(
+        &self,
+        what: &str,
+        query: &str,
+        vars: Value,
+    ) -> anyhow::Result<Value> {
         let body = json!({"query": query, "variables": vars});
         let a = self
             .send_as(Method::POST, GRAPHQL, Some(&body), Resend::Safe)
@@ -183,11 +188,12 @@ impl GitHub {
             None => String::new(),
         };
         let query = format!(
-            "query({decl}) {{ repository(owner: $owner, name: $name) {{ id {base_field} {{ name target {{ ... on Commit {{ oid {base_files} }} }} }} {head_field} }} }}"
+            "query({decl}) {{ viewer {{ login }} repository(owner: $owner, name: $name) {{ id {base_field} {{ name target {{ ... on Commit {{ oid {base_files} }} }} }} {head_field} }} }}"
         );
         let v = self
             .graphql("read the base branch through the API", &query, vars)
             .await?;
+        self.saw_viewer(&v);
         let repo = &v["data"]["repository"];
         if repo.is_null() {
             let errors = errors_of(&v);

@@ -3,7 +3,7 @@
 //!
 //! Where to look: pull requests, merges and auto-merge in `pulls`; compare,
 //! permissions, teams, deployments and dispatches in `repo`; commits and branches
-//! through GraphQL (`commit-via: api`) in `commits`; the answer types in
+//! through GraphQL (`commit-via: api`) in `commits`; whose token it is in `viewer`; the answer types in
 //! `models`; the PR title and body in `body`. The GitHub client knows nothing of git.
 
 mod body;
@@ -11,6 +11,7 @@ mod commits;
 mod models;
 mod pulls;
 mod repo;
+mod viewer;
 
 /// The merge policy is the config's: one enum from `.github/gitops.yaml` to the API.
 pub use crate::config::MergePolicy;
@@ -18,6 +19,7 @@ pub use body::{PrBody, pr_title};
 pub use commits::{Branches, FileAt, Leased, RefUpdate, Tip, ZERO_OID};
 pub use models::*;
 pub use repo::Dispatched;
+pub use viewer::{ACTIONS_BOT, TokenKind};
 
 use crate::error::{Failure, UserError};
 use crate::retry::{Backoff, retry_after};
@@ -121,6 +123,8 @@ pub struct GitHub {
     pub(crate) max_attempts: u32,
     pub(crate) max_wait: Duration,
     pub(crate) calls: AtomicU32,
+    /// `viewer.login` once a GraphQL answer named it (see `viewer.rs`).
+    pub(crate) viewer: std::sync::OnceLock<String>,
 }
 
 impl std::fmt::Debug for GitHub {
@@ -199,6 +203,7 @@ impl GitHub {
             max_attempts: opts.max_attempts.max(1),
             max_wait: opts.max_wait,
             calls: AtomicU32::new(0),
+            viewer: std::sync::OnceLock::new(),
         })
     }
 

@@ -143,6 +143,32 @@ impl GitHub {
         .await
     }
 
+    /// The deployment an earlier attempt of workflow run `run` recorded of
+    /// `service` at `git_ref` in `environment`: its marker starts with the run's id
+    /// (see [`marker`]). A re-run keeps `GITHUB_RUN_ID` and raises
+    /// `GITHUB_RUN_ATTEMPT` (docs "Variables", `GITHUB_RUN_ATTEMPT`), so this is the
+    /// same deploy run again, which adds a status instead of a second deployment.
+    pub async fn deployment_of_run(
+        &self,
+        git_ref: &str,
+        environment: &str,
+        run: &str,
+        service: &str,
+    ) -> anyhow::Result<Option<u64>> {
+        let prefix = format!("{run}-");
+        Ok(self
+            .deployments_of(git_ref, environment)
+            .await?
+            .iter()
+            .find(|d| {
+                d["payload"]["service"].as_str() == Some(service)
+                    && d["payload"]["gitops-action-marker"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with(&prefix))
+            })
+            .and_then(|d| d["id"].as_u64()))
+    }
+
     /// The deployment of `git_ref` to `environment` whose payload carries `marker`.
     async fn find_deployment(
         &self,
@@ -150,6 +176,16 @@ impl GitHub {
         environment: &str,
         marker: &str,
     ) -> anyhow::Result<Option<u64>> {
+        Ok(self
+            .deployments_of(git_ref, environment)
+            .await?
+            .iter()
+            .find(|d| d["payload"]["gitops-action-marker"].as_str() == Some(marker))
+            .and_then(|d| d["id"].as_u64()))
+    }
+
+    /// The newest 100 deployments of `git_ref` to `environment`, newest first.
+    async fn deployments_of(&self, git_ref: &str, environment: &str) -> anyhow::Result<Vec<Value>> {
         // `sha` matches the commit recorded at creation; `ref` the ref string given.
         let filter = if git_ref.len() == 40 && git_ref.bytes().all(|b| b.is_ascii_hexdigit()) {
             "sha"
@@ -168,11 +204,7 @@ impl GitHub {
                 "list deployments",
             )
             .await?;
-        let list: Vec<Value> = a.json("the deployment list")?;
-        Ok(list
-            .iter()
-            .find(|d| d["payload"]["gitops-action-marker"].as_str() == Some(marker))
-            .and_then(|d| d["id"].as_u64()))
+        a.json("the deployment list")
     }
 
     /// Set a deployment's state (`in_progress`, `success`, `failure`, …).

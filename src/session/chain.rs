@@ -49,6 +49,9 @@ impl Session {
                 let gh = self.github()?;
                 // The base the change went to (opened once per run; no API call).
                 let base = self.base_name(cx).await?;
+                if chain == Chain::Auto && self.event_goes_on(gh, w, change, out).await {
+                    return Ok(());
+                }
                 let dispatched = gh
                     .dispatch_workflow(
                         w,
@@ -86,6 +89,7 @@ impl Session {
                     change.service.name, change.env.name
                 );
                 out.set("dispatched", w);
+                out.set("chained-by", "dispatch");
                 Ok(())
             }
             (Chain::Inline, _) => {
@@ -128,6 +132,47 @@ impl Session {
                 }
                 out.summary.push_str(&sub.summary);
                 r
+            }
+        }
+    }
+
+    /// `chain: auto` after a merge: whether the merge's own `pull_request: closed`
+    /// event starts the deploy workflow, so that dispatching it too would deploy
+    /// twice. GitHub starts no workflow for what the workflow's `GITHUB_TOKEN`
+    /// does (except dispatches), and does for an App installation token or a
+    /// personal token (docs "Automatic token authentication"); which one this is,
+    /// GitHub says (`viewer`, see `github/viewer.rs`). When it cannot be told, the
+    /// workflow is dispatched as before: a deploy twice beats none.
+    async fn event_goes_on(
+        &self,
+        gh: &crate::github::GitHub,
+        w: &str,
+        change: &Change<'_>,
+        out: &mut Outputs,
+    ) -> bool {
+        match gh.token_kind().await {
+            Ok(crate::github::TokenKind::WorkflowToken) => false,
+            Ok(crate::github::TokenKind::Other(login)) => {
+                let msg = format!(
+                    "the merge was made as `{login}`, not with the workflow's GITHUB_TOKEN, so its `pull_request: closed` event starts `{w}` to deploy {} to `{}`; not dispatching it as well",
+                    change.service.name, change.env.name
+                );
+                crate::output::notice(&msg);
+                println!("{msg}");
+                out.summary.push_str(&format!(
+                    "Merged as `{login}`: the merge's `pull_request: closed` event starts `{w}` (not dispatched).\n"
+                ));
+                out.set("chained-by", "event");
+                true
+            }
+            Err(e) => {
+                let msg = format!(
+                    "cannot tell whose token made the merge ({e:#}); dispatching `{w}` as for GITHUB_TOKEN. If the token is an App's or a person's, the merge's own event deploys {} to `{}` too",
+                    change.service.name, change.env.name
+                );
+                crate::output::warning(&msg);
+                eprintln!("warning: {msg}");
+                false
             }
         }
     }
@@ -190,9 +235,18 @@ impl Session {
         let gh = self.github()?;
         let payload =
             json!({"service": service.name, "image": service.image, "tag": tag, "digest": digest});
-        let id = gh
-            .create_deployment(sha, &env.name, &payload, &format!("{} {tag}", service.name))
-            .await?;
+        let id = match self.earlier_attempt(gh, sha, env, service).await? {
+            Some(id) => {
+                println!(
+                    "deployment {id}: recorded by an earlier attempt of this run; adding a status to it"
+                );
+                id
+            }
+            None => {
+                gh.create_deployment(sha, &env.name, &payload, &format!("{} {tag}", service.name))
+                    .await?
+            }
+        };
         let log_url = match (env_var("GITHUB_SERVER_URL"), env_var("GITHUB_RUN_ID")) {
             (Some(s), Some(r)) => Some(format!("{s}/{}/actions/runs/{r}", gh.repository())),
             _ => None,
@@ -247,6 +301,76 @@ impl Session {
             r?;
         }
         Ok(())
+    }
+
+    /// A re-run of a deploy run (`GITHUB_RUN_ATTEMPT` above 1, the same
+    /// `GITHUB_RUN_ID`): the deployment its first attempt recorded, to add a status
+    /// to rather than record the same deploy again. First attempts ask nothing.
+    async fn earlier_attempt(
+        &self,
+        gh: &crate::github::GitHub,
+        sha: &str,
+        env: &Environment,
+        service: &Service,
+    ) -> anyhow::Result<Option<u64>> {
+        let attempt = env_var("GITHUB_RUN_ATTEMPT")
+            .and_then(|a| a.parse::<u64>().ok())
+            .unwrap_or(1);
+        match env_var("GITHUB_RUN_ID") {
+            Some(run) if attempt > 1 => {
+                gh.deployment_of_run(sha, &env.name, &run, &service.name)
+                    .await
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// What `env` runs at the base branch tip, when that is not `entry` (the entry
+    /// of the commit this deploy checked out). A re-run keeps the original
+    /// `GITHUB_SHA` (docs "Re-running workflows and jobs"), so re-running the deploy
+    /// of a release that a later one replaced checks out the old merge: recording it
+    /// would say the environment runs what it no longer runs. `None`: it runs
+    /// `entry`, or there is nothing to compare with (a dry run, no repository).
+    pub(crate) async fn moved_on(
+        &self,
+        cx: &Context,
+        env: &Environment,
+        service: &Service,
+        entry: &ImageEntry,
+    ) -> anyhow::Result<Option<MovedOn>> {
+        if cx.dry_run || self.github.is_none() {
+            return Ok(None);
+        }
+        let target = cx.config.target(service, env)?;
+        let rel_str = target.path.to_string_lossy().replace('\\', "/");
+        let (base, tip, text) = match self.via {
+            CommitVia::Git => {
+                let Repo { ws, base } = self.repo(cx)?;
+                let tip = match self.proven_tip.get() {
+                    Some(t) => t.clone(),
+                    None => self.base_tip(ws, base)?,
+                };
+                let text = ws.read_at(&tip, &rel_str)?;
+                (base.clone(), tip, text)
+            }
+            CommitVia::Api => {
+                let base = self.api_base.get().or(cx.inputs.base.as_ref());
+                let read = self
+                    .github()?
+                    .read_branches(base.map(String::as_str), None, &rel_str, None)
+                    .await?;
+                let base = self.api_base.get_or_init(|| read.base.clone()).clone();
+                (base, read.base_oid, read.file.map(|f| f.text))
+            }
+        };
+        let now = match text {
+            Some(t) => target.read(&t)?.map(|v| super::entry_of(service, v)),
+            None => None,
+        };
+        let same = now
+            .as_ref()
+            .is_some_and(|n| n.new_tag == entry.new_tag && n.digest == entry.digest);
+        Ok((!same).then_some(MovedOn { base, tip, now }))
     }
 
     /// Carry `entry` (the version deployed in `from`) to `to`, retagging the same
@@ -396,6 +520,14 @@ impl Session {
         };
         self.carry(cx, &change, out).await
     }
+}
+
+/// The environment's entry at the base tip differs from the checkout's.
+pub(crate) struct MovedOn {
+    pub(crate) base: String,
+    pub(crate) tip: String,
+    /// `None`: the base's target no longer holds a version of the service.
+    pub(crate) now: Option<ImageEntry>,
 }
 
 /// Poll `url` until it answers 2xx (and contains `contains`), within `timeout`.

@@ -269,13 +269,18 @@ pub(crate) fn deployed_entry(
         .hint(format!("release {} to `{}` first", service.name, env.name))
         .into());
     }
-    Ok(ImageEntry {
+    Ok(entry_of(service, version))
+}
+
+/// The chain's view of a target's version: the service's image at that tag and digest.
+pub(crate) fn entry_of(service: &Service, version: crate::target::Version) -> ImageEntry {
+    ImageEntry {
         name: service.image.clone(),
         new_name: None,
         new_tag: version.tag,
         digest: version.digest,
         line: version.line,
-    })
+    }
 }
 
 /// Keep the first of each, in order.

@@ -1445,6 +1445,8 @@ async fn a_released_version_tag_is_never_moved() {
 
 /// Releases under injected faults (lost answers, resets, 5xx, rate limits).
 mod faults;
+/// Re-runs of a deploy, and merges made with an App token.
+mod reruns;
 
 /// A branch's own config maps `**` to uat. `resolve` reads the environment map from
 /// the base branch tip, so the branch resolves to dev, as the base says, and the

@@ -9,6 +9,7 @@
 
 mod journeys;
 mod layouts;
+mod round2;
 
 use std::path::PathBuf;
 

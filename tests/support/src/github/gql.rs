@@ -113,7 +113,7 @@ pub(crate) fn handles(op: &str, set: &q::SelectionSet<'_, String>) -> bool {
     set.items.iter().any(|s| match s {
         Selection::Field(f) => match op {
             "Mutation" => matches!(f.name.as_str(), "createCommitOnBranch" | "updateRefs"),
-            _ => f.name == "repository" || f.name == "node",
+            _ => matches!(f.name.as_str(), "repository" | "node" | "viewer"),
         },
         _ => false,
     })
@@ -135,7 +135,16 @@ pub(crate) fn answer(
         let r = if op == "Mutation" {
             mutate(st, g, &f.name, &args)
         } else {
-            resolve(st, &Node::Payload("Query", vec![]), &f.name, &args)
+            // `viewer` is whoever the token acts as: the user of a PAT, `<app>[bot]`
+            // for an App installation token, `github-actions[bot]` for a workflow's
+            // `GITHUB_TOKEN` (docs/github-facts/events.md, "Token kinds").
+            let viewer = Node::Json("User", json!({"login": g.user_login}));
+            resolve(
+                st,
+                &Node::Payload("Query", vec![("viewer", R::N(viewer))]),
+                &f.name,
+                &args,
+            )
         };
         match r {
             Ok(r) => {

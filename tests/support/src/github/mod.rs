@@ -94,6 +94,13 @@ impl TokenGrants {
         }
     }
 
+    /// A GitHub App's installation token (`ghs_…`, like the workflow's own) that may
+    /// do everything, acting as `<slug>[bot]`. Unlike `GITHUB_TOKEN`, what it does
+    /// starts workflows (docs "Triggering a workflow from a workflow").
+    pub fn app(slug: &str) -> Self {
+        TokenGrants::user(&format!("{slug}[bot]"))
+    }
+
     /// A personal or GitHub App token that may do everything, acting as `login`.
     pub fn user(login: &str) -> Self {
         TokenGrants {

@@ -19,6 +19,16 @@
 //!   for approval (docs "Events that trigger workflows", pull_request notes; github/docs
 //!   PR #44419); none of our workflows listens to those types, so the runner records
 //!   such runs as `action_required` and never starts them.
+//! - Writes made with any other token (an App installation token, a PAT) start
+//!   workflows as a person's do: a PR they open or merge fires `pull_request`, a merge
+//!   pushes the base (docs "Triggering a workflow from a workflow"); see
+//!   `collect_caused` and docs/github-facts/events.md, "Token kinds".
+//! - Re-runs keep the run's `GITHUB_SHA`, `GITHUB_REF`, workflow file and actor; the
+//!   attempt grows and `triggering_actor` is who clicked (docs "Re-running workflows
+//!   and jobs").
+//! - A called workflow whose `permissions:` ask for more than the calling job grants
+//!   makes the whole workflow invalid before any job runs, `if:` or not
+//!   (`startup_failure`; actions/runner `PermissionsHelper.cs`, actions/runner#4151).
 //! - Each job gets its own installation token (`ghs_…`) with the job's `permissions:`,
 //!   revoked when the job ends — docs "Automatic token authentication" ("The token
 //!   expires when the job finishes").
@@ -31,7 +41,12 @@
 //!   the host's, since the binary is not in a container, and `DOCKER_HOST` points at
 //!   podman's socket instead of a mounted `/var/run/docker.sock`;
 //! - concurrency groups are evaluated and recorded, and runs execute one at a time in
-//!   event order, which is one FIFO queue per group (and across groups).
+//!   event order, which is one FIFO queue per group (and across groups): GitHub keeps
+//!   at most one pending run per group and cancels it for a newer one, which this
+//!   runner does not model yet;
+//! - reads are not enforced per permission (every known token may read), and the
+//!   registry login is planted rather than GHCR's `GITHUB_ACTOR` + token with
+//!   `packages: write` checked.
 
 pub mod expr;
 pub mod permissions;
@@ -76,6 +91,8 @@ pub enum Event {
     },
     /// A person merged (or closed) a PR.
     PullRequestClosed { number: u64, actor: String },
+    /// A PR was opened by someone whose events start workflows.
+    PullRequestOpened { number: u64, actor: String },
     Push {
         git_ref: String,
         before: String,
@@ -132,8 +149,11 @@ pub struct RunRecord {
     pub git_ref: String,
     pub sha: String,
     pub concurrency: Option<String>,
-    /// `success`, `failure`, `skipped` (every job skipped) or `action_required`.
+    /// `success`, `failure`, `skipped` (every job skipped), `action_required`, or
+    /// `startup_failure` (an invalid workflow: no job ran, see `invalid`).
     pub conclusion: String,
+    /// Why GitHub refused the workflow before any job ran (its annotation).
+    pub invalid: Option<String>,
     pub jobs: Vec<JobRecord>,
     /// Every request the stand-in answered while this run ran.
     pub requests: Vec<Request>,
@@ -188,6 +208,9 @@ impl RunRecord {
             &self.sha[..self.sha.len().min(7)],
             self.conclusion
         );
+        if let Some(why) = &self.invalid {
+            s.push_str(&format!("  invalid workflow: {why}\n"));
+        }
         for j in &self.jobs {
             s.push_str(&format!("  job {}: {}\n", j.name, j.result));
             for st in &j.steps {
@@ -204,6 +227,12 @@ impl RunRecord {
         }
         s
     }
+}
+
+/// The login `GITHUB_TOKEN`'s writes appear as (docs "Automatic token
+/// authentication"); its events start no workflow but dispatches.
+fn is_workflow_token(login: &str) -> bool {
+    login == "github-actions[bot]"
 }
 
 fn is_our_action(uses: &str) -> bool {
@@ -416,17 +445,35 @@ impl<'a> Runner<'a> {
         self.settle()
     }
 
-    /// Re-run a run: same event, `GITHUB_SHA` and `GITHUB_REF`, a new attempt (docs
-    /// "Re-running workflows and jobs").
+    /// Re-run a run: same event, `GITHUB_SHA` and `GITHUB_REF` (the branch may have
+    /// moved on since: the original commit, not its tip), the workflow file of that
+    /// commit, the original actor, and a new attempt of the same run id (docs
+    /// "Re-running workflows and jobs": "Re-running a workflow uses the same
+    /// GITHUB_SHA (commit SHA) and GITHUB_REF (Git ref) of the original event that
+    /// triggered the workflow run"; docs "Variables", `GITHUB_RUN_ATTEMPT`).
     pub fn rerun(&mut self, run: &RunRecord) -> Result<Vec<RunRecord>> {
+        let actor = run.actor.clone();
+        self.rerun_as(run, &actor)
+    }
+
+    /// [`Runner::rerun`] clicked by `login`: `github.actor` stays the original run's,
+    /// `github.triggering_actor` is who re-ran it (docs "Contexts",
+    /// `github.triggering_actor`; GitHub changelog 2022-07-19).
+    pub fn rerun_as(&mut self, run: &RunRecord, login: &str) -> Result<Vec<RunRecord>> {
         let ev = self
             .events
             .get(&run.id)
             .cloned()
             .ok_or_else(|| anyhow!("run #{} has no recorded event", run.id))?;
         let first = self.runs.len();
-        let wf = run.workflow.clone();
-        self.start(ev, Some((&wf, run.id)))?;
+        let again = Rerun {
+            file: run.workflow.clone(),
+            id: run.id,
+            git_ref: run.git_ref.clone(),
+            sha: run.sha.clone(),
+            triggering_actor: login.to_string(),
+        };
+        self.start(ev, Some(&again))?;
         self.collect_caused()?;
         self.drain()?;
         Ok(self.runs[first..].to_vec())
@@ -449,7 +496,13 @@ impl<'a> Runner<'a> {
     }
 
     /// What the last run (or a person) caused on GitHub: dispatches start runs, whoever
-    /// made them; merges and PRs made with `GITHUB_TOKEN` start none.
+    /// made them; merges and PRs made with `GITHUB_TOKEN` start none; those made with
+    /// any other token (an App's installation token, a PAT) start `pull_request`
+    /// runs as a person's would, and a merge pushes the base branch too (docs
+    /// "Triggering a workflow from a workflow": "If you do want to trigger a workflow
+    /// from within a workflow run, you can use a GitHub App installation access token
+    /// or a personal access token instead of GITHUB_TOKEN"). A token's writes appear
+    /// as its login: `github-actions[bot]` for `GITHUB_TOKEN`, `<app>[bot]`, the user.
     fn collect_caused(&mut self) -> Result<()> {
         let ds = self.gh.dispatches(&self.repo)?;
         for d in &ds[self.dispatches_seen..] {
@@ -463,7 +516,7 @@ impl<'a> Runner<'a> {
         self.dispatches_seen = ds.len();
         for p in self.gh.pulls(&self.repo)? {
             let seen = self.pulls_seen.get(&p.number).copied();
-            if seen.is_none() && p.user == "github-actions[bot]" {
+            if seen.is_none() && is_workflow_token(&p.user) {
                 // Since 2026 a PR opened with GITHUB_TOKEN gets its `pull_request` runs
                 // in a state that waits for a person's approval; they run no job (docs
                 // "Events that trigger workflows", pull_request notes; github/docs PR
@@ -474,12 +527,34 @@ impl<'a> Runner<'a> {
                 ));
                 self.awaiting_approval(&p)?;
             }
-            if p.merged && seen != Some(true) {
+            if seen.is_none() && !is_workflow_token(&p.user) {
+                self.queue.push_back(Event::PullRequestOpened {
+                    number: p.number,
+                    actor: p.user.clone(),
+                });
+            }
+            let merged_by = p.merged_by.clone().unwrap_or_default();
+            if p.merged && seen != Some(true) && is_workflow_token(&merged_by) {
                 self.suppressed.push(format!(
-                    "pull_request closed #{} merged by {}: no run (GITHUB_TOKEN)",
+                    "pull_request closed #{} merged by {merged_by}: no run (GITHUB_TOKEN)",
                     p.number,
-                    p.merged_by.clone().unwrap_or_default()
                 ));
+            } else if p.merged && seen != Some(true) {
+                // Merged with another token: the same events as a person's merge.
+                let after = p.merge_commit_sha.clone().unwrap_or_default();
+                let before = self
+                    .gh
+                    .git(&self.repo, &["rev-parse", &format!("{after}^1")])?;
+                self.queue.push_back(Event::PullRequestClosed {
+                    number: p.number,
+                    actor: merged_by.clone(),
+                });
+                self.queue.push_back(Event::Push {
+                    git_ref: format!("refs/heads/{}", p.base),
+                    before,
+                    after,
+                    actor: merged_by,
+                });
             }
             self.pulls_seen.insert(p.number, p.merged);
         }
@@ -509,6 +584,7 @@ impl<'a> Runner<'a> {
                 sha: p.head_sha.clone(),
                 concurrency: None,
                 conclusion: "action_required".into(),
+                invalid: None,
                 jobs: Vec::new(),
                 requests: Vec::new(),
                 tool_time: Duration::ZERO,
@@ -542,9 +618,9 @@ impl<'a> Runner<'a> {
             .collect())
     }
 
-    /// Start the runs of an event; `rerun` is the workflow and id of a run to re-run
-    /// (same id, next attempt).
-    fn start(&mut self, ev: Event, rerun: Option<(&str, u64)>) -> Result<()> {
+    /// Start the runs of an event; `rerun` is a run to re-run (same id, next
+    /// attempt, its commit and ref).
+    fn start(&mut self, ev: Event, rerun: Option<&Rerun>) -> Result<()> {
         let (event_name, git_ref, sha, actor, payload, inputs, files) = match &ev {
             Event::Dispatch {
                 workflow,
@@ -571,7 +647,13 @@ impl<'a> Runner<'a> {
                 } else {
                     format!("refs/tags/{git_ref}")
                 };
-                let sha = self.gh.git(&self.repo, &["rev-parse", &full])?;
+                let (full, sha) = match rerun {
+                    Some(r) => (r.git_ref.clone(), r.sha.clone()),
+                    None => {
+                        let sha = self.gh.git(&self.repo, &["rev-parse", &full])?;
+                        (full, sha)
+                    }
+                };
                 let payload = json!({
                     "inputs": inputs, "ref": full,
                     "workflow": format!(".github/workflows/{workflow}"),
@@ -611,6 +693,24 @@ impl<'a> Runner<'a> {
                     files,
                 )
             }
+            Event::PullRequestOpened { number, actor } => {
+                let p = self.gh.pull(&self.repo, *number)?;
+                let pr = self.gh.pull_json(&self.repo, *number)?;
+                let payload = json!({
+                    "action": "opened", "number": number, "pull_request": pr,
+                    "repository": {"full_name": self.repo}, "sender": {"login": actor},
+                });
+                let files = self.workflow_files(&p.head_sha)?;
+                (
+                    "pull_request",
+                    format!("refs/pull/{number}/merge"),
+                    p.head_sha.clone(),
+                    actor.clone(),
+                    payload,
+                    None,
+                    files,
+                )
+            }
             Event::Push {
                 git_ref,
                 before,
@@ -637,7 +737,7 @@ impl<'a> Runner<'a> {
             }
         };
         for file in files {
-            if rerun.is_some_and(|(o, _)| o != file) {
+            if rerun.is_some_and(|r| r.file != file) {
                 continue;
             }
             let wf = self.workflow_file(&sha, &file)?;
@@ -646,7 +746,7 @@ impl<'a> Runner<'a> {
             }
             known_keys(&file, "the workflow", &wf, WORKFLOW_KEYS)?;
             let (run_id, attempt) = match rerun {
-                Some((_, id)) => (id, self.runs.iter().filter(|r| r.id == id).count() + 1),
+                Some(r) => (r.id, self.runs.iter().filter(|x| x.id == r.id).count() + 1),
                 None => {
                     self.next_run += 1;
                     (self.next_run - 1, 1)
@@ -659,6 +759,9 @@ impl<'a> Runner<'a> {
                 git_ref: git_ref.clone(),
                 sha: sha.clone(),
                 actor: actor.clone(),
+                triggering_actor: rerun
+                    .map(|r| r.triggering_actor.clone())
+                    .unwrap_or_else(|| actor.clone()),
                 payload: payload.clone(),
                 run_id,
                 attempt,
@@ -679,10 +782,20 @@ impl<'a> Runner<'a> {
                 sha: sha.clone(),
                 concurrency: None,
                 conclusion: String::new(),
+                invalid: None,
                 jobs: Vec::new(),
                 requests: Vec::new(),
                 tool_time: Duration::ZERO,
             };
+            if let Some(why) = self.invalid_calls(&file, &sha, &wf, None)? {
+                // Refused when the workflow is read: no job runs, not even those
+                // that call nothing, whatever their `if:` says.
+                record.conclusion = "startup_failure".into();
+                record.invalid = Some(why);
+                self.events.insert(record.id, ev.clone());
+                self.runs.push(record);
+                continue;
+            }
             let github = self.github_ctx(&ctx, "");
             let mut c = Contexts::new();
             c.insert("github".into(), github);
@@ -707,6 +820,98 @@ impl<'a> Runner<'a> {
             self.runs.push(record);
         }
         Ok(())
+    }
+
+    /// GitHub's check of called workflows when it reads `wf`: a called workflow, or
+    /// a job of it, whose `permissions:` ask for more than the calling job has makes
+    /// the whole workflow invalid, before any job runs and whatever the calling
+    /// job's `if:` (actions/runner `src/Sdk/WorkflowParser/Conversion/PermissionsHelper.cs`,
+    /// which the workflow parser calls while it loads the called workflow; the `if:`
+    /// is not consulted: actions/runner#4151). The text is GitHub's, as quoted in
+    /// public runs (actions/runner#4151, canonical/authd#1528,
+    /// confidential-containers/trustee#894). Which keys it lists: NOT pinned down;
+    /// every quoted case lists only keys above the allowance, as we do.
+    fn invalid_calls(
+        &self,
+        file: &str,
+        sha: &str,
+        wf: &Value,
+        caller: Option<&Perms>,
+    ) -> Result<Option<String>> {
+        let Some(jobs) = wf["jobs"].as_object() else {
+            return Ok(None);
+        };
+        let text = self
+            .gh
+            .file_at(&self.repo, sha, &format!(".github/workflows/{file}"))?
+            .unwrap_or_default();
+        let mut errors = Vec::new();
+        for (id, job) in jobs {
+            let Some(callee_file) = job["uses"]
+                .as_str()
+                .and_then(|u| u.strip_prefix("./.github/workflows/"))
+            else {
+                continue;
+            };
+            let granted = job_permissions(job, wf, caller)?;
+            let callee = self.workflow_file(sha, callee_file)?;
+            let line = text
+                .lines()
+                .position(|l| l == format!("  {id}:"))
+                .map_or(0, |n| n + 1);
+            let at = format!(
+                "{file} (Line: {line}, Col: 3): Error calling workflow '{}/.github/workflows/{callee_file}@{sha}'.",
+                self.repo
+            );
+            let mut asked = Vec::new();
+            if !callee["permissions"].is_null() {
+                asked.push((
+                    "The workflow".to_string(),
+                    permissions::parse(&callee["permissions"])?,
+                ));
+            }
+            for (cid, cjob) in callee["jobs"].as_object().into_iter().flatten() {
+                if !cjob["permissions"].is_null() {
+                    asked.push((
+                        format!("The nested job '{cid}'"),
+                        permissions::parse(&cjob["permissions"])?,
+                    ));
+                }
+            }
+            for (who, p) in asked {
+                let over: Vec<&String> = p
+                    .iter()
+                    .filter(|(k, l)| **l > granted.get(*k).copied().unwrap_or(0))
+                    .map(|(k, _)| k)
+                    .collect();
+                if over.is_empty() {
+                    continue;
+                }
+                let level = |l: u8| ["none", "read", "write"][l.min(2) as usize];
+                let list = |of: &Perms| {
+                    over.iter()
+                        .map(|k| format!("{k}: {}", level(of.get(*k).copied().unwrap_or(0))))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                errors.push(format!(
+                    "{at} {who} is requesting '{}', but is only allowed '{}'.",
+                    list(&p),
+                    list(&granted)
+                ));
+            }
+            if let Some(deeper) = self.invalid_calls(callee_file, sha, &callee, Some(&granted))? {
+                errors.push(
+                    deeper
+                        .trim_start_matches("The workflow is not valid. ")
+                        .to_string(),
+                );
+            }
+        }
+        Ok(
+            (!errors.is_empty())
+                .then(|| format!("The workflow is not valid. {}", errors.join(" "))),
+        )
     }
 
     /// The `github` context of a job (`token` is the job's).
@@ -749,7 +954,7 @@ impl<'a> Runner<'a> {
             "repository_owner_id": "4100",
             "actor": ctx.actor,
             "actor_id": "4300",
-            "triggering_actor": ctx.actor,
+            "triggering_actor": ctx.triggering_actor,
             "server_url": self.gh.server_url(),
             "api_url": self.gh.api_url(),
             "graphql_url": self.gh.graphql_url(),
@@ -811,14 +1016,7 @@ impl<'a> Runner<'a> {
                 v => expr::condition(&expr::to_string(v), &c)
                     .with_context(|| format!("{}: jobs.{id}.if", ctx.file))?,
             };
-            let mut perms = match (&job["permissions"], &wf["permissions"]) {
-                (Value::Null, Value::Null) => permissions::default_restricted(),
-                (Value::Null, w) => permissions::parse(w)?,
-                (j, _) => permissions::parse(j)?,
-            };
-            if let Some(cp) = caller {
-                perms = permissions::intersect(&perms, cp);
-            }
+            let perms = job_permissions(job, wf, caller)?;
             if !needs_ok || !cond {
                 out.push(JobRecord {
                     name,
@@ -1608,9 +1806,20 @@ struct RunCtx {
     git_ref: String,
     sha: String,
     actor: String,
+    /// Who started this attempt (another person on a re-run).
+    triggering_actor: String,
     payload: Value,
     run_id: u64,
     attempt: usize,
+}
+
+/// The run a re-run repeats.
+struct Rerun {
+    file: String,
+    id: u64,
+    git_ref: String,
+    sha: String,
+    triggering_actor: String,
 }
 
 fn hex16(x: u64) -> String {
@@ -1648,6 +1857,24 @@ fn known_keys(file: &str, what: &str, v: &Value, keys: &[&str]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A job's token permissions: its own `permissions:`, else the workflow's, else
+/// (a called workflow's job) the calling job's, else the repository default. A
+/// called job asks at most what the caller has, or the workflow is invalid
+/// ([`Runner::invalid_calls`]); so the intersection is what it asked for.
+fn job_permissions(job: &Value, wf: &Value, caller: Option<&Perms>) -> Result<Perms> {
+    let own = match (&job["permissions"], &wf["permissions"]) {
+        (Value::Null, Value::Null) => None,
+        (Value::Null, w) => Some(permissions::parse(w)?),
+        (j, _) => Some(permissions::parse(j)?),
+    };
+    Ok(match (own, caller) {
+        (Some(p), Some(cp)) => permissions::intersect(&p, cp),
+        (Some(p), None) => p,
+        (None, Some(cp)) => cp.clone(),
+        (None, None) => permissions::default_restricted(),
+    })
 }
 
 fn needs_of(job: &Value) -> Vec<String> {
