@@ -706,8 +706,14 @@ fn team_reviewers_refused_to_github_token_keep_the_user_reviewers() {
     let rig = Rig::new();
     let source = rig.tip("main");
     rig.push_build(&source);
-    let ws = rig.checkout("release", "main");
-    let job = Job::dispatch(&rig, serde_json::json!({"service": "hello", "ref": "main"}));
+    // Dispatched from `test/uat`, the branch uat's map takes.
+    rig.gh
+        .git(REPO, &["update-ref", "refs/heads/test/uat", &source])
+        .unwrap();
+    let ws = rig.checkout("release", "test/uat");
+    let mut job = Job::dispatch(&rig, serde_json::json!({"service": "hello"}));
+    job.payload["ref"] = "refs/heads/test/uat".into();
+    job.github_ref = "refs/heads/test/uat".into();
     let s = rig
         .step(
             &job,
