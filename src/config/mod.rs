@@ -78,6 +78,10 @@ pub struct Service {
     /// Build context relative to the repository root.
     pub context: PathBuf,
     pub dockerfile: String,
+    /// The stage to build (`--target`); the last one when unset.
+    pub target: Option<String>,
+    /// `ARG` values for the build (`build-args:`); the `build-args` input adds to them.
+    pub build_args: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -174,6 +178,8 @@ impl Config {
             image: default_image(self.owner.as_deref(), name)?,
             context: PathBuf::from("."),
             dockerfile: "Dockerfile".into(),
+            target: None,
+            build_args: Vec::new(),
         })
     }
 

@@ -22,6 +22,9 @@ pub(super) struct RawService {
     pub(super) image: Option<String>,
     pub(super) context: Option<String>,
     pub(super) dockerfile: Option<String>,
+    pub(super) target: Option<String>,
+    #[serde(rename = "build-args")]
+    pub(super) build_args: Option<BTreeMap<String, Option<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

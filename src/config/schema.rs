@@ -48,6 +48,8 @@ const SERVICE: Shape = Shape::Map(&[
     ("image", Shape::Str),
     ("context", Shape::Str),
     ("dockerfile", Shape::Str),
+    ("target", Shape::Str),
+    ("build-args", Shape::Named(&Shape::Str)),
 ]);
 const CONFIG: Shape = Shape::Map(&[
     ("overlays", Shape::Str),

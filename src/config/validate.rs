@@ -48,6 +48,8 @@ pub(super) fn validate(
             image: None,
             context: None,
             dockerfile: None,
+            target: None,
+            build_args: None,
         });
         let image = match s.image {
             Some(i) => {
@@ -73,6 +75,13 @@ pub(super) fn validate(
             image,
             context: PathBuf::from(context),
             dockerfile: s.dockerfile.unwrap_or_else(|| "Dockerfile".into()),
+            target: s.target,
+            build_args: s
+                .build_args
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.unwrap_or_default()))
+                .collect(),
         });
     }
     // Two services on one image would fight over the same overlay entry.
