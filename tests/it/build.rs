@@ -151,6 +151,12 @@ async fn without_buildkit_secrets_are_refused_with_a_hint() {
     assert_eq!(exit_code(&err), 1);
     assert!(!format!("{err:#}").contains("s3cr3t-value"));
     let hint = gitops_action::error::hint_of(&err).unwrap();
-    assert!(hint.contains("build: never") && hint.contains("docker/build-push-action"), "{hint}");
-    assert_eq!(registry.digest_of(&req.image, &req.tags[0]).await.unwrap(), None);
+    assert!(
+        hint.contains("build: never") && hint.contains("docker/build-push-action"),
+        "{hint}"
+    );
+    assert_eq!(
+        registry.digest_of(&req.image, &req.tags[0]).await.unwrap(),
+        None
+    );
 }

@@ -59,7 +59,10 @@ async fn buildkit_builds_mounts_targets_args_and_honours_dockerignore() {
         Some(digest.clone())
     );
     let local = format!("{image}:{}", req.tags[0]);
-    assert_eq!(run_in(&engine, &local, "cat /greeting"), "hello from an arg");
+    assert_eq!(
+        run_in(&engine, &local, "cat /greeting"),
+        "hello from an arg"
+    );
     // The step read the secret (its length only: the Dockerfile is in the image).
     assert_eq!(
         run_in(&engine, &local, "cat /secret-length"),
@@ -67,7 +70,11 @@ async fn buildkit_builds_mounts_targets_args_and_honours_dockerignore() {
     );
     assert_eq!(run_in(&engine, &local, "cat /runs"), "1");
     assert_eq!(
-        run_in(&engine, &local, "ls -a /ctx | grep -v '^\\.*$' | sort | tr '\\n' ' '"),
+        run_in(
+            &engine,
+            &local,
+            "ls -a /ctx | grep -v '^\\.*$' | sort | tr '\\n' ' '"
+        ),
         ".dockerignore Dockerfile kept.txt"
     );
     // The labels as the legacy builder sets them.
@@ -117,7 +124,10 @@ async fn buildkit_builds_mounts_targets_args_and_honours_dockerignore() {
     let text = format!("{err:#}");
     assert!(text.contains("RUN false"), "{text}");
     assert!(!text.contains(SECRET));
-    assert_eq!(registry.digest_of(&image, &req.tags[0]).await.unwrap(), None);
+    assert_eq!(
+        registry.digest_of(&image, &req.tags[0]).await.unwrap(),
+        None
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
