@@ -102,6 +102,21 @@ pub enum Command {
         /// `auto` (retag an existing build, else build), `always` or `never`
         #[arg(long)]
         build: Option<String>,
+        /// A build argument, `KEY=value` (repeatable; after the config's `build-args`)
+        #[arg(long = "build-arg", value_name = "KEY=VALUE")]
+        build_args: Vec<String>,
+        /// Build secrets for `RUN --mount=type=secret`, `id=value` lines; from the
+        /// environment, so no value shows in the process list (BuildKit only)
+        #[arg(
+            long = "build-secrets",
+            env = "BUILD_SECRETS",
+            hide_env_values = true,
+            hide = true
+        )]
+        build_secrets: Option<String>,
+        /// The network of `RUN` steps: `default`, `host` or `none`
+        #[arg(long = "build-network")]
+        build_network: Option<String>,
         #[command(flatten)]
         change: ChangeArgs,
         #[command(flatten)]
@@ -325,11 +340,16 @@ impl Cli {
                 sha,
                 version,
                 build,
+                build_args,
+                build_secrets,
+                build_network,
                 change,
                 registry,
             } => {
                 (i.service, i.env, i.git_ref, i.sha) = (Some(service), env, git_ref, sha);
                 (i.version, i.build) = (version, build);
+                i.build_args = (!build_args.is_empty()).then(|| build_args.join("\n"));
+                (i.build_secrets, i.build_network) = (build_secrets, build_network);
                 change.fill(&mut i);
                 registry.fill(&mut i);
                 "release"

@@ -84,6 +84,7 @@ pub async fn release(cx: &Context, inputs: Release) -> anyhow::Result<Outputs> {
         cx,
         &session.registry,
         inputs.build,
+        &inputs.build_opts,
         &service,
         &commit,
         &tag,

@@ -68,13 +68,7 @@ pub(crate) fn status(cx: &Context, inputs: &Status) -> anyhow::Result<Outputs> {
             if per_service || spec.format.is_some_and(|f| f != target::Format::Kustomize) {
                 continue;
             }
-            let probe = Service {
-                name: String::new(),
-                image: String::new(),
-                context: ".".into(),
-                dockerfile: String::new(),
-                target: Default::default(),
-            };
+            let probe = Service::bare("", "");
             let path = cx.config.target(&probe, env)?.path;
             if reader.load_kustomize(&cx.root, &path)? {
                 for image in reader.kustomize_images(&path) {
@@ -86,13 +80,7 @@ pub(crate) fn status(cx: &Context, inputs: &Status) -> anyhow::Result<Outputs> {
         }
         discovered
             .into_iter()
-            .map(|i| Service {
-                name: i.rsplit('/').next().unwrap_or(&i).to_string(),
-                image: i,
-                context: ".".into(),
-                dockerfile: String::new(),
-                target: Default::default(),
-            })
+            .map(|i| Service::bare(i.rsplit('/').next().unwrap_or(&i), i.clone()))
             .collect()
     } else {
         cx.config.services.clone()

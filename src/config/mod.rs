@@ -81,6 +81,27 @@ pub struct Service {
     pub dockerfile: String,
     /// Where its version lives, where it says so (it wins over its environment's).
     pub target: TargetSpec,
+    /// The stage to build (`--target`); the last one when unset.
+    pub build_target: Option<String>,
+    /// `ARG` values for the build (`build-args:`); the `build-args` input adds to them.
+    pub build_args: Vec<(String, String)>,
+}
+
+impl Service {
+    /// A service known only by name and image (found in an overlay, or `*` for
+    /// CODEOWNERS): built from the root with the defaults, its version where its
+    /// environment says.
+    pub(crate) fn bare(name: impl Into<String>, image: impl Into<String>) -> Service {
+        Service {
+            name: name.into(),
+            image: image.into(),
+            context: ".".into(),
+            dockerfile: String::new(),
+            target: Default::default(),
+            build_target: None,
+            build_args: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -169,6 +190,8 @@ impl Config {
             context: PathBuf::from("."),
             dockerfile: "Dockerfile".into(),
             target: TargetSpec::default(),
+            build_target: None,
+            build_args: Vec::new(),
         })
     }
 

@@ -23,6 +23,11 @@ pub(super) struct RawService {
     pub(super) image: Option<String>,
     pub(super) context: Option<String>,
     pub(super) dockerfile: Option<String>,
+    /// The Dockerfile stage to build (`target:`).
+    #[serde(rename = "target")]
+    pub(super) build_target: Option<String>,
+    #[serde(rename = "build-args")]
+    pub(super) build_args: Option<BTreeMap<String, Option<String>>>,
     #[serde(flatten)]
     pub(super) target: RawTarget,
 }

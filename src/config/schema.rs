@@ -69,6 +69,8 @@ const SERVICE: Shape = Shape::Map(&[
     ("document", DOCUMENT),
     ("policy", Shape::Str),
     ("create", Shape::OneOf(&["true", "false"])),
+    ("target", Shape::Str),
+    ("build-args", Shape::Named(&Shape::Str)),
 ]);
 const CONFIG: Shape = Shape::Map(&[
     ("overlays", Shape::Str),

@@ -49,6 +49,8 @@ pub(super) fn validate(
             image: None,
             context: None,
             dockerfile: None,
+            build_target: None,
+            build_args: None,
             target: RawTarget::default(),
         });
         let target = target_spec(root, &key, s.target, &mut push);
@@ -76,6 +78,13 @@ pub(super) fn validate(
             image,
             context: PathBuf::from(context),
             dockerfile: s.dockerfile.unwrap_or_else(|| "Dockerfile".into()),
+            build_target: s.build_target,
+            build_args: s
+                .build_args
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.unwrap_or_default()))
+                .collect(),
             target,
         });
     }

@@ -211,7 +211,37 @@ pub struct Release {
     pub env: Option<String>,
     pub refs: RefInputs,
     pub build: BuildMode,
+    pub build_opts: BuildInputs,
     pub session: SessionInputs,
+}
+
+/// What a build takes besides the config: `build-args`, `build-secrets`,
+/// `build-network`.
+#[derive(Debug, Clone, Default)]
+pub struct BuildInputs {
+    pub args: Vec<(String, String)>,
+    pub secrets: crate::build::BuildSecrets,
+    pub network: crate::build::Network,
+}
+
+impl BuildInputs {
+    fn parse(i: &Inputs) -> Result<BuildInputs, UserError> {
+        let args = value::key_values(i.build_args.as_deref(), "build-args", false)?;
+        let secrets = value::key_values(i.build_secrets.as_deref(), "build-secrets", true)?;
+        let network = match i.build_network.as_deref().map(str::trim) {
+            None => crate::build::Network::Default,
+            Some(v) => crate::build::Network::parse(v).ok_or_else(|| {
+                UserError::new(format!("input `build-network` is `{v}`")).hint(
+                    "use `default`, `host` or `none`, as docker/build-push-action's `network`",
+                )
+            })?,
+        };
+        Ok(BuildInputs {
+            args,
+            secrets: crate::build::BuildSecrets(secrets),
+            network,
+        })
+    }
 }
 
 impl Release {
@@ -221,6 +251,7 @@ impl Release {
             env: i.env.clone(),
             refs: RefInputs::parse(i)?,
             build: BuildMode::parse(i.build.as_deref())?,
+            build_opts: BuildInputs::parse(i)?,
             session: SessionInputs::parse(i)?,
         })
     }

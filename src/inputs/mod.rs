@@ -19,8 +19,8 @@ use std::path::PathBuf;
 #[cfg(test)]
 pub(crate) use command::COMMANDS;
 pub use command::{
-    Codeowners, Command, Deploy, Promote, RefInputs, Release, Resolve, Retag, Rollback, RollbackTo,
-    SetImage, Status,
+    BuildInputs, Codeowners, Command, Deploy, Promote, RefInputs, Release, Resolve, Retag,
+    Rollback, RollbackTo, SetImage, Status,
 };
 pub use raw::Inputs;
 pub(crate) use shared::CommitVia;

@@ -45,6 +45,9 @@ declare_inputs! {
     registry_password = "registry-password",
     insecure_registries = "insecure-registries",
     build = "build",
+    build_args = "build-args",
+    build_secrets = "build-secrets",
+    build_network = "build-network",
     merge = "merge",
     merge_method = "merge-method",
     base = "base",
@@ -74,7 +77,7 @@ declare_inputs! {
 }
 
 /// The inputs a `{:?}` shows as `***`.
-const SECRETS: [&str; 2] = ["token", "registry-password"];
+const SECRETS: [&str; 3] = ["token", "registry-password", "build-secrets"];
 
 impl std::fmt::Debug for Inputs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -155,12 +158,19 @@ impl Inputs {
         Ok(())
     }
 
-    /// The secrets among the inputs, to be masked and redacted.
+    /// The secrets among the inputs, to be masked and redacted: a build secret's
+    /// value (after its `id=`), not the line.
     pub fn secrets(&self) -> Vec<String> {
+        let build = self.build_secrets.iter().flat_map(|s| {
+            s.lines()
+                .filter_map(|l| l.split_once('=').map(|(_, v)| v.to_string()))
+                .filter(|v| !v.is_empty())
+        });
         [&self.token, &self.registry_password]
             .into_iter()
             .flatten()
             .cloned()
+            .chain(build)
             .collect()
     }
 }

@@ -149,6 +149,49 @@ impl BuildMode {
     }
 }
 
+/// `KEY=value` lines (`build-args`, `build-secrets`): blank lines skipped, the key
+/// trimmed, the value kept as given after the first `=`. A `secret` input's errors
+/// name the line, never its value.
+pub(crate) fn key_values(
+    v: Option<&str>,
+    input: &str,
+    secret: bool,
+) -> Result<Vec<(String, String)>, UserError> {
+    let mut out = Vec::new();
+    for (n, line) in v.unwrap_or_default().lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let shown = if secret {
+            "(its value is not shown)".to_string()
+        } else {
+            format!("`{}`", line.trim())
+        };
+        let Some((k, val)) = line.split_once('=') else {
+            return Err(UserError::new(format!(
+                "input `{input}`: line {} is not `KEY=value` {shown}",
+                n + 1
+            ))
+            .hint(format!("give one `KEY=value` per line in `{input}`")));
+        };
+        let k = k.trim();
+        if k.is_empty()
+            || !k
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+        {
+            return Err(UserError::new(format!(
+                "input `{input}`: line {} has the key `{k}`, which is not a name of letters, digits, `_`, `-` or `.`",
+                n + 1
+            ))
+            .hint(format!("give one `KEY=value` per line in `{input}`")));
+        }
+        let val = val.trim_end_matches('\r');
+        out.push((k.to_string(), val.to_string()));
+    }
+    Ok(out)
+}
+
 /// How the merge continues the chain (`chain`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Chain {

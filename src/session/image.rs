@@ -6,17 +6,19 @@ use crate::build::{self, BuildRequest};
 use crate::config::Service;
 use crate::context::{Commit, Context};
 use crate::error::UserError;
-use crate::inputs::BuildMode;
+use crate::inputs::{BuildInputs, BuildMode};
 use crate::registry::{self, Registry};
 use crate::tag::TagVars;
 use anyhow::Context as _;
 
 /// Make sure `image:tag` is the build of `commit`: retag the existing build
 /// (`sha-<sha>`), or build and push one, as the `build` input (`mode`) says.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn ensure_image(
     cx: &Context,
     reg: &Registry,
     mode: BuildMode,
+    opts: &BuildInputs,
     service: &Service,
     commit: &Commit,
     tag: &str,
@@ -60,8 +62,18 @@ pub(crate) async fn ensure_image(
         context: cx.root.join(&service.context),
         dockerfile: service.dockerfile.clone(),
         image: service.image.clone(),
+        target: service.build_target.clone(),
         tags: vec![sha_tag.clone(), tag.to_string()],
         labels: build::oci_labels(&commit.sha, &source, commit.timestamp, &version),
+        build_args: service
+            .build_args
+            .iter()
+            .chain(&opts.args)
+            .cloned()
+            .collect(),
+        secrets: opts.secrets.clone(),
+        network: opts.network,
+        source_date_epoch: commit.timestamp,
         platform: None,
     };
     let _g = crate::output::group(&format!("build {}", service.image));

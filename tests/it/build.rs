@@ -7,12 +7,13 @@ use gitops_action::registry::{Registry, RegistryOptions};
 use gitops_testkit::podman::PodmanService;
 use gitops_testkit::registry::{Auth, PASSWORD, TestRegistry, USER};
 
-const SHA: &str = "89abcdef0123456789abcdef0123456789abcdef";
+pub const SHA: &str = "89abcdef0123456789abcdef0123456789abcdef";
 
-fn request(context: &std::path::Path, image: String) -> BuildRequest {
+pub fn request(context: &std::path::Path, image: String) -> BuildRequest {
     BuildRequest {
         context: context.to_path_buf(),
         dockerfile: "Dockerfile".into(),
+        target: None,
         image,
         tags: vec![format!("sha-{SHA}"), "dev-89abcde".into()],
         labels: oci_labels(
@@ -21,6 +22,10 @@ fn request(context: &std::path::Path, image: String) -> BuildRequest {
             1_700_000_000,
             "dev-89abcde",
         ),
+        build_args: Vec::new(),
+        secrets: Default::default(),
+        network: Default::default(),
+        source_date_epoch: 1_700_000_000,
         platform: None,
     }
 }
@@ -123,4 +128,35 @@ async fn a_failing_build_and_a_missing_daemon_are_clear() {
         .await
         .unwrap_err();
     assert_eq!(exit_code(&err), 2, "{err:#}");
+}
+
+/// podman offers no BuildKit: the legacy builder, said so; build secrets are
+/// refused with the hint to build elsewhere, before anything is built.
+#[tokio::test]
+async fn without_buildkit_secrets_are_refused_with_a_hint() {
+    let reg = TestRegistry::start(Auth::None).unwrap();
+    let podman = PodmanService::start(&[reg.host()]).unwrap();
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM scratch\nCOPY Dockerfile /\n",
+    )
+    .unwrap();
+    let registry = Registry::new(RegistryOptions::default());
+    let mut req = request(ctx.path(), format!("{}/acme/secretive", reg.host()));
+    req.secrets = gitops_action::build::BuildSecrets(vec![("token".into(), "s3cr3t-value".into())]);
+    let err = build_and_push_on(&podman.docker_host(), &req, &registry)
+        .await
+        .unwrap_err();
+    assert_eq!(exit_code(&err), 1);
+    assert!(!format!("{err:#}").contains("s3cr3t-value"));
+    let hint = gitops_action::error::hint_of(&err).unwrap();
+    assert!(
+        hint.contains("build: never") && hint.contains("docker/build-push-action"),
+        "{hint}"
+    );
+    assert_eq!(
+        registry.digest_of(&req.image, &req.tags[0]).await.unwrap(),
+        None
+    );
 }

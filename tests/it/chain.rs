@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use gitops_testkit::docker::DockerEngine;
 use gitops_testkit::github::{GitHubStandIn, TokenGrants};
 use gitops_testkit::podman::PodmanService;
 use gitops_testkit::registry::{Auth, PASSWORD, TestRegistry, USER};
@@ -55,6 +56,7 @@ struct Rig {
     reg: TestRegistry,
     image: String,
     podman: Option<PodmanService>,
+    engine: Option<DockerEngine>,
     _scratch: tempfile::TempDir,
     scratch: PathBuf,
 }
@@ -71,12 +73,19 @@ impl Rig {
 
     /// [`Rig::with_registry`] with images named by `host` (a proxy in front of `reg`).
     fn with_registry_at(config: &str, reg: TestRegistry, host: &str) -> Rig {
+        Rig::with_files(config, reg, host, &[])
+    }
+
+    /// [`Rig::with_registry_at`] with some of the seeded files replaced.
+    fn with_files(config: &str, reg: TestRegistry, host: &str, own: &[(&str, &str)]) -> Rig {
         let image = format!("{host}/acme/hello");
         let gh = GitHubStandIn::start_blocking().unwrap();
         let scratch = tempfile::tempdir().unwrap();
         // The bundled example's overlays, pointed at the local registry; seed 002's
         // extra environments start as copies of uat.
         let mut files = example_repository(&repo_root(), &image, config, &["staging", "beta"]);
+        files.retain(|(p, _)| !own.iter().any(|(o, _)| o == p));
+        files.extend(own.iter().map(|(p, t)| (p.to_string(), t.to_string())));
         files.push((
             ".github/workflows/overlay-deploy.yaml".into(),
             "on:\n  workflow_dispatch:\n    inputs: {service: {}, env: {}}\n  pull_request:\n    types: [closed]\njobs: {}\n".into(),
@@ -93,6 +102,7 @@ impl Rig {
             reg,
             image,
             podman: None,
+            engine: None,
             _scratch: scratch,
             scratch: path,
         }
@@ -191,6 +201,9 @@ impl Rig {
         c.env("GITHUB_SHA", &head);
         if let Some(p) = &self.podman {
             c.env("DOCKER_HOST", p.docker_host());
+        }
+        if let Some(e) = &self.engine {
+            c.env("DOCKER_HOST", e.docker_host());
         }
         for (k, v) in inputs {
             c.env(format!("INPUT_{}", k.to_uppercase()), v);
@@ -1592,4 +1605,79 @@ async fn a_branch_named_like_the_tag_is_never_built_as_the_tag() {
             .is_none()
     );
     assert!(rig.gh.pulls(REPO).unwrap().is_empty());
+}
+
+/// `build: auto` end to end on a real Docker Engine: the commit has no build, so
+/// BuildKit builds it (a cache mount, a secret, `target`, a build arg from the
+/// config and one from the input), the log shows each step once and never the
+/// secret, and the release carries the pushed digest into the overlay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn build_auto_builds_with_buildkit_and_releases_the_digest() {
+    const SECRET: &str = "s3cr3t-of-the-build-0123456789abcdef";
+    let config = CONFIG.replace(
+        "    context: app\n",
+        "    context: app\n    target: app\n    build-args:\n      FROM_CONFIG: config-value\n",
+    );
+    let dockerfile = "FROM localhost/busybox AS app\nARG FROM_CONFIG\nARG FROM_INPUT\nRUN --mount=type=cache,target=/cache sh -c 'echo run >> /cache/runs'\nRUN --mount=type=secret,id=token sh -c 'wc -c < /run/secrets/token > /secret-length'\nRUN echo \"$FROM_CONFIG $FROM_INPUT\" > /args\nCOPY hello.txt /hello.txt\n\nFROM scratch AS unused\nCOPY missing.txt /\n";
+    let reg = TestRegistry::start(Auth::Token).unwrap();
+    let host = reg.host();
+    let mut rig = Rig::with_files(&config, reg, &host, &[("app/Dockerfile", dockerfile)]);
+    let engine = DockerEngine::start().unwrap();
+    engine.import_busybox("localhost/busybox").unwrap();
+    rig.engine = Some(engine);
+    let ws = rig.checkout("ws", "main");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    let s = rig
+        .step(
+            &ws,
+            "push",
+            push_event("refs/heads/feature/kit", &sha),
+            &[
+                ("command", "release"),
+                ("build-args", "FROM_INPUT=input-value"),
+                ("build-secrets", &format!("token={SECRET}")),
+                ("build-network", "none"),
+            ],
+        )
+        .ok();
+    let log = s.run.transcript();
+    assert_eq!(s.out("built"), "true", "{log}");
+    assert!(log.contains("building with BuildKit"), "{log}");
+    // The runner is told to mask it, and it appears nowhere else.
+    let mask = format!("::add-mask::{SECRET}");
+    assert!(log.contains(&mask), "{log}");
+    assert!(!log.replace(&mask, "").contains(SECRET), "{log}");
+    let steps: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("[app 2/5] RUN --mount=type=cache"))
+        .collect();
+    assert_eq!(steps.len(), 1, "one line for the step:\n{log}");
+    assert!(steps[0].contains(": DONE "), "{log}");
+    assert!(!log.contains("\"vertexes\""), "no JSON in the log:\n{log}");
+    let digest = s.out("digest").to_string();
+    assert_eq!(
+        rig.reg
+            .client()
+            .get_manifest("acme/hello", &format!("sha-{sha}"))
+            .unwrap()
+            .map(|(_, b)| gitops_testkit::registry::digest_of(&b)),
+        Some(digest.clone())
+    );
+    let overlay = rig.overlay("dev");
+    assert_eq!(entry_line(&overlay, "digest:"), format!("digest: {digest}"));
+    let local = format!("{}:sha-{sha}", rig.image);
+    let engine = rig.engine.as_ref().unwrap();
+    let out = engine
+        .cli(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            &local,
+            "sh",
+            "-c",
+            "cat /args /secret-length",
+        ])
+        .unwrap();
+    assert_eq!(out, format!("config-value input-value\n{}\n", SECRET.len()));
 }

@@ -1,6 +1,8 @@
 //! Real parts for gitops-action's tests: servers started on 127.0.0.1 and killed on drop.
 #![recursion_limit = "256"]
 
+/// Debian's Docker Engine (dockerd with BuildKit) on a private socket, and a busybox base image.
+pub mod docker;
 /// Faults on the nth matching request: statuses, lost answers, dropped connections, rate limits.
 pub mod fault;
 /// A local GitHub: REST, GraphQL auto-merge and git smart HTTP over real bare repositories.

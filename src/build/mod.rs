@@ -1,18 +1,31 @@
 //! Build an image through the Docker Engine API (Docker's socket, which the runner
 //! mounts into Docker actions, or podman's compatible service), label it, tag it and
 //! push every tag; the pushed digest is read back from the registry.
+//!
+//! Two builders, picked from what the daemon says it offers (`engine.rs`): BuildKit
+//! (`buildkit.rs`), where the daemon runs it, as `docker build` and
+//! docker/build-push-action use it; the legacy builder (`legacy.rs`) elsewhere
+//! (podman, an engine without BuildKit), said so in the log.
+
+mod buildkit;
+mod context;
+mod engine;
+mod legacy;
+mod progress;
 
 use crate::date::rfc3339;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use bollard::Docker;
 use bollard::auth::DockerCredentials;
-use bollard::query_parameters::{BuildImageOptions, PushImageOptions, TagImageOptions};
+use bollard::query_parameters::{PushImageOptions, TagImageOptions};
 use futures_util::StreamExt;
 
-use crate::error::{Failure, UserError};
+pub use engine::Builder;
+
+use crate::error::{Failure, UserError, loc};
 use crate::registry::{PERMISSION_HINT, Reference, Registry};
 
 /// What to build and where to push it.
@@ -22,13 +35,66 @@ pub struct BuildRequest {
     pub context: PathBuf,
     /// The Dockerfile, relative to the context.
     pub dockerfile: String,
+    /// The stage to build (`--target`); the last one when unset.
+    pub target: Option<String>,
     /// `host/owner/name`, without tag.
     pub image: String,
     /// Tags to push; the first names the build (by convention `sha-<40 hex>`).
     pub tags: Vec<String>,
     pub labels: BTreeMap<String, String>,
+    /// `ARG` values, in order (a later one of the same name wins).
+    pub build_args: Vec<(String, String)>,
+    /// For `RUN --mount=type=secret,id=…`: BuildKit only.
+    pub secrets: BuildSecrets,
+    /// The network of `RUN` steps.
+    pub network: Network,
+    /// The commit time: BuildKit's `SOURCE_DATE_EPOCH` build argument.
+    pub source_date_epoch: i64,
     /// `linux/amd64` and the like; the daemon's own platform when unset.
     pub platform: Option<String>,
+}
+
+/// The network of `RUN` steps, as docker/build-push-action's `network` input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Network {
+    /// The daemon's default (a bridge on Docker Engine).
+    #[default]
+    Default,
+    Host,
+    None,
+}
+
+impl Network {
+    pub fn parse(v: &str) -> Option<Network> {
+        match v {
+            "default" => Some(Network::Default),
+            "host" => Some(Network::Host),
+            "none" => Some(Network::None),
+            _ => None,
+        }
+    }
+}
+
+/// Build secrets by id; a `{:?}` shows the ids only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct BuildSecrets(pub Vec<(String, String)>);
+
+impl BuildSecrets {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &(String, String)> {
+        self.0.iter()
+    }
+}
+
+impl std::fmt::Debug for BuildSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(id, _)| (id, "***")))
+            .finish()
+    }
 }
 
 /// The OCI labels every build carries; `created` is the commit time, so the same
@@ -59,6 +125,9 @@ pub async fn build_and_push(req: &BuildRequest, registry: &Registry) -> Result<S
 
 const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
+/// The hint of a build that needs what only BuildKit gives.
+pub const NEEDS_BUILDKIT_HINT: &str = "this Dockerfile needs BuildKit (`RUN --mount`, heredocs, `COPY --link`, build secrets), which this daemon doesn't offer: build and push `sha-<sha>` with docker/build-push-action in an earlier step and set `build: never`";
+
 /// [`build_and_push`] on the daemon at `docker_host` (`unix://…`, `tcp://…`).
 pub async fn build_and_push_on(
     docker_host: &str,
@@ -82,45 +151,44 @@ pub async fn build_and_push_on(
         .hint("set the service's `context` and `dockerfile` in .github/gitops.yaml")
         .into());
     }
-    let context = tar_context(&req.context, &req.dockerfile)
+    let context = context::tar_context(&req.context, &req.dockerfile)
         .with_context(|| format!("packing the build context `{}`", req.context.display()))?;
 
     let docker = connect(docker_host)?;
+    let builder = engine::builder(docker_host)
+        .await
+        .map_err(|e| unreachable_daemon(docker_host, &e))?;
     let local = format!("{}/{}:{}", first.host, first.repository, req.tags[0]);
-    let options = BuildImageOptions {
-        dockerfile: req.dockerfile.clone(),
-        t: Some(local.clone()),
-        labels: Some(req.labels.clone().into_iter().collect::<HashMap<_, _>>()),
-        rm: true,
-        forcerm: true,
-        platform: req.platform.clone().unwrap_or_default(),
-        ..Default::default()
-    };
-    let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
-    let mut tail: Vec<String> = Vec::new();
-    while let Some(item) = stream.next().await {
-        let info = item.map_err(|e| daemon_failure(e, "building the image"))?;
-        if let Some(line) = info
-            .stream
-            .as_deref()
-            .map(str::trim_end)
-            .filter(|l| !l.is_empty())
-        {
-            tail.push(line.to_string());
-            if tail.len() > 20 {
-                tail.remove(0);
-            }
+    match builder {
+        Builder::BuildKit => {
+            println!("building with BuildKit");
+            buildkit::build(docker_host, &docker, req, context, &local).await?;
         }
-        if let Some(err) = info.error_detail.and_then(|d| d.message) {
-            return Err(Failure::new(format!(
-                "the image build failed: {err}\n{}",
-                tail.join("\n")
-            ))
-            .hint("the build output above ends where it failed; run the same build locally with `docker build`")
-            .into());
+        Builder::Legacy => {
+            println!(
+                "building with the legacy builder: the daemon at `{docker_host}` offers no BuildKit (podman, or an engine without it)"
+            );
+            if !req.secrets.is_empty() {
+                return Err(Failure::new(
+                    "build secrets (`build-secrets`) need BuildKit, and this daemon builds without it",
+                )
+                .hint(NEEDS_BUILDKIT_HINT)
+                .into());
+            }
+            legacy::build(&docker, req, context, &local).await?;
         }
     }
+    push(&docker, req, registry, &refs, &local).await
+}
 
+async fn push(
+    docker: &Docker,
+    req: &BuildRequest,
+    registry: &Registry,
+    refs: &[Reference],
+    local: &str,
+) -> Result<String> {
+    let first = &refs[0];
     let creds = registry
         .credentials_for(&first.host)
         .map(|(u, p)| DockerCredentials {
@@ -129,13 +197,13 @@ pub async fn build_and_push_on(
             serveraddress: Some(first.host.clone()),
             ..Default::default()
         });
-    for r in &refs {
+    for r in refs {
         let tag = r.tag.clone().unwrap_or_default();
         let name = format!("{}/{}", r.host, r.repository);
         if r != first {
             docker
                 .tag_image(
-                    &local,
+                    local,
                     Some(TagImageOptions {
                         repo: Some(name.clone()),
                         tag: Some(tag.clone()),
@@ -171,7 +239,7 @@ pub async fn build_and_push_on(
     // The daemon's push report differs between Docker and podman; the registry is
     // the authority on what was stored under each tag.
     let mut digest: Option<String> = None;
-    for r in &refs {
+    for r in refs {
         let tag = r.tag.as_deref().unwrap_or_default();
         let got = registry.digest_of(&req.image, tag).await?.ok_or_else(|| {
             Failure::new(format!(
@@ -192,12 +260,20 @@ pub async fn build_and_push_on(
     Ok(digest.unwrap_or_default())
 }
 
+const DAEMON_HINT: &str = "mount the Docker socket (`/var/run/docker.sock`) or set `DOCKER_HOST`; or set `build: never` and push images yourself";
+
 fn connect(host: &str) -> Result<Docker> {
     Docker::connect_with_host(host).map_err(|e| {
         Failure::new(format!("cannot reach the Docker daemon at `{host}`: {e}"))
-            .hint("mount the Docker socket (`/var/run/docker.sock`) or set `DOCKER_HOST`; or set `build: never` and push images yourself")
+            .hint(DAEMON_HINT)
             .into()
     })
+}
+
+fn unreachable_daemon(host: &str, e: &anyhow::Error) -> anyhow::Error {
+    Failure::new(format!("cannot reach the Docker daemon at `{host}`: {e:#}"))
+        .hint(DAEMON_HINT)
+        .into()
 }
 
 fn daemon_failure(e: bollard::errors::Error, what: &str) -> anyhow::Error {
@@ -206,92 +282,42 @@ fn daemon_failure(e: bollard::errors::Error, what: &str) -> anyhow::Error {
         .into()
 }
 
-/// The context as an uncompressed tar, without `.git`, `target` and what
-/// `.dockerignore` excludes (patterns with `*`, `**`, `?` and `!` exceptions). The
-/// Dockerfile is always sent.
-fn tar_context(root: &Path, dockerfile: &str) -> Result<Vec<u8>> {
-    let ignore = DockerIgnore::read(root)?;
-    let mut builder = tar::Builder::new(Vec::new());
-    builder.follow_symlinks(false);
-    let mut stack = vec![root.to_path_buf()];
-    let mut files = Vec::new();
-    while let Some(dir) = stack.pop() {
-        let mut entries = std::fs::read_dir(&dir)?.collect::<std::io::Result<Vec<_>>>()?;
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let path = e.path();
-            let rel = path
-                .strip_prefix(root)?
-                .to_string_lossy()
-                .replace('\\', "/");
-            let is_dir = e.file_type()?.is_dir();
-            if rel == ".git" || rel == "target" || (rel != dockerfile && ignore.excludes(&rel)) {
-                continue;
-            }
-            if is_dir {
-                builder.append_dir(&rel, &path)?;
-                stack.push(path);
-            } else {
-                files.push((rel, path));
-            }
-        }
-    }
-    for (rel, path) in files {
-        builder.append_path_with_name(&path, &rel)?;
-    }
-    Ok(builder.into_inner()?)
+/// A Dockerfile the frontend could not parse is the user's to fix (exit 2), at its
+/// line: BuildKit and dockerd's legacy builder say `Dockerfile parse error line N:`
+/// (`on line N` since BuildKit 0.11), buildah `…: line N: …`.
+fn dockerfile_error(dockerfile: &Path, message: &str) -> Option<UserError> {
+    let lower = message.to_ascii_lowercase();
+    let at = lower.find("parse error")?;
+    let rest = &message[at..];
+    let line_at = rest.find("line ")? + "line ".len();
+    let digits: String = rest[line_at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let line: usize = digits.parse().ok()?;
+    let what = rest[line_at + digits.len()..]
+        .trim_start_matches(':')
+        .trim()
+        .to_string();
+    let what = if what.is_empty() {
+        message.trim().to_string()
+    } else {
+        what
+    };
+    Some(
+        UserError::at(
+            loc(dockerfile, line, 1),
+            format!("the Dockerfile does not parse: {what}"),
+        )
+        .hint("fix the Dockerfile at that line; `docker build` shows the same error"),
+    )
 }
 
-struct DockerIgnore {
-    rules: Vec<(globset::GlobMatcher, bool)>,
-}
-
-impl DockerIgnore {
-    fn read(root: &Path) -> Result<DockerIgnore> {
-        let text = match std::fs::read_to_string(root.join(".dockerignore")) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(e.into()),
-        };
-        let mut rules = Vec::new();
-        for line in text.lines() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let (negate, pat) = match line.strip_prefix('!') {
-                Some(p) => (true, p.trim()),
-                None => (false, line),
-            };
-            let pat = pat.trim_start_matches("./").trim_matches('/');
-            let glob = globset::GlobBuilder::new(pat)
-                .literal_separator(true)
-                .build()
-                .map_err(|e| {
-                    UserError::new(format!(
-                        "{}: `{line}` is not a valid pattern: {e}",
-                        root.join(".dockerignore").display()
-                    ))
-                })?;
-            rules.push((glob.compile_matcher(), negate));
-        }
-        Ok(DockerIgnore { rules })
-    }
-
-    /// Last matching rule wins; a path is also excluded by a match on a parent.
-    fn excludes(&self, rel: &str) -> bool {
-        let mut excluded = false;
-        for (glob, negate) in &self.rules {
-            let hit = glob.is_match(rel)
-                || rel
-                    .match_indices('/')
-                    .any(|(i, _)| glob.is_match(&rel[..i]));
-            if hit {
-                excluded = !negate;
-            }
-        }
-        excluded
-    }
+/// Syntax the daemon's built-in frontend predates (heredocs, newer flags): its
+/// errors, as BuildKit's older frontends word them.
+fn needs_newer_frontend(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("unknown flag") || m.contains("heredoc") || m.contains("<<")
 }
 
 #[cfg(test)]
@@ -316,43 +342,31 @@ mod tests {
     }
 
     #[test]
-    fn context_respects_dockerignore() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path();
-        for f in [
-            "Dockerfile",
-            "app/main",
-            "app/debug.log",
-            "app/keep.log",
-            ".git/HEAD",
-            "target/release/x",
-            "docs/a.md",
+    fn a_parse_error_names_the_dockerfile_line() {
+        let df = Path::new("app/Dockerfile");
+        for message in [
+            "failed to solve with frontend dockerfile.v0: failed to create LLB definition: Dockerfile parse error line 3: unknown instruction: RUNN",
+            "dockerfile parse error on line 3: unknown instruction: RUNN",
         ] {
-            std::fs::create_dir_all(p.join(f).parent().unwrap()).unwrap();
-            std::fs::write(p.join(f), f).unwrap();
+            let e = dockerfile_error(df, message).unwrap();
+            assert_eq!(
+                e.diagnostics[0].to_string(),
+                "app/Dockerfile:3:1: the Dockerfile does not parse: unknown instruction: RUNN",
+                "{message}"
+            );
         }
-        std::fs::write(
-            p.join(".dockerignore"),
-            "# comment\n**/*.log\n!app/keep.log\ndocs\nDockerfile\n",
-        )
-        .unwrap();
-        let tar = tar_context(p, "Dockerfile").unwrap();
-        let mut names: Vec<String> = tar::Archive::new(&tar[..])
-            .entries()
-            .unwrap()
-            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
-            .filter(|n| !n.ends_with('/'))
-            .collect();
-        names.sort();
-        assert_eq!(
-            names,
-            [
-                ".dockerignore",
-                "Dockerfile",
-                "app",
-                "app/keep.log",
-                "app/main"
-            ]
+        assert!(
+            dockerfile_error(
+                df,
+                "process \"/bin/sh -c false\" did not complete successfully: exit code: 1"
+            )
+            .is_none()
         );
+    }
+
+    #[test]
+    fn secrets_show_their_ids_only() {
+        let s = BuildSecrets(vec![("npm".into(), "hunter2-value".into())]);
+        assert_eq!(format!("{s:?}"), r#"{"npm": "***"}"#);
     }
 }
