@@ -135,7 +135,13 @@ mod tests {
             .header()
             .path_bytes()
             .into_owned();
-        assert_eq!(first, b"./");
+        // A short plain entry for the root (the tar crate writes it as `.`), never a
+        // PAX or GNU long-name header, which dockerd 20.10 misreads without a session.
+        assert!(
+            first == b"." || first == b"./",
+            "{:?}",
+            String::from_utf8_lossy(&first)
+        );
         let mut names: Vec<String> = tar::Archive::new(&tar[..])
             .entries()
             .unwrap()
