@@ -161,6 +161,15 @@ fn an_app_token_or_a_pat_deploys_each_merge_once() {
             "        with:\n          command: ${{ inputs.version",
             "        with:\n          token: ${{ secrets.GITOPS_TOKEN }}\n          command: ${{ inputs.version",
         );
+        // A called workflow sees only the secrets its caller passes on (docs
+        // "Reusing workflows": `secrets: inherit` or named secrets), so the user's
+        // copy of service-release.yaml passes them too.
+        edit_workflow(
+            &rig,
+            "service-release.yaml",
+            "      version: ${{ inputs.ref }}\n",
+            "      version: ${{ inputs.ref }}\n    secrets: inherit\n",
+        );
         built_branch(&rig, "x");
         let mut r = rig.runner();
         r.secrets.insert("GITOPS_TOKEN".into(), token.into());
