@@ -132,6 +132,16 @@ pub fn format_outputs(values: &BTreeMap<String, String>) -> String {
 }
 
 /// The event that started the workflow, when there is one.
+/// The number of the merged pull request this run's event is about (a
+/// `pull_request: closed` run), for the record of what deployed it.
+pub(crate) fn merged_pr_number() -> Option<u64> {
+    let (name, payload) = event_payload().ok().flatten()?;
+    let pr = &payload["pull_request"];
+    (name.starts_with("pull_request") && pr["merged"].as_bool() == Some(true))
+        .then(|| pr["number"].as_u64())
+        .flatten()
+}
+
 pub fn event_payload() -> anyhow::Result<Option<(String, serde_json::Value)>> {
     let name = std::env::var("GITHUB_EVENT_NAME")
         .ok()

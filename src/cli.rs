@@ -227,6 +227,15 @@ pub struct ChangeArgs {
     /// GitHub token [default: $GITHUB_TOKEN]
     #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// The repository holding the config and manifests, `owner/name`, when it is not
+    /// this one: its default branch's `.github/gitops.yaml` is read, and the release
+    /// PR opens there
+    #[arg(long)]
+    pub config_repository: Option<String>,
+    /// Token that reads the code's repository from the config repository's side
+    /// (tags, commits, deployments) [default: the token]
+    #[arg(long, env = "GITOPS_SOURCE_TOKEN", hide_env_values = true)]
+    pub source_token: Option<String>,
 }
 
 /// How to log in to registries.
@@ -248,6 +257,8 @@ impl std::fmt::Debug for ChangeArgs {
             .field("merge", &self.merge)
             .field("base", &self.base)
             .field("token", &crate::secrets::hidden(&self.token))
+            .field("config_repository", &self.config_repository)
+            .field("source_token", &crate::secrets::hidden(&self.source_token))
             .finish_non_exhaustive()
     }
 }
@@ -280,6 +291,8 @@ impl ChangeArgs {
         i.committer = self.committer;
         i.message = self.message;
         i.token = self.token;
+        i.config_repository = self.config_repository;
+        i.source_token = self.source_token;
     }
 }
 

@@ -1,10 +1,11 @@
 //! What every command starts from: the workspace and its config, and the inputs
 //! every part reads; the commit being released, its version, and the tag variables.
 
-use crate::config::{self, Config, Environment};
+use crate::config::{self, Config, Environment, Service};
 use crate::environment::{GitRef, RefMatch, branch_selects, tag_selects};
 use crate::error::UserError;
 use crate::inputs::Common;
+use crate::repository::RepoName;
 use crate::tag::{self, TagVars};
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
@@ -44,7 +45,14 @@ impl Context {
             Some(c) => (c.clone(), true),
             None => (PathBuf::from(config::DEFAULT_CONFIG), false),
         };
-        let config = config::load(&root, &config_path, explicit)?;
+        // With a config repository, the checkout is the code's: its own
+        // `.github/gitops.yaml` (if any) is not read at all. The rules come from the
+        // config repository's default branch (`session::rules_from_base`).
+        let config = if config_elsewhere(&inputs) {
+            config::default_config(&root, config::owner_from_env())
+        } else {
+            config::load(&root, &config_path, explicit)?
+        };
         Ok(Context {
             inputs,
             root,
@@ -53,11 +61,41 @@ impl Context {
         })
     }
 
+    /// The repository of the config and manifests: `config-repository`, else the
+    /// run's own (`GITHUB_REPOSITORY`).
+    pub(crate) fn config_repo(&self) -> Option<RepoName> {
+        self.inputs
+            .config_repository
+            .clone()
+            .or_else(RepoName::of_run)
+    }
+
+    /// Whether the config lives in another repository than the run's: the run is
+    /// in a code repository releasing into a config repository.
+    pub(crate) fn config_elsewhere(&self) -> bool {
+        config_elsewhere(&self.inputs)
+    }
+
+    /// The repository `service`'s code lives in: its `repository:`, else the
+    /// config's own.
+    pub(crate) fn source_repo(&self, service: &Service) -> Option<RepoName> {
+        service.repository.clone().or_else(|| self.config_repo())
+    }
+
     /// The repo-relative path as users see it in messages.
     pub(crate) fn rel(&self, path: &Path) -> PathBuf {
         path.strip_prefix(&self.root)
             .map(Path::to_path_buf)
             .unwrap_or_else(|_| path.to_path_buf())
+    }
+}
+
+/// `config-repository` names another repository than the run's.
+fn config_elsewhere(inputs: &Common) -> bool {
+    match (&inputs.config_repository, RepoName::of_run()) {
+        (Some(c), Some(run)) => *c != run,
+        (Some(_), None) => true,
+        (None, _) => false,
     }
 }
 

@@ -64,6 +64,8 @@ pub mod output;
 pub mod overlay;
 /// Container registries: find the build of a commit, retag, copy across repositories.
 pub mod registry;
+/// `owner/name` of a GitHub repository: the code's and the config's, kept apart.
+pub mod repository;
 /// One backoff (bounded exponential, jitter, `Retry-After`) for git, GitHub and registries.
 pub(crate) mod retry;
 /// Secrets: masked, redacted from everything printed, hidden from `{:?}`.

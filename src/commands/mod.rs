@@ -71,6 +71,26 @@ pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
     // Every input the command reads, checked and typed: a bad one stops the run here.
     let run = inputs::parse(&inputs)?;
     let mut cx = Context::load(run.workspace, run.common, run.dry_run)?;
+    // From the code's repository only a release (and `resolve`, which plans one, and
+    // `retag`, which names its images) reaches into the config repository; the rest
+    // read and change the config repository's files where they are checked out.
+    if cx.config_elsewhere()
+        && !matches!(
+            run.command,
+            Command::Release(_) | Command::Resolve(_) | Command::Retag(_)
+        )
+    {
+        let repo = cx.config_repo().map(|r| r.to_string()).unwrap_or_default();
+        return Err(crate::error::UserError::new(format!(
+            "`{}` works on a checkout of the config repository, and `config-repository` says it is `{repo}`, not this one",
+            run.command.name()
+        ))
+        .hint(format!(
+            "run `{}` in `{repo}`'s own workflows (on its checkout), or drop `config-repository`",
+            run.command.name()
+        ))
+        .into());
+    }
     // Commands that write, and `resolve`, whose environment feeds a release, take
     // their rules and environment map from the base branch, never from the ref
     // being released: a branch could otherwise map itself anywhere.

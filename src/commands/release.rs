@@ -11,6 +11,7 @@ use crate::tag::{self, TagVars};
 
 pub async fn release(cx: &Context, inputs: Release) -> anyhow::Result<Outputs> {
     let service = the_service(cx, inputs.service.as_deref())?;
+    check_own_service(cx, &service)?;
     let git_ref = inputs.refs.selector.as_ref().map(|(_, r)| r);
     let env = match inputs.env.as_deref() {
         Some(e) => cx.config.environment(e)?,
@@ -80,6 +81,7 @@ pub async fn release(cx: &Context, inputs: Release) -> anyhow::Result<Outputs> {
     }
 
     session.preflight(cx).await?;
+    session.check_config_push(cx).await?;
     let image = ensure_image(
         cx,
         &session.registry,

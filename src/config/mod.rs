@@ -85,6 +85,8 @@ pub struct Service {
     pub build_target: Option<String>,
     /// `ARG` values for the build (`build-args:`); the `build-args` input adds to them.
     pub build_args: Vec<(String, String)>,
+    /// The repository its code lives in (`repository:`); `None`: the config's own.
+    pub repository: Option<crate::repository::RepoName>,
 }
 
 impl Service {
@@ -100,6 +102,7 @@ impl Service {
             target: Default::default(),
             build_target: None,
             build_args: Vec::new(),
+            repository: None,
         }
     }
 }
@@ -192,6 +195,7 @@ impl Config {
             target: TargetSpec::default(),
             build_target: None,
             build_args: Vec::new(),
+            repository: None,
         })
     }
 

@@ -21,6 +21,8 @@ pub(super) struct RawConfig {
 #[derive(Debug, Deserialize)]
 pub(super) struct RawService {
     pub(super) image: Option<String>,
+    /// `owner/name` of the repository the service's code lives in.
+    pub(super) repository: Option<String>,
     pub(super) context: Option<String>,
     pub(super) dockerfile: Option<String>,
     /// The Dockerfile stage to build (`target:`).

@@ -60,6 +60,7 @@ const FIELDS: Shape = Shape::Map(&[
 const DOCUMENT: Shape = Shape::Map(&[("kind", Shape::Str), ("name", Shape::Str)]);
 const SERVICE: Shape = Shape::Map(&[
     ("image", Shape::Str),
+    ("repository", Shape::Str),
     ("context", Shape::Str),
     ("dockerfile", Shape::Str),
     ("overlay", Shape::Str),

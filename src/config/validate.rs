@@ -47,6 +47,7 @@ pub(super) fn validate(
         }
         let s = raw_service.unwrap_or(RawService {
             image: None,
+            repository: None,
             context: None,
             dockerfile: None,
             build_target: None,
@@ -66,6 +67,18 @@ pub(super) fn validate(
                 None => String::new(), // reported when the service is used
             },
         };
+        let repository = s
+            .repository
+            .and_then(|r| match crate::repository::RepoName::parse(&r) {
+                Ok(n) => Some(n),
+                Err(m) => {
+                    push(
+                        &format!("{key}.repository"),
+                        format!("repository `{r}` {m}"),
+                    );
+                    None
+                }
+            });
         let context = s.context.unwrap_or_else(|| ".".into());
         if let Err(m) = check_relative_path(root, &context) {
             push(
@@ -86,6 +99,7 @@ pub(super) fn validate(
                 .map(|(k, v)| (k, v.unwrap_or_default()))
                 .collect(),
             target,
+            repository,
         });
     }
     // Two services on one image would fight over the same overlay entry.

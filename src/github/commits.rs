@@ -113,7 +113,7 @@ fn errors_of(v: &Value) -> Vec<(String, String)> {
 }
 
 impl GitHub {
-    fn owner_name(&self) -> (String, String) {
+    pub(crate) fn owner_name(&self) -> (String, String) {
         let r = self.repository();
         let (o, n) = r.split_once('/').unwrap_or((&r, ""));
         (o.to_string(), n.to_string())

@@ -11,6 +11,7 @@ mod commits;
 mod models;
 mod pulls;
 mod repo;
+mod source;
 mod viewer;
 
 /// The merge policy is the config's: one enum from `.github/gitops.yaml` to the API.

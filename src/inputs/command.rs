@@ -66,6 +66,21 @@ impl Command {
         })
     }
 
+    /// The command's name, as `command:` spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Status(_) => "status",
+            Command::Resolve(_) => "resolve",
+            Command::SetImage(_) => "set-image",
+            Command::Codeowners(_) => "codeowners",
+            Command::Retag(_) => "retag",
+            Command::Release(_) => "release",
+            Command::Promote(_) => "promote",
+            Command::Deploy(_) => "deploy",
+            Command::Rollback(_) => "rollback",
+        }
+    }
+
     /// Does it move a service (registry, git, GitHub)? Its rules come from the base.
     pub fn moves(&self) -> bool {
         matches!(

@@ -44,7 +44,7 @@ pub fn parse(i: &Inputs) -> Result<Run, UserError> {
     let common = if command.moves() {
         Common::moving(i)?
     } else {
-        Common::local(i)
+        Common::local(i)?
     };
     Ok(Run {
         workspace: i.workspace.as_deref().map(PathBuf::from),

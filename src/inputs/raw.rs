@@ -41,6 +41,8 @@ declare_inputs! {
     version = "version",
     config = "config",
     token = "token",
+    config_repository = "config-repository",
+    source_token = "source-token",
     registry_username = "registry-username",
     registry_password = "registry-password",
     insecure_registries = "insecure-registries",
@@ -77,7 +79,12 @@ declare_inputs! {
 }
 
 /// The inputs a `{:?}` shows as `***`.
-const SECRETS: [&str; 3] = ["token", "registry-password", "build-secrets"];
+const SECRETS: [&str; 4] = [
+    "token",
+    "source-token",
+    "registry-password",
+    "build-secrets",
+];
 
 impl std::fmt::Debug for Inputs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -141,6 +148,7 @@ impl Inputs {
         }
         for (name, slot) in [
             ("token", &mut self.token),
+            ("source-token", &mut self.source_token),
             ("registry-password", &mut self.registry_password),
         ] {
             let Some(v) = slot.as_deref() else { continue };
@@ -166,7 +174,7 @@ impl Inputs {
                 .filter_map(|l| l.split_once('=').map(|(_, v)| v.to_string()))
                 .filter(|v| !v.is_empty())
         });
-        [&self.token, &self.registry_password]
+        [&self.token, &self.source_token, &self.registry_password]
             .into_iter()
             .flatten()
             .cloned()

@@ -42,6 +42,11 @@ pub struct Common {
     pub config: Option<PathBuf>,
     /// `token`, else `GITHUB_TOKEN` (trimmed): GitHub, git pushes, ghcr.io's default.
     pub token: Option<String>,
+    /// `config-repository`: the repository of the config and manifests, when it is
+    /// not the run's own (`GITHUB_REPOSITORY`).
+    pub config_repository: Option<crate::repository::RepoName>,
+    /// `source-token`: reads a service's code repository from the config's side.
+    pub source_token: Option<String>,
     /// `base`: a valid branch name, without `refs/heads/`.
     pub base: Option<String>,
     /// `commit-via`: `api` or `git`; unset, the config's or `api`.
@@ -54,12 +59,24 @@ pub struct Common {
 
 impl Common {
     /// `config` and `token`: what a command that only reads, or only retags, uses.
-    pub(super) fn local(i: &Inputs) -> Common {
-        Common {
+    pub(super) fn local(i: &Inputs) -> Result<Common, UserError> {
+        let config_repository = i
+            .config_repository
+            .as_deref()
+            .map(|r| {
+                crate::repository::RepoName::parse(r).map_err(|m| {
+                    UserError::new(format!("input `config-repository` is `{r}`: it {m}"))
+                        .hint("name the config repository as `owner/name`, e.g. `acme/gitops`")
+                })
+            })
+            .transpose()?;
+        Ok(Common {
             config: i.config.as_deref().map(PathBuf::from),
             token: i.token.clone(),
+            config_repository,
+            source_token: i.source_token.clone(),
             ..Common::default()
-        }
+        })
     }
 
     /// [`Common::local`], plus the base and the commit identity of a moving command.
@@ -107,7 +124,7 @@ impl Common {
             author: identity("author", &i.author)?,
             committer: identity("committer", &i.committer)?,
             message: i.message.clone(),
-            ..Common::local(i)
+            ..Common::local(i)?
         })
     }
 }

@@ -232,25 +232,12 @@ impl Session {
             }
             return Ok(());
         }
-        let gh = self.github()?;
-        let payload =
+        let mut payload =
             json!({"service": service.name, "image": service.image, "tag": tag, "digest": digest});
-        let id = match self.earlier_attempt(gh, sha, env, service).await? {
-            Some(id) => {
-                println!(
-                    "deployment {id}: recorded by an earlier attempt of this run; adding a status to it"
-                );
-                id
-            }
-            None => {
-                gh.create_deployment(sha, &env.name, &payload, &format!("{} {tag}", service.name))
-                    .await?
-            }
-        };
-        let log_url = match (env_var("GITHUB_SERVER_URL"), env_var("GITHUB_RUN_ID")) {
-            (Some(s), Some(r)) => Some(format!("{s}/{}/actions/runs/{r}", gh.repository())),
-            _ => None,
-        };
+        let (gh, id) = self
+            .record_deployment(cx, service, env, &tag, sha, &mut payload, out)
+            .await?;
+        let log_url = super::run_url();
         gh.deployment_status(id, "in_progress", None, log_url.as_deref(), "deploying")
             .await?;
         out.set("deployment-id", id);
@@ -301,6 +288,126 @@ impl Session {
             r?;
         }
         Ok(())
+    }
+
+    /// Record the deployment, or find the one an earlier attempt of this run
+    /// recorded. Where: on the repository of the service's code, against its
+    /// commit, when that is not this repository (so the code's Environments page
+    /// and commits show what runs where), with this repository's merge commit and
+    /// pull request in the payload; else here, against `sha`. When the code's
+    /// repository refuses the token (no `deployments: write` there), a warning,
+    /// and it is recorded here instead. The outputs say where
+    /// (`deployment-repository`).
+    #[allow(clippy::too_many_arguments)]
+    async fn record_deployment(
+        &self,
+        cx: &Context,
+        service: &Service,
+        env: &Environment,
+        tag: &str,
+        sha: &str,
+        payload: &mut serde_json::Value,
+        out: &mut Outputs,
+    ) -> anyhow::Result<(&crate::github::GitHub, u64)> {
+        let gh = self.github()?;
+        let description = format!("{} {tag}", service.name);
+        if self.code_elsewhere()
+            && let Some(src) = self.source(cx)?
+        {
+            match self.code_commit(cx, env, tag).await? {
+                Some(code_sha) => {
+                    payload["config"] = json!({
+                        "repository": gh.repository(),
+                        "commit": sha,
+                        "pull_request": crate::action::merged_pr_number(),
+                    });
+                    let found = self.earlier_attempt(src, &code_sha, env, service).await;
+                    let made = match found {
+                        Ok(Some(id)) => Ok(id),
+                        Ok(None) => {
+                            src.create_deployment(&code_sha, &env.name, payload, &description)
+                                .await
+                        }
+                        Err(e) => Err(e),
+                    };
+                    match made {
+                        Ok(id) => {
+                            println!(
+                                "deployment {id}: recorded on `{}` at {}, the commit of {} `{tag}`",
+                                src.repository(),
+                                short(Some(&code_sha)),
+                                service.name
+                            );
+                            out.set("deployment-repository", src.repository());
+                            return Ok((src, id));
+                        }
+                        Err(e) if refused(&e) => {
+                            let msg = format!(
+                                "cannot record the deployment on `{}` ({e:#}); recording it on `{}` instead. Give `source-token` `deployments: write` on `{}` to record it with the code",
+                                src.repository(),
+                                gh.repository(),
+                                src.repository()
+                            );
+                            crate::output::warning(&msg);
+                            eprintln!("warning: {msg}");
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                None => {
+                    let msg = format!(
+                        "cannot find the commit of {} `{tag}` in `{}` (from the tag's `{{sha}}`, `{{sha7}}` or `{{version}}`, read with `source-token`); recording the deployment on `{}`",
+                        service.name,
+                        src.repository(),
+                        gh.repository()
+                    );
+                    crate::output::warning(&msg);
+                    eprintln!("warning: {msg}");
+                }
+            }
+        }
+        let id = match self.earlier_attempt(gh, sha, env, service).await? {
+            Some(id) => {
+                println!(
+                    "deployment {id}: recorded by an earlier attempt of this run; adding a status to it"
+                );
+                id
+            }
+            None => {
+                gh.create_deployment(sha, &env.name, payload, &description)
+                    .await?
+            }
+        };
+        out.set("deployment-repository", gh.repository());
+        Ok((gh, id))
+    }
+
+    /// The commit of the service's code that `tag` of `env` was built from: the
+    /// tag's `{sha}`, its `{sha7}` resolved, or its `{version}`'s tag (`v1.2.3`,
+    /// else `1.2.3`) in the code's repository.
+    async fn code_commit(
+        &self,
+        cx: &Context,
+        env: &Environment,
+        tag: &str,
+    ) -> anyhow::Result<Option<String>> {
+        let parsed = env.tag.parse_tag(tag).unwrap_or_default();
+        if let Some(s) = parsed.sha {
+            return Ok(Some(s));
+        }
+        if let Some(s7) = parsed.sha7.as_deref()
+            && let Some(full) = self.full_sha(cx, s7).await?
+        {
+            return Ok(Some(full));
+        }
+        if let (Some(v), Some(src)) = (parsed.version, self.source(cx)?) {
+            for name in [format!("v{v}"), v.to_string()] {
+                if let Some(c) = src.commit_sha(&name).await? {
+                    return Ok(Some(c));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// A re-run of a deploy run (`GITHUB_RUN_ATTEMPT` above 1, the same
@@ -396,19 +503,18 @@ impl Session {
         })?;
         let parsed = from.tag.parse_tag(&src_tag).unwrap_or_default();
         // The full commit: from the tag, or its `{sha7}` resolved in the checkout.
-        let sha = parsed.sha.clone().or_else(|| {
-            let short = parsed.sha7.as_deref()?;
-            let repo = crate::git::open_foreign_owned(&cx.root).ok()?;
-            let c = repo.revparse_single(short).ok()?.peel_to_commit().ok()?;
-            Some(c.id().to_string())
-        });
+        let sha = match (&parsed.sha, parsed.sha7.as_deref()) {
+            (Some(s), _) => Some(s.clone()),
+            (None, Some(short)) => self.full_sha(cx, short).await?,
+            (None, None) => None,
+        };
         let version = match &self.version {
             Some(v) => Some(v.clone()),
             // Only when the target needs it: the tags may be read from the remote,
             // by the full sha or the tag's `{sha7}`.
             None => match (&parsed.version, sha.as_deref().or(parsed.sha7.as_deref())) {
                 (Some(v), _) => Some(v.to_string()),
-                (None, Some(s)) if to.tag.is_versioned() => version_of(cx, s)?,
+                (None, Some(s)) if to.tag.is_versioned() => self.version_at(cx, s).await?,
                 (None, _) => None,
             },
         };
@@ -520,6 +626,12 @@ impl Session {
         };
         self.carry(cx, &change, out).await
     }
+}
+
+/// A refusal (403, 404) rather than a failure to reach GitHub.
+fn refused(e: &anyhow::Error) -> bool {
+    let t = format!("{e:#}");
+    t.contains("answered 403") || t.contains("answered 404")
 }
 
 /// The environment's entry at the base tip differs from the checkout's.

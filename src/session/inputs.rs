@@ -29,6 +29,13 @@ pub(crate) fn git_options(cx: &Context) -> anyhow::Result<GitOptions> {
     if let Some(t) = &cx.inputs.token {
         o.token = Some(t.clone());
     }
+    // With a config repository, git only ever reads the checkout's own remote (the
+    // code's repository: a commit or tag it lacks); `source-token` is for that one.
+    if cx.config_elsewhere()
+        && let Some(t) = &cx.inputs.source_token
+    {
+        o.token = Some(t.clone());
+    }
     if let Some(a) = &cx.inputs.author {
         o.author = a.clone();
         o.committer = a.clone();

@@ -9,6 +9,7 @@
 mod access;
 mod chain;
 mod commit;
+mod cross;
 mod history;
 mod image;
 mod inputs;
@@ -27,6 +28,7 @@ use crate::registry::Registry;
 
 use crate::inputs::{Chain, ChangeInputs, Gate, SessionInputs};
 pub(crate) use commit::{release_commit, version_of};
+pub(crate) use cross::check_own_service;
 pub(crate) use image::ensure_image;
 use image::place_tag;
 use inputs::git_options;
@@ -79,6 +81,10 @@ pub(crate) struct Session {
     pub(crate) change: ChangeInputs,
     /// The `version` input (SemVer), for `{version}` templates.
     pub(crate) version: Option<String>,
+    /// The repository the service's code lives in (`None`: unknown, no GitHub).
+    pub(crate) source_repo: Option<crate::repository::RepoName>,
+    /// Its client, when that is not the config's repository (made on first use).
+    pub(crate) source: std::cell::OnceCell<GitHub>,
 }
 
 impl Session {
@@ -127,6 +133,8 @@ impl Session {
             gate: inputs.gate,
             change: inputs.change,
             version: inputs.version,
+            source_repo: cx.source_repo(service),
+            source: std::cell::OnceCell::new(),
         })
     }
 
@@ -229,6 +237,10 @@ pub(crate) fn github_client(cx: &Context) -> anyhow::Result<Option<GitHub>> {
     if let Some(t) = &cx.inputs.token {
         o.token = Some(t.clone());
     }
+    // The config's repository is where changes go: `config-repository` when set.
+    if let Some(r) = &cx.inputs.config_repository {
+        o.repository = r.to_string();
+    }
     if o.repository.is_empty() {
         return Ok(None);
     }
@@ -292,6 +304,17 @@ pub(crate) fn unique(items: Vec<String>) -> Vec<String> {
         }
     }
     out
+}
+
+/// This workflow run's page: in the run's repository, which need not be the one
+/// the change goes to (a release into a config repository).
+pub(crate) fn run_url() -> Option<String> {
+    Some(format!(
+        "{}/{}/actions/runs/{}",
+        env_var("GITHUB_SERVER_URL")?.trim_end_matches('/'),
+        env_var("GITHUB_REPOSITORY")?,
+        env_var("GITHUB_RUN_ID")?
+    ))
 }
 
 pub(crate) fn env_var(k: &str) -> Option<String> {

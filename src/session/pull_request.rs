@@ -128,12 +128,8 @@ impl Session {
                 Err(e) => eprintln!("github: no commit list for the PR body: {e:#}"),
             }
         }
-        if let (Some(server), Some(run)) = (env_var("GITHUB_SERVER_URL"), env_var("GITHUB_RUN_ID"))
-        {
-            body.links.push((
-                "Workflow run".into(),
-                format!("{server}/{}/actions/runs/{run}", gh.repository()),
-            ));
+        if let Some(url) = super::run_url() {
+            body.links.push(("Workflow run".into(), url));
         }
         let mut labels = env.labels.clone();
         labels.extend(self.change.labels.iter().cloned());

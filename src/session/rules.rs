@@ -32,6 +32,9 @@ pub(crate) static API_BASE: std::sync::Mutex<Option<String>> = std::sync::Mutex:
 /// which plans from the checkout, and not without a repository to publish to).
 /// `None` when the checkout's config is to be used.
 pub(crate) async fn rules_from_base(cx: &Context) -> anyhow::Result<Option<Config>> {
+    if cx.config_elsewhere() {
+        return rules_from_config_repo(cx).await.map(Some);
+    }
     if cx.dry_run || env_var("GITHUB_REPOSITORY").is_none() {
         return Ok(None);
     }
@@ -80,6 +83,73 @@ pub(crate) async fn rules_from_base(cx: &Context) -> anyhow::Result<Option<Confi
     let config = parse_at(cx, &path, explicit, &base, &tip, text)?;
     *OPENED.lock().unwrap_or_else(|p| p.into_inner()) = Some((Repo { ws, base }, tip));
     Ok(Some(config))
+}
+
+/// With `config-repository`: the config of that repository's default branch (or
+/// `base`), read through the API with `token`, and never the checkout's. A dry run
+/// reads it too (it plans from the real rules); there is no default config here, as
+/// a config repository without one is a mistake to name.
+async fn rules_from_config_repo(cx: &Context) -> anyhow::Result<Config> {
+    let repo = cx
+        .config_repo()
+        .expect("config elsewhere names the repository");
+    if CommitVia::of(cx)? == CommitVia::Git {
+        return Err(UserError::new(format!(
+            "`commit-via: git` can't release into the config repository `{repo}`: the checkout is the code's, and the config repository is written through the API"
+        ))
+        .hint("drop `commit-via`, `author` and `committer`: commits to a config repository are made by GitHub through the API (and signed)")
+        .into());
+    }
+    let path = match cx.inputs.config.as_deref() {
+        Some(c) if c.is_absolute() => {
+            return Err(UserError::new(format!(
+                "`config` is `{}`, a file outside any repository, but the rules of a release into `{repo}` come from that repository",
+                c.display()
+            ))
+            .hint("drop `config`, or give a path inside the config repository")
+            .into());
+        }
+        Some(c) => c.to_path_buf(),
+        None => Path::new(config::DEFAULT_CONFIG).to_path_buf(),
+    };
+    let rel = path.to_string_lossy().replace('\\', "/");
+    let rel = rel.trim_start_matches("./").to_string();
+    let gh = super::github_client(cx)?.ok_or_else(|| {
+        UserError::new(format!(
+            "no GitHub client for the config repository `{repo}`"
+        ))
+        .hint("run inside GitHub Actions, or set `GITHUB_API_URL` and a token")
+    })?;
+    let read = gh
+        .read_branches(cx.inputs.base.as_deref(), None, &rel, None)
+        .await
+        .map_err(|e| super::cross::cannot_reach(&repo, e))?;
+    let Some(file) = read.file.as_ref().map(|f| f.text.clone()) else {
+        return Err(UserError::new(format!(
+            "the config repository `{repo}` has no `{rel}` on `{}`",
+            read.base
+        ))
+        .hint(format!(
+            "commit the config (services, environments, where each version lives) to `{rel}` on `{}` of `{repo}`, or fix `config-repository`",
+            read.base
+        ))
+        .into());
+    };
+    let config = config::parse(&cx.root, &path, &file, config::owner_from_env()).map_err(|e| {
+        e.hint(format!(
+            "the rules are read from `{repo}` at `{}` ({}); fix the config there",
+            read.base,
+            &read.base_oid[..read.base_oid.len().min(7)]
+        ))
+    })?;
+    println!(
+        "rules and targets: `{repo}` at `{}` ({})",
+        read.base,
+        &read.base_oid[..read.base_oid.len().min(7)]
+    );
+    *API_BASE.lock().unwrap_or_else(|p| p.into_inner()) = Some(read.base);
+    *API_CLIENT.lock().unwrap_or_else(|p| p.into_inner()) = Some(gh);
+    Ok(config)
 }
 
 /// The config read at the base tip `tip` of `base` (`None`: no such file there).

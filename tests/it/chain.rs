@@ -18,6 +18,9 @@ use crate::util::{BIN, Run, checkout_depth1, git, parse_outputs, repo_root};
 /// Releases into each format of target (`chain/targets.rs`).
 mod targets;
 
+/// The code's repository releasing into a separate config repository.
+mod config_repo;
+
 const REPO: &str = "acme/app";
 /// The workflow's `GITHUB_TOKEN`.
 const TOKEN: &str = "ghs_chainTokenOfTheWorkflow0123456789abc";

@@ -339,7 +339,7 @@ fn rest(st: &mut State, c: &Call) -> Result<Reply, ApiError> {
         }
         (_, ["repos", owner, name, rest @ ..]) => {
             let full = format!("{owner}/{name}");
-            if !st.repos.contains_key(&full) {
+            if !st.repos.contains_key(&full) || !c.grants.sees(&full) {
                 return Err(not_found());
             }
             repo_route(st, c, &full, m, rest)
@@ -636,6 +636,35 @@ fn repo_route(
             let repo = st.repo(full).map_err(internal)?;
             let sha = repo.git.branch(&branch).ok_or_else(not_found)?;
             ok(ref_json(&base, full, &branch, &sha))
+        }
+        ("POST", ["git", "blobs"]) => {
+            // REST "Create a blob": Contents write; `content` with `encoding`
+            // `utf-8` (the default) or `base64`; 201 with `sha` and `url`.
+            need(g.contents_write)?;
+            let content = c.s("content").ok_or_else(|| {
+                invalid(json!([{"resource": "Blob", "field": "content", "code": "missing_field"}]))
+            })?;
+            let bytes = match c.s("encoding").as_deref() {
+                None | Some("utf-8") | Some("utf8") => content.into_bytes(),
+                Some("base64") => base64::engine::general_purpose::STANDARD
+                    .decode(content.trim())
+                    .map_err(|_| err(422, "Invalid base64 content"))?,
+                Some(_) => {
+                    return Err(invalid(
+                        json!([{"resource": "Blob", "field": "encoding", "code": "invalid"}]),
+                    ));
+                }
+            };
+            let repo = st.repo(full).map_err(internal)?;
+            let sha = repo
+                .git
+                .run_env(&["hash-object", "-w", "--stdin"], &[], Some(&bytes))
+                .map_err(internal)?;
+            let url = format!("{}/api/v3/repos/{full}/git/blobs/{sha}", st.base_url);
+            Ok(Reply {
+                status: 201,
+                body: Some(json!({"sha": sha, "url": url})),
+            })
         }
         ("DELETE", ["git", "refs", "heads", b @ ..]) => {
             need(g.contents_write)?;
@@ -2479,7 +2508,7 @@ fn graphql_answer(st: &mut State, g: &TokenGrants, body: &Value) -> Result<Value
         let id = gql_arg(&query, &vars, op, "pullRequestId")
             .and_then(|v| v.as_str().map(String::from))
             .unwrap_or_default();
-        let Some((full, n)) = find_node(st, &id) else {
+        let Some((full, n)) = find_node(st, &id).filter(|(f, _)| g.sees(f)) else {
             return Ok(gql_error(
                 op,
                 "NOT_FOUND",

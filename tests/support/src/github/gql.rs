@@ -43,6 +43,10 @@ enum Node {
     Entry(String, String, String),
     Blob(String, String),
     Tree(String, String),
+    /// Repository, tag name (`refs/tags/<name>`).
+    TagRef(String, String),
+    /// Repository, the oid of an annotated tag object.
+    Tag(String, String),
     Json(&'static str, Value),
     Conn(Vec<Node>),
     Payload(&'static str, Vec<(&'static str, R)>),
@@ -52,7 +56,8 @@ impl Node {
     fn typename(&self) -> &'static str {
         match self {
             Node::Repo(_) => "Repository",
-            Node::Ref(..) => "Ref",
+            Node::Ref(..) | Node::TagRef(..) => "Ref",
+            Node::Tag(..) => "Tag",
             Node::Commit(..) => "Commit",
             Node::Entry(..) => "TreeEntry",
             Node::Blob(..) => "Blob",
@@ -66,7 +71,7 @@ impl Node {
     fn is_a(&self, cond: &str) -> bool {
         let t = self.typename();
         cond == t
-            || (cond == "GitObject" && matches!(t, "Commit" | "Blob" | "Tree"))
+            || (cond == "GitObject" && matches!(t, "Commit" | "Blob" | "Tree" | "Tag"))
             || (cond == "Node" && !matches!(self, Node::Conn(_) | Node::Payload(..)))
     }
 }
@@ -134,6 +139,8 @@ pub(crate) fn answer(
         let args = args_of(f, vars);
         let r = if op == "Mutation" {
             mutate(st, g, &f.name, &args)
+        } else if let Some(e) = unseen(st, g, &f.name, &args) {
+            Err(e)
         } else {
             // `viewer` is whoever the token acts as: the user of a PAT, `<app>[bot]`
             // for an App installation token, `github-actions[bot]` for a workflow's
@@ -172,6 +179,41 @@ pub(crate) fn answer(
         out["errors"] = Value::Array(errors);
     }
     Ok(out)
+}
+
+/// A root field naming a repository the token cannot see: the answer GitHub gives
+/// for a repository that does not exist (`TokenGrants::repositories`).
+fn unseen(
+    st: &State,
+    g: &TokenGrants,
+    name: &str,
+    args: &Map<String, Value>,
+) -> Option<FieldError> {
+    let full = match name {
+        "repository" => format!(
+            "{}/{}",
+            arg(args, "owner").unwrap_or_default(),
+            arg(args, "name").unwrap_or_default()
+        ),
+        "node" => {
+            let id = arg(args, "id").unwrap_or_default();
+            let (full, _) = parse_ref_id(id)?;
+            if g.sees(&full) {
+                return None;
+            }
+            return Some(ferr(
+                "NOT_FOUND",
+                format!("Could not resolve to a node with the global id of '{id}'"),
+            ));
+        }
+        _ => return None,
+    };
+    (st.repos.contains_key(&full) && !g.sees(&full)).then(|| {
+        ferr(
+            "NOT_FOUND",
+            format!("Could not resolve to a Repository with the name '{full}'."),
+        )
+    })
 }
 
 fn args_of(f: &q::Field<'_, String>, vars: &Value) -> Map<String, Value> {
@@ -348,6 +390,49 @@ fn resolve(
                         Some(_) => Ok(R::N(Node::Ref(full.clone(), b.to_string()))),
                         None => null(),
                     }
+                }
+                "refs" => {
+                    // Tags only (`refPrefix: "refs/tags/"`), newest first for
+                    // `TAG_COMMIT_DATE DESC` (the order `git for-each-ref` gives for
+                    // `-creatordate`), `first` at most 100 as GitHub's connections.
+                    if arg(args, "refPrefix") != Some("refs/tags/") {
+                        return Ok(R::N(Node::Conn(Vec::new())));
+                    }
+                    let first = args.get("first").and_then(Value::as_u64).unwrap_or(100);
+                    if first > 100 {
+                        return Err(ferr(
+                            "EXCESSIVE_PAGE_SIZE",
+                            format!(
+                                "Requesting {first} records on the `refs` connection exceeds the `first` limit of 100 records."
+                            ),
+                        ));
+                    }
+                    let desc = args
+                        .get("orderBy")
+                        .and_then(|o| o.get("direction"))
+                        .and_then(Value::as_str)
+                        == Some("DESC");
+                    let sort = if desc {
+                        "--sort=-creatordate"
+                    } else {
+                        "--sort=creatordate"
+                    };
+                    let names = repo
+                        .git
+                        .run(&[
+                            "for-each-ref",
+                            sort,
+                            "--format=%(refname:strip=2)",
+                            "refs/tags",
+                        ])
+                        .map_err(internal)?;
+                    let nodes = names
+                        .lines()
+                        .filter(|n| !n.is_empty())
+                        .take(first as usize)
+                        .map(|n| Node::TagRef(full.clone(), n.to_string()))
+                        .collect();
+                    Ok(R::N(Node::Conn(nodes)))
                 }
                 "pullRequests" => {
                     let head = arg(args, "headRefName");
@@ -539,6 +624,61 @@ fn resolve(
             "oid" => s(id.clone()),
             _ => null(),
         },
+        Node::TagRef(full, t) => {
+            let repo = st.repo(full).map_err(internal)?;
+            match name {
+                "name" => s(t.clone()),
+                "prefix" => s("refs/tags/"),
+                "repository" => Ok(R::N(Node::Repo(full.clone()))),
+                "target" => {
+                    let out = repo
+                        .git
+                        .run(&[
+                            "for-each-ref",
+                            "--format=%(objecttype) %(objectname)",
+                            &format!("refs/tags/{t}"),
+                        ])
+                        .map_err(internal)?;
+                    match out.split_once(' ') {
+                        Some(("tag", oid)) => Ok(R::N(Node::Tag(full.clone(), oid.to_string()))),
+                        Some(("commit", oid)) => {
+                            Ok(R::N(Node::Commit(full.clone(), oid.to_string())))
+                        }
+                        _ => null(),
+                    }
+                }
+                _ => null(),
+            }
+        }
+        Node::Tag(full, oid) => {
+            let repo = st.repo(full).map_err(internal)?;
+            match name {
+                "oid" => s(oid.clone()),
+                "abbreviatedOid" => s(oid[..7].to_string()),
+                "name" | "message" | "target" => {
+                    let text = repo.git.run(&["cat-file", "tag", oid]).map_err(internal)?;
+                    let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+                    let field = |k: &str| {
+                        head.lines()
+                            .find_map(|l| l.strip_prefix(k).map(str::to_string))
+                            .unwrap_or_default()
+                    };
+                    match name {
+                        "name" => s(field("tag ")),
+                        "message" => s(body.to_string()),
+                        _ => {
+                            let target = field("object ");
+                            Ok(R::N(match field("type ").as_str() {
+                                "tag" => Node::Tag(full.clone(), target),
+                                _ => Node::Commit(full.clone(), target),
+                            }))
+                        }
+                    }
+                }
+                "repository" => Ok(R::N(Node::Repo(full.clone()))),
+                _ => null(),
+            }
+        }
         Node::Conn(nodes) => match name {
             "nodes" => Ok(R::L(nodes.iter().map(Node::clone_node).collect())),
             "totalCount" => s(nodes.len()),
@@ -568,6 +708,8 @@ impl Node {
             Node::Entry(a, b, c) => Node::Entry(a.clone(), b.clone(), c.clone()),
             Node::Blob(a, b) => Node::Blob(a.clone(), b.clone()),
             Node::Tree(a, b) => Node::Tree(a.clone(), b.clone()),
+            Node::TagRef(a, b) => Node::TagRef(a.clone(), b.clone()),
+            Node::Tag(a, b) => Node::Tag(a.clone(), b.clone()),
             Node::Json(t, v) => Node::Json(t, v.clone()),
             Node::Conn(l) => Node::Conn(l.iter().map(Node::clone_node).collect()),
             Node::Payload(t, f) => Node::Payload(
@@ -672,11 +814,14 @@ fn create_commit_on_branch(
             }
         }
     };
-    let Ok(repo) = st.repo(&full) else {
-        return Err(ferr(
-            "NOT_FOUND",
-            format!("Could not resolve to a Repository with the name '{full}'."),
-        ));
+    let repo = match st.repo(&full) {
+        Ok(r) if g.sees(&full) => r,
+        _ => {
+            return Err(ferr(
+                "NOT_FOUND",
+                format!("Could not resolve to a Repository with the name '{full}'."),
+            ));
+        }
     };
     // NOT PINNED: the answer for a branch that doesn't exist.
     let Some(head) = repo.git.branch(&branch) else {
@@ -795,7 +940,7 @@ fn update_refs(st: &mut State, g: &TokenGrants, input: &Value) -> Result<R, Fiel
     let Some(full) = st
         .repos
         .keys()
-        .find(|f| repo_id(st, f).as_deref() == Some(id))
+        .find(|f| repo_id(st, f).as_deref() == Some(id) && g.sees(f))
         .cloned()
     else {
         return Err(ferr(

@@ -56,6 +56,14 @@ pub struct TokenGrants {
     pub members_read: bool,
     /// The login acting with this token.
     pub user_login: String,
+    /// The repositories the token can see (`owner/name`); `None`: every one. A
+    /// workflow's `GITHUB_TOKEN` is scoped to the repository of its run, and an App
+    /// installation token to the repositories the App is installed on (docs
+    /// "Automatic token authentication": "The token's permissions are limited to
+    /// the repository that contains your workflow"). Outside them GitHub answers as
+    /// for a private repository that does not exist: REST 404, GraphQL `NOT_FOUND`,
+    /// git "Repository not found." (docs "Troubleshooting the REST API").
+    pub repositories: Option<Vec<String>>,
     /// A GitHub Actions token (`github-actions[bot]`): subject to the repository setting
     /// "Allow GitHub Actions to create and approve pull requests".
     pub actions: bool,
@@ -75,6 +83,7 @@ impl TokenGrants {
             statuses_write: false,
             members_read: false,
             user_login: "github-actions[bot]".into(),
+            repositories: None,
             actions: true,
         }
     }
@@ -92,6 +101,19 @@ impl TokenGrants {
             statuses_write: true,
             ..TokenGrants::read_only()
         }
+    }
+
+    /// Limited to `repos` (`owner/name`), as an installation token is.
+    pub fn only(mut self, repos: &[&str]) -> Self {
+        self.repositories = Some(repos.iter().map(|r| r.to_string()).collect());
+        self
+    }
+
+    /// Whether the token can see `full` (`owner/name`, case-insensitive as GitHub's names).
+    pub fn sees(&self, full: &str) -> bool {
+        self.repositories
+            .as_ref()
+            .is_none_or(|rs| rs.iter().any(|r| r.eq_ignore_ascii_case(full)))
     }
 
     /// A GitHub App's installation token (`ghs_…`, like the workflow's own) that may

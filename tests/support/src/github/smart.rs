@@ -108,7 +108,7 @@ async fn serve(state: &Shared, req: axum::extract::Request, path: &str, query: &
         );
         return r;
     };
-    if !exists {
+    if !exists || !grants.sees(&full) {
         return plain(StatusCode::NOT_FOUND, "Repository not found.\n");
     }
     if pushing && !grants.contents_write {

@@ -1,0 +1,572 @@
+//! The config-repository layout: the code's repository (`acme/hello`) releases into
+//! a separate GitOps repository (`acme/gitops`) that holds the rules and the
+//! overlays, and the chain (deploy, promotion) runs there. Two repositories on the
+//! GitHub stand-in, a workflow token scoped to its own repository (as GitHub's is)
+//! and a GitHub App installation token on both.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gitops_testkit::github::{GitHubStandIn, TokenGrants};
+use gitops_testkit::registry::{Auth, PASSWORD, TestRegistry, USER};
+use gitops_testkit::seed::{as_refs, example_repository};
+
+use super::{CONFIG, Step, clean_env, entry_line};
+use crate::util::{BIN, Run, checkout_depth1, git, parse_outputs, repo_root};
+
+const APP: &str = "acme/hello";
+const CFG: &str = "acme/gitops";
+/// The code repository's workflow token: it sees `acme/hello` only.
+const JOB: &str = "ghs_jobTokenOfTheHelloRepository0123456789";
+/// A GitHub App installed on both repositories (actions/create-github-app-token).
+const APP_TOKEN: &str = "ghs_appTokenOnHelloAndGitops0123456789ab";
+/// The same App's token without `contents: write` on the config repository.
+const READ_ONLY_APP: &str = "ghs_appTokenThatMayOnlyRead0123456789abcd";
+/// A token for the config repository only (fine-grained): it cannot read the code's.
+const CFG_ONLY: &str = "github_pat_onlyTheGitopsRepository0123456";
+/// The App's token without `deployments: write`.
+const NO_DEPLOY: &str = "ghs_appTokenWithoutDeployments0123456789a";
+/// Sees every repository (the tests' own checkouts).
+const ADMIN: &str = "ghp_adminOfTheOrganization0123456789abcde";
+
+struct Two {
+    gh: GitHubStandIn,
+    reg: TestRegistry,
+    image: String,
+    _scratch: tempfile::TempDir,
+    scratch: PathBuf,
+}
+
+/// The config of the GitOps repository: seed 000's chain, `hello`'s code in `APP`.
+fn config() -> String {
+    CONFIG.replace(
+        "    image: IMAGE\n",
+        &format!("    image: IMAGE\n    repository: {APP}\n"),
+    )
+}
+
+impl Two {
+    fn new() -> Two {
+        let reg = TestRegistry::start(Auth::Token).unwrap();
+        let image = format!("{}/acme/hello", reg.host());
+        let gh = GitHubStandIn::start_blocking().unwrap();
+        let files = example_repository(&repo_root(), &image, &config(), &[]);
+        // The config repository: the rules and the overlays, and its deploy workflow.
+        let mut cfg: Vec<(String, String)> = files
+            .iter()
+            .filter(|(p, _)| p.starts_with("overlays/") || p == ".github/gitops.yaml")
+            .cloned()
+            .collect();
+        cfg.push((
+            ".github/workflows/overlay-deploy.yaml".into(),
+            "on:\n  workflow_dispatch:\n    inputs: {service: {}, env: {}}\n  pull_request:\n    types: [closed]\njobs: {}\n".into(),
+        ));
+        gh.create_repo(CFG, "main", &as_refs(&cfg)).unwrap();
+        // The code repository: the app, and a config of its own that must never be
+        // read (it would send everything to prod, merged at once, by anyone).
+        let mut app: Vec<(String, String)> = files
+            .iter()
+            .filter(|(p, _)| p.starts_with("app/"))
+            .cloned()
+            .collect();
+        app.push((
+            ".github/gitops.yaml".into(),
+            "environments:\n  - name: prod\n    branches: [\"**\"]\n    tag: \"{sha}\"\n    merge: immediate\n    overlay: evil\n".into(),
+        ));
+        gh.create_repo(APP, "main", &as_refs(&app)).unwrap();
+        gh.add_token(JOB, TokenGrants::github_token().only(&[APP]));
+        gh.add_token(
+            APP_TOKEN,
+            TokenGrants::app("gitops-release").only(&[APP, CFG]),
+        );
+        let mut ro = TokenGrants::app("gitops-release").only(&[APP, CFG]);
+        ro.contents_write = false;
+        ro.pull_requests_write = false;
+        gh.add_token(READ_ONLY_APP, ro);
+        gh.add_token(CFG_ONLY, TokenGrants::user("alice").only(&[CFG]));
+        let mut nd = TokenGrants::app("gitops-release").only(&[APP, CFG]);
+        nd.deployments_write = false;
+        gh.add_token(NO_DEPLOY, nd);
+        gh.add_token(ADMIN, TokenGrants::user("admin"));
+        gh.add_collaborator(CFG, "alice", "maintain").unwrap();
+        gh.add_collaborator(APP, "alice", "maintain").unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let path = scratch.path().to_path_buf();
+        Two {
+            gh,
+            reg,
+            image,
+            _scratch: scratch,
+            scratch: path,
+        }
+    }
+
+    /// A depth-1 checkout of `full`'s `main`, its origin without credentials.
+    fn checkout(&self, full: &str, name: &str) -> PathBuf {
+        let (o, n) = full.split_once('/').unwrap();
+        let dir = self.scratch.join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        checkout_depth1(
+            &dir,
+            "main",
+            &self.gh.git_url_with_token(o, n, ADMIN),
+            &self.gh.git_url(o, n),
+            &[],
+        );
+        dir
+    }
+
+    fn push_build(&self, sha: &str) -> String {
+        self.reg
+            .client()
+            .push_image("acme/hello", &format!("sha-{sha}"), 2, 2048, 7)
+            .unwrap()
+            .digest
+    }
+
+    /// Writes the registry answered so far (manifest and blob uploads).
+    fn tags(&self) -> usize {
+        self.reg
+            .requests()
+            .iter()
+            .filter(|r| matches!(r.method.as_str(), "PUT" | "POST" | "PATCH"))
+            .count()
+    }
+
+    /// The binary as a step of a job in `repo` with `token`, on `event`.
+    fn step(
+        &self,
+        repo: &str,
+        ws: &Path,
+        event: (&str, serde_json::Value),
+        inputs: &[(&str, &str)],
+    ) -> Step {
+        let dir = tempfile::tempdir().unwrap();
+        let event_path = dir.path().join("event.json");
+        std::fs::write(&event_path, event.1.to_string()).unwrap();
+        let output = dir.path().join("output");
+        let summary = dir.path().join("summary");
+        let mut c = Command::new(BIN);
+        clean_env(&mut c);
+        c.current_dir(ws)
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_WORKSPACE", ws)
+            .env("GITHUB_EVENT_NAME", event.0)
+            .env("GITHUB_EVENT_PATH", &event_path)
+            .env("GITHUB_OUTPUT", &output)
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .env("GITHUB_REPOSITORY", repo)
+            .env("GITHUB_REPOSITORY_OWNER", "acme")
+            .env("GITHUB_API_URL", self.gh.api_url())
+            .env("GITHUB_GRAPHQL_URL", self.gh.graphql_url())
+            .env("GITHUB_SERVER_URL", self.gh.server_url())
+            .env("GITHUB_RUN_ID", "5151")
+            .env("GITHUB_ACTOR", "alice")
+            .env("GITHUB_SHA", git(ws, &["rev-parse", "HEAD"]))
+            .env("GITHUB_TOKEN", JOB)
+            .env("INPUT_REGISTRY-USERNAME", USER)
+            .env("INPUT_REGISTRY-PASSWORD", PASSWORD);
+        for (k, v) in inputs {
+            c.env(format!("INPUT_{}", k.to_uppercase()), v);
+        }
+        let run = Run::from(c.output().unwrap());
+        Step {
+            run,
+            outputs: parse_outputs(&std::fs::read_to_string(&output).unwrap_or_default()),
+            summary: std::fs::read_to_string(&summary).unwrap_or_default(),
+            elapsed: std::time::Duration::ZERO,
+        }
+    }
+
+    /// A push to the code repository's `main`, released into the config repository.
+    fn release(&self, ws: &Path, token: &str, extra: &[(&str, &str)]) -> Step {
+        let sha = git(ws, &["rev-parse", "HEAD"]);
+        let push =
+            serde_json::json!({"ref": "refs/heads/main", "after": sha, "before": "0".repeat(40)});
+        let mut inputs = vec![
+            ("command", "release"),
+            ("config-repository", CFG),
+            ("token", token),
+        ];
+        inputs.extend_from_slice(extra);
+        self.step(APP, ws, ("push", push), &inputs)
+    }
+
+    fn overlay(&self, env: &str) -> String {
+        self.gh
+            .file_at(CFG, "main", &format!("overlays/{env}/kustomization.yaml"))
+            .unwrap()
+            .unwrap()
+    }
+}
+
+fn merged(number: u64, head: &str, merge_sha: &str) -> (&'static str, serde_json::Value) {
+    (
+        "pull_request",
+        serde_json::json!({
+            "action": "closed",
+            "number": number,
+            "repository": {"full_name": CFG},
+            "pull_request": {
+                "number": number, "merged": true, "merge_commit_sha": merge_sha,
+                "head": {"ref": head, "repo": {"full_name": CFG}},
+                "base": {"ref": "main", "repo": {"full_name": CFG}},
+            }
+        }),
+    )
+}
+
+/// A push to the code's `main` opens and merges `release/hello/dev` in the config
+/// repository (its map: `main` → dev; its rules, not the code repository's), made
+/// with the App token, so the merge's own event goes on to the deploy. The deploy
+/// there records the deployment on the code's repository against the code's
+/// commit, and opens the uat promotion in the config repository.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_in_the_code_repository_releases_into_the_config_repository() {
+    let t = Two::new();
+    let ws = t.checkout(APP, "app");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    let digest = t.push_build(&sha);
+    let s = t
+        .release(
+            &ws,
+            APP_TOKEN,
+            &[("deploy-workflow", "overlay-deploy.yaml")],
+        )
+        .ok();
+    assert_eq!(s.out("env"), "dev");
+    assert_eq!(s.out("merged"), "true", "{}", s.run.transcript());
+    assert_eq!(s.out("chained-by"), "event");
+    assert_eq!(s.out("digest"), digest);
+    assert!(
+        s.run
+            .stdout
+            .contains(&format!("rules and targets: `{CFG}` at `main`")),
+        "{}",
+        s.run.stdout
+    );
+    let dev = t.overlay("dev");
+    let tag = s.out("tag").to_string();
+    assert_eq!(entry_line(&dev, "newTag:"), format!("newTag: {tag}"));
+    let pulls = t.gh.pulls(CFG).unwrap();
+    assert_eq!(pulls.len(), 1, "{pulls:#?}");
+    assert_eq!(pulls[0].head, "release/hello/dev");
+    assert!(pulls[0].merged);
+    // The run's link is to the code repository's run, where it ran.
+    assert!(
+        pulls[0]
+            .body
+            .contains(&format!("{}/actions/runs/5151", APP)),
+        "{}",
+        pulls[0].body
+    );
+    // Nothing was written to the code repository: no PR, no branch, and its own
+    // config (prod, `merge: immediate`) was never read.
+    assert!(t.gh.pulls(APP).unwrap().is_empty());
+    assert_eq!(t.gh.branches(APP).unwrap(), ["main"]);
+    assert!(
+        t.gh.file_at(CFG, "main", "evil/kustomization.yaml")
+            .unwrap()
+            .is_none()
+    );
+
+    // The config repository's overlay-deploy on the merged PR.
+    let cws = t.checkout(CFG, "cfg");
+    let merge_sha = pulls[0].merge_commit_sha.clone().unwrap();
+    let d = t
+        .step(
+            CFG,
+            &cws,
+            merged(pulls[0].number, "release/hello/dev", &merge_sha),
+            &[("command", "deploy"), ("token", APP_TOKEN)],
+        )
+        .ok();
+    assert_eq!(d.out("deployed"), "true");
+    assert_eq!(d.out("deployment-repository"), APP);
+    let recorded = t.gh.deployments(APP).unwrap();
+    assert_eq!(recorded.len(), 1, "{recorded:#?}");
+    assert_eq!(recorded[0].sha, sha, "against the code's commit");
+    assert_eq!(recorded[0].environment, "dev");
+    assert_eq!(recorded[0].payload["config"]["repository"], CFG);
+    assert_eq!(recorded[0].payload["config"]["commit"], merge_sha.as_str());
+    assert_eq!(
+        recorded[0].payload["config"]["pull_request"],
+        pulls[0].number
+    );
+    assert!(t.gh.deployments(CFG).unwrap().is_empty());
+    // The promotion to uat opens in the config repository.
+    let uat =
+        t.gh.pulls(CFG)
+            .unwrap()
+            .into_iter()
+            .find(|p| p.head == "release/hello/uat")
+            .expect("the uat promotion");
+    assert!(!uat.merged);
+    assert_eq!(d.out("next-pr-number"), uat.number.to_string());
+}
+
+/// prod's `prd-{version}` takes the version from the code repository's SemVer tag
+/// on the released commit, read through the API from the config repository's side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_tag_of_the_code_repository_names_the_prod_release() {
+    let t = Two::new();
+    let ws = t.checkout(APP, "app");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    t.push_build(&sha);
+    t.gh.git(
+        APP,
+        &[
+            "-c",
+            "user.name=Rosa",
+            "-c",
+            "user.email=rosa@example.com",
+            "tag",
+            "-a",
+            "v2.4.0",
+            "-m",
+            "2.4.0",
+            &sha,
+        ],
+    )
+    .unwrap();
+    let s = t.release(&ws, APP_TOKEN, &[("chain", "none")]).ok();
+    let uat_tag = {
+        // dev → uat by the config repository's promote, then uat → prod.
+        let cws = t.checkout(CFG, "cfg");
+        let p = t
+            .step(
+                CFG,
+                &cws,
+                ("workflow_dispatch", serde_json::json!({})),
+                &[
+                    ("command", "promote"),
+                    ("service", "hello"),
+                    ("from", "dev"),
+                    ("to", "prod"),
+                    ("token", APP_TOKEN),
+                ],
+            )
+            .ok();
+        p.out("tag").to_string()
+    };
+    assert_eq!(uat_tag, "prd-2.4.0", "{}", s.run.stdout);
+}
+
+/// The workflow's GITHUB_TOKEN cannot write another repository: refused with exit 1
+/// and a hint naming the repository and the permissions, before any registry write.
+#[test]
+fn a_token_that_cannot_write_the_config_repository_is_refused_before_any_write() {
+    let t = Two::new();
+    let ws = t.checkout(APP, "app");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    t.push_build(&sha);
+    let before = t.tags();
+    for (token, says) in [
+        (
+            JOB,
+            "cannot read the config repository `acme/gitops`: the token cannot see it",
+        ),
+        (
+            READ_ONLY_APP,
+            "the token may not write the config repository `acme/gitops`: GitHub answered 403",
+        ),
+    ] {
+        let s = t.release(&ws, token, &[]);
+        assert_eq!(s.run.code, 1, "{}", s.run.transcript());
+        assert!(s.run.stderr.contains(says), "{}", s.run.stderr);
+        assert!(s.run.stderr.contains("hint:"), "{}", s.run.stderr);
+        assert!(
+            s.run.stderr.contains("acme/gitops"),
+            "the hint names the repository: {}",
+            s.run.stderr
+        );
+        let shown = s
+            .run
+            .stdout
+            .lines()
+            .chain(s.run.stderr.lines())
+            .filter(|l| !l.starts_with("::add-mask::"))
+            .any(|l| l.contains(token));
+        assert!(!shown, "the token is masked, never shown");
+        assert_eq!(t.tags(), before, "nothing pushed to the registry");
+        assert!(t.gh.pulls(CFG).unwrap().is_empty());
+        assert_eq!(t.gh.branches(CFG).unwrap(), ["main"]);
+    }
+    let s = t.release(&ws, READ_ONLY_APP, &[]);
+    assert!(
+        s.run
+            .stderr
+            .contains("`contents: write` and `pull-requests: write`"),
+        "{}",
+        s.run.stderr
+    );
+}
+
+/// Bad input: exit 2, nothing written anywhere.
+#[test]
+fn bad_config_repositories_and_foreign_services_are_refused_with_exit_2() {
+    let t = Two::new();
+    let ws = t.checkout(APP, "app");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    t.push_build(&sha);
+    let before = t.tags();
+    // Not `owner/name`.
+    let s = t.step(
+        APP,
+        &ws,
+        (
+            "push",
+            serde_json::json!({"ref": "refs/heads/main", "after": sha}),
+        ),
+        &[
+            ("command", "release"),
+            ("config-repository", "gitops"),
+            ("token", APP_TOKEN),
+        ],
+    );
+    assert_eq!(s.run.code, 2, "{}", s.run.transcript());
+    assert!(
+        s.run
+            .stderr
+            .contains("input `config-repository` is `gitops`: it is not `owner/name`"),
+        "{}",
+        s.run.stderr
+    );
+    // A config repository without `.github/gitops.yaml`: named with its branch.
+    t.gh.create_repo("acme/empty", "trunk", &[("README.md", "x\n")])
+        .unwrap();
+    t.gh.add_token(
+        "ghs_emptyToo0123456789abcdefghijklmnopq",
+        TokenGrants::app("x"),
+    );
+    let s = t.step(
+        APP,
+        &ws,
+        (
+            "push",
+            serde_json::json!({"ref": "refs/heads/main", "after": sha}),
+        ),
+        &[
+            ("command", "release"),
+            ("config-repository", "acme/empty"),
+            ("token", "ghs_emptyToo0123456789abcdefghijklmnopq"),
+        ],
+    );
+    assert_eq!(s.run.code, 2, "{}", s.run.transcript());
+    assert!(
+        s.run
+            .stderr
+            .contains("the config repository `acme/empty` has no `.github/gitops.yaml` on `trunk`"),
+        "{}",
+        s.run.stderr
+    );
+    // A repository releasing a service whose code is another's.
+    t.gh.create_repo("acme/other", "main", &[("README.md", "x\n")])
+        .unwrap();
+    let ows = t.checkout("acme/other", "other");
+    let s = t.step(
+        "acme/other",
+        &ows,
+        ("push", serde_json::json!({"ref": "refs/heads/main"})),
+        &[
+            ("command", "release"),
+            ("service", "hello"),
+            ("config-repository", CFG),
+            ("token", APP_TOKEN),
+        ],
+    );
+    assert_eq!(s.run.code, 2, "{}", s.run.transcript());
+    assert!(
+        s.run.stderr.contains(
+            "`acme/other` may not release service `hello`: its `repository` is `acme/hello`"
+        ),
+        "{}",
+        s.run.stderr
+    );
+    // The config repository's own commands need its checkout.
+    let s = t.step(
+        APP,
+        &ws,
+        ("workflow_dispatch", serde_json::json!({})),
+        &[
+            ("command", "deploy"),
+            ("service", "hello"),
+            ("env", "dev"),
+            ("config-repository", CFG),
+            ("token", APP_TOKEN),
+        ],
+    );
+    assert_eq!(s.run.code, 2, "{}", s.run.transcript());
+    assert!(
+        s.run
+            .stderr
+            .contains("hint: run `deploy` in `acme/gitops`'s own workflows"),
+        "{}",
+        s.run.stderr
+    );
+    assert_eq!(t.tags(), before);
+    assert!(t.gh.pulls(CFG).unwrap().is_empty());
+}
+
+/// A `source-token` that cannot write deployments on the code's repository: a
+/// warning, and the deployment is recorded in the config repository instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_token_without_deployments_records_in_the_config_repository() {
+    let t = Two::new();
+    let ws = t.checkout(APP, "app");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    t.push_build(&sha);
+    t.release(&ws, APP_TOKEN, &[("chain", "none")]).ok();
+    let pr = t.gh.pulls(CFG).unwrap().remove(0);
+    let merge_sha = pr.merge_commit_sha.clone().unwrap();
+    let cws = t.checkout(CFG, "cfg");
+    let d = t
+        .step(
+            CFG,
+            &cws,
+            merged(pr.number, "release/hello/dev", &merge_sha),
+            &[
+                ("command", "deploy"),
+                ("token", APP_TOKEN),
+                ("source-token", NO_DEPLOY),
+                ("chain", "none"),
+            ],
+        )
+        .ok();
+    assert_eq!(d.out("deployment-repository"), CFG);
+    assert!(
+        d.run
+            .stdout
+            .contains("::warning::cannot record the deployment on `acme/hello`"),
+        "{}",
+        d.run.stdout
+    );
+    let here = t.gh.deployments(CFG).unwrap();
+    assert_eq!(here.len(), 1);
+    assert_eq!(here[0].sha, merge_sha);
+    assert!(t.gh.deployments(APP).unwrap().is_empty());
+
+    // A token that cannot read the code's repository at all cannot find the
+    // commit: a warning that says so, and the record stays with the config.
+    let d = t
+        .step(
+            CFG,
+            &cws,
+            merged(pr.number, "release/hello/dev", &merge_sha),
+            &[
+                ("command", "deploy"),
+                ("token", CFG_ONLY),
+                ("chain", "none"),
+            ],
+        )
+        .ok();
+    assert_eq!(d.out("deployment-repository"), CFG);
+    assert!(
+        d.run
+            .stdout
+            .contains("::warning::cannot find the commit of hello `dev-main-"),
+        "{}",
+        d.run.stdout
+    );
+    let _ = &t.image;
+}
