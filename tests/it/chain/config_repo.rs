@@ -570,3 +570,119 @@ async fn a_source_token_without_deployments_records_in_the_config_repository() {
     );
     let _ = &t.image;
 }
+
+/// A release into the config repository beside the same release in one repository
+/// (the code, the config and the overlays together), on one stand-in: GitHub
+/// requests of each, by kind. The two-repository one may cost at most two more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run by scripts/bench-chain"]
+async fn bench_requests_two_repositories_beside_one() {
+    use gitops_testkit::github::RequestKind::{Git, GraphQl, Rest};
+    let t = Two::new();
+    // The one-repository layout: the same files and config, `hello` its own.
+    let files = example_repository(&repo_root(), &t.image, CONFIG, &[]);
+    let mut mono: Vec<(String, String)> = files;
+    mono.push((
+        ".github/workflows/overlay-deploy.yaml".into(),
+        "on:\n  workflow_dispatch:\n    inputs: {service: {}, env: {}}\n  pull_request:\n    types: [closed]\njobs: {}\n".into(),
+    ));
+    t.gh.create_repo("acme/mono", "main", &as_refs(&mono)).unwrap();
+    let count = |k| t.gh.request_log().iter().filter(|r| r.kind == k).count();
+    let mut rows = Vec::new();
+    for layout in ["one repository", "config repository"] {
+        let (repo, ws) = if layout == "one repository" {
+            ("acme/mono", t.checkout("acme/mono", "mono"))
+        } else {
+            (APP, t.checkout(APP, "app"))
+        };
+        let sha = git(&ws, &["rev-parse", "HEAD"]);
+        t.push_build(&sha);
+        let before = (count(Rest), count(GraphQl), count(Git));
+        let push = serde_json::json!({"ref": "refs/heads/main", "after": sha});
+        let mut inputs = vec![
+            ("command", "release"),
+            ("token", APP_TOKEN),
+            ("deploy-workflow", "overlay-deploy.yaml"),
+        ];
+        if repo == APP {
+            inputs.push(("config-repository", CFG));
+        } else {
+            inputs[1] = ("token", ADMIN);
+        }
+        let s = t.step(repo, &ws, ("push", push), &inputs).ok();
+        assert_eq!(s.out("merged"), "true");
+        let (rest, gql, g) = (
+            count(Rest) - before.0,
+            count(GraphQl) - before.1,
+            count(Git) - before.2,
+        );
+        rows.push(rest + gql + g);
+        println!(
+            "BENCH requests per release, {layout}: {} in all = {rest} REST + {gql} GraphQL + {g} git",
+            rest + gql + g
+        );
+    }
+    assert!(
+        rows[1] <= rows[0] + 2,
+        "a two-repository release costs at most two requests more: {rows:?}"
+    );
+}
+
+/// The shipped example of this layout holds together: its config parses and its
+/// targets read (`status` on the GitOps half), and every input its workflows give
+/// the action is one `action.yml` declares (GitHub warns and ignores others).
+#[test]
+fn the_config_repository_example_is_complete() {
+    let root = repo_root().join("examples/config-repo");
+    let st = Command::new(BIN)
+        .args(["-C"])
+        .arg(root.join("gitops"))
+        .arg("status")
+        .env_remove("GITHUB_REPOSITORY")
+        .output()
+        .unwrap();
+    let st = Run::from(st);
+    assert_eq!(st.code, 0, "{}", st.transcript());
+    assert!(st.stdout.contains("hello"), "{}", st.stdout);
+    let action: serde_norway::Value =
+        serde_norway::from_str(&std::fs::read_to_string(repo_root().join("action.yml")).unwrap())
+            .unwrap();
+    let declared: Vec<String> = action["inputs"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .filter_map(|k| k.as_str().map(String::from))
+        .collect();
+    let mut used = 0;
+    for half in ["app", "gitops"] {
+        let dir = root.join(half).join(".github/workflows");
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let path = e.unwrap().path();
+            let wf: serde_norway::Value =
+                serde_norway::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            for (_, job) in wf["jobs"].as_mapping().unwrap() {
+                for step in job["steps"].as_sequence().into_iter().flatten() {
+                    let uses = step["uses"].as_str().unwrap_or_default();
+                    if !uses.starts_with("gitops-action/gitops-action@") {
+                        continue;
+                    }
+                    used += 1;
+                    for (k, _) in step["with"].as_mapping().unwrap() {
+                        let k = k.as_str().unwrap();
+                        assert!(
+                            declared.iter().any(|d| d == k),
+                            "{}: `{k}` is no input of action.yml",
+                            path.display()
+                        );
+                    }
+                    assert!(
+                        step["with"]["token"].as_str().is_some(),
+                        "{}: the App's token, not GITHUB_TOKEN",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(used, 3);
+}

@@ -1165,6 +1165,9 @@ impl<'a> Runner<'a> {
         );
         let mut grants: TokenGrants = permissions::grants(&perms);
         grants.user_login = "github-actions[bot]".into();
+        // "The token's permissions are limited to the repository that contains your
+        // workflow" (docs "Automatic token authentication").
+        grants.repositories = Some(vec![self.repo.clone()]);
         self.gh.add_token(&token, grants);
         let mut c = c.clone();
         c.insert("github".into(), {
