@@ -586,7 +586,8 @@ async fn bench_requests_two_repositories_beside_one() {
         ".github/workflows/overlay-deploy.yaml".into(),
         "on:\n  workflow_dispatch:\n    inputs: {service: {}, env: {}}\n  pull_request:\n    types: [closed]\njobs: {}\n".into(),
     ));
-    t.gh.create_repo("acme/mono", "main", &as_refs(&mono)).unwrap();
+    t.gh.create_repo("acme/mono", "main", &as_refs(&mono))
+        .unwrap();
     let count = |k| t.gh.request_log().iter().filter(|r| r.kind == k).count();
     let mut rows = Vec::new();
     for layout in ["one repository", "config repository"] {
@@ -685,4 +686,75 @@ fn the_config_repository_example_is_complete() {
         }
     }
     assert_eq!(used, 3);
+}
+
+/// Lost answers and dropped connections on the requests this layout adds (the push
+/// check on the config repository, the code commit's lookup and the deployment on
+/// the code's repository): each run either finishes or fails cleanly, and a re-run
+/// converges with one PR in the config repository and one deployment of the code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_on_the_cross_repository_requests_converge_on_a_rerun() {
+    use gitops_testkit::github::{Fault, FaultKind};
+    let cases = [
+        ("POST", "/repos/acme/gitops/git/blobs"),
+        ("GET", "/repos/acme/hello/commits/"),
+        ("POST", "/repos/acme/hello/deployments"),
+    ];
+    for (method, path) in cases {
+        for kind in [
+            FaultKind::LostAnswer,
+            FaultKind::DropAfter,
+            FaultKind::Status(502),
+        ] {
+            let t = Two::new();
+            let ws = t.checkout(APP, "app");
+            let sha = git(&ws, &["rev-parse", "HEAD"]);
+            t.push_build(&sha);
+            t.gh.inject(Fault::new(method, path, 1, kind.clone()));
+            let case = format!("{method} {path} {kind:?}");
+            let mut release = t.release(&ws, APP_TOKEN, &[("chain", "none")]);
+            if release.run.code != 0 {
+                assert_eq!(release.run.code, 1, "{case}: {}", release.run.transcript());
+                assert!(release.run.stderr.contains("error:"), "{case}");
+                release = t.release(&ws, APP_TOKEN, &[("chain", "none")]);
+            }
+            let release = release.ok();
+            assert_eq!(release.out("merged"), "true", "{case}");
+            let pulls = t.gh.pulls(CFG).unwrap();
+            assert_eq!(pulls.len(), 1, "{case}: one PR: {pulls:#?}");
+            let pr = &pulls[0];
+            let cws = t.checkout(CFG, "cfg");
+            let merge_sha = pr.merge_commit_sha.clone().unwrap();
+            let event = || merged(pr.number, "release/hello/dev", &merge_sha);
+            let inputs = [
+                ("command", "deploy"),
+                ("token", APP_TOKEN),
+                ("source-token", APP_TOKEN),
+            ];
+            let d = t.step(CFG, &cws, event(), &inputs);
+            if d.run.code != 0 {
+                assert_eq!(d.run.code, 1, "{case}: {}", d.run.transcript());
+                t.step(CFG, &cws, event(), &inputs).ok();
+            }
+            let deployments = t.gh.deployments(APP).unwrap();
+            assert!(
+                !deployments.is_empty() && deployments.iter().all(|d| d.sha == sha),
+                "{case}: {deployments:#?}"
+            );
+            let successes = deployments
+                .iter()
+                .filter(|d| d.statuses.iter().any(|s| s.state == "success"))
+                .count();
+            assert_eq!(
+                successes, 1,
+                "{case}: one deployment succeeded: {deployments:#?}"
+            );
+            assert_eq!(
+                deployments.len(),
+                1,
+                "{case}: no duplicate: {deployments:#?}"
+            );
+            assert_eq!(t.gh.faults_fired(), 1, "{case}: the fault fired");
+        }
+    }
 }
