@@ -710,7 +710,7 @@ async fn faults_on_the_cross_repository_requests_converge_on_a_rerun() {
             let ws = t.checkout(APP, "app");
             let sha = git(&ws, &["rev-parse", "HEAD"]);
             t.push_build(&sha);
-            t.gh.inject(Fault::new(method, path, 1, kind.clone()));
+            t.gh.inject(Fault::new(method, path, 1, kind));
             let case = format!("{method} {path} {kind:?}");
             let mut release = t.release(&ws, APP_TOKEN, &[("chain", "none")]);
             if release.run.code != 0 {
