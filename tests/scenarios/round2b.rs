@@ -134,3 +134,106 @@ fn cancel_in_progress_keeps_only_the_newest_push() {
     assert_eq!(rig.tag_on_main("dev"), last);
     assert_eq!(dev_deployments(&rig), [last]);
 }
+
+/// `feature/<name>` one commit ahead of main, built by CI, pushed before the
+/// runner watched; returns its sha.
+fn built_commit(rig: &Rig, name: &str) -> String {
+    let sha = rig
+        .gh
+        .push_commit(
+            REPO,
+            &format!("feature/{name}"),
+            &[("app/hello.txt", &format!("hello from {name}\n"))],
+        )
+        .unwrap();
+    rig.push_build(&sha);
+    sha
+}
+
+/// An annotated tag (`git tag -a v1.3.0`) pushed: the event's `after` is the tag
+/// object, `GITHUB_SHA` the commit. Prod gets the commit's build as `prd-1.3.0`.
+/// Before: the runner gave every tag push its commit as `after`, and the action took
+/// `after` as the commit to release.
+#[test]
+fn an_annotated_tag_releases_its_commit() {
+    let rig = Rig::new(CONFIG_002);
+    let sha = built_commit(&rig, "t");
+    let mut r = rig.runner();
+    let runs = r
+        .push_annotated_tag(&rig.alice, "v1.3.0", &sha, "Release 1.3.0")
+        .unwrap();
+    print_figures("annotated tag", &runs);
+    expect_runs(
+        &runs,
+        &[
+            ("overlay-push.yaml", "push", "success"),
+            ("overlay-deploy.yaml", "workflow_dispatch", "success"),
+        ],
+    );
+    let object = rig
+        .gh
+        .git(REPO, &["rev-parse", "refs/tags/v1.3.0"])
+        .unwrap();
+    assert_ne!(object, sha, "an annotated tag is an object of its own");
+    let update = runs[0].action_steps()[1];
+    assert_eq!(update.env["GITHUB_SHA"], sha);
+    let event: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&update.env["GITHUB_EVENT_PATH"]).unwrap())
+            .unwrap();
+    assert_eq!(event["after"], object.as_str());
+    assert_eq!(event["head_commit"]["id"], sha.as_str());
+    assert_eq!(update.outputs["tag"], "prd-1.3.0", "{}", runs[0].describe());
+    assert_eq!(
+        update.outputs["built"], "false",
+        "the commit's build is retagged"
+    );
+    assert_eq!(rig.tag_on_main("prod"), "prd-1.3.0");
+    assert_eq!(rig.digest("prd-1.3.0"), rig.digest(&format!("sha-{sha}")));
+}
+
+/// Deleting a `v*` tag, then a dev branch: each is a `push` with `deleted: true`
+/// that starts overlay-push (its filters match the deleted ref) on main's tip. The
+/// checkout is skipped, `resolve` says there is nothing to release (a notice, exit
+/// 0), the release job is skipped, and nothing is written. Before: the runner
+/// started nothing for a deletion; with it, the shipped overlay-push failed its
+/// checkout of the deleted tag, and a deleted branch was resolved to dev.
+#[test]
+fn deleting_a_tag_or_a_branch_releases_nothing() {
+    let rig = Rig::new(CONFIG_002);
+    let sha = built_commit(&rig, "d");
+    rig.gh.git(REPO, &["tag", "v2.0.0", &sha]).unwrap();
+    let main = rig.gh.branch_sha(REPO, "main").unwrap().unwrap();
+    let pulls = rig.gh.pulls(REPO).unwrap().len();
+    let mut r = rig.runner();
+    for gone in ["refs/tags/v2.0.0", "refs/heads/feature/d"] {
+        let runs = r.delete_ref(&rig.alice, gone).unwrap();
+        expect_runs(&runs, &[("overlay-push.yaml", "push", "success")]);
+        let run = &runs[0];
+        assert_eq!(
+            (run.git_ref.as_str(), run.sha.as_str()),
+            (gone, main.as_str())
+        );
+        assert_eq!(run.job("release").result, "skipped", "{}", run.describe());
+        let resolve = run.job("resolve");
+        assert_eq!(resolve.steps[0].outcome, "skipped", "the checkout");
+        let step = &resolve.steps[1];
+        assert_eq!(step.outcome, "success", "{}", run.describe());
+        assert_eq!(step.outputs["env"], "");
+        assert!(
+            step.annotations.iter().any(|a| a.level == "notice"
+                && a.message.contains(&format!("the push deleted `{gone}`"))),
+            "{:?}",
+            step.annotations
+        );
+        let writes: Vec<String> = run
+            .api_calls()
+            .into_iter()
+            .filter(|c| !c.starts_with("GET ") && !c.starts_with("POST /api/graphql"))
+            .collect();
+        assert!(writes.is_empty(), "{writes:?}");
+    }
+    assert_eq!(rig.gh.branch_sha(REPO, "main").unwrap().unwrap(), main);
+    assert_eq!(rig.gh.pulls(REPO).unwrap().len(), pulls);
+    assert!(rig.gh.deployments(REPO).unwrap().is_empty());
+    assert_eq!(rig.digest("prd-2.0.0"), None);
+}
