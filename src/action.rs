@@ -253,6 +253,10 @@ pub struct EventFacts {
     /// A merged PR whose head is another repository (a fork, or a deleted one):
     /// its name, or `(deleted)`. Such a PR never deploys.
     pub fork: Option<String>,
+    /// The ref a `push` deleted (`deleted: true`, `after` all zeros). GitHub starts
+    /// the push's workflows for it too, with `GITHUB_SHA` the default branch's tip
+    /// (docs "Events that trigger workflows", push); there is nothing to release.
+    pub deleted: Option<String>,
 }
 
 impl EventFacts {
@@ -266,7 +270,22 @@ impl EventFacts {
         match name {
             "push" => {
                 f.git_ref = s(&payload["ref"]);
-                f.sha = s(&payload["after"]).filter(|a| a.bytes().any(|b| b != b'0'));
+                let after = s(&payload["after"]).filter(|a| a.bytes().any(|b| b != b'0'));
+                if payload["deleted"] == true || after.is_none() {
+                    f.deleted.clone_from(&f.git_ref);
+                } else if f
+                    .git_ref
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("refs/tags/"))
+                {
+                    // An annotated tag's `after` is the tag object, not a commit; the
+                    // commit is `head_commit.id` (GitHub changelog 2021-10-01, "The
+                    // push webhook payload provides a consistent head_commit on tag
+                    // creation"). Without it the tag is resolved from the repository.
+                    f.sha = s(&payload["head_commit"]["id"]);
+                } else {
+                    f.sha = after;
+                }
             }
             "workflow_dispatch" | "workflow_call" => {
                 let i = &payload["inputs"];
@@ -323,6 +342,30 @@ impl EventFacts {
         f
     }
 
+    /// A push that deleted its branch or tag, for a command that would act on the
+    /// pushed commit with none named in the inputs: a notice and the empty outputs
+    /// (no environment, nothing changed), so the run ends green having written
+    /// nothing.
+    pub fn deleted_ref(&self, inputs: &Inputs) -> Option<Outputs> {
+        let r = self.deleted.as_ref()?;
+        let reads_only = matches!(
+            inputs.command.as_deref(),
+            Some("status" | "codeowners" | "set-image")
+        );
+        if reads_only || inputs.sha.is_some() {
+            return None;
+        }
+        let msg =
+            format!("the push deleted `{r}`: there is no commit to release, so nothing was done");
+        crate::output::notice(&msg);
+        println!("{msg}");
+        let mut out = Outputs::default();
+        out.set("env", "");
+        out.set("environments", "");
+        out.set("changed", false);
+        Some(out)
+    }
+
     /// Fill the inputs the user left unset from the event.
     pub fn fill(&self, inputs: &mut Inputs) {
         fn or(slot: &mut Option<String>, v: &Option<String>) {
@@ -376,12 +419,49 @@ mod event_tests {
             json!({"ref": "refs/heads/main", "after": "0000000000000000000000000000000000000000"});
         let f = EventFacts::from_payload("push", &p);
         assert_eq!(f.sha, None, "a deleted branch has no commit");
+        assert_eq!(f.deleted.as_deref(), Some("refs/heads/main"));
         let mut i = Inputs {
             git_ref: Some("refs/heads/dev".into()),
             ..Inputs::default()
         };
         f.fill(&mut i);
         assert_eq!(i.git_ref.as_deref(), Some("refs/heads/dev"));
+    }
+
+    /// An annotated tag's push: `after` is the tag object, `head_commit` the commit
+    /// (MishaKav/pytest-coverage-comment#227, openSUSE/open-build-service#13500).
+    #[test]
+    fn an_annotated_tag_releases_its_commit() {
+        let p = json!({"ref": "refs/tags/v1.3.0", "after": "7a9e0000000000000000000000000000000000aa",
+            "deleted": false, "head_commit": {"id": "c0ffee0000000000000000000000000000000001"}});
+        let f = EventFacts::from_payload("push", &p);
+        assert_eq!(
+            f.sha.as_deref(),
+            Some("c0ffee0000000000000000000000000000000001")
+        );
+        assert_eq!(f.deleted, None);
+        // No head_commit: the tag is resolved from the repository, never taken as a commit.
+        let p =
+            json!({"ref": "refs/tags/v1.3.0", "after": "7a9e0000000000000000000000000000000000aa"});
+        assert_eq!(EventFacts::from_payload("push", &p).sha, None);
+        let p = json!({"ref": "refs/tags/v1.3.0", "deleted": true,
+            "after": "0000000000000000000000000000000000000000", "head_commit": null});
+        let f = EventFacts::from_payload("push", &p);
+        assert_eq!(
+            (f.sha.as_deref(), f.deleted.as_deref()),
+            (None, Some("refs/tags/v1.3.0"))
+        );
+        let release = Inputs {
+            command: Some("release".into()),
+            ..Inputs::default()
+        };
+        let out = f.deleted_ref(&release).expect("nothing to release");
+        assert_eq!(out.values["env"], "");
+        let status = Inputs {
+            command: Some("status".into()),
+            ..Inputs::default()
+        };
+        assert_eq!(f.deleted_ref(&status), None);
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
             ));
         }
         facts.fill(&mut inputs);
+        if let Some(out) = facts.deleted_ref(&inputs) {
+            return Ok(out);
+        }
     }
     // overlay-deploy runs on closed `release/**` PRs; one closed without a merge, or
     // not a release branch, deploys nothing (a workflow `if:` may not have said so).

@@ -343,7 +343,7 @@ fn journey3_a_person_merges_prod_and_reruns_change_nothing() {
 }
 
 /// Seed 002's environments: every push reaches its environment, nothing promotes.
-const CONFIG_002: &str = r#"overlays: overlays
+pub(crate) const CONFIG_002: &str = r#"overlays: overlays
 services:
   hello:
     image: IMAGE

@@ -10,6 +10,7 @@
 mod journeys;
 mod layouts;
 mod round2;
+mod round2b;
 
 use std::path::PathBuf;
 

@@ -2349,6 +2349,7 @@ fn dispatch(st: &mut State, c: &Call, full: &str, wf: &str) -> Result<Reply, Api
         git_ref: r,
         inputs,
         actor: c.grants.user_login.clone(),
+        sha,
         run_id,
         created_at: now(),
     });

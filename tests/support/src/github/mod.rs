@@ -269,6 +269,10 @@ pub struct DispatchInfo {
     pub git_ref: String,
     pub inputs: Value,
     pub actor: String,
+    /// The tip of `git_ref` when the dispatch was made: the run's `GITHUB_SHA`
+    /// ("Last commit on the GITHUB_REF branch or tag", docs "Events that trigger
+    /// workflows", workflow_dispatch), however late the run starts.
+    pub sha: String,
     /// The workflow run the dispatch started (listed by `GET …/actions/workflows/{wf}/runs`).
     pub run_id: u64,
     pub created_at: String,

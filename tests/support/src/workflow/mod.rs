@@ -29,6 +29,12 @@
 //! - A called workflow whose `permissions:` ask for more than the calling job grants
 //!   makes the whole workflow invalid before any job runs, `if:` or not
 //!   (`startup_failure`; actions/runner `PermissionsHelper.cs`, actions/runner#4151).
+//! - Concurrency groups, workflow- and job-level, evaluated in the run's contexts:
+//!   one running and at most one pending per group, a newer arrival cancelling the
+//!   pending one (`cancelled`, "Canceling since a higher priority waiting request
+//!   for '<group>' exists"), `cancel-in-progress: true` the running one too; names
+//!   compare case-insensitively (docs "Control the concurrency of workflows and
+//!   jobs"; docs/github-facts/events.md, concurrency).
 //! - Each job gets its own installation token (`ghs_…`) with the job's `permissions:`,
 //!   revoked when the job ends — docs "Automatic token authentication" ("The token
 //!   expires when the job finishes").
@@ -40,10 +46,14 @@
 //! - in [`ActionMode::Binary`] the paths (`GITHUB_WORKSPACE`, `HOME`, file commands) are
 //!   the host's, since the binary is not in a container, and `DOCKER_HOST` points at
 //!   podman's socket instead of a mounted `/var/run/docker.sock`;
-//! - concurrency groups are evaluated and recorded, and runs execute one at a time in
-//!   event order, which is one FIFO queue per group (and across groups): GitHub keeps
-//!   at most one pending run per group and cancels it for a newer one, which this
-//!   runner does not model yet;
+//! - time is rounds, not clocks ([`Runner::fly`]): what is queued when a person's
+//!   action settles arrived together, each run of it starts one job per round, and
+//!   a round's jobs run one after the other (in arrival order) though GitHub would
+//!   run them side by side; what a batch causes (dispatches, merges' events) starts
+//!   when every run of the batch has ended, with the `GITHUB_SHA` of when it was
+//!   caused. A run or job cancelled by its group is cancelled before it starts
+//!   (never halfway), and a called workflow's own `concurrency:` queues each of its
+//!   jobs (ours have one job each);
 //! - reads are not enforced per permission (every known token may read), and the
 //!   registry login is planted rather than GHCR's `GITHUB_ACTOR` + token with
 //!   `packages: write` checked.
@@ -88,6 +98,8 @@ pub enum Event {
         git_ref: String,
         inputs: Value,
         actor: String,
+        /// The ref's tip when the dispatch was made.
+        sha: String,
     },
     /// A person merged (or closed) a PR.
     PullRequestClosed { number: u64, actor: String },
@@ -154,6 +166,9 @@ pub struct RunRecord {
     pub conclusion: String,
     /// Why GitHub refused the workflow before any job ran (its annotation).
     pub invalid: Option<String>,
+    /// Why the run (or one of its jobs) was cancelled: a newer run or job in its
+    /// concurrency group.
+    pub cancelled: Option<String>,
     pub jobs: Vec<JobRecord>,
     /// Every request the stand-in answered while this run ran.
     pub requests: Vec<Request>,
@@ -210,6 +225,9 @@ impl RunRecord {
         );
         if let Some(why) = &self.invalid {
             s.push_str(&format!("  invalid workflow: {why}\n"));
+        }
+        if let Some(why) = &self.cancelled {
+            s.push_str(&format!("  cancelled: {why}\n"));
         }
         for j in &self.jobs {
             s.push_str(&format!("  job {}: {}\n", j.name, j.result));
@@ -400,6 +418,19 @@ impl<'a> Runner<'a> {
         branch: &str,
         files: &[(&str, &str)],
     ) -> Result<(String, Vec<RunRecord>)> {
+        let sha = self.queue_push(person, branch, files)?;
+        Ok((sha, self.settle()?))
+    }
+
+    /// [`Runner::push`] without waiting: the push's runs start at the next
+    /// [`Runner::settle`], together with whatever else was queued by then (quick
+    /// pushes, each made before the last one's runs ended).
+    pub fn queue_push(
+        &mut self,
+        person: &Person,
+        branch: &str,
+        files: &[(&str, &str)],
+    ) -> Result<String> {
         let before = self
             .gh
             .branch_sha(&self.repo, branch)?
@@ -411,7 +442,7 @@ impl<'a> Runner<'a> {
             after: sha.clone(),
             actor: person.login.clone(),
         });
-        Ok((sha, self.settle()?))
+        Ok(sha)
     }
 
     /// A person pushes `branch` to an existing commit (a fast-forward or a new branch).
@@ -445,6 +476,66 @@ impl<'a> Runner<'a> {
         self.settle()
     }
 
+    /// A person pushes the annotated tag `tag` at `sha` (`git tag -a`): the push
+    /// event's `after` is the tag object, `head_commit` and `GITHUB_SHA` the commit
+    /// (docs "Events that trigger workflows", push: `GITHUB_SHA` "Tip commit pushed
+    /// to the ref"; MishaKav/pytest-coverage-comment#227 and
+    /// openSUSE/open-build-service#13500 on `after`).
+    pub fn push_annotated_tag(
+        &mut self,
+        person: &Person,
+        tag: &str,
+        sha: &str,
+        message: &str,
+    ) -> Result<Vec<RunRecord>> {
+        self.gh.git(
+            &self.repo,
+            &[
+                "-c",
+                &format!("user.name={}", person.login),
+                "-c",
+                &format!("user.email={}@users.noreply.github.com", person.login),
+                "tag",
+                "-a",
+                tag,
+                sha,
+                "-m",
+                message,
+            ],
+        )?;
+        let object = self
+            .gh
+            .git(&self.repo, &["rev-parse", &format!("refs/tags/{tag}")])?;
+        self.queue.push_back(Event::Push {
+            git_ref: format!("refs/tags/{tag}"),
+            before: "0".repeat(40),
+            after: object,
+            actor: person.login.clone(),
+        });
+        self.settle()
+    }
+
+    /// A person deletes a branch or tag (`git push origin :<ref>`, or the UI): a
+    /// `push` with `deleted: true` and `after` all zeros, which starts the workflows
+    /// whose `push` filters match the ref, with `GITHUB_SHA` the default branch's tip
+    /// and the workflow files from there (docs "Events that trigger workflows", push:
+    /// "When you delete a branch, the SHA in the workflow run (and its associated
+    /// refs) reverts to the default branch of the repository"; `GITHUB_REF` "Updated
+    /// ref"). That a deleted tag starts a `tags:`-filtered workflow: the
+    /// milvus-io/milvus-sdk-cpp#489 review ("GitHub sends a `push` event with
+    /// `deleted: true` for tag deletions"); openSUSE/open-build-service#13852.
+    pub fn delete_ref(&mut self, person: &Person, git_ref: &str) -> Result<Vec<RunRecord>> {
+        let before = self.gh.git(&self.repo, &["rev-parse", git_ref])?;
+        self.gh.git(&self.repo, &["update-ref", "-d", git_ref])?;
+        self.queue.push_back(Event::Push {
+            git_ref: git_ref.to_string(),
+            before,
+            after: "0".repeat(40),
+            actor: person.login.clone(),
+        });
+        self.settle()
+    }
+
     /// Re-run a run: same event, `GITHUB_SHA` and `GITHUB_REF` (the branch may have
     /// moved on since: the original commit, not its tip), the workflow file of that
     /// commit, the original actor, and a new attempt of the same run id (docs
@@ -473,8 +564,8 @@ impl<'a> Runner<'a> {
             sha: run.sha.clone(),
             triggering_actor: login.to_string(),
         };
-        self.start(ev, Some(&again))?;
-        self.collect_caused()?;
+        let flights = self.start(ev, Some(&again))?;
+        self.fly(flights)?;
         self.drain()?;
         Ok(self.runs[first..].to_vec())
     }
@@ -486,10 +577,18 @@ impl<'a> Runner<'a> {
         Ok(self.runs[first..].to_vec())
     }
 
+    /// Everything queued arrived together (before any of it ran: a person's quick
+    /// pushes, a merge's `closed` and push) and runs as one batch ([`Runner::fly`]);
+    /// what the batch caused is the next batch.
     fn drain(&mut self) -> Result<()> {
         self.collect_caused()?;
-        while let Some(ev) = self.queue.pop_front() {
-            self.start(ev, None)?;
+        while !self.queue.is_empty() {
+            let batch: Vec<Event> = self.queue.drain(..).collect();
+            let mut flights = Vec::new();
+            for ev in batch {
+                flights.extend(self.start(ev, None)?);
+            }
+            self.fly(flights)?;
             self.collect_caused()?;
         }
         Ok(())
@@ -511,6 +610,7 @@ impl<'a> Runner<'a> {
                 git_ref: d.git_ref.clone(),
                 inputs: d.inputs.clone(),
                 actor: d.actor.clone(),
+                sha: d.sha.clone(),
             });
         }
         self.dispatches_seen = ds.len();
@@ -585,6 +685,7 @@ impl<'a> Runner<'a> {
                 concurrency: None,
                 conclusion: "action_required".into(),
                 invalid: None,
+                cancelled: None,
                 jobs: Vec::new(),
                 requests: Vec::new(),
                 tool_time: Duration::ZERO,
@@ -618,15 +719,17 @@ impl<'a> Runner<'a> {
             .collect())
     }
 
-    /// Start the runs of an event; `rerun` is a run to re-run (same id, next
-    /// attempt, its commit and ref).
-    fn start(&mut self, ev: Event, rerun: Option<&Rerun>) -> Result<()> {
+    /// The runs an event starts, ready to fly; `rerun` is a run to re-run (same id,
+    /// next attempt, its commit and ref).
+    fn start(&mut self, ev: Event, rerun: Option<&Rerun>) -> Result<Vec<Flight>> {
+        let mut flights = Vec::new();
         let (event_name, git_ref, sha, actor, payload, inputs, files) = match &ev {
             Event::Dispatch {
                 workflow,
                 git_ref,
                 inputs,
                 actor,
+                sha: at_dispatch,
             } => {
                 let full = if git_ref.starts_with("refs/") {
                     git_ref.clone()
@@ -649,10 +752,7 @@ impl<'a> Runner<'a> {
                 };
                 let (full, sha) = match rerun {
                     Some(r) => (r.git_ref.clone(), r.sha.clone()),
-                    None => {
-                        let sha = self.gh.git(&self.repo, &["rev-parse", &full])?;
-                        (full, sha)
-                    }
+                    None => (full, at_dispatch.clone()),
                 };
                 let payload = json!({
                     "inputs": inputs, "ref": full,
@@ -717,18 +817,29 @@ impl<'a> Runner<'a> {
                 after,
                 actor,
             } => {
+                let zero = |s: &str| s.chars().all(|c| c == '0');
+                let deleted = zero(after);
+                // The commit: an annotated tag's `after` is the tag object. A deletion
+                // has none: the run is on the default branch's tip.
+                let sha = match rerun {
+                    Some(r) => r.sha.clone(),
+                    None if deleted => self.gh.git(&self.repo, &["rev-parse", "HEAD"])?,
+                    None => self
+                        .gh
+                        .git(&self.repo, &["rev-parse", &format!("{after}^{{commit}}")])?,
+                };
                 let payload = json!({
                     "ref": git_ref, "before": before, "after": after,
-                    "created": before.chars().all(|c| c == '0'), "deleted": false, "forced": false,
-                    "head_commit": {"id": after},
+                    "created": zero(before), "deleted": deleted, "forced": false,
+                    "head_commit": if deleted { Value::Null } else { json!({"id": sha}) },
                     "repository": {"full_name": self.repo}, "pusher": {"name": actor},
                     "sender": {"login": actor},
                 });
-                let files = self.workflow_files(after)?;
+                let files = self.workflow_files(&sha)?;
                 (
                     "push",
                     git_ref.clone(),
-                    after.clone(),
+                    sha,
                     actor.clone(),
                     payload,
                     None,
@@ -770,7 +881,6 @@ impl<'a> Runner<'a> {
                 Some(given) => dispatch_inputs(&wf, given)?,
                 None => Value::Object(Map::new()),
             };
-            let started_log = self.gh.request_log().len();
             let mut record = RunRecord {
                 id: ctx.run_id,
                 attempt: ctx.attempt,
@@ -783,6 +893,7 @@ impl<'a> Runner<'a> {
                 concurrency: None,
                 conclusion: String::new(),
                 invalid: None,
+                cancelled: None,
                 jobs: Vec::new(),
                 requests: Vec::new(),
                 tool_time: Duration::ZERO,
@@ -800,26 +911,27 @@ impl<'a> Runner<'a> {
             let mut c = Contexts::new();
             c.insert("github".into(), github);
             c.insert("inputs".into(), inputs.clone());
-            record.concurrency = concurrency(&wf, &c)?;
-            let secrets: BTreeMap<String, String> = self.secrets.clone();
-            self.run_jobs(&ctx, &wf, &inputs, &secrets, None, "", &mut record.jobs)?;
-            record.requests = self.gh.request_log()[started_log..].to_vec();
-            record.tool_time = record
-                .steps()
-                .filter(|s| is_our_action(&s.uses))
-                .map(|s| s.elapsed)
-                .sum();
-            record.conclusion = if record.jobs.iter().any(|j| j.result == "failure") {
-                "failure".into()
-            } else if record.jobs.iter().all(|j| j.result == "skipped") {
-                "skipped".into()
-            } else {
-                "success".into()
-            };
-            self.events.insert(record.id, ev.clone());
-            self.runs.push(record);
+            let group = concurrency(&wf, &c)?;
+            record.concurrency = group.as_ref().map(|g| g.name.clone());
+            flights.push(Flight {
+                frames: vec![Frame {
+                    pending: job_ids(&wf),
+                    wf,
+                    inputs,
+                    secrets: self.secrets.clone(),
+                    caller: None,
+                    prefix: String::new(),
+                    done: BTreeMap::new(),
+                    group: None,
+                    call: None,
+                }],
+                ctx,
+                event: ev.clone(),
+                record,
+                group,
+            });
         }
-        Ok(())
+        Ok(flights)
     }
 
     /// GitHub's check of called workflows when it reads `wf`: a called workflow, or
@@ -968,44 +1080,61 @@ impl<'a> Runner<'a> {
         })
     }
 
-    /// Run a workflow's jobs in `needs` order. `caller` is the calling job's
-    /// permissions and name for a called workflow.
-    #[allow(clippy::too_many_arguments)]
-    fn run_jobs(
-        &mut self,
-        ctx: &RunCtx,
-        wf: &Value,
-        inputs: &Value,
-        secrets: &BTreeMap<String, String>,
-        caller: Option<&Perms>,
-        prefix: &str,
-        out: &mut Vec<JobRecord>,
-    ) -> Result<BTreeMap<String, Value>> {
-        let jobs = wf["jobs"]
-            .as_object()
-            .ok_or_else(|| anyhow!("{}: no `jobs`", ctx.file))?;
-        let mut done: BTreeMap<String, Value> = BTreeMap::new();
-        let mut pending: Vec<&String> = jobs.keys().collect();
-        while !pending.is_empty() {
-            let ready = pending
+    /// The next job of `f` to run, in `needs` order, entering called workflows as
+    /// their calling jobs come up and leaving them (their outputs, their result) when
+    /// their last job is done; skipped jobs are recorded on the way. `None`: the run
+    /// has no job left.
+    fn next_job(&self, f: &mut Flight) -> Result<Option<Ready>> {
+        loop {
+            let Some(top) = f.frames.last_mut() else {
+                return Ok(None);
+            };
+            if top.pending.is_empty() {
+                let fr = f.frames.pop().expect("a frame");
+                if let Some((id, decl)) = fr.call {
+                    let result = conclusion_of(fr.done.values().map(|d| &d["result"]));
+                    let mut jc = Contexts::new();
+                    jc.insert("jobs".into(), Value::Object(fr.done.into_iter().collect()));
+                    let mut outputs = Map::new();
+                    if let Some(o) = decl["outputs"].as_object() {
+                        for (k, d) in o {
+                            let v =
+                                expr::interpolate(d["value"].as_str().unwrap_or_default(), &jc)?;
+                            outputs.insert(k.clone(), Value::String(v));
+                        }
+                    }
+                    let parent = f.frames.last_mut().expect("a calling frame");
+                    parent
+                        .done
+                        .insert(id, json!({"result": result, "outputs": outputs}));
+                }
+                continue;
+            }
+            let jobs = top.wf["jobs"]
+                .as_object()
+                .ok_or_else(|| anyhow!("{}: no `jobs`", f.ctx.file))?;
+            let ready = top
+                .pending
                 .iter()
-                .position(|id| needs_of(&jobs[*id]).iter().all(|n| done.contains_key(n)));
+                .position(|id| needs_of(&jobs[id]).iter().all(|n| top.done.contains_key(n)));
             let Some(i) = ready else {
                 bail!(
-                    "{}: `needs` cycle or unknown job among {pending:?}",
-                    ctx.file
+                    "{}: `needs` cycle or unknown job among {:?}",
+                    f.ctx.file,
+                    top.pending
                 );
             };
-            let id = pending.remove(i).clone();
-            let job = &jobs[&id];
-            known_keys(&ctx.file, &format!("jobs.{id}"), job, JOB_KEYS)?;
-            let name = format!("{prefix}{id}");
-            let needs = needs_of(job);
-            let needs_ctx: Map<String, Value> =
-                needs.iter().map(|n| (n.clone(), done[n].clone())).collect();
+            let id = top.pending.remove(i);
+            let job = jobs[&id].clone();
+            known_keys(&f.ctx.file, &format!("jobs.{id}"), &job, JOB_KEYS)?;
+            let name = format!("{}{id}", top.prefix);
+            let needs_ctx: Map<String, Value> = needs_of(&job)
+                .iter()
+                .map(|n| (n.clone(), top.done[n].clone()))
+                .collect();
             let mut c = Contexts::new();
-            c.insert("github".into(), self.github_ctx(ctx, ""));
-            c.insert("inputs".into(), inputs.clone());
+            c.insert("github".into(), self.github_ctx(&f.ctx, ""));
+            c.insert("inputs".into(), top.inputs.clone());
             c.insert("needs".into(), Value::Object(needs_ctx.clone()));
             // A job runs only when its needs succeeded (the implicit `success()`), then
             // if its `if:` holds (docs "Workflow syntax", jobs.<job_id>.if).
@@ -1014,11 +1143,11 @@ impl<'a> Runner<'a> {
                 Value::Null => true,
                 Value::Bool(b) => *b,
                 v => expr::condition(&expr::to_string(v), &c)
-                    .with_context(|| format!("{}: jobs.{id}.if", ctx.file))?,
+                    .with_context(|| format!("{}: jobs.{id}.if", f.ctx.file))?,
             };
-            let perms = job_permissions(job, wf, caller)?;
+            let perms = job_permissions(&job, &top.wf, top.caller.as_ref())?;
             if !needs_ok || !cond {
-                out.push(JobRecord {
+                f.record.jobs.push(JobRecord {
                     name,
                     result: "skipped".into(),
                     permissions: perms,
@@ -1026,40 +1155,48 @@ impl<'a> Runner<'a> {
                     steps: Vec::new(),
                     outputs: BTreeMap::new(),
                 });
-                done.insert(id, json!({"result": "skipped", "outputs": {}}));
+                top.done
+                    .insert(id, json!({"result": "skipped", "outputs": {}}));
                 continue;
             }
             if let Some(uses) = job["uses"].as_str() {
-                let (result, outputs) =
-                    self.call_workflow(ctx, &id, job, uses, &c, secrets, &perms, &name, out)?;
-                done.insert(id, json!({"result": result, "outputs": outputs}));
+                let frame = self.callee(&f.ctx, &id, &job, uses, &c, &top.secrets, perms, &name)?;
+                f.frames.push(frame);
                 continue;
             }
-            let record = self.run_steps(ctx, &id, job, &c, secrets, perms, &name)?;
-            let outputs: Map<String, Value> = record
-                .outputs
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                .collect();
-            done.insert(id, json!({"result": record.result, "outputs": outputs}));
-            out.push(record);
+            // A job's own `concurrency:` (evaluated with github, inputs, needs: docs
+            // "Control the concurrency of workflows and jobs"), else the called
+            // workflow's.
+            let group = match &job["concurrency"] {
+                Value::Null => top.group.clone(),
+                v => concurrency(&json!({"concurrency": v}), &c)?,
+            };
+            return Ok(Some(Ready {
+                id,
+                job,
+                c,
+                secrets: top.secrets.clone(),
+                perms,
+                name,
+                group,
+            }));
         }
-        Ok(done)
     }
 
+    /// The frame of a called workflow (`jobs.<id>.uses`): its inputs from `with:`,
+    /// the secrets passed, the calling job's permissions, its own `concurrency:`.
     #[allow(clippy::too_many_arguments)]
-    fn call_workflow(
-        &mut self,
+    fn callee(
+        &self,
         ctx: &RunCtx,
         id: &str,
         job: &Value,
         uses: &str,
         c: &Contexts,
         secrets: &BTreeMap<String, String>,
-        perms: &Perms,
+        perms: Perms,
         name: &str,
-        out: &mut Vec<JobRecord>,
-    ) -> Result<(String, Value)> {
+    ) -> Result<Frame> {
         let Some(file) = uses.strip_prefix("./.github/workflows/") else {
             bail!(
                 "{}: jobs.{id}.uses `{uses}`: only local reusable workflows are supported",
@@ -1069,7 +1206,7 @@ impl<'a> Runner<'a> {
         // A local reusable workflow comes from the caller's commit (docs "Reusing
         // workflows": "./.github/workflows/… in the same commit as the caller").
         let callee = self.workflow_file(&ctx.sha, file)?;
-        let decl = &callee["on"]["workflow_call"];
+        let decl = callee["on"]["workflow_call"].clone();
         if decl.is_null() {
             bail!("{file} has no `on.workflow_call`");
         }
@@ -1113,36 +1250,191 @@ impl<'a> Runner<'a> {
         cc.insert("github".into(), self.github_ctx(ctx, ""));
         cc.insert("inputs".into(), inputs.clone());
         let group = concurrency(&callee, &cc)?;
-        let first = out.len();
-        let done = self.run_jobs(
-            ctx,
-            &callee,
-            &inputs,
-            &passed,
-            Some(perms),
-            &format!("{name} / "),
-            out,
+        Ok(Frame {
+            pending: job_ids(&callee),
+            wf: callee,
+            inputs,
+            secrets: passed,
+            caller: Some(perms),
+            prefix: format!("{name} / "),
+            done: BTreeMap::new(),
+            group,
+            call: Some((id.to_string(), decl)),
+        })
+    }
+
+    /// Run the runs that arrived together, as GitHub's concurrency groups let them
+    /// (docs "Control the concurrency of workflows and jobs"): "at most one running
+    /// and one pending job [or workflow] in a concurrency group at any time"; a newer
+    /// one queued in the group cancels the pending one and takes its place, and with
+    /// `cancel-in-progress: true` cancels the running one too. Group names compare
+    /// case-insensitively (same page).
+    ///
+    /// Time is modelled in rounds: every run of the batch arrived before any job ran
+    /// (quick pushes); in each round each run that may go on starts its next job, all
+    /// of a round's jobs run "at once" (one after the other here, none seeing a
+    /// later one's writes before it ends), and a job holds its group until its round
+    /// ends. A run holds its workflow-level group from its start until its last job
+    /// ends. So of three runs queued at once in one group the first runs, the second
+    /// is cancelled by the third, and the third runs when the first is done.
+    fn fly(&mut self, mut flights: Vec<Flight>) -> Result<()> {
+        let n = flights.len();
+        // Workflow-level groups, decided at arrival.
+        let mut groups: BTreeMap<String, Slot> = BTreeMap::new();
+        let mut state: Vec<State> = Vec::with_capacity(n);
+        for i in 0..n {
+            let Some(g) = flights[i].group.clone() else {
+                state.push(State::Active);
+                continue;
+            };
+            state.push(State::Waiting);
+            let slot = groups.entry(g.name.to_lowercase()).or_default();
+            for loser in slot.arrive(i, g.cancel) {
+                cancel_run(&mut flights[loser], &g.name);
+                state[loser] = State::Done;
+            }
+            if slot.running == Some(i) {
+                state[i] = State::Active;
+            }
+        }
+        // Job-level groups: the pending job of each, with the run it belongs to.
+        let mut pending_jobs: BTreeMap<String, (usize, Ready)> = BTreeMap::new();
+        while state.iter().any(|s| *s != State::Done) {
+            let mut arriving: Vec<(usize, Ready)> = Vec::new();
+            let mut moved = false;
+            for i in 0..n {
+                // A run whose next job is pending in its group waits for it.
+                if state[i] != State::Active || pending_jobs.values().any(|(p, _)| *p == i) {
+                    continue;
+                }
+                match self.next_job(&mut flights[i])? {
+                    Some(r) => arriving.push((i, r)),
+                    None => {
+                        moved = true;
+                        state[i] = State::Done;
+                        if let Some(g) = &flights[i].group {
+                            let slot = groups.get_mut(&g.name.to_lowercase()).expect("its group");
+                            if let Some(next) = slot.release(i) {
+                                state[next] = State::Active;
+                            }
+                        }
+                    }
+                }
+            }
+            // Free at the round's start (their holders ended last round): the
+            // pending jobs come first, then this round's arrivals in run order.
+            let mut contenders: BTreeMap<String, Vec<(usize, Ready)>> = BTreeMap::new();
+            for (k, p) in std::mem::take(&mut pending_jobs) {
+                contenders.entry(k).or_default().push(p);
+            }
+            let mut now: Vec<(usize, Ready)> = Vec::new();
+            for (i, r) in arriving {
+                match &r.group {
+                    None => now.push((i, r)),
+                    Some(g) => contenders
+                        .entry(g.name.to_lowercase())
+                        .or_default()
+                        .push((i, r)),
+                }
+            }
+            for (key, list) in contenders {
+                let mut slot = Slot::default();
+                let mut ready: BTreeMap<usize, Ready> = BTreeMap::new();
+                for (i, r) in list {
+                    let cancel = r.group.as_ref().is_some_and(|g| g.cancel);
+                    let name = r.group.as_ref().map(|g| g.name.clone()).unwrap_or_default();
+                    for loser in slot.arrive(i, cancel) {
+                        let lost = ready.remove(&loser).expect("a contender");
+                        self.cancel_job(&mut flights[loser], lost, &name);
+                        moved = true;
+                    }
+                    ready.insert(i, r);
+                }
+                if let Some(p) = slot.pending {
+                    let r = ready.remove(&p).expect("the pending job");
+                    pending_jobs.insert(key, (p, r));
+                }
+                if let Some(run) = slot.running {
+                    let r = ready.remove(&run).expect("the running job");
+                    now.push((run, r));
+                }
+            }
+            now.sort_by_key(|(i, _)| *i);
+            for (i, r) in now {
+                moved = true;
+                self.run_ready(&mut flights[i], r)?;
+            }
+            if !moved && pending_jobs.is_empty() {
+                bail!("the runs of this batch are stuck: {state:?}");
+            }
+        }
+        for f in flights {
+            let mut record = f.record;
+            record.tool_time = record
+                .steps()
+                .filter(|s| is_our_action(&s.uses))
+                .map(|s| s.elapsed)
+                .sum();
+            if record.conclusion.is_empty() {
+                record.conclusion = {
+                    let results: Vec<Value> = record
+                        .jobs
+                        .iter()
+                        .map(|j| Value::String(j.result.clone()))
+                        .collect();
+                    conclusion_of(results.iter()).into()
+                };
+                if record.conclusion == "success"
+                    && record.jobs.iter().all(|j| j.result == "skipped")
+                {
+                    record.conclusion = "skipped".into();
+                }
+            }
+            self.events.insert(record.id, f.event);
+            self.runs.push(record);
+        }
+        Ok(())
+    }
+
+    /// Run a job `next_job` gave, and record it (its requests are the run's).
+    fn run_ready(&mut self, f: &mut Flight, r: Ready) -> Result<()> {
+        let before = self.gh.request_log().len();
+        let group = r.group.as_ref().map(|g| g.name.clone());
+        let record = self.run_steps(
+            &f.ctx, &r.id, &r.job, &r.c, &r.secrets, r.perms, &r.name, group,
         )?;
-        for j in &mut out[first..] {
-            if j.concurrency.is_none() {
-                j.concurrency = group.clone();
-            }
-        }
-        let result = if done.values().any(|d| d["result"] == "failure") {
-            "failure"
-        } else {
-            "success"
-        };
-        let mut jc = Contexts::new();
-        jc.insert("jobs".into(), Value::Object(done.into_iter().collect()));
-        let mut outputs = Map::new();
-        if let Some(o) = decl["outputs"].as_object() {
-            for (k, d) in o {
-                let v = expr::interpolate(d["value"].as_str().unwrap_or_default(), &jc)?;
-                outputs.insert(k.clone(), Value::String(v));
-            }
-        }
-        Ok((result.into(), Value::Object(outputs)))
+        f.record
+            .requests
+            .extend_from_slice(&self.gh.request_log()[before..]);
+        let outputs: Map<String, Value> = record
+            .outputs
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        let top = f.frames.last_mut().expect("the job's frame");
+        top.done
+            .insert(r.id, json!({"result": record.result, "outputs": outputs}));
+        f.record.jobs.push(record);
+        Ok(())
+    }
+
+    /// A job cancelled by a newer one in its group, before it started: the jobs that
+    /// need it are skipped and the run ends `cancelled`.
+    fn cancel_job(&self, f: &mut Flight, r: Ready, group: &str) {
+        f.record
+            .cancelled
+            .get_or_insert_with(|| cancel_message(group));
+        let top = f.frames.last_mut().expect("the job's frame");
+        top.done
+            .insert(r.id, json!({"result": "cancelled", "outputs": {}}));
+        f.record.jobs.push(JobRecord {
+            name: r.name,
+            result: "cancelled".into(),
+            permissions: r.perms,
+            concurrency: r.group.map(|g| g.name),
+            steps: Vec::new(),
+            outputs: BTreeMap::new(),
+        });
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1155,6 +1447,7 @@ impl<'a> Runner<'a> {
         secrets: &BTreeMap<String, String>,
         perms: Perms,
         name: &str,
+        group: Option<String>,
     ) -> Result<JobRecord> {
         // The job's own installation token, revoked when the job ends.
         self.next_token += 1;
@@ -1181,10 +1474,6 @@ impl<'a> Runner<'a> {
             .collect();
         sec.insert("GITHUB_TOKEN".into(), Value::String(token.clone()));
         c.insert("secrets".into(), Value::Object(sec));
-        let group = match &job["concurrency"] {
-            Value::Null => None,
-            v => concurrency(&json!({"concurrency": v}), &c)?,
-        };
         let temp = self
             .scratch
             .path()
@@ -1825,6 +2114,124 @@ struct Rerun {
     triggering_actor: String,
 }
 
+/// A run in flight: its record so far and where it is in its jobs.
+struct Flight {
+    ctx: RunCtx,
+    event: Event,
+    record: RunRecord,
+    /// The workflow, then each called workflow being run (innermost last).
+    frames: Vec<Frame>,
+    /// The workflow-level `concurrency:`.
+    group: Option<Group>,
+}
+
+/// A workflow (or a called one) being run: the jobs left and those done.
+struct Frame {
+    wf: Value,
+    inputs: Value,
+    secrets: BTreeMap<String, String>,
+    /// The calling job's permissions (a called workflow).
+    caller: Option<Perms>,
+    /// `release / ` for the jobs of a called workflow.
+    prefix: String,
+    done: BTreeMap<String, Value>,
+    pending: Vec<String>,
+    /// A called workflow's own `concurrency:`, which its jobs queue in.
+    group: Option<Group>,
+    /// The calling job's id and the callee's `on.workflow_call` (its outputs).
+    call: Option<(String, Value)>,
+}
+
+/// A job ready to start.
+struct Ready {
+    id: String,
+    job: Value,
+    c: Contexts,
+    secrets: BTreeMap<String, String>,
+    perms: Perms,
+    name: String,
+    group: Option<Group>,
+}
+
+#[derive(Debug, Clone)]
+struct Group {
+    name: String,
+    cancel: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Active,
+    /// Pending in its workflow-level group.
+    Waiting,
+    Done,
+}
+
+/// A concurrency group's running and pending member (runs or jobs, by index).
+#[derive(Default)]
+struct Slot {
+    running: Option<usize>,
+    pending: Option<usize>,
+}
+
+impl Slot {
+    /// `i` arrives: it runs if the group is free; otherwise it takes the pending
+    /// place, or with `cancel-in-progress` the running one. Returns who is cancelled.
+    fn arrive(&mut self, i: usize, cancel_in_progress: bool) -> Vec<usize> {
+        let mut lost: Vec<usize> = self.pending.take().into_iter().collect();
+        if self.running.is_none() {
+            self.running = Some(i);
+        } else if cancel_in_progress {
+            lost.extend(self.running.replace(i));
+        } else {
+            self.pending = Some(i);
+        }
+        lost
+    }
+
+    /// `i` ended: the pending one, if any, runs now.
+    fn release(&mut self, i: usize) -> Option<usize> {
+        if self.running == Some(i) {
+            self.running = self.pending.take();
+            return self.running;
+        }
+        None
+    }
+}
+
+/// What GitHub shows on a run or job a newer one in its group cancelled — the
+/// check-spelling wiki "Feature: Concurrency" (observed text).
+fn cancel_message(group: &str) -> String {
+    format!("Canceling since a higher priority waiting request for '{group}' exists")
+}
+
+/// A run cancelled in its workflow-level group before any job of it ran.
+fn cancel_run(f: &mut Flight, group: &str) {
+    f.record.conclusion = "cancelled".into();
+    f.record.cancelled = Some(cancel_message(group));
+    f.frames.clear();
+}
+
+/// A run's (or a called workflow's) result from its jobs'.
+fn conclusion_of<'v>(results: impl Iterator<Item = &'v Value>) -> &'static str {
+    let mut out = "success";
+    for r in results {
+        match r.as_str() {
+            Some("failure") => return "failure",
+            Some("cancelled") => out = "cancelled",
+            _ => {}
+        }
+    }
+    out
+}
+
+fn job_ids(wf: &Value) -> Vec<String> {
+    wf["jobs"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
 fn hex16(x: u64) -> String {
     format!(
         "{:016x}{:016x}",
@@ -1891,18 +2298,28 @@ fn needs_of(job: &Value) -> Vec<String> {
     }
 }
 
-fn concurrency(wf: &Value, c: &Contexts) -> Result<Option<String>> {
+/// A `concurrency:` value (a group name, or `group` and `cancel-in-progress`), its
+/// group evaluated in the given contexts.
+fn concurrency(wf: &Value, c: &Contexts) -> Result<Option<Group>> {
     match &wf["concurrency"] {
         Value::Null => Ok(None),
-        Value::String(s) => Ok(Some(expr::interpolate(s, c)?)),
+        Value::String(s) => Ok(Some(Group {
+            name: expr::interpolate(s, c)?,
+            cancel: false,
+        })),
         v => {
-            if v["cancel-in-progress"] == true {
-                bail!("`cancel-in-progress: true` is outside what the workflow runner models");
+            if !v["queue"].is_null() {
+                bail!("`concurrency.queue` is outside what the workflow runner models");
             }
-            Ok(Some(expr::interpolate(
-                v["group"].as_str().unwrap_or_default(),
-                c,
-            )?))
+            let cancel = match &v["cancel-in-progress"] {
+                Value::Null => false,
+                Value::Bool(b) => *b,
+                e => expr::condition(&expr::to_string(e), c)?,
+            };
+            Ok(Some(Group {
+                name: expr::interpolate(v["group"].as_str().unwrap_or_default(), c)?,
+                cancel,
+            }))
         }
     }
 }
@@ -2093,6 +2510,40 @@ mod tests {
         assert!(!t("refs/tags/x1"));
         let only_tags: Value = serde_norway::from_str("on:\n  push:\n    tags: ['v*']\n").unwrap();
         assert!(!triggers(&only_tags, "push", "refs/heads/main", &Value::Null).unwrap());
+    }
+
+    /// Docs "Control the concurrency of workflows and jobs": one running, one
+    /// pending, a newer one replacing the pending; `cancel-in-progress` also the
+    /// running one.
+    #[test]
+    fn a_group_keeps_one_running_and_one_pending() {
+        let mut g = Slot::default();
+        assert!(g.arrive(0, false).is_empty());
+        assert!(g.arrive(1, false).is_empty());
+        assert_eq!(g.arrive(2, false), [1], "the pending one is replaced");
+        assert_eq!((g.running, g.pending), (Some(0), Some(2)));
+        assert_eq!(g.release(2), None, "only the running one releases");
+        assert_eq!(g.release(0), Some(2));
+        assert_eq!(
+            g.arrive(3, true),
+            [2],
+            "cancel-in-progress: the running one"
+        );
+        assert_eq!(g.arrive(4, false), Vec::<usize>::new());
+        assert_eq!(g.arrive(5, true), [4, 3], "and the pending one");
+        assert_eq!((g.running, g.pending), (Some(5), None));
+    }
+
+    #[test]
+    fn cancel_in_progress_may_be_an_expression() {
+        let mut c = Contexts::new();
+        c.insert("github".into(), json!({"ref": "refs/heads/main"}));
+        let wf: Value = serde_norway::from_str(
+            "concurrency:\n  group: ci-${{ github.ref }}\n  cancel-in-progress: ${{ github.ref != 'refs/heads/main' }}\n",
+        )
+        .unwrap();
+        let g = concurrency(&wf, &c).unwrap().unwrap();
+        assert_eq!((g.name.as_str(), g.cancel), ("ci-refs/heads/main", false));
     }
 
     #[test]
