@@ -2,6 +2,7 @@
 //! (or the real servers of `gitops-testkit`) for one feature.
 
 mod build;
+mod build_bench;
 mod buildkit;
 mod chain;
 mod cli;
