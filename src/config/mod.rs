@@ -17,9 +17,12 @@ use crate::error::{Location, UserError};
 use crate::tag::Template;
 use crate::target::{Target, TargetSpec};
 
+mod paths;
 mod raw;
 mod schema;
 mod validate;
+
+pub use paths::PathMatcher;
 
 pub(crate) use validate::is_reviewer;
 pub use validate::{check_image_name, check_name, check_relative_path};
@@ -85,6 +88,9 @@ pub struct Service {
     pub build_target: Option<String>,
     /// `ARG` values for the build (`build-args:`); the `build-args` input adds to them.
     pub build_args: Vec<(String, String)>,
+    /// The globs of the files that make up the service (`paths:`, checked), for
+    /// `changed` [default: the context and the Dockerfile].
+    pub paths: Vec<String>,
 }
 
 impl Service {
@@ -100,6 +106,7 @@ impl Service {
             target: Default::default(),
             build_target: None,
             build_args: Vec::new(),
+            paths: vec!["**".into()],
         }
     }
 }
@@ -192,6 +199,7 @@ impl Config {
             target: TargetSpec::default(),
             build_target: None,
             build_args: Vec::new(),
+            paths: vec!["**".into()],
         })
     }
 
