@@ -74,6 +74,21 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// List the services whose `paths:` a change touched, as a JSON array for a matrix
+    Changed {
+        /// Where the change starts: a sha, branch or tag [default: from the event]
+        #[arg(long)]
+        from: Option<String>,
+        /// Where it ends [default: from the event, else $GITHUB_SHA, else HEAD]
+        #[arg(long)]
+        to: Option<String>,
+        /// Base branch whose rules apply [default: the repository's default branch]
+        #[arg(long)]
+        base: Option<String>,
+        /// GitHub token, to compare on a shallow checkout [default: $GITHUB_TOKEN]
+        #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
     /// Give DST the manifest of SRC, byte for byte (same digest), like `crane tag`
     Retag {
         /// Source: `host/name:tag` or `host/name@sha256:…`
@@ -336,6 +351,15 @@ impl Cli {
             Command::Codeowners { check } => {
                 i.check = check.then(|| "true".into());
                 "codeowners"
+            }
+            Command::Changed {
+                from,
+                to,
+                base,
+                token,
+            } => {
+                (i.from, i.to, i.base, i.token) = (from, to, base, token);
+                "changed"
             }
             Command::Retag {
                 source,

@@ -2,10 +2,11 @@
 //! typed inputs; `run` fills the raw inputs from the event, has them parsed into the
 //! typed command (`crate::inputs`), and dispatches on it.
 //!
-//! Read-only or local: `status`, `resolve`, `set_image`, `codeowners`. Moving a
+//! Read-only or local: `status`, `resolve`, `set_image`, `codeowners`, `changed`. Moving a
 //! service (registry, git, GitHub, through `crate::session`): `retag`, `release`,
 //! `promote`, `deploy`, `rollback`.
 
+mod changed;
 mod codeowners;
 mod deploy;
 mod promote;
@@ -107,6 +108,7 @@ pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
         Command::Resolve(c) => resolve::resolve(&cx, &c),
         Command::SetImage(c) => set_image::set_image(&cx, &c),
         Command::Codeowners(c) => codeowners::codeowners(&cx, &c),
+        Command::Changed(c) => changed::changed(&cx, &c).await,
         Command::Retag(c) => retag::retag(&cx, &c).await,
         Command::Release(c) => release::release(&cx, c).await,
         Command::Promote(c) => promote::promote(&cx, c).await,

@@ -17,9 +17,12 @@ use crate::error::{Location, UserError};
 use crate::tag::Template;
 use crate::target::{Target, TargetSpec};
 
+mod paths;
 mod raw;
 mod schema;
 mod validate;
+
+pub use paths::PathMatcher;
 
 pub(crate) use validate::is_reviewer;
 pub use validate::{check_image_name, check_name, check_relative_path};
@@ -87,6 +90,9 @@ pub struct Service {
     pub build_args: Vec<(String, String)>,
     /// The repository its code lives in (`repository:`); `None`: the config's own.
     pub repository: Option<crate::repository::RepoName>,
+    /// The globs of the files that make up the service (`paths:`, checked), for
+    /// `changed` [default: the context and the Dockerfile].
+    pub paths: Vec<String>,
 }
 
 impl Service {
@@ -103,6 +109,7 @@ impl Service {
             build_target: None,
             build_args: Vec::new(),
             repository: None,
+            paths: vec!["**".into()],
         }
     }
 }
@@ -196,6 +203,7 @@ impl Config {
             build_target: None,
             build_args: Vec::new(),
             repository: None,
+            paths: vec!["**".into()],
         })
     }
 

@@ -30,6 +30,8 @@ pub(super) struct RawService {
     pub(super) build_target: Option<String>,
     #[serde(rename = "build-args")]
     pub(super) build_args: Option<BTreeMap<String, Option<String>>>,
+    /// Globs of the files that make up the service (`changed`).
+    pub(super) paths: Option<Vec<String>>,
     #[serde(flatten)]
     pub(super) target: RawTarget,
 }

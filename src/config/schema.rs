@@ -72,6 +72,7 @@ const SERVICE: Shape = Shape::Map(&[
     ("create", Shape::OneOf(&["true", "false"])),
     ("target", Shape::Str),
     ("build-args", Shape::Named(&Shape::Str)),
+    ("paths", Shape::StrList),
 ]);
 const CONFIG: Shape = Shape::Map(&[
     ("overlays", Shape::Str),

@@ -38,7 +38,7 @@ fn reports_every_problem_with_its_place() {
     assert_eq!(
         msgs,
         [
-            "gitops.yaml:6:5: unknown key `imag` in `services.hi` (expected one of `image`, `repository`, `context`, `dockerfile`, `overlay`, `file`, `format`, `fields`, `document`, `policy`, `create`, `target`, `build-args`)",
+            "gitops.yaml:6:5: unknown key `imag` in `services.hi` (expected one of `image`, `repository`, `context`, `dockerfile`, `overlay`, `file`, `format`, `fields`, `document`, `policy`, `create`, `target`, `build-args`, `paths`)",
             "gitops.yaml:10:12: `environments[0].merge` is `sometimes`, expected one of `auto`, `immediate`, `never`, `direct`",
             "gitops.yaml:12:15: `environments[1].branches` must be a list of strings",
         ],

@@ -52,6 +52,7 @@ pub(super) fn validate(
             dockerfile: None,
             build_target: None,
             build_args: None,
+            paths: None,
             target: RawTarget::default(),
         });
         let target = target_spec(root, &key, s.target, &mut push);
@@ -86,11 +87,24 @@ pub(super) fn validate(
                 format!("build context `{context}` {m}"),
             );
         }
+        let dockerfile = s.dockerfile.unwrap_or_else(|| "Dockerfile".into());
+        let paths = match s.paths {
+            Some(globs) => {
+                for (j, g) in globs.iter().enumerate() {
+                    if let Err(m) = super::paths::glob(g) {
+                        push(&format!("{key}.paths[{j}]"), format!("path glob `{g}` {m}"));
+                    }
+                }
+                globs
+            }
+            None => super::paths::default_paths(Path::new(&context), &dockerfile),
+        };
         services.push(Service {
             name,
             image,
             context: PathBuf::from(context),
-            dockerfile: s.dockerfile.unwrap_or_else(|| "Dockerfile".into()),
+            dockerfile,
+            paths,
             build_target: s.build_target,
             build_args: s
                 .build_args

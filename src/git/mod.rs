@@ -611,7 +611,11 @@ fn blob_id(tree: &Tree<'_>, path: &str) -> Option<Oid> {
         .map(|e| e.id())
 }
 
-fn read_in_tree(repo: &Repository, tree: &Tree<'_>, path: &str) -> anyhow::Result<Option<String>> {
+pub(crate) fn read_in_tree(
+    repo: &Repository,
+    tree: &Tree<'_>,
+    path: &str,
+) -> anyhow::Result<Option<String>> {
     let Some(id) = blob_id(tree, path) else {
         return Ok(None);
     };

@@ -8,6 +8,7 @@
 
 mod body;
 mod commits;
+pub(crate) mod compare;
 mod models;
 mod pulls;
 mod repo;

@@ -14,6 +14,7 @@ pub enum Command {
     Resolve(Resolve),
     SetImage(SetImage),
     Codeowners(Codeowners),
+    Changed(Changed),
     Retag(Retag),
     Release(Release),
     Promote(Promote),
@@ -22,11 +23,12 @@ pub enum Command {
 }
 
 /// The `command` input's values, in the order the help lists them.
-pub const COMMANDS: [&str; 9] = [
+pub const COMMANDS: [&str; 10] = [
     "status",
     "resolve",
     "set-image",
     "codeowners",
+    "changed",
     "retag",
     "release",
     "promote",
@@ -49,6 +51,11 @@ impl Command {
             "set-image" => Command::SetImage(SetImage::parse(i)?),
             "codeowners" => Command::Codeowners(Codeowners {
                 check: value::flag(&i.check, "check")?,
+            }),
+            "changed" => Command::Changed(Changed {
+                from: i.from.clone(),
+                to: i.to.clone(),
+                format: Format::parse(i.format.as_deref(), &[Format::Text, Format::Json])?,
             }),
             "retag" => Command::Retag(Retag::parse(i)?),
             "release" => Command::Release(Release::parse(i)?),
@@ -78,6 +85,7 @@ impl Command {
             Command::Promote(_) => "promote",
             Command::Deploy(_) => "deploy",
             Command::Rollback(_) => "rollback",
+            Command::Changed(_) => "changed",
         }
     }
 
@@ -183,6 +191,15 @@ impl SetImage {
             digest: i.digest.clone(),
         })
     }
+}
+
+/// `changed`: the services a change touched.
+pub struct Changed {
+    /// The commit (or branch) the change starts from [default: from the event].
+    pub from: Option<String>,
+    /// Where it ends [default: from the event, else `GITHUB_SHA`, else HEAD].
+    pub to: Option<String>,
+    pub format: Format,
 }
 
 /// `codeowners`: print the lines, or check them.

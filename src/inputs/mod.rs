@@ -19,7 +19,7 @@ use std::path::PathBuf;
 #[cfg(test)]
 pub(crate) use command::COMMANDS;
 pub use command::{
-    BuildInputs, Codeowners, Command, Deploy, Promote, RefInputs, Release, Resolve, Retag,
+    BuildInputs, Changed, Codeowners, Command, Deploy, Promote, RefInputs, Release, Resolve, Retag,
     Rollback, RollbackTo, SetImage, Status,
 };
 pub use raw::Inputs;
@@ -41,7 +41,8 @@ pub struct Run {
 /// The raw inputs (secrets cleaned, the event's facts filled in), checked and typed.
 pub fn parse(i: &Inputs) -> Result<Run, UserError> {
     let command = Command::parse(i)?;
-    let common = if command.moves() {
+    // `changed` reads its rules from the base branch, as the moving commands do.
+    let common = if command.moves() || matches!(command, Command::Changed(_)) {
         Common::moving(i)?
     } else {
         Common::local(i)?

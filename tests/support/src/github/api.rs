@@ -541,6 +541,7 @@ fn repo_route(
             }))
         }
         ("GET", ["compare", spec @ ..]) => compare(st, full, &spec.join("/")),
+        ("GET", ["git", "trees", spec @ ..]) => tree(st, c, full, &spec.join("/")),
         ("GET", ["commits"]) => list_commits(st, c, full),
         ("GET", ["commits", r, "status"]) => combined_status(st, full, r),
         ("GET", ["commits", r, "statuses"]) => {
@@ -1931,6 +1932,71 @@ pub(crate) fn settle(st: &mut State) -> anyhow::Result<()> {
 
 // -- git reads ------------------------------------------------------------------
 
+/// The compare answer lists at most this many files (REST docs "Compare two commits").
+const COMPARE_FILES: usize = 300;
+/// A recursive tree answer holds at most this many entries, else it is `truncated`
+/// (REST docs "Get a tree": "100,000 entries with a maximum size of 7 MB").
+const TREE_ENTRIES: usize = 100_000;
+
+/// `GET /git/trees/{tree_sha}`: a tree by its sha or a ref (branch or tag) name
+/// (REST docs "Get a tree"); `recursive` set to any value lists the subtrees' entries
+/// too, with their full paths, up to [`TREE_ENTRIES`].
+fn tree(st: &State, c: &Call, full: &str, spec: &str) -> Result<Reply, ApiError> {
+    let repo = st.repo(full).map_err(internal)?;
+    let g = &repo.git;
+    let sha = g
+        .run(&[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{spec}^{{tree}}"),
+        ])
+        .map_err(|_| err(404, "Not Found"))?;
+    let sha = sha.trim().to_string();
+    if sha.is_empty() {
+        return Err(err(404, "Not Found"));
+    }
+    let mut args = vec!["ls-tree", "-z", "-l", "--full-tree"];
+    if c.q("recursive").is_some() {
+        args.extend(["-r", "-t"]);
+    }
+    args.push(&sha);
+    let listing = g.run(&args).map_err(internal)?;
+    let base = &st.base_url;
+    let mut tree = Vec::new();
+    let mut truncated = false;
+    for line in listing.split('\0').filter(|l| !l.is_empty()) {
+        if tree.len() == TREE_ENTRIES {
+            truncated = true;
+            break;
+        }
+        let Some((meta, path)) = line.split_once('\t') else {
+            continue;
+        };
+        let mut m = meta.split_whitespace();
+        let (mode, kind, oid, size) = (
+            m.next().unwrap_or_default(),
+            m.next().unwrap_or_default(),
+            m.next().unwrap_or_default(),
+            m.next().unwrap_or("-"),
+        );
+        let mut e = json!({
+            "path": path, "mode": mode, "type": kind, "sha": oid,
+            "url": format!("{base}/api/v3/repos/{full}/git/{}s/{oid}", if kind == "tree" { "tree" } else { "blob" }),
+        });
+        if let Ok(n) = size.parse::<u64>() {
+            e["size"] = json!(n);
+        }
+        tree.push(e);
+    }
+    ok(json!({
+        "sha": sha,
+        "url": format!("{base}/api/v3/repos/{full}/git/trees/{sha}"),
+        "tree": tree,
+        "truncated": truncated,
+    }))
+}
+
 fn compare(st: &State, full: &str, spec: &str) -> Result<Reply, ApiError> {
     let (b, h) = spec.split_once("...").ok_or_else(not_found)?;
     let repo = st.repo(full).map_err(internal)?;
@@ -1963,33 +2029,54 @@ fn compare(st: &State, full: &str, spec: &str) -> Result<Reply, ApiError> {
         .map(|s| commit_json(base, full, g, s))
         .collect::<anyhow::Result<Vec<_>>>()
         .map_err(internal)?;
+    // The files of the whole comparison, at most 300 of them, with renames found
+    // (`renamed` and `previous_filename`), and nothing in the answer saying some
+    // were left out (REST docs "Compare two commits": "it includes up to 300
+    // changed files for the entire comparison"; jitterbit/get-changed-files#49).
     let mut files = Vec::new();
     let numstat = g
-        .run(&["diff", "--numstat", &mb, &head_sha])
+        .run(&["diff", "--numstat", "-z", "-M", &mb, &head_sha])
         .map_err(internal)?;
-    let names = g
-        .run(&["diff", "--name-status", "--no-renames", &mb, &head_sha])
-        .map_err(internal)?;
-    for (ns, st_line) in numstat.lines().zip(names.lines()) {
-        let mut n = ns.split('\t');
+    let mut fields = numstat.split('\0').filter(|f| !f.is_empty());
+    while let Some(head) = fields.next() {
+        if files.len() == COMPARE_FILES {
+            break;
+        }
+        let mut n = head.splitn(3, '\t');
         let add: u64 = n.next().and_then(|x| x.parse().ok()).unwrap_or(0);
         let del: u64 = n.next().and_then(|x| x.parse().ok()).unwrap_or(0);
-        let (code, path) = st_line.split_once('\t').unwrap_or(("M", st_line));
-        let status = match code {
-            "A" => "added",
-            "D" => "removed",
+        // `-z`: a rename's two names follow as fields of their own.
+        let (previous, path) = match n.next().filter(|p| !p.is_empty()) {
+            Some(p) => (None, p.to_string()),
+            None => {
+                let old = fields.next().unwrap_or_default().to_string();
+                (Some(old), fields.next().unwrap_or_default().to_string())
+            }
+        };
+        let in_head = g
+            .run(&["cat-file", "-e", &format!("{head_sha}:{path}")])
+            .is_ok();
+        let in_base = g.run(&["cat-file", "-e", &format!("{mb}:{path}")]).is_ok();
+        let status = match (&previous, in_base, in_head) {
+            (Some(_), _, _) => "renamed",
+            (None, false, true) => "added",
+            (None, true, false) => "removed",
             _ => "modified",
         };
         let blob = g
             .run(&["rev-parse", &format!("{head_sha}:{path}")])
             .unwrap_or_default();
-        files.push(json!({
+        let mut f = json!({
             "sha": blob, "filename": path, "status": status,
             "additions": add, "deletions": del, "changes": add + del,
             "blob_url": format!("{base}/{full}/blob/{head_sha}/{path}"),
             "raw_url": format!("{base}/{full}/raw/{head_sha}/{path}"),
             "contents_url": format!("{base}/api/v3/repos/{full}/contents/{path}?ref={head_sha}"),
-        }));
+        });
+        if let Some(p) = previous {
+            f["previous_filename"] = Value::String(p);
+        }
+        files.push(f);
     }
     let html = format!("{base}/{full}/compare/{b}...{h}");
     ok(json!({
