@@ -270,8 +270,14 @@ impl EventFacts {
         match name {
             "push" => {
                 f.git_ref = s(&payload["ref"]);
-                let after = s(&payload["after"]).filter(|a| a.bytes().any(|b| b != b'0'));
-                if payload["deleted"] == true || after.is_none() {
+                let raw_after = s(&payload["after"]);
+                // All zeros is GitHub's "no commit": the ref was deleted. A payload
+                // without `after` at all is no deletion (its sha is GITHUB_SHA's).
+                let zeros = raw_after
+                    .as_deref()
+                    .is_some_and(|a| a.bytes().all(|b| b == b'0'));
+                let after = raw_after.filter(|_| !zeros);
+                if payload["deleted"] == true || zeros {
                     f.deleted.clone_from(&f.git_ref);
                 } else if f
                     .git_ref
@@ -426,6 +432,10 @@ mod event_tests {
         };
         f.fill(&mut i);
         assert_eq!(i.git_ref.as_deref(), Some("refs/heads/dev"));
+        // Regression: a payload without `after` deleted nothing (the release was
+        // skipped as a deletion); its commit is then GITHUB_SHA's.
+        let f = EventFacts::from_payload("push", &json!({"ref": "refs/heads/main"}));
+        assert_eq!((f.sha, f.deleted), (None, None));
     }
 
     /// An annotated tag's push: `after` is the tag object, `head_commit` the commit

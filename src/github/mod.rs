@@ -17,7 +17,7 @@ mod viewer;
 
 /// The merge policy is the config's: one enum from `.github/gitops.yaml` to the API.
 pub use crate::config::MergePolicy;
-pub use body::{PrBody, pr_title};
+pub use body::{ChangeCommit, Changelog, MAX_LISTED, PrBody, SourceRepo, pr_title};
 pub use commits::{Branches, FileAt, Leased, RefUpdate, Tip, ZERO_OID};
 pub use models::*;
 pub use repo::Dispatched;
@@ -225,6 +225,11 @@ impl GitHub {
     }
 
     /// The repository's web address.
+    /// `owner/name`.
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.owner, self.repo)
+    }
+
     pub fn web_url(&self) -> String {
         format!("{}/{}/{}", self.server_url, self.owner, self.repo)
     }
@@ -729,14 +734,23 @@ mod tests {
             new_tag: "dev-2".into(),
             old_digest: None,
             new_digest: Some("sha256:abc".into()),
-            commits: vec![CommitRef {
-                sha: "0123456789abcdef".into(),
-                html_url: "https://github.com/acme/app/commit/0123456".into(),
-                commit: CommitDetail {
-                    message: "Fix the thing\n\nlong text".into(),
+            changelog: Changelog::Listed {
+                repo: SourceRepo {
+                    full_name: "acme/app".into(),
+                    web_url: "https://github.com/acme/app".into(),
                 },
-            }],
-            compare_url: Some("https://github.com/acme/app/compare/a...b".into()),
+                base: "a".repeat(40),
+                head: "b".repeat(40),
+                found_by: "the running tag's commit".into(),
+                commits: vec![ChangeCommit {
+                    sha: "0123456789abcdef".into(),
+                    html_url: "https://github.com/acme/app/commit/0123456".into(),
+                    message: "Fix the thing\n\nlong text".into(),
+                    author: Some("rosa".into()),
+                }],
+                total: 1,
+                compare_url: "https://github.com/acme/app/compare/a...b".into(),
+            },
             links: vec![],
         }
         .render();
@@ -744,7 +758,7 @@ mod tests {
         assert!(body.contains("| digest | — | `sha256:abc` |"), "{body}");
         assert!(
             body.contains(
-                "- [0123456](https://github.com/acme/app/commit/0123456) `Fix the thing`"
+                "- [0123456](https://github.com/acme/app/commit/0123456) `Fix the thing` — `rosa`"
             ),
             "{body}"
         );

@@ -48,10 +48,17 @@ pub struct BranchRef {
     pub sha: String,
 }
 
+/// `GET /compare/{base}...{head}` (REST docs "Compare two commits"): one page of
+/// the commits, oldest first, and how many the whole comparison holds.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Comparison {
     #[serde(default)]
     pub commits: Vec<CommitRef>,
+    /// `ahead`, `behind`, `diverged` or `identical`.
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub total_commits: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -60,11 +67,30 @@ pub struct CommitRef {
     #[serde(default)]
     pub html_url: String,
     pub commit: CommitDetail,
+    /// The GitHub account of the commit's author; `null` when the email is no
+    /// account's.
+    #[serde(default)]
+    pub author: Option<Account>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct CommitDetail {
     pub message: String,
+    /// The git author (`name`, `email`, `date`).
+    #[serde(default)]
+    pub author: Option<GitPerson>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Account {
+    #[serde(default)]
+    pub login: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GitPerson {
+    #[serde(default)]
+    pub name: String,
 }
 
 /// What the PR step did, for the `pr-operation` output.

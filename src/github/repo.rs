@@ -9,9 +9,17 @@ use std::time::Duration;
 
 impl GitHub {
     /// Commits in `head` not in `base` (`GET /compare/base...head`), oldest first.
-    pub async fn compare(&self, base: &str, head: &str) -> anyhow::Result<Comparison> {
+    /// The first page of `base...head`: `per_page` commits at most, oldest first,
+    /// with `total_commits` for the rest (REST docs "Compare two commits": paginated
+    /// answers list commits in chronological order).
+    pub async fn compare(
+        &self,
+        base: &str,
+        head: &str,
+        per_page: usize,
+    ) -> anyhow::Result<Comparison> {
         let path = self.repo_path(&format!(
-            "/compare/{}...{}?per_page=100",
+            "/compare/{}...{}?per_page={per_page}",
             enc_path(base),
             enc_path(head)
         ));

@@ -18,6 +18,7 @@
 //! exchange in `auth`, manifests in `manifest`, retag and blob copy in `transfer`.
 
 mod auth;
+mod labels;
 mod manifest;
 mod reference;
 mod transfer;

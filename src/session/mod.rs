@@ -8,6 +8,7 @@
 
 mod access;
 mod chain;
+mod changelog;
 mod commit;
 mod cross;
 mod history;

@@ -105,6 +105,19 @@ impl Session {
         let old_tag = before.as_ref().and_then(|b| b.tag.clone());
         let old_digest = before.as_ref().and_then(|b| b.digest.clone());
 
+        let changelog = self
+            .changelog(
+                cx,
+                service,
+                env,
+                &super::changelog::Ends {
+                    old_tag: old_tag.as_deref(),
+                    old_digest: old_digest.as_deref(),
+                    new_digest: &change.digest,
+                    new_sha: change.source_sha.as_deref(),
+                },
+            )
+            .await;
         let mut body = PrBody {
             service: service.name.clone(),
             env: env.name.clone(),
@@ -113,21 +126,9 @@ impl Session {
             new_tag: change.tag.clone(),
             old_digest,
             new_digest: Some(change.digest.clone()),
+            changelog,
             ..Default::default()
         };
-        let old_sha = old_tag
-            .as_deref()
-            .and_then(|t| env.tag.parse_tag(t))
-            .and_then(|p| p.sha);
-        if let (Some(old), Some(new)) = (&old_sha, &change.source_sha)
-            && old != new
-        {
-            body.compare_url = Some(format!("{}/compare/{old}...{new}", gh.web_url()));
-            match gh.compare(old, new).await {
-                Ok(c) => body.commits = c.commits,
-                Err(e) => eprintln!("github: no commit list for the PR body: {e:#}"),
-            }
-        }
         if let Some(url) = super::run_url() {
             body.links.push(("Workflow run".into(), url));
         }

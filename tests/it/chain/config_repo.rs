@@ -589,44 +589,71 @@ async fn bench_requests_two_repositories_beside_one() {
     t.gh.create_repo("acme/mono", "main", &as_refs(&mono))
         .unwrap();
     let count = |k| t.gh.request_log().iter().filter(|r| r.kind == k).count();
+    let compares = || {
+        t.gh.request_log()
+            .iter()
+            .filter(|r| r.path.contains("/compare/"))
+            .count()
+    };
+    // [layout][first release, second release with a changelog]
     let mut rows = Vec::new();
     for layout in ["one repository", "config repository"] {
-        let (repo, ws) = if layout == "one repository" {
-            ("acme/mono", t.checkout("acme/mono", "mono"))
-        } else {
-            (APP, t.checkout(APP, "app"))
-        };
-        let sha = git(&ws, &["rev-parse", "HEAD"]);
-        t.push_build(&sha);
-        let before = (count(Rest), count(GraphQl), count(Git));
-        let push = serde_json::json!({"ref": "refs/heads/main", "after": sha});
-        let mut inputs = vec![
-            ("command", "release"),
-            ("token", APP_TOKEN),
-            ("deploy-workflow", "overlay-deploy.yaml"),
-        ];
-        if repo == APP {
-            inputs.push(("config-repository", CFG));
-        } else {
-            inputs[1] = ("token", ADMIN);
+        let mut row = Vec::new();
+        for round in ["first release", "next release, changelog of 2 commits"] {
+            let (repo, name) = if layout == "one repository" {
+                ("acme/mono", "mono")
+            } else {
+                (APP, "app")
+            };
+            if round != "first release" {
+                for i in 0..2 {
+                    t.gh.push_change(
+                        repo,
+                        "main",
+                        &[(&format!("app/next{i}.txt"), Some("x\n"))],
+                        &format!("Next change {i}"),
+                    )
+                    .unwrap();
+                }
+            }
+            let ws = t.checkout(repo, &format!("{name}-{}", row.len()));
+            let sha = git(&ws, &["rev-parse", "HEAD"]);
+            t.push_labelled_build(&sha, 10 + row.len() as u64);
+            let before = (count(Rest), count(GraphQl), count(Git), compares());
+            let push = serde_json::json!({"ref": "refs/heads/main", "after": sha});
+            let mut inputs = vec![
+                ("command", "release"),
+                ("token", APP_TOKEN),
+                ("deploy-workflow", "overlay-deploy.yaml"),
+            ];
+            if repo == APP {
+                inputs.push(("config-repository", CFG));
+            } else {
+                inputs[1] = ("token", ADMIN);
+            }
+            let s = t.step(repo, &ws, ("push", push), &inputs).ok();
+            assert_eq!(s.out("merged"), "true");
+            let (rest, gql, g, cmp) = (
+                count(Rest) - before.0,
+                count(GraphQl) - before.1,
+                count(Git) - before.2,
+                compares() - before.3,
+            );
+            assert!(cmp <= 1, "the changelog costs one compare at most: {cmp}");
+            row.push(rest + gql + g);
+            println!(
+                "BENCH requests per release, {layout}, {round}: {} in all = {rest} REST + {gql} GraphQL + {g} git, of which compare (the changelog) {cmp}",
+                rest + gql + g
+            );
         }
-        let s = t.step(repo, &ws, ("push", push), &inputs).ok();
-        assert_eq!(s.out("merged"), "true");
-        let (rest, gql, g) = (
-            count(Rest) - before.0,
-            count(GraphQl) - before.1,
-            count(Git) - before.2,
-        );
-        rows.push(rest + gql + g);
-        println!(
-            "BENCH requests per release, {layout}: {} in all = {rest} REST + {gql} GraphQL + {g} git",
-            rest + gql + g
+        rows.push(row);
+    }
+    for round in 0..2 {
+        assert!(
+            rows[1][round] <= rows[0][round] + 2,
+            "a two-repository release costs at most two requests more: {rows:?}"
         );
     }
-    assert!(
-        rows[1] <= rows[0] + 2,
-        "a two-repository release costs at most two requests more: {rows:?}"
-    );
 }
 
 /// The shipped example of this layout holds together: its config parses and its
@@ -757,4 +784,177 @@ async fn faults_on_the_cross_repository_requests_converge_on_a_rerun() {
             assert_eq!(t.gh.faults_fired(), 1, "{case}: the fault fired");
         }
     }
+}
+
+impl Two {
+    /// The build of `sha` as our builds make it: its revision label names the commit.
+    fn push_labelled_build(&self, sha: &str, seed: u64) -> String {
+        self.reg
+            .client()
+            .push_image_labelled(
+                "acme/hello",
+                &format!("sha-{sha}"),
+                1,
+                1024,
+                seed,
+                ("linux", "amd64"),
+                &[("org.opencontainers.image.revision", sha)],
+            )
+            .unwrap()
+            .digest
+    }
+
+    /// The body of the newest `release/hello/dev` PR of the config repository.
+    fn newest_dev_body(&self) -> String {
+        self.gh
+            .pulls(CFG)
+            .unwrap()
+            .into_iter()
+            .filter(|p| p.head == "release/hello/dev")
+            .max_by_key(|p| p.number)
+            .expect("a dev PR")
+            .body
+    }
+
+    /// Compare requests since `from` in the request log, with their paths.
+    fn compares_since(&self, from: usize) -> Vec<String> {
+        self.gh.request_log()[from..]
+            .iter()
+            .filter(|r| r.path.contains("/compare/"))
+            .map(|r| r.path.clone())
+            .collect()
+    }
+}
+
+/// The release PR in the config repository lists the code repository's commits
+/// since the running version (found from the running image's revision label):
+/// linked short shas, inert subjects, authors, `#N` pointing at the code's
+/// repository (not the config repository, where the PR lives), no closing keyword
+/// left, and one compare request on the code's repository.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_release_pr_lists_the_code_commits_since_the_running_version() {
+    let t = Two::new();
+    let ws = t.checkout(APP, "app");
+    let first = git(&ws, &["rev-parse", "HEAD"]);
+    t.push_labelled_build(&first, 1);
+    t.release(&ws, APP_TOKEN, &[("chain", "none")]).ok();
+    for (i, msg) in [
+        "Fix the login redirect (#12)",
+        "fixes #3: @rosa please look",
+        "![x](https://evil.example/p.png) <b>hi</b>",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        t.gh.push_change(
+            APP,
+            "main",
+            &[(&format!("app/change{i}.txt"), Some("x\n"))],
+            msg,
+        )
+        .unwrap();
+    }
+    let ws = t.checkout(APP, "app2");
+    let second = git(&ws, &["rev-parse", "HEAD"]);
+    t.push_labelled_build(&second, 2);
+    let from = t.gh.request_log().len();
+    let s = t.release(&ws, APP_TOKEN, &[("chain", "none")]).ok();
+    assert_eq!(s.out("merged"), "true", "{}", s.run.transcript());
+    let body = t.newest_dev_body();
+    let web = format!("{}/{APP}", t.gh.server_url());
+    assert!(body.contains("### Commits (3)\n"), "{body}");
+    assert!(
+        body.contains(&format!(
+            "In `{APP}`, oldest first, from `{}` (the running image's revision label) to `{}`:",
+            &first[..7],
+            &second[..7]
+        )),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!("[{APP}#12]({web}/pull/12)")),
+        "#12 points at the code's repository: {body}"
+    );
+    assert!(body.contains(&format!("[{APP}#3]({web}/pull/3)")), "{body}");
+    assert!(body.contains("f\u{200B}ixes"), "{body}");
+    assert!(!body.contains(&format!("{CFG}#")), "{body}");
+    assert!(body.contains("— `Someone Else`"), "the author: {body}");
+    assert!(
+        body.contains(&format!("[Compare]({web}/compare/{first}...{second})")),
+        "{body}"
+    );
+    for line in body.lines().filter(|l| l.contains("evil.example")) {
+        assert!(line.contains('`'), "inert: {line}");
+    }
+    let compares = t.compares_since(from);
+    assert_eq!(compares.len(), 1, "{compares:?}");
+    assert!(
+        compares[0].starts_with(&format!("/repos/{APP}/compare/{first}...{second}")),
+        "{compares:?}"
+    );
+}
+
+/// Without a revision label the running tag's `{sha7}` is the old commit; more than
+/// 50 commits list the oldest 50 and count the rest; one compare request still.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_change_lists_fifty_and_the_tags_commit_starts_it() {
+    let t = Two::new();
+    let ws = t.checkout(APP, "app");
+    let first = git(&ws, &["rev-parse", "HEAD"]);
+    t.push_build(&first);
+    t.release(&ws, APP_TOKEN, &[("chain", "none")]).ok();
+    for i in 0..61 {
+        t.gh.push_change(
+            APP,
+            "main",
+            &[("app/counter.txt", Some(&format!("{i}\n")))],
+            &format!("Step {i}"),
+        )
+        .unwrap();
+    }
+    let ws = t.checkout(APP, "app2");
+    let second = git(&ws, &["rev-parse", "HEAD"]);
+    t.push_build(&second);
+    let from = t.gh.request_log().len();
+    t.release(&ws, APP_TOKEN, &[("chain", "none")]).ok();
+    let body = t.newest_dev_body();
+    assert!(body.contains("### Commits (61)\n"), "{body}");
+    assert!(
+        body.contains(&format!(
+            "from `{}` (the running tag's commit) to `{}`",
+            &first[..7],
+            &second[..7]
+        )),
+        "{body}"
+    );
+    assert!(
+        body.contains("`Step 0`") && body.contains("`Step 49`"),
+        "{body}"
+    );
+    assert!(!body.contains("`Step 50`"), "{body}");
+    assert!(
+        body.contains("- … and 11 more, newer ([compare]("),
+        "{body}"
+    );
+    assert_eq!(t.compares_since(from).len(), 1);
+}
+
+/// A running version whose commit GitHub does not know (the example's overlay
+/// names a commit of another history): the body says so and the release goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_old_commit_is_said_and_the_release_goes_on() {
+    let t = Two::new();
+    let ws = t.checkout(APP, "app");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    t.push_build(&sha);
+    let s = t.release(&ws, APP_TOKEN, &[("chain", "none")]).ok();
+    assert_eq!(s.out("merged"), "true");
+    let body = t.newest_dev_body();
+    assert!(
+        body.contains(&format!(
+            "No commit list: GitHub did not compare `9fceb02` with `{}` in `{APP}`.",
+            &sha[..7]
+        )),
+        "{body}"
+    );
 }

@@ -734,6 +734,22 @@ impl Client {
         os: &str,
         arch: &str,
     ) -> Result<Pushed> {
+        self.push_image_labelled(repo, reference, layers, layer_size, seed, (os, arch), &[])
+    }
+
+    /// [`Client::push_image_for`] with `labels` in the config beside `seed`
+    /// (as a builder writes `LABEL` and `--label`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn push_image_labelled(
+        &self,
+        repo: &str,
+        reference: &str,
+        layers: usize,
+        layer_size: usize,
+        seed: u64,
+        (os, arch): (&str, &str),
+        labels: &[(&str, &str)],
+    ) -> Result<Pushed> {
         let mut layer_descs = Vec::new();
         let mut diff_ids = Vec::new();
         let mut blobs = Vec::new();
@@ -745,9 +761,14 @@ impl Client {
                 .push(serde_json::json!({"mediaType": OCI_LAYER, "digest": d, "size": data.len()}));
             blobs.push(d);
         }
+        let mut label_map = serde_json::Map::new();
+        label_map.insert("seed".into(), seed.to_string().into());
+        for (k, v) in labels {
+            label_map.insert((*k).into(), (*v).into());
+        }
         let config = serde_json::json!({
             "architecture": arch, "os": os,
-            "config": {"Labels": {"seed": seed.to_string()}},
+            "config": {"Labels": label_map},
             "rootfs": {"type": "layers", "diff_ids": diff_ids},
         })
         .to_string();

@@ -540,7 +540,7 @@ fn repo_route(
                 "created_at": at, "updated_at": at, "author_association": "CONTRIBUTOR",
             }))
         }
-        ("GET", ["compare", spec @ ..]) => compare(st, full, &spec.join("/")),
+        ("GET", ["compare", spec @ ..]) => compare(st, c, full, &spec.join("/")),
         ("GET", ["git", "trees", spec @ ..]) => tree(st, c, full, &spec.join("/")),
         ("GET", ["commits"]) => list_commits(st, c, full),
         ("GET", ["commits", r, "status"]) => combined_status(st, full, r),
@@ -1997,7 +1997,7 @@ fn tree(st: &State, c: &Call, full: &str, spec: &str) -> Result<Reply, ApiError>
     }))
 }
 
-fn compare(st: &State, full: &str, spec: &str) -> Result<Reply, ApiError> {
+fn compare(st: &State, c: &Call, full: &str, spec: &str) -> Result<Reply, ApiError> {
     let (b, h) = spec.split_once("...").ok_or_else(not_found)?;
     let repo = st.repo(full).map_err(internal)?;
     let g = &repo.git;
@@ -2015,15 +2015,24 @@ fn compare(st: &State, full: &str, spec: &str) -> Result<Reply, ApiError> {
         _ => "diverged",
     };
     let base = &st.base_url;
-    let shas = g
-        .rev_list(&[
-            "--reverse",
-            "--max-count=250",
-            &head_sha,
-            "--not",
-            &base_sha,
-        ])
+    // Commits oldest first: 250 at most without pagination, else the page asked
+    // for, `per_page` 30 by default and 100 at most (REST docs "Compare two
+    // commits": "use a query parameter (per_page or page) to paginate"; results
+    // "in chronological order"; `total_commits` counts them all).
+    let all = g
+        .rev_list(&["--reverse", &head_sha, "--not", &base_sha])
         .map_err(internal)?;
+    let shas: Vec<String> = if c.q("per_page").is_none() && c.q("page").is_none() {
+        all.into_iter().take(250).collect()
+    } else {
+        let per: usize = c
+            .q("per_page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(30)
+            .clamp(1, 100);
+        let page: usize = c.q("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+        all.into_iter().skip((page - 1) * per).take(per).collect()
+    };
     let commits = shas
         .iter()
         .map(|s| commit_json(base, full, g, s))
