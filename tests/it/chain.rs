@@ -508,8 +508,11 @@ environments:
     merge: auto
 "#;
 
+/// A push as GitHub sends it: a new tag's payload names its commit in
+/// `head_commit` (its `after` is the tag object when the tag is annotated).
 fn push_event(r: &str, sha: &str) -> serde_json::Value {
-    serde_json::json!({"ref": r, "after": sha, "before": "0000000000000000000000000000000000000000"})
+    serde_json::json!({"ref": r, "after": sha, "before": "0000000000000000000000000000000000000000",
+        "created": true, "deleted": false, "head_commit": {"id": sha}})
 }
 
 /// Seed 002: each ref lands in its environment with its tag; the commit is built
@@ -1335,8 +1338,9 @@ async fn a_merge_the_tool_made_dispatches_the_deploy_workflow() {
     // open, so none is listed), the branch created and the commit made
     // (`updateRefs`, `createCommitOnBranch`), create, merge, the branch deleted
     // with its lease (`updateRefs`), dispatch. With git it was 4 API calls plus the
-    // git round trips of three fetches and two pushes.
-    assert_eq!(s.out("api-calls"), "8");
+    // git round trips of three fetches and two pushes. And the PR's commit list:
+    // one compare from the running tag's `{sha7}`.
+    assert_eq!(s.out("api-calls"), "9");
     assert_eq!(git_requests(), git_before, "no git request during the step");
     let d = rig.gh.dispatches(REPO).unwrap();
     assert_eq!(d.len(), 1, "{d:?}");

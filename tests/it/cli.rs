@@ -357,7 +357,10 @@ fn a_push_event_gives_the_ref_and_commit_and_inputs_win() {
     let event = ws.path().join("event.json");
     std::fs::write(
         &event,
-        format!(r#"{{"ref": "refs/tags/v1.2.3", "after": "{SHA}"}}"#),
+        // As GitHub sends a new tag's push: its commit in `head_commit`.
+        format!(
+            r#"{{"ref": "refs/tags/v1.2.3", "after": "{SHA}", "head_commit": {{"id": "{SHA}"}}}}"#
+        ),
     )
     .unwrap();
     let out = ws.path().join("out.txt");
