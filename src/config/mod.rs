@@ -109,7 +109,7 @@ impl Service {
             build_target: None,
             build_args: Vec::new(),
             repository: None,
-            paths: vec!["**".into()],
+            paths: paths::default_paths(Path::new("."), ""),
         }
     }
 }
@@ -203,7 +203,7 @@ impl Config {
             build_target: None,
             build_args: Vec::new(),
             repository: None,
-            paths: vec!["**".into()],
+            paths: paths::default_paths(Path::new("."), "Dockerfile"),
         })
     }
 

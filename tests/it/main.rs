@@ -5,6 +5,7 @@ mod build;
 mod build_bench;
 mod buildkit;
 mod chain;
+mod changed;
 mod cli;
 mod commit_api;
 mod container;
