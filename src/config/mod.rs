@@ -204,40 +204,39 @@ impl Config {
                     .join(", ")
             )
         };
-        let chosen: Vec<&str> = match only.map(str::trim).filter(|s| !s.is_empty()) {
-            None => train.members.iter().map(String::as_str).collect(),
-            Some(list) => {
-                let names = parse_service_list(list).map_err(|m| {
-                    UserError::new(format!(
+        let chosen: Vec<&str> =
+            match only.map(str::trim).filter(|s| !s.is_empty()) {
+                None => train.members.iter().map(String::as_str).collect(),
+                Some(list) => {
+                    let names =
+                        parse_service_list(list).map_err(|m| {
+                            UserError::new(format!(
                         "input `services` is `{}`: {m}",
                         crate::session::truncate(list, 80)
                     ))
                     .hint("give a comma list such as `api,web`, or `changed`'s `services` output")
-                })?;
-                if names.is_empty() {
-                    return Err(
-                        UserError::new("input `services` lists no service").hint(format!(
-                            "leave it out to move the whole train; {}",
-                            members_hint()
-                        )),
-                    );
-                }
-                for n in &names {
-                    if !train.members.iter().any(|m| m == n) {
-                        return Err(UserError::new(format!(
+                        })?;
+                    if names.is_empty() {
+                        return Err(UserError::new("input `services` lists no service").hint(
+                            format!("leave it out to move the whole train; {}", members_hint()),
+                        ));
+                    }
+                    for n in &names {
+                        if !train.members.iter().any(|m| m == n) {
+                            return Err(UserError::new(format!(
                             "input `services` names `{n}`, which is not a member of train `{name}`"
                         ))
                         .hint(members_hint()));
+                        }
                     }
+                    train
+                        .members
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|m| names.iter().any(|n| n == m))
+                        .collect()
                 }
-                train
-                    .members
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|m| names.iter().any(|n| n == m))
-                    .collect()
-            }
-        };
+            };
         chosen.into_iter().map(|m| self.service(m)).collect()
     }
 

@@ -455,3 +455,94 @@ fn an_event_without_its_commits_is_exit_2() {
         assert_eq!(rig.cost().0, 0, "{event}");
     }
 }
+
+/// `examples/monorepo/`: its config and workflow, as a user copies them. A push
+/// touching two of the three services gives exactly those two, and the workflow
+/// feeds them to the matrix, one concurrency group per service.
+#[test]
+fn the_monorepo_example_releases_what_changed() {
+    let root = crate::util::repo_root().join("examples/monorepo");
+    let mut files = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p
+                    .strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                files.push((rel, std::fs::read_to_string(&p).unwrap()));
+            }
+        }
+    }
+    let gh = GitHubStandIn::start_blocking().unwrap();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let first = gh.create_repo(REPO, "main", &refs).unwrap();
+    gh.add_token(TOKEN, TokenGrants::github_token());
+    let scratch = tempfile::tempdir().unwrap();
+    let rig = Rig {
+        gh,
+        scratch: scratch.path().to_path_buf(),
+        _scratch: scratch,
+    };
+    let after = rig.push(
+        "main",
+        &[
+            ("services/api/main.go", "package main // 2\n"),
+            ("shared/proto/jobs.proto", "syntax = \"proto3\"; // 2\n"),
+            ("services/web/NOTES.txt", "x\n"),
+        ],
+    );
+    // Each service is touched: api and web in their contexts, the worker through
+    // its extra `paths:` (shared/proto).
+    let ws = rig.shallow("ws", "main");
+    let s = rig.step(&ws, "push", push_event("main", &first, &after), &[]);
+    s.ok();
+    assert_eq!(s.services(), ["api", "web", "worker"]);
+    let after2 = rig.push(
+        "main",
+        &[
+            ("services/api/main.go", "package main // 3\n"),
+            ("services/worker/README.md", "# worker\n"),
+            ("shared/proto/jobs.proto", "syntax = \"proto3\"; // 3\n"),
+        ],
+    );
+    // Two of three: the worker's README is excluded by its `!` glob, but the
+    // shared proto counts; web is untouched.
+    let ws2 = rig.shallow("ws2", "main");
+    let s = rig.step(&ws2, "push", push_event("main", &after, &after2), &[]);
+    s.ok();
+    assert_eq!(s.services(), ["api", "worker"], "{}", s.run.transcript());
+    assert_eq!(rig.cost().0, 1);
+
+    let wf: serde_norway::Value = serde_norway::from_str(
+        &std::fs::read_to_string(root.join(".github/workflows/release.yaml")).unwrap(),
+    )
+    .unwrap();
+    let job = &wf["jobs"]["release"];
+    assert_eq!(
+        job["strategy"]["matrix"]["service"].as_str(),
+        Some("${{ fromJSON(needs.changed.outputs.services) }}")
+    );
+    assert_eq!(
+        job["if"].as_str(),
+        Some("needs.changed.outputs.services != '[]'")
+    );
+    assert!(
+        job["concurrency"]["group"]
+            .as_str()
+            .unwrap()
+            .contains("${{ matrix.service }}")
+    );
+    assert_eq!(
+        wf["jobs"]["changed"]["outputs"]["services"].as_str(),
+        Some("${{ steps.changed.outputs.services }}")
+    );
+}
