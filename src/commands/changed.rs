@@ -60,7 +60,7 @@ pub(crate) async fn changed(cx: &Context, inputs: &Changed) -> anyhow::Result<Ou
                 .map(|f| format!("`{}`", f.display()))
                 .unwrap_or_else(|| "the built-in default config".into())
         ))
-        .hint("declare each service under `services:`, with the files that make it up in `paths:` (default: its `context`)")
+        .hint("declare each service under `services:`, with the files that make it up in `paths:` (default: its `context` and its `dockerfile`)")
         .into());
     }
     let mut matcher = PathMatcher::new(&config.services)
@@ -168,7 +168,19 @@ pub(crate) fn range(
         for (name, v) in [("from", &from), ("to", &to)] {
             check_rev(name, v)?;
         }
-        return Ok(Some(plain(from, to, "from/to")));
+        // A dispatch on the default branch runs at its tip, as a push to it does:
+        // the checkout's rules are the base's.
+        let on_default = event.is_some_and(|(n, p)| {
+            n == "workflow_dispatch"
+                && p["repository"]["default_branch"]
+                    .as_str()
+                    .filter(|b| valid_branch(b))
+                    .is_some_and(|b| p["ref"].as_str() == Some(&format!("refs/heads/{b}")))
+        });
+        return Ok(Some(Range {
+            to_is_base: on_default,
+            ..plain(from, to, "from/to")
+        }));
     }
     let Some((name, p)) = event else {
         return Err(UserError::new("`changed` needs a change to look at")
