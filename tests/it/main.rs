@@ -20,5 +20,4 @@ mod registry;
 mod release_rig;
 mod render;
 mod targets;
-mod trains;
 mod util;
