@@ -53,6 +53,9 @@ pub struct Branches {
     /// With a release branch asked for: the number of the open PR from it into the
     /// base (`None`: there is none, so the PR is created without a list call).
     pub open_pr: Option<u64>,
+    /// The repository deletes a merged PR's head branch itself (Settings →
+    /// "Automatically delete head branches"; GraphQL `Repository.deleteBranchOnMerge`).
+    pub delete_branch_on_merge: bool,
 }
 
 /// One `RefUpdate` of `updateRefs`.
@@ -188,7 +191,7 @@ impl GitHub {
             None => String::new(),
         };
         let query = format!(
-            "query({decl}) {{ viewer {{ login }} repository(owner: $owner, name: $name) {{ id {base_field} {{ name target {{ ... on Commit {{ oid {base_files} }} }} }} {head_field} }} }}"
+            "query({decl}) {{ viewer {{ login }} repository(owner: $owner, name: $name) {{ id deleteBranchOnMerge {base_field} {{ name target {{ ... on Commit {{ oid {base_files} }} }} }} {head_field} }} }}"
         );
         let v = self
             .graphql("read the base branch through the API", &query, vars)
@@ -291,6 +294,7 @@ impl GitHub {
         Ok(Branches {
             repo_id: repo["id"].as_str().unwrap_or_default().to_string(),
             open_pr,
+            delete_branch_on_merge: repo["deleteBranchOnMerge"].as_bool().unwrap_or(false),
             base: base_name,
             base_oid: base_oid.to_string(),
             file: file(&target["file"], path)?,

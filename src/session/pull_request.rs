@@ -325,6 +325,7 @@ pub async fn release(
             }
         };
         let repo_id = read.as_ref().map(|r| r.repo_id.clone());
+        let github_deletes = read.as_ref().is_some_and(|r| r.delete_branch_on_merge);
         // The read saw no open PR from our branch: no list call before the create.
         let none_open = read.as_ref().is_some_and(|r| r.open_pr.is_none());
         retries += published.retries;
@@ -413,6 +414,9 @@ pub async fn release(
             // After our own merge the branch is ours to delete; a push with a lease
             // on the merged sha costs no API call and cannot delete a newer push.
             let deleted = match (&via, &repo_id) {
+                // GitHub deletes the merged head itself ("Managing the automatic
+                // deletion of branches"): no request for it.
+                (Via::Api(_), _) if github_deletes => Ok(true),
                 (Via::Git(ws), _) => ws.delete_branch(&head, &pr.head_sha),
                 (Via::Api(_), Some(id)) => {
                     super::via_api::delete_branch(gh, id, &head, &pr.head_sha).await

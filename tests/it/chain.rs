@@ -1394,6 +1394,46 @@ async fn a_merge_the_tool_made_dispatches_the_deploy_workflow() {
     assert_eq!(rig.gh.dispatches(REPO).unwrap().len(), 1);
 }
 
+/// Where the repository deletes merged head branches itself (Settings → "Automatically
+/// delete head branches"; GraphQL `Repository.deleteBranchOnMerge`, read in the
+/// query the release makes anyway), the release sends no delete of its own: one
+/// request fewer, and the branch is gone all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_branch_delete_is_sent_where_github_deletes_merged_heads() {
+    let mut calls = Vec::new();
+    for auto_delete in [false, true] {
+        let (rig, ws, _) = Rig::ready(CONFIG);
+        rig.gh
+            .configure_repo(REPO, |s| s.delete_branch_on_merge = auto_delete)
+            .unwrap();
+        let from = rig.gh.request_log().len();
+        let s = rig
+            .dispatch_main(
+                &ws,
+                &[
+                    ("command", "release"),
+                    ("deploy-workflow", "overlay-deploy.yaml"),
+                ],
+            )
+            .ok();
+        assert_eq!(s.out("merged"), "true");
+        assert_eq!(rig.gh.branches(REPO).unwrap(), ["main"], "{}", s.run.stderr);
+        let log = rig.gh.request_log();
+        let gql = log[from..]
+            .iter()
+            .filter(|r| r.kind == gitops_testkit::github::RequestKind::GraphQl)
+            .count();
+        calls.push((s.out("api-calls").to_string(), gql));
+    }
+    assert_eq!(calls[0].0, "9", "{calls:?}");
+    assert_eq!(calls[1].0, "8", "the delete is not sent: {calls:?}");
+    assert_eq!(
+        calls[1].1 + 1,
+        calls[0].1,
+        "one GraphQL request fewer: {calls:?}"
+    );
+}
+
 /// Reviewers GitHub refuses (not a collaborator, no such team) leave the PR open
 /// with a warning: the release is done, the config needs a fix.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -375,6 +375,9 @@ fn resolve(
                 "id" => s(format!("R_{}", repo.id)),
                 "name" => s(repo.name.clone()),
                 "nameWithOwner" => s(full.clone()),
+                "deleteBranchOnMerge" => {
+                    Ok(R::S(Value::Bool(repo.settings.delete_branch_on_merge)))
+                }
                 "url" => s(format!("{}/{full}", st.base_url)),
                 "defaultBranchRef" => match super::default_branch(&repo.git) {
                     Ok(b) if repo.git.branch(&b).is_some() => Ok(R::N(Node::Ref(full.clone(), b))),
