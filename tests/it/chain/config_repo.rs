@@ -712,7 +712,7 @@ fn the_config_repository_example_is_complete() {
             }
         }
     }
-    assert_eq!(used, 3);
+    assert_eq!(used, 4, "release, deploy, update and rollback");
 }
 
 /// Lost answers and dropped connections on the requests this layout adds (the push
