@@ -82,6 +82,7 @@ pub async fn release(cx: &Context, inputs: Release) -> anyhow::Result<Outputs> {
 
     session.preflight(cx).await?;
     session.check_config_push(cx).await?;
+    session.read_target_first(cx, &service, env).await?;
     let image = ensure_image(
         cx,
         &session.registry,

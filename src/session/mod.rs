@@ -77,6 +77,10 @@ pub(crate) struct Session {
     /// `commit-via: api`: the base branch as the API named it (the default
     /// branch when no `base` was given), once read.
     pub(crate) api_base: std::cell::OnceCell<String>,
+    /// `commit-via: api`: the release's one read of the base and its target file,
+    /// made before the first registry write ([`Session::read_target_first`]) and
+    /// taken by the commit's first round.
+    pub(crate) first_read: std::cell::RefCell<Option<crate::github::Branches>>,
     /// The health gate of a deploy (`deploy`, or a chain's inline deploy).
     pub(crate) gate: Option<Gate>,
     pub(crate) change: ChangeInputs,
@@ -131,6 +135,7 @@ impl Session {
                 }
                 c
             },
+            first_read: std::cell::RefCell::new(None),
             gate: inputs.gate,
             change: inputs.change,
             version: inputs.version,

@@ -19,6 +19,37 @@ use crate::github::{MergeOutcome, PrState};
 pub(crate) const MESSAGE: &str = "{service}: {env} {old} → {new}";
 
 impl Session {
+    /// Before the first registry write: read the base tip and `service`'s target
+    /// file in `env` there (`commit-via: api`; the same one query the commit's
+    /// first round would make, so it costs nothing), and refuse a file that is a
+    /// link, too large or does not parse, so bad input in the repository writes
+    /// nothing anywhere.
+    pub(crate) async fn read_target_first(
+        &self,
+        cx: &Context,
+        service: &Service,
+        env: &Environment,
+    ) -> anyhow::Result<()> {
+        if cx.dry_run || self.via != CommitVia::Api {
+            return Ok(());
+        }
+        let target = cx.config.target(service, env)?;
+        let branch = git::release_branch(&service.name, &env.name);
+        let policy = self.change.merge.unwrap_or(env.merge);
+        let gh = self.github()?;
+        let base = self.api_base.get().or(cx.inputs.base.as_ref());
+        let head = (policy != MergePolicy::Direct).then_some(branch.as_str());
+        let read = gh
+            .read_branches(base.map(String::as_str), head, &target.path_str(), None)
+            .await?;
+        if let Some(f) = &read.file {
+            target.read(&f.text)?;
+        }
+        self.api_base.get_or_init(|| read.base.clone());
+        *self.first_read.borrow_mut() = Some(read);
+        Ok(())
+    }
+
     /// Edit the overlay on a fresh base tip and carry it through the PR (or a
     /// direct push). `None` in a dry run.
     pub(crate) async fn publish(
@@ -89,9 +120,14 @@ impl Session {
                 // first round of the commit uses it; no fetch at all.
                 let base = self.api_base.get().or(cx.inputs.base.as_ref());
                 let head = (policy != MergePolicy::Direct).then_some(branch.as_str());
-                let read = gh
-                    .read_branches(base.map(String::as_str), head, &rel_str, None)
-                    .await?;
+                let early = self.first_read.borrow_mut().take();
+                let read = match early {
+                    Some(r) => r,
+                    None => {
+                        gh.read_branches(base.map(String::as_str), head, &rel_str, None)
+                            .await?
+                    }
+                };
                 let base = self.api_base.get_or_init(|| read.base.clone()).clone();
                 let text = read
                     .file

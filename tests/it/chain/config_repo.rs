@@ -958,3 +958,50 @@ async fn an_unknown_old_commit_is_said_and_the_release_goes_on() {
         "{body}"
     );
 }
+
+/// The config repository's files are untrusted as the checkout's are: a target
+/// file that is a symbolic link there, or one too large to edit, is exit 2 naming
+/// the file, with nothing pushed to the registry or written to either repository.
+#[test]
+fn a_linked_or_oversized_target_in_the_config_repository_is_refused() {
+    let t = Two::new();
+    let ws = t.checkout(APP, "app");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    t.push_build(&sha);
+    let overlay = "overlays/dev/kustomization.yaml";
+    t.gh.push_link(CFG, "main", overlay, "../../../etc/passwd")
+        .unwrap();
+    let tip = t.gh.branch_sha(CFG, "main").unwrap();
+    let before = t.tags();
+    let s = t.release(&ws, APP_TOKEN, &[]);
+    assert_eq!(s.run.code, 2, "{}", s.run.transcript());
+    assert!(
+        s.run
+            .stderr
+            .contains(&format!("`{overlay}` is a symbolic link in the repository")),
+        "{}",
+        s.run.stderr
+    );
+    assert!(s.run.stderr.contains("hint:"), "{}", s.run.stderr);
+    assert_eq!(t.tags(), before, "nothing pushed to the registry");
+    assert_eq!(t.gh.branch_sha(CFG, "main").unwrap(), tip);
+    assert!(t.gh.pulls(CFG).unwrap().is_empty());
+
+    // Too large: a file of 5 MiB in place of the overlay (more than the 4 MiB we edit).
+    let big = format!("images: []\n#{}\n", "x".repeat(5 << 20));
+    t.gh.push_commit(CFG, "main", &[(overlay, &big)]).unwrap();
+    let tip = t.gh.branch_sha(CFG, "main").unwrap();
+    let s = t.release(&ws, APP_TOKEN, &[]);
+    assert_eq!(s.run.code, 2, "{}", s.run.transcript());
+    assert!(s.run.stderr.contains(overlay), "{}", s.run.stderr);
+    assert!(
+        s.run
+            .stderr
+            .contains("more than the 4194304 this action reads"),
+        "{}",
+        s.run.stderr
+    );
+    assert_eq!(t.tags(), before);
+    assert_eq!(t.gh.branch_sha(CFG, "main").unwrap(), tip);
+    assert!(t.gh.pulls(CFG).unwrap().is_empty());
+}
