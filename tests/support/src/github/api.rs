@@ -480,7 +480,13 @@ fn repo_route(
             ok(labels_json(&base, repo, &p.labels))
         }
         ("POST" | "PUT", ["issues", n, "labels"]) => {
-            need(g.issues_write || g.pull_requests_write)?;
+            // Every issue here is a pull request, and labelling a pull request takes
+            // `pull-requests: write`: the docs' table lists either permission for the
+            // endpoint, but GitHub refuses a token with `issues: write` alone on a PR
+            // number with 403 "Resource not accessible by integration" (public runs:
+            // mavlink/qgroundcontrol#14252, adamgell/cmtraceopen#398,
+            // microsoft/testfx#11270; docs/github-facts/permissions.md, Labels).
+            need(g.pull_requests_write)?;
             let n = number(n)?;
             let names = if c.body.is_array() {
                 strings(&c.body)

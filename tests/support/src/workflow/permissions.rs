@@ -12,7 +12,8 @@
 //! | `POST /repos/{o}/{r}/pulls`, `PATCH …/pulls/{n}` | `pull-requests: write` |
 //! | `POST/DELETE …/pulls/{n}/requested_reviewers`, `POST …/pulls/{n}/reviews` | `pull-requests: write` |
 //! | `PUT …/pulls/{n}/merge` | `contents: write` (merge-a-pull-request is in the contents section) |
-//! | `POST/PUT …/issues/{n}/labels`, `POST …/issues/{n}/comments` | `issues: write` or `pull-requests: write` |
+//! | `POST/PUT …/issues/{n}/labels` on a pull request | `pull-requests: write` (`issues: write` alone is refused on a PR: permissions.md, Labels) |
+//! | `POST …/issues/{n}/comments` | `issues: write` or `pull-requests: write` |
 //! | `DELETE …/git/refs/heads/{b}`, git push | `contents: write` |
 //! | `POST …/deployments`, `POST …/deployments/{id}/statuses` | `deployments: write` |
 //! | `POST …/statuses/{sha}` | `statuses: write` |
