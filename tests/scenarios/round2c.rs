@@ -109,3 +109,55 @@ fn labels_on_a_pull_request_need_pull_requests_write() {
         "no label added"
     );
 }
+
+/// A user's copy of overlay-push whose `resolve` job asks `actions: read` instead
+/// of `contents: read` (so `contents` is `none`): on this private repository the
+/// checkout's fetch gets git's "Repository not found.", the job fails and nothing
+/// is released. The shipped overlay-push (`contents: read`) releases the same push.
+/// Before: every token the stand-in knew could read, and the copy released.
+#[test]
+fn a_job_without_contents_read_cannot_check_out() {
+    let rig = Rig::new(CONFIG_000);
+    let mut r = rig.runner();
+    let (_, runs) = r
+        .push(&rig.alice, "feature/ok", &[("app/hello.txt", "shipped\n")])
+        .unwrap();
+    assert_eq!(runs[0].workflow, "overlay-push.yaml");
+    assert_eq!(
+        runs[0].job("resolve").result,
+        "success",
+        "{}",
+        runs[0].describe()
+    );
+    edit_on_main(
+        &rig,
+        ".github/workflows/overlay-push.yaml",
+        "    permissions:\n      contents: read\n",
+        "    permissions:\n      actions: read\n",
+    );
+    let sha = rig
+        .gh
+        .push_commit(REPO, "feature/y", &[("app/hello.txt", "no contents\n")])
+        .unwrap();
+    rig.push_build(&sha);
+    let before = rig.gh.pulls(REPO).unwrap().len();
+    let runs = r.push_ref(&rig.alice, "feature/z", &sha).unwrap();
+    expect_runs(&runs, &[("overlay-push.yaml", "push", "failure")]);
+    let resolve = runs[0].job("resolve");
+    assert_eq!(resolve.result, "failure");
+    let checkout = &resolve.steps[0];
+    assert_eq!(checkout.outcome, "failure");
+    assert!(
+        checkout.annotations[0]
+            .message
+            .contains("Repository not found."),
+        "{:?}",
+        checkout.annotations
+    );
+    assert_eq!(runs[0].job("release").result, "skipped");
+    assert_eq!(
+        rig.gh.pulls(REPO).unwrap().len(),
+        before,
+        "nothing released"
+    );
+}

@@ -364,6 +364,26 @@ fn repo_route(
     rest: &[&str],
 ) -> Result<Reply, ApiError> {
     let g = &c.grants;
+    // The code's reads (the *Contents* section of GitHub's permission table: contents,
+    // commits, compare, trees, refs, branches) need `contents: read`; on a private
+    // repository a token without it gets 404 "Not Found", as git does
+    // (permissions.md, Reads). Commit statuses are *Statuses*, not checked here.
+    let code_read = matches!(
+        rest,
+        ["contents", ..]
+            | ["compare", ..]
+            | ["git", ..]
+            | ["branches", ..]
+            | ["commits"]
+            | ["commits", _]
+    );
+    if m == "GET"
+        && code_read
+        && !g.contents_read
+        && st.repo(full).is_ok_and(|r| r.settings.private)
+    {
+        return Err(not_found());
+    }
     match (m, rest) {
         ("GET", []) => {
             let repo = st.repo(full).map_err(internal)?;

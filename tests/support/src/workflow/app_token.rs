@@ -56,6 +56,7 @@ const PERMISSIONS: &[&str] = &[
 pub fn app_grants(slug: &str, perms: &Perms, repos: Vec<String>) -> TokenGrants {
     let at = |k: &str| perms.get(k).copied().unwrap_or(0);
     TokenGrants {
+        contents_read: at("contents") >= 1,
         contents_write: at("contents") >= 2,
         pull_requests_write: at("pull-requests") >= 2,
         issues_write: at("issues") >= 2,

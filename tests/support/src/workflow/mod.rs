@@ -62,7 +62,8 @@
 //!   caused. A run or job cancelled by its group is cancelled before it starts
 //!   (never halfway), and a called workflow's own `concurrency:` queues each of its
 //!   jobs (ours have one job each);
-//! - reads are not enforced per permission (every known token may read), and the
+//! - of the reads only `contents: read` is enforced (private repositories: git and
+//!   the REST code reads); the others are open to every known token, and the
 //!   registry login is planted rather than GHCR's `GITHUB_ACTOR` + token with
 //!   `packages: write` checked, unless [`Runner::registry`] is set: then the local
 //!   registry takes the job's token as GHCR does (`packages: read` pulls, `write`

@@ -21,10 +21,11 @@
 //! | `GET /orgs/{org}/teams/{slug}/memberships/{u}` | organization `members: read`, which `GITHUB_TOKEN` never has (actions/github-script#572, maintainer) |
 //! | GraphQL `enablePullRequestAutoMerge` | `pull-requests: write` + `contents: write` (inferred; GitHub publishes no per-mutation table) |
 //!
-//! Reads (`contents: read`, `pull-requests: read`, `deployments: read`) are not
-//! enforced: every token the stand-in knows may read (its `TokenGrants` has no read
-//! flags), which is what `GITHUB_TOKEN` on a repository of its own workflow gets as long
-//! as a job asks for any permission at all.
+//! Reads: `contents: read` is enforced on private repositories (git fetch
+//! "Repository not found.", REST 404 on contents, commits, compare, trees, refs and
+//! branches; `TokenGrants::contents_read`). The other reads (`pull-requests: read`,
+//! `deployments: read`, `actions: read`, GraphQL reads) are not: every token the
+//! stand-in knows may make them.
 
 use std::collections::BTreeMap;
 
@@ -111,6 +112,7 @@ pub fn intersect(a: &Perms, b: &Perms) -> Perms {
 pub fn grants(p: &Perms) -> TokenGrants {
     let w = |k: &str| p.get(k).copied().unwrap_or(0) >= 2;
     TokenGrants {
+        contents_read: p.get("contents").copied().unwrap_or(0) >= 1,
         contents_write: w("contents"),
         pull_requests_write: w("pull-requests"),
         issues_write: w("issues"),
