@@ -288,3 +288,51 @@ fn an_app_token_asking_more_than_the_installation_fails_its_step() {
     assert!(two.gh.pulls(CFG).unwrap().is_empty());
     assert!(two.gh.deployments(CODE).unwrap().is_empty());
 }
+
+/// A user's copy of release.yaml whose job asks `packages: read` instead of
+/// `write`: the job's token may pull the commit's build but not push its dev tag,
+/// so the registry refuses the retag, the action exits 1 naming the write and the
+/// registry's answer, and no PR is opened in acme/gitops. Before: the runner planted a login
+/// that could push whatever the job's `permissions:` said.
+#[test]
+fn a_release_without_packages_write_is_refused_by_the_registry() {
+    let two = Two::new();
+    let path = ".github/workflows/release.yaml";
+    let text = two.gh.file_at(CODE, "main", path).unwrap().unwrap();
+    let edited = text.replacen("      packages: write", "      packages: read", 1);
+    assert_ne!(edited, text);
+    two.gh
+        .push_commit(CODE, "main", &[(path, &edited)])
+        .unwrap();
+    let sha = two
+        .gh
+        .push_commit(CODE, "feature/pkg", &[("app/hello.txt", "packages\n")])
+        .unwrap();
+    two.build(&sha);
+    let mut r = two.runner();
+    let runs = r.push_ref(&two.alice, "main", &sha).unwrap();
+    expect_runs(&runs, &[("release.yaml", "push", "failure")]);
+    let step = runs[0].action_steps()[0];
+    assert_eq!(step.exit_code, Some(1), "{}", runs[0].describe());
+    let err: String = step
+        .annotations
+        .iter()
+        .filter(|a| a.level == "error")
+        .map(|a| a.message.clone())
+        .collect();
+    // The local registry (distribution) answers a token without push as 401
+    // "authentication required"; GHCR's own text (`denied: permission_denied:
+    // write_package`) is not reproduced (docs/github-facts/events.md).
+    assert!(
+        err.contains("writing `") && err.contains(":dev-") && err.contains("401 Unauthorized"),
+        "the registry's denial is named: {err}"
+    );
+    assert!(two.gh.pulls(CFG).unwrap().is_empty());
+    let pushed: Vec<_> = two
+        .reg
+        .requests()
+        .into_iter()
+        .filter(|q| q.method == "PUT" && q.path.contains("/manifests/dev-") && q.status < 300)
+        .collect();
+    assert!(pushed.is_empty(), "no dev tag: {pushed:?}");
+}
