@@ -11,6 +11,8 @@ mod journeys;
 mod layouts;
 mod round2;
 mod round2b;
+mod round2c;
+mod two_repos;
 
 use std::path::PathBuf;
 

@@ -3,7 +3,7 @@
 //! that writes test images straight through the registry API, and small hostile
 //! servers (garbage answers, connections cut mid-body).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -242,6 +242,23 @@ impl TestRegistry {
     }
 
     /// A client for this registry, logged in as [`USER`] when it has auth.
+    /// Take `token` as a password from now on (GHCR's job-token login: any user
+    /// name, the workflow's `GITHUB_TOKEN`; docs "Working with the Container
+    /// registry", "Authenticating in a GitHub Actions workflow"): pulls with
+    /// `packages: read`, pushes too with `may_push` (`packages: write`). Token auth only.
+    pub fn accept_token(&self, token: &str, may_push: bool) {
+        if let Some(t) = &self.token {
+            t.jobs.lock().unwrap().insert(token.to_string(), may_push);
+        }
+    }
+
+    /// The job ended: its token is no longer taken.
+    pub fn forget_token(&self, token: &str) {
+        if let Some(t) = &self.token {
+            t.jobs.lock().unwrap().remove(token);
+        }
+    }
+
     pub fn client(&self) -> Client {
         Client::new(
             &self.host(),
@@ -285,6 +302,8 @@ struct TokenServer {
     cert_path: PathBuf,
     hits: Arc<AtomicUsize>,
     issued: Arc<Mutex<Vec<String>>>,
+    /// Job tokens taken as passwords (any user name), each with whether it may push.
+    jobs: Arc<Mutex<BTreeMap<String, bool>>>,
     stop: Arc<AtomicBool>,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -320,13 +339,14 @@ impl TokenServer {
         let hits = Arc::new(AtomicUsize::new(0));
         let issued = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (h, i, s) = (hits.clone(), issued.clone(), stop.clone());
+        let jobs = Arc::new(Mutex::new(BTreeMap::new()));
+        let (h, i, s, j) = (hits.clone(), issued.clone(), stop.clone(), jobs.clone());
         let thread = thread::spawn(move || {
             while !s.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         h.fetch_add(1, Ordering::SeqCst);
-                        let _ = serve_token(stream, &signer, &rng, &i);
+                        let _ = serve_token(stream, &signer, &rng, &i, &j);
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         thread::sleep(Duration::from_millis(2));
@@ -340,6 +360,7 @@ impl TokenServer {
             cert_path,
             hits,
             issued,
+            jobs,
             stop,
             thread: Some(thread),
         })
@@ -360,6 +381,7 @@ fn serve_token(
     signer: &Signer,
     rng: &ring::rand::SystemRandom,
     issued: &Mutex<Vec<String>>,
+    jobs: &Mutex<BTreeMap<String, bool>>,
 ) -> Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
@@ -391,7 +413,34 @@ fn serve_token(
         .and_then(|a| a.strip_prefix("Basic "))
         .and_then(|b| STANDARD.decode(b).ok())
         .and_then(|d| String::from_utf8(d).ok());
+    // A job token: `packages: read` pulls, `packages: write` pushes too; a scope
+    // asking more gets a token without it, which the registry then refuses
+    // (`denied`), as GHCR answers a GITHUB_TOKEN without `packages: write`.
+    let job = user
+        .as_deref()
+        .and_then(|up| up.split_once(':'))
+        .and_then(|(_, pw)| jobs.lock().unwrap().get(pw).copied());
     let (status, body) = match user.as_deref() {
+        Some(_) if job.is_some() => {
+            let may_push = job == Some(true);
+            let scopes: Vec<String> = scopes
+                .iter()
+                .map(|s| match s.rsplit_once(':') {
+                    Some((head, actions)) if !may_push => {
+                        let kept: Vec<&str> = actions.split(',').filter(|a| *a == "pull").collect();
+                        format!("{head}:{}", kept.join(","))
+                    }
+                    _ => s.clone(),
+                })
+                .collect();
+            let token = sign_token(signer, rng, "job-token", &scopes)?;
+            issued.lock().unwrap().push(token.clone());
+            (
+                "200 OK",
+                serde_json::json!({"token": token, "access_token": token, "expires_in": 300})
+                    .to_string(),
+            )
+        }
         Some(up) if up == format!("{USER}:{PASSWORD}") => {
             let token = sign_token(signer, rng, USER, &scopes)?;
             issued.lock().unwrap().push(token.clone());

@@ -364,6 +364,26 @@ fn repo_route(
     rest: &[&str],
 ) -> Result<Reply, ApiError> {
     let g = &c.grants;
+    // The code's reads (the *Contents* section of GitHub's permission table: contents,
+    // commits, compare, trees, refs, branches) need `contents: read`; on a private
+    // repository a token without it gets 404 "Not Found", as git does
+    // (permissions.md, Reads). Commit statuses are *Statuses*, not checked here.
+    let code_read = matches!(
+        rest,
+        ["contents", ..]
+            | ["compare", ..]
+            | ["git", ..]
+            | ["branches", ..]
+            | ["commits"]
+            | ["commits", _]
+    );
+    if m == "GET"
+        && code_read
+        && !g.contents_read
+        && st.repo(full).is_ok_and(|r| r.settings.private)
+    {
+        return Err(not_found());
+    }
     match (m, rest) {
         ("GET", []) => {
             let repo = st.repo(full).map_err(internal)?;
@@ -480,7 +500,13 @@ fn repo_route(
             ok(labels_json(&base, repo, &p.labels))
         }
         ("POST" | "PUT", ["issues", n, "labels"]) => {
-            need(g.issues_write || g.pull_requests_write)?;
+            // Every issue here is a pull request, and labelling a pull request takes
+            // `pull-requests: write`: the docs' table lists either permission for the
+            // endpoint, but GitHub refuses a token with `issues: write` alone on a PR
+            // number with 403 "Resource not accessible by integration" (public runs:
+            // mavlink/qgroundcontrol#14252, adamgell/cmtraceopen#398,
+            // microsoft/testfx#11270; docs/github-facts/permissions.md, Labels).
+            need(g.pull_requests_write)?;
             let n = number(n)?;
             let names = if c.body.is_array() {
                 strings(&c.body)

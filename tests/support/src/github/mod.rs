@@ -43,6 +43,11 @@ pub use git::Person;
 /// Every token can read the repositories.
 #[derive(Debug, Clone)]
 pub struct TokenGrants {
+    /// Read the repository's code (git fetch, contents, commits, refs, compare). A
+    /// job whose `permissions:` leave `contents` out has `none`, and on a private
+    /// repository GitHub answers as if it did not exist: git "Repository not found.",
+    /// REST 404 (docs/github-facts/permissions.md, "Reads").
+    pub contents_read: bool,
     pub contents_write: bool,
     pub pull_requests_write: bool,
     pub issues_write: bool,
@@ -73,6 +78,7 @@ impl TokenGrants {
     /// Read-only `GITHUB_TOKEN`.
     pub fn read_only() -> Self {
         TokenGrants {
+            contents_read: true,
             contents_write: false,
             pull_requests_write: false,
             issues_write: false,

@@ -92,10 +92,16 @@ async fn serve(state: &Shared, req: axum::extract::Request, path: &str, query: &
     let full = format!("{owner}/{repo}");
     let pushing = rest == "git-receive-pack" || query.contains("service=git-receive-pack");
     let token = token_of(&req);
-    let (root, grants, exists) = {
+    let (root, grants, exists, private) = {
         let st = state.lock().unwrap_or_else(|e| e.into_inner());
         let grants = token.as_ref().and_then(|t| st.tokens.get(t)).cloned();
-        (st.root.clone(), grants, st.repos.contains_key(&full))
+        let private = st.repos.get(&full).is_none_or(|r| r.settings.private);
+        (
+            st.root.clone(),
+            grants,
+            st.repos.contains_key(&full),
+            private,
+        )
     };
     let Some(grants) = grants else {
         let mut r = plain(
@@ -108,7 +114,10 @@ async fn serve(state: &Shared, req: axum::extract::Request, path: &str, query: &
         );
         return r;
     };
-    if !exists || !grants.sees(&full) {
+    // Without `contents: read` a private repository's git answers as if it did not
+    // exist (`remote: Repository not found.`: Azure/login#169,
+    // expo/expo-github-action#226, dokimos-dev/dokimos#145; permissions.md, Reads).
+    if !exists || !grants.sees(&full) || (private && !grants.contents_read) {
         return plain(StatusCode::NOT_FOUND, "Repository not found.\n");
     }
     if pushing && !grants.contents_write {

@@ -38,6 +38,14 @@
 //! - Each job gets its own installation token (`ghs_…`) with the job's `permissions:`,
 //!   revoked when the job ends — docs "Automatic token authentication" ("The token
 //!   expires when the job finishes").
+//! - Several repositories ([`Runner::watch`]): an event starts the workflows of the
+//!   repository it happened in, from its files, with job tokens scoped to it; a PR
+//!   an App token merges in another repository starts that repository's runs
+//!   (docs/github-facts/events.md, "Two repositories").
+//! - `actions/create-github-app-token` ([`app_token`]): an installation token for
+//!   the repositories and permissions asked, masked, revoked at the job's end.
+//! - Masking: the job's token and `::add-mask::` values print as `***` (docs
+//!   "Workflow commands", "Masking a value in a log").
 //!
 //! The deviations from GitHub, each one forced by running on one machine:
 //! - the repository's image registry is a local one; the runner can put a login for it in
@@ -54,10 +62,15 @@
 //!   caused. A run or job cancelled by its group is cancelled before it starts
 //!   (never halfway), and a called workflow's own `concurrency:` queues each of its
 //!   jobs (ours have one job each);
-//! - reads are not enforced per permission (every known token may read), and the
+//! - of the reads only `contents: read` is enforced (private repositories: git and
+//!   the REST code reads); the others are open to every known token, and the
 //!   registry login is planted rather than GHCR's `GITHUB_ACTOR` + token with
-//!   `packages: write` checked.
+//!   `packages: write` checked, unless [`Runner::registry`] is set: then the local
+//!   registry takes the job's token as GHCR does (`packages: read` pulls, `write`
+//!   pushes);
+//! - [`Runner::secrets`] are the same in every repository watched.
 
+pub mod app_token;
 pub mod expr;
 pub mod permissions;
 
@@ -278,17 +291,57 @@ pub struct Runner<'a> {
     pub docker_host: Option<String>,
     /// Job folders (runner temp, workspace), removed with the runner.
     scratch: tempfile::TempDir,
-    queue: VecDeque<Event>,
-    dispatches_seen: usize,
+    /// Events to run, each with the repository it happened in.
+    queue: VecDeque<(String, Event)>,
+    /// What was already seen (dispatches, pulls) of each repository watched.
+    seen: BTreeMap<String, Seen>,
+    /// GitHub Apps whose installation tokens `actions/create-github-app-token` makes.
+    pub apps: Vec<App>,
+    /// The registry whose token service takes job tokens as GHCR does.
+    pub registry: Option<&'a crate::registry::TestRegistry>,
     pub runs: Vec<RunRecord>,
     /// Events GitHub would not turn into runs, with why.
     pub suppressed: Vec<String>,
     next_run: u64,
     next_token: u64,
-    /// Pulls seen (number → merged) to tell what the last run caused.
-    pulls_seen: BTreeMap<u64, bool>,
-    /// The event of each run, for re-runs.
-    events: BTreeMap<u64, Event>,
+    /// The event of each run (and its repository), for re-runs.
+    events: BTreeMap<u64, (String, Event)>,
+}
+
+/// A repository's dispatches and pulls already turned into events.
+struct Seen {
+    dispatches: usize,
+    /// Pull number → merged.
+    pulls: BTreeMap<u64, bool>,
+}
+
+impl Seen {
+    fn now(gh: &GitHubStandIn, repo: &str) -> Result<Seen> {
+        Ok(Seen {
+            dispatches: gh.dispatches(repo)?.len(),
+            pulls: gh
+                .pulls(repo)?
+                .into_iter()
+                .map(|p| (p.number, p.merged))
+                .collect(),
+        })
+    }
+}
+
+/// A GitHub App registered on the stand-in's server and installed on some of an
+/// owner's repositories, with the permissions its installation was granted.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub id: String,
+    pub slug: String,
+    pub private_key: String,
+    pub installation_id: u64,
+    /// The installation's account (`acme`).
+    pub owner: String,
+    /// Repository names (no owner) the installation covers.
+    pub repositories: Vec<String>,
+    /// The installation's permissions (`contents` → 2, …), the most a token gets.
+    pub permissions: Perms,
 }
 
 impl<'a> Runner<'a> {
@@ -302,12 +355,7 @@ impl<'a> Runner<'a> {
         let text = std::fs::read_to_string(action_yml)
             .with_context(|| format!("reading {}", action_yml.display()))?;
         let action: Value = serde_norway::from_str(&text).context("parsing action.yml")?;
-        let dispatches_seen = gh.dispatches(repo)?.len();
-        let pulls_seen = gh
-            .pulls(repo)?
-            .into_iter()
-            .map(|p| (p.number, p.merged))
-            .collect();
+        let seen = BTreeMap::from([(repo.to_string(), Seen::now(gh, repo)?)]);
         Ok(Runner {
             gh,
             repo: repo.to_string(),
@@ -318,12 +366,13 @@ impl<'a> Runner<'a> {
             docker_host: None,
             scratch: tempfile::tempdir()?,
             queue: VecDeque::new(),
-            dispatches_seen,
+            seen,
+            apps: Vec::new(),
+            registry: None,
             runs: Vec::new(),
             suppressed: Vec::new(),
             next_run: 9000,
             next_token: 0,
-            pulls_seen,
             events: BTreeMap::new(),
         })
     }
@@ -344,6 +393,46 @@ impl<'a> Runner<'a> {
             bail!("{method} {path} as {}: {status} {text}", person.login);
         }
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// An event in the current repository.
+    fn enqueue(&mut self, ev: Event) {
+        self.queue.push_back((self.repo.clone(), ev));
+    }
+
+    fn seen_mut(&mut self) -> &mut Seen {
+        self.seen
+            .get_mut(&self.repo)
+            .expect("the current repository is watched")
+    }
+
+    /// Watch `repo` too: its dispatches, PRs and merges (whoever made them, a run in
+    /// another repository with an App's token included) start its own workflows,
+    /// from its own files, with job tokens scoped to it (docs "Events that trigger
+    /// workflows": an event starts the workflows of the repository it happened in).
+    pub fn watch(&mut self, repo: &str) -> Result<()> {
+        if !self.seen.contains_key(repo) {
+            let seen = Seen::now(self.gh, repo)?;
+            self.seen.insert(repo.to_string(), seen);
+        }
+        Ok(())
+    }
+
+    /// What people do next happens in `repo` (one [`Runner::watch`]ed).
+    pub fn switch_to(&mut self, repo: &str) -> Result<()> {
+        if !self.seen.contains_key(repo) {
+            bail!("{repo} is not watched (Runner::watch)");
+        }
+        self.repo = repo.to_string();
+        Ok(())
+    }
+
+    /// `f` with `repo` as the current repository, restored afterwards.
+    fn in_repo<T>(&mut self, repo: &str, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        let was = std::mem::replace(&mut self.repo, repo.to_string());
+        let r = f(self);
+        self.repo = was;
+        r
     }
 
     // -- what people do -----------------------------------------------------------
@@ -396,12 +485,12 @@ impl<'a> Runner<'a> {
             json!({"merge_method": method}),
         )?;
         let after = v["sha"].as_str().unwrap_or_default().to_string();
-        self.pulls_seen.insert(number, true);
-        self.queue.push_back(Event::PullRequestClosed {
+        self.seen_mut().pulls.insert(number, true);
+        self.enqueue(Event::PullRequestClosed {
             number,
             actor: person.login.clone(),
         });
-        self.queue.push_back(Event::Push {
+        self.enqueue(Event::Push {
             git_ref: format!("refs/heads/{}", before.base),
             before: base_before,
             after,
@@ -436,7 +525,7 @@ impl<'a> Runner<'a> {
             .branch_sha(&self.repo, branch)?
             .unwrap_or_else(|| "0".repeat(40));
         let sha = self.gh.push_commit(&self.repo, branch, files)?;
-        self.queue.push_back(Event::Push {
+        self.enqueue(Event::Push {
             git_ref: format!("refs/heads/{branch}"),
             before,
             after: sha.clone(),
@@ -455,7 +544,7 @@ impl<'a> Runner<'a> {
             &self.repo,
             &["update-ref", &format!("refs/heads/{branch}"), sha],
         )?;
-        self.queue.push_back(Event::Push {
+        self.enqueue(Event::Push {
             git_ref: format!("refs/heads/{branch}"),
             before,
             after: sha.to_string(),
@@ -467,7 +556,7 @@ impl<'a> Runner<'a> {
     /// A person pushes the lightweight tag `tag` at `sha`.
     pub fn push_tag(&mut self, person: &Person, tag: &str, sha: &str) -> Result<Vec<RunRecord>> {
         self.gh.git(&self.repo, &["tag", tag, sha])?;
-        self.queue.push_back(Event::Push {
+        self.enqueue(Event::Push {
             git_ref: format!("refs/tags/{tag}"),
             before: "0".repeat(40),
             after: sha.to_string(),
@@ -506,7 +595,7 @@ impl<'a> Runner<'a> {
         let object = self
             .gh
             .git(&self.repo, &["rev-parse", &format!("refs/tags/{tag}")])?;
-        self.queue.push_back(Event::Push {
+        self.enqueue(Event::Push {
             git_ref: format!("refs/tags/{tag}"),
             before: "0".repeat(40),
             after: object,
@@ -527,7 +616,7 @@ impl<'a> Runner<'a> {
     pub fn delete_ref(&mut self, person: &Person, git_ref: &str) -> Result<Vec<RunRecord>> {
         let before = self.gh.git(&self.repo, &["rev-parse", git_ref])?;
         self.gh.git(&self.repo, &["update-ref", "-d", git_ref])?;
-        self.queue.push_back(Event::Push {
+        self.enqueue(Event::Push {
             git_ref: git_ref.to_string(),
             before,
             after: "0".repeat(40),
@@ -551,7 +640,7 @@ impl<'a> Runner<'a> {
     /// `github.triggering_actor` is who re-ran it (docs "Contexts",
     /// `github.triggering_actor`; GitHub changelog 2022-07-19).
     pub fn rerun_as(&mut self, run: &RunRecord, login: &str) -> Result<Vec<RunRecord>> {
-        let ev = self
+        let (repo, ev) = self
             .events
             .get(&run.id)
             .cloned()
@@ -564,7 +653,7 @@ impl<'a> Runner<'a> {
             sha: run.sha.clone(),
             triggering_actor: login.to_string(),
         };
-        let flights = self.start(ev, Some(&again))?;
+        let flights = self.in_repo(&repo, |r| r.start(ev, Some(&again)))?;
         self.fly(flights)?;
         self.drain()?;
         Ok(self.runs[first..].to_vec())
@@ -583,10 +672,10 @@ impl<'a> Runner<'a> {
     fn drain(&mut self) -> Result<()> {
         self.collect_caused()?;
         while !self.queue.is_empty() {
-            let batch: Vec<Event> = self.queue.drain(..).collect();
+            let batch: Vec<(String, Event)> = self.queue.drain(..).collect();
             let mut flights = Vec::new();
-            for ev in batch {
-                flights.extend(self.start(ev, None)?);
+            for (repo, ev) in batch {
+                flights.extend(self.in_repo(&repo, |r| r.start(ev, None))?);
             }
             self.fly(flights)?;
             self.collect_caused()?;
@@ -603,9 +692,19 @@ impl<'a> Runner<'a> {
     /// or a personal access token instead of GITHUB_TOKEN"). A token's writes appear
     /// as its login: `github-actions[bot]` for `GITHUB_TOKEN`, `<app>[bot]`, the user.
     fn collect_caused(&mut self) -> Result<()> {
+        let repos: Vec<String> = self.seen.keys().cloned().collect();
+        for repo in repos {
+            self.in_repo(&repo, Self::collect_caused_here)?;
+        }
+        Ok(())
+    }
+
+    /// [`Runner::collect_caused`] in the current repository.
+    fn collect_caused_here(&mut self) -> Result<()> {
         let ds = self.gh.dispatches(&self.repo)?;
-        for d in &ds[self.dispatches_seen..] {
-            self.queue.push_back(Event::Dispatch {
+        let from = self.seen_mut().dispatches;
+        for d in &ds[from..] {
+            self.enqueue(Event::Dispatch {
                 workflow: d.workflow.clone(),
                 git_ref: d.git_ref.clone(),
                 inputs: d.inputs.clone(),
@@ -613,9 +712,9 @@ impl<'a> Runner<'a> {
                 sha: d.sha.clone(),
             });
         }
-        self.dispatches_seen = ds.len();
+        self.seen_mut().dispatches = ds.len();
         for p in self.gh.pulls(&self.repo)? {
-            let seen = self.pulls_seen.get(&p.number).copied();
+            let seen = self.seen_mut().pulls.get(&p.number).copied();
             if seen.is_none() && is_workflow_token(&p.user) {
                 // Since 2026 a PR opened with GITHUB_TOKEN gets its `pull_request` runs
                 // in a state that waits for a person's approval; they run no job (docs
@@ -628,7 +727,7 @@ impl<'a> Runner<'a> {
                 self.awaiting_approval(&p)?;
             }
             if seen.is_none() && !is_workflow_token(&p.user) {
-                self.queue.push_back(Event::PullRequestOpened {
+                self.enqueue(Event::PullRequestOpened {
                     number: p.number,
                     actor: p.user.clone(),
                 });
@@ -645,18 +744,18 @@ impl<'a> Runner<'a> {
                 let before = self
                     .gh
                     .git(&self.repo, &["rev-parse", &format!("{after}^1")])?;
-                self.queue.push_back(Event::PullRequestClosed {
+                self.enqueue(Event::PullRequestClosed {
                     number: p.number,
                     actor: merged_by.clone(),
                 });
-                self.queue.push_back(Event::Push {
+                self.enqueue(Event::Push {
                     git_ref: format!("refs/heads/{}", p.base),
                     before,
                     after,
                     actor: merged_by,
                 });
             }
-            self.pulls_seen.insert(p.number, p.merged);
+            self.seen_mut().pulls.insert(p.number, p.merged);
         }
         Ok(())
     }
@@ -903,7 +1002,8 @@ impl<'a> Runner<'a> {
                 // that call nothing, whatever their `if:` says.
                 record.conclusion = "startup_failure".into();
                 record.invalid = Some(why);
-                self.events.insert(record.id, ev.clone());
+                self.events
+                    .insert(record.id, (self.repo.clone(), ev.clone()));
                 self.runs.push(record);
                 continue;
             }
@@ -925,6 +1025,7 @@ impl<'a> Runner<'a> {
                     group: None,
                     call: None,
                 }],
+                repo: self.repo.clone(),
                 ctx,
                 event: ev.clone(),
                 record,
@@ -1307,7 +1408,8 @@ impl<'a> Runner<'a> {
                 if state[i] != State::Active || pending_jobs.values().any(|(p, _)| *p == i) {
                     continue;
                 }
-                match self.next_job(&mut flights[i])? {
+                let repo = flights[i].repo.clone();
+                match self.in_repo(&repo, |r| r.next_job(&mut flights[i]))? {
                     Some(r) => arriving.push((i, r)),
                     None => {
                         moved = true;
@@ -1362,7 +1464,8 @@ impl<'a> Runner<'a> {
             now.sort_by_key(|(i, _)| *i);
             for (i, r) in now {
                 moved = true;
-                self.run_ready(&mut flights[i], r)?;
+                let repo = flights[i].repo.clone();
+                self.in_repo(&repo, |me| me.run_ready(&mut flights[i], r))?;
             }
             if !moved && pending_jobs.is_empty() {
                 bail!("the runs of this batch are stuck: {state:?}");
@@ -1390,7 +1493,7 @@ impl<'a> Runner<'a> {
                     record.conclusion = "skipped".into();
                 }
             }
-            self.events.insert(record.id, f.event);
+            self.events.insert(record.id, (f.repo, f.event));
             self.runs.push(record);
         }
         Ok(())
@@ -1462,6 +1565,13 @@ impl<'a> Runner<'a> {
         // workflow" (docs "Automatic token authentication").
         grants.repositories = Some(vec![self.repo.clone()]);
         self.gh.add_token(&token, grants);
+        // GHCR takes the job's token with `packages: read` (pull) or `write` (push).
+        let packages = perms.get("packages").copied().unwrap_or(0);
+        if let Some(reg) = self.registry
+            && packages > 0
+        {
+            reg.accept_token(&token, packages >= 2);
+        }
         let mut c = c.clone();
         c.insert("github".into(), {
             let mut g = self.github_ctx(ctx, &token);
@@ -1495,6 +1605,12 @@ impl<'a> Runner<'a> {
         let mut steps_ctx = Map::new();
         let mut steps = Vec::new();
         let mut failed = false;
+        // Secrets the runner masks in logs (`***`): the job's token, and what steps
+        // registered (`core.setSecret`, `::add-mask::`; docs "Workflow commands",
+        // masking a value).
+        let mut masks: Vec<String> = vec![token.clone()];
+        // Tokens revoked when the job ends (actions' post steps).
+        let mut revoke: Vec<String> = Vec::new();
         let list = job["steps"].as_array().cloned().unwrap_or_default();
         let result = (|| -> Result<()> {
             for (n, step) in list.iter().enumerate() {
@@ -1528,8 +1644,17 @@ impl<'a> Runner<'a> {
                     })
                     .transpose()?
                     .unwrap_or_default();
-                let rec = if uses.starts_with("actions/checkout@") {
+                let mut rec = if uses.starts_with("actions/checkout@") {
                     self.checkout(ctx, &token, &workspace, &with, sid.clone(), &uses)?
+                } else if uses.starts_with("actions/create-github-app-token@") {
+                    let m = self.create_app_token(ctx, &with, sid.clone(), &uses)?;
+                    if let Some(t) = m.token {
+                        masks.push(t.clone());
+                        if m.revoke {
+                            revoke.push(t);
+                        }
+                    }
+                    m.record
                 } else if is_our_action(&uses) {
                     let github = c["github"].clone();
                     self.our_action(
@@ -1549,6 +1674,25 @@ impl<'a> Runner<'a> {
                         ctx.file
                     );
                 };
+                // `::add-mask::<value>` masks the value from then on (docs "Workflow
+                // commands", "Masking a value in a log"); the command line itself
+                // shows the value masked.
+                for line in rec.stdout.lines().chain(rec.stderr.lines()) {
+                    if let Some(v) = line.trim().strip_prefix("::add-mask::")
+                        && !v.is_empty()
+                        && !masks.iter().any(|m| m == v)
+                    {
+                        masks.push(v.to_string());
+                    }
+                }
+                for m in &masks {
+                    for text in [&mut rec.stdout, &mut rec.stderr, &mut rec.summary] {
+                        *text = text.replace(m.as_str(), "***");
+                    }
+                    for a in &mut rec.annotations {
+                        a.message = a.message.replace(m.as_str(), "***");
+                    }
+                }
                 if rec.outcome == "failure" {
                     failed = true;
                 }
@@ -1567,8 +1711,15 @@ impl<'a> Runner<'a> {
             }
             Ok(())
         })();
-        // The token dies with the job, whatever happened.
+        // The token dies with the job, whatever happened, and so do the App tokens
+        // whose post step revokes them.
         self.gh.remove_token(&token);
+        if let Some(reg) = self.registry {
+            reg.forget_token(&token);
+        }
+        for t in &revoke {
+            self.gh.remove_token(t);
+        }
         result?;
         c.insert("steps".into(), Value::Object(steps_ctx));
         let mut outputs = BTreeMap::new();
@@ -2116,6 +2267,8 @@ struct Rerun {
 
 /// A run in flight: its record so far and where it is in its jobs.
 struct Flight {
+    /// The repository the run belongs to.
+    repo: String,
     ctx: RunCtx,
     event: Event,
     record: RunRecord,

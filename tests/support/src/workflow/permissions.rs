@@ -12,7 +12,8 @@
 //! | `POST /repos/{o}/{r}/pulls`, `PATCH …/pulls/{n}` | `pull-requests: write` |
 //! | `POST/DELETE …/pulls/{n}/requested_reviewers`, `POST …/pulls/{n}/reviews` | `pull-requests: write` |
 //! | `PUT …/pulls/{n}/merge` | `contents: write` (merge-a-pull-request is in the contents section) |
-//! | `POST/PUT …/issues/{n}/labels`, `POST …/issues/{n}/comments` | `issues: write` or `pull-requests: write` |
+//! | `POST/PUT …/issues/{n}/labels` on a pull request | `pull-requests: write` (`issues: write` alone is refused on a PR: permissions.md, Labels) |
+//! | `POST …/issues/{n}/comments` | `issues: write` or `pull-requests: write` |
 //! | `DELETE …/git/refs/heads/{b}`, git push | `contents: write` |
 //! | `POST …/deployments`, `POST …/deployments/{id}/statuses` | `deployments: write` |
 //! | `POST …/statuses/{sha}` | `statuses: write` |
@@ -20,10 +21,11 @@
 //! | `GET /orgs/{org}/teams/{slug}/memberships/{u}` | organization `members: read`, which `GITHUB_TOKEN` never has (actions/github-script#572, maintainer) |
 //! | GraphQL `enablePullRequestAutoMerge` | `pull-requests: write` + `contents: write` (inferred; GitHub publishes no per-mutation table) |
 //!
-//! Reads (`contents: read`, `pull-requests: read`, `deployments: read`) are not
-//! enforced: every token the stand-in knows may read (its `TokenGrants` has no read
-//! flags), which is what `GITHUB_TOKEN` on a repository of its own workflow gets as long
-//! as a job asks for any permission at all.
+//! Reads: `contents: read` is enforced on private repositories (git fetch
+//! "Repository not found.", REST 404 on contents, commits, compare, trees, refs and
+//! branches; `TokenGrants::contents_read`). The other reads (`pull-requests: read`,
+//! `deployments: read`, `actions: read`, GraphQL reads) are not: every token the
+//! stand-in knows may make them.
 
 use std::collections::BTreeMap;
 
@@ -110,6 +112,7 @@ pub fn intersect(a: &Perms, b: &Perms) -> Perms {
 pub fn grants(p: &Perms) -> TokenGrants {
     let w = |k: &str| p.get(k).copied().unwrap_or(0) >= 2;
     TokenGrants {
+        contents_read: p.get("contents").copied().unwrap_or(0) >= 1,
         contents_write: w("contents"),
         pull_requests_write: w("pull-requests"),
         issues_write: w("issues"),
