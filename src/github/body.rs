@@ -187,15 +187,10 @@ const CLOSING_KEYWORDS: [&str; 9] = [
 /// the rendered text, reads `fixes` next to the link, and the PR closes nothing in
 /// either repository.
 pub(crate) fn subject_markdown(subject: &str, repo: &SourceRepo) -> String {
-    let text: String = subject
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let text = text.trim();
-    if text.is_empty() {
+    let Some(text) = one_line(subject) else {
         return "(no subject)".to_string();
-    }
-    let text = defang_keywords(text);
+    };
+    let text = defang_keywords(&text);
     let mut out = String::new();
     let mut rest = text.as_str();
     let mut pending = String::new();
@@ -344,15 +339,20 @@ fn reference_follows(after: &str) -> bool {
 ///   (docs "Linking a pull request to an issue"), so `#` before a digit also gets a
 ///   zero-width space after it: `#1` no longer reads as an issue reference anywhere.
 pub(crate) fn inert(subject: &str) -> String {
-    let text: String = subject
+    match one_line(subject) {
+        Some(text) => code_span(&text),
+        None => "(no subject)".to_string(),
+    }
+}
+
+/// `text` with control characters as spaces, trimmed; `None` when nothing is left.
+fn one_line(text: &str) -> Option<String> {
+    let t: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    let text = text.trim();
-    if text.is_empty() {
-        return "(no subject)".to_string();
-    }
-    code_span(text)
+    let t = t.trim();
+    (!t.is_empty()).then(|| t.to_string())
 }
 
 /// `text` as one code span, `#` before a digit followed by a zero-width space.
