@@ -82,6 +82,12 @@ pub(crate) async fn changed(cx: &Context, inputs: &Changed) -> anyhow::Result<Ou
                 ))
                 .hint("check out the history (`actions/checkout` with `fetch-depth: 0`), or set `GITHUB_REPOSITORY` for GitHub to compare them")
             })?;
+            // With `config-repository` the client is the config repository's; the
+            // commits are this one's (read with `source-token`, else `token`).
+            let gh = match (cx.config_elsewhere(), crate::repository::RepoName::of_run()) {
+                (true, Some(run)) => gh.for_repository(&run, cx.inputs.source_token.as_deref())?,
+                _ => gh,
+            };
             let d = gh.changed_files(&range.from, &range.to).await?;
             gh.log_calls();
             let how = if d.via == "compare" {
@@ -357,6 +363,9 @@ fn tree_diff(repo: &Repository, a: Oid, b: Oid) -> Result<Vec<String>, git2::Err
 /// The services and `paths:` of the base branch (`session/rules.rs`), read from
 /// the checkout where it holds them, so a full checkout asks nothing.
 async fn rules(cx: &Context, range: &Range) -> anyhow::Result<Config> {
+    if cx.config_elsewhere() {
+        return own_services(cx).await;
+    }
     if cx.dry_run || crate::session::env_var("GITHUB_REPOSITORY").is_none() || range.to_is_base {
         return Ok(cx.config.clone());
     }
@@ -407,6 +416,32 @@ async fn rules(cx: &Context, range: &Range) -> anyhow::Result<Config> {
     Ok(crate::session::rules_from_base(cx)
         .await?
         .unwrap_or_else(|| cx.config.clone()))
+}
+
+/// From the code's repository with `config-repository`: the config repository's
+/// rules (its default branch, through the API), and of its services the ones whose
+/// code is this repository's (`repository:`), as a release from here may only
+/// release those.
+async fn own_services(cx: &Context) -> anyhow::Result<Config> {
+    let repo = cx.config_repo().map(|r| r.to_string()).unwrap_or_default();
+    let mut config = crate::session::rules_from_base(cx)
+        .await?
+        .unwrap_or_else(|| cx.config.clone());
+    let run = crate::repository::RepoName::of_run();
+    config
+        .services
+        .retain(|s| run.is_some() && cx.source_repo(s) == run);
+    if config.services.is_empty() {
+        let run = run.map(|r| r.to_string()).unwrap_or_default();
+        return Err(UserError::new(format!(
+            "the config repository `{repo}` has no service whose `repository` is `{run}`, so `changed` has none to list"
+        ))
+        .hint(format!(
+            "set `services.<name>.repository: {run}` for this repository's services in `{repo}`'s `.github/gitops.yaml`"
+        ))
+        .into());
+    }
+    Ok(config)
 }
 
 /// The outputs, the printed list and the step summary. `touched`: (service index,

@@ -75,13 +75,14 @@ pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
     // Every input the command reads, checked and typed: a bad one stops the run here.
     let run = inputs::parse(&inputs)?;
     let mut cx = Context::load(run.workspace, run.common, run.dry_run)?;
-    // From the code's repository only a release (and `resolve`, which plans one, and
-    // `retag`, which names its images) reaches into the config repository; the rest
+    // From the code's repository only a release (and `resolve`, which plans one,
+    // `retag`, which names its images, and `changed`, which lists the services a
+    // change of the code touched) reaches into the config repository; the rest
     // read and change the config repository's files where they are checked out.
     if cx.config_elsewhere()
         && !matches!(
             run.command,
-            Command::Release(_) | Command::Resolve(_) | Command::Retag(_)
+            Command::Release(_) | Command::Resolve(_) | Command::Retag(_) | Command::Changed(_)
         )
     {
         let repo = cx.config_repo().map(|r| r.to_string()).unwrap_or_default();

@@ -1005,3 +1005,68 @@ fn a_linked_or_oversized_target_in_the_config_repository_is_refused() {
     assert_eq!(t.gh.branch_sha(CFG, "main").unwrap(), tip);
     assert!(t.gh.pulls(CFG).unwrap().is_empty());
 }
+
+/// `changed` from the code's repository with `config-repository`: the services and
+/// their `paths:` are the config repository's (its own code's config is never
+/// read), only the services whose code is this repository's are listed, and the
+/// commits are compared in this repository (one request on a depth-1 checkout).
+#[test]
+fn changed_in_the_code_repository_takes_the_config_repositorys_services() {
+    let t = Two::new();
+    let first = t.gh.branch_sha(APP, "main").unwrap().unwrap();
+    t.gh.push_change(
+        APP,
+        "main",
+        &[("app/new.txt", Some("x\n"))],
+        "Touch the app",
+    )
+    .unwrap();
+    let ws = t.checkout(APP, "app");
+    let second = git(&ws, &["rev-parse", "HEAD"]);
+    let push = |before: &str, after: &str| {
+        (
+            "push",
+            serde_json::json!({"ref": "refs/heads/main", "before": before, "after": after,
+                "head_commit": {"id": after}}),
+        )
+    };
+    let inputs = [
+        ("command", "changed"),
+        ("config-repository", CFG),
+        ("token", APP_TOKEN),
+    ];
+    let from = t.gh.request_log().len();
+    let s = t.step(APP, &ws, push(&first, &second), &inputs).ok();
+    assert_eq!(s.out("services"), r#"["hello"]"#, "{}", s.run.transcript());
+    let compares = t.compares_since(from);
+    assert_eq!(compares.len(), 1, "{compares:?}");
+    assert!(
+        compares[0].starts_with(&format!("/repos/{APP}/compare/")),
+        "{compares:?}"
+    );
+    // A change outside the service's paths: none.
+    let third =
+        t.gh.push_change(APP, "main", &[("README.md", Some("docs\n"))], "Docs")
+            .unwrap();
+    let ws = t.checkout(APP, "app3");
+    let s = t.step(APP, &ws, push(&second, &third), &inputs).ok();
+    assert_eq!(s.out("services"), "[]", "{}", s.run.transcript());
+    // A repository none of whose services the config repository holds: exit 2.
+    t.gh.create_repo("acme/other", "main", &[("README.md", "x\n")])
+        .unwrap();
+    let base = t.gh.branch_sha("acme/other", "main").unwrap().unwrap();
+    let tip =
+        t.gh.push_change("acme/other", "main", &[("app/x.txt", Some("x\n"))], "Other")
+            .unwrap();
+    let ows = t.checkout("acme/other", "other");
+    let s = t.step("acme/other", &ows, push(&base, &tip), &inputs);
+    assert_eq!(s.run.code, 2, "{}", s.run.transcript());
+    assert!(
+        s.run
+            .stderr
+            .contains("has no service whose `repository` is `acme/other`"),
+        "{}",
+        s.run.stderr
+    );
+    assert!(s.run.stderr.contains("hint:"), "{}", s.run.stderr);
+}
