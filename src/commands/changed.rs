@@ -393,24 +393,8 @@ async fn rules(cx: &Context, range: &Range) -> anyhow::Result<Config> {
             let rel = path.to_string_lossy().replace('\\', "/");
             let rel = rel.trim_start_matches("./");
             let tree = repo.find_commit(tip)?.tree()?;
-            let owner = config::owner_from_env();
-            return Ok(match crate::git::read_in_tree(&repo, &tree, rel)? {
-                Some(text) => config::parse(&cx.root, &path, &text, owner).map_err(|e| {
-                    e.hint(format!(
-                        "the rules are read from `{base}` ({}); fix the config there",
-                        short(&tip.to_string())
-                    ))
-                })?,
-                None if !explicit => config::default_config(&cx.root, owner),
-                None => {
-                    return Err(UserError::new(format!(
-                        "config file `{}` does not exist on the base branch `{base}`",
-                        path.display()
-                    ))
-                    .hint("the rules are read from the base branch: merge the config there first")
-                    .into());
-                }
-            });
+            let text = crate::git::read_in_tree(&repo, &tree, rel)?;
+            return crate::session::parse_at(cx, &path, explicit, base, &tip.to_string(), text);
         }
     }
     Ok(crate::session::rules_from_base(cx)

@@ -76,7 +76,9 @@ pub const MAX_LISTED: usize = 50;
 
 impl PrBody {
     pub fn render(&self) -> String {
-        let cell = |v: Option<&str>| v.map_or("—".to_string(), |v| format!("`{v}`"));
+        // The old tag and digest are the base's file's text: a code span that no
+        // backtick in them can close.
+        let cell = |v: Option<&str>| v.map_or("—".to_string(), inert);
         let mut s = format!("Release of **{}** to **{}**.\n\n", self.service, self.env);
         s.push_str("| | old | new |\n|---|---|---|\n");
         s.push_str(&format!(
@@ -635,6 +637,24 @@ mod tests {
                     let _ = subject_markdown(&t, &r);
                     let _ = inert(&t);
                 }
+            }
+        }
+    }
+
+    /// The old tag is the base file's text: a backtick in it closes no code span.
+    #[test]
+    fn a_hostile_old_tag_stays_in_its_cell() {
+        let body = PrBody {
+            old_tag: Some("x` @everyone ![i](https://evil.example/p.png) `".into()),
+            new_tag: "dev-2".into(),
+            ..Default::default()
+        }
+        .render();
+        for ev in Parser::new_ext(&body, GFM) {
+            match ev {
+                Event::Text(t) => assert!(!t.contains('@'), "live `{t}` in {body}"),
+                Event::Start(Tag::Image { .. } | Tag::Link { .. }) => panic!("{body}"),
+                _ => {}
             }
         }
     }

@@ -41,6 +41,13 @@ impl Session {
                 compare_url: None,
             };
         };
+        // The running tag is the file's text: only a valid tag is looked up or said.
+        if !crate::grammar::is_tag(old_tag) {
+            return Changelog::Missing {
+                reason: format!("the running version of `{}` is no valid tag", service.name),
+                compare_url: None,
+            };
+        }
         let new = match ends.new_sha {
             Some(s) => Some((s.to_string(), "the released commit")),
             None => self

@@ -35,7 +35,7 @@ use image::place_tag;
 use inputs::git_options;
 pub(crate) use inputs::registry_options;
 use pull_request::ReleaseOutcome;
-pub(crate) use rules::rules_from_base;
+pub(crate) use rules::{parse_at, rules_from_base};
 pub(crate) use via_api::CommitVia;
 
 /// One overlay change to carry to an environment.
@@ -80,7 +80,8 @@ pub(crate) struct Session {
     /// `commit-via: api`: the release's one read of the base and its target file,
     /// made before the first registry write ([`Session::read_target_first`]) and
     /// taken by the commit's first round.
-    pub(crate) first_read: std::cell::RefCell<Option<crate::github::Branches>>,
+    /// Kept with the target's path: only the publish of that file takes it.
+    pub(crate) first_read: std::cell::RefCell<Option<(String, crate::github::Branches)>>,
     /// The health gate of a deploy (`deploy`, or a chain's inline deploy).
     pub(crate) gate: Option<Gate>,
     pub(crate) change: ChangeInputs,

@@ -39,14 +39,15 @@ impl Session {
         let gh = self.github()?;
         let base = self.api_base.get().or(cx.inputs.base.as_ref());
         let head = (policy != MergePolicy::Direct).then_some(branch.as_str());
+        let path = target.path_str();
         let read = gh
-            .read_branches(base.map(String::as_str), head, &target.path_str(), None)
+            .read_branches(base.map(String::as_str), head, &path, None)
             .await?;
         if let Some(f) = &read.file {
             target.read(&f.text)?;
         }
         self.api_base.get_or_init(|| read.base.clone());
-        *self.first_read.borrow_mut() = Some(read);
+        *self.first_read.borrow_mut() = Some((path, read));
         Ok(())
     }
 
@@ -122,8 +123,8 @@ impl Session {
                 let head = (policy != MergePolicy::Direct).then_some(branch.as_str());
                 let early = self.first_read.borrow_mut().take();
                 let read = match early {
-                    Some(r) => r,
-                    None => {
+                    Some((path, r)) if path == rel_str => r,
+                    _ => {
                         gh.read_branches(base.map(String::as_str), head, &rel_str, None)
                             .await?
                     }

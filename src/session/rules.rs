@@ -153,7 +153,7 @@ async fn rules_from_config_repo(cx: &Context) -> anyhow::Result<Config> {
 }
 
 /// The config read at the base tip `tip` of `base` (`None`: no such file there).
-fn parse_at(
+pub(crate) fn parse_at(
     cx: &Context,
     path: &Path,
     explicit: bool,
