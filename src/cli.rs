@@ -100,8 +100,9 @@ pub enum Command {
     },
     /// Make sure the commit's image exists (retag or build), set the overlay, open and merge the PR
     Release {
+        /// [default: the config's only service]
         #[arg(long)]
-        service: String,
+        service: Option<String>,
         /// Environment [default: the one the ref selects]
         #[arg(long)]
         env: Option<String>,
@@ -139,8 +140,8 @@ pub enum Command {
     },
     /// Copy the version deployed in one environment to the next one, through its PR
     Promote {
-        #[arg(long)]
-        service: String,
+        #[arg(long, required_unless_present = "train")]
+        service: Option<String>,
         /// Target environment
         #[arg(long)]
         to: String,
@@ -181,8 +182,8 @@ pub enum Command {
     },
     /// Set an environment back to an earlier version, through a PR labelled `rollback`
     Rollback {
-        #[arg(long)]
-        service: String,
+        #[arg(long, required_unless_present = "train")]
+        service: Option<String>,
         #[arg(long)]
         env: String,
         /// The tag to go back to
@@ -202,6 +203,12 @@ pub enum Command {
 /// [`ChangeArgs::fill`]; the input is declared and parsed in `crate::inputs`.
 #[derive(Args, Default)]
 pub struct ChangeArgs {
+    /// Move this release train (`trains:` in the config) as one, instead of a service
+    #[arg(long, conflicts_with = "service")]
+    pub train: Option<String>,
+    /// With `--train`: only these members, a comma list or `changed`'s JSON array
+    #[arg(long, requires = "train")]
+    pub services: Option<String>,
     /// `auto`, `immediate`, `never` or `direct` [default: the environment's `merge`]
     #[arg(long)]
     pub merge: Option<String>,
@@ -293,6 +300,7 @@ impl std::fmt::Debug for RegistryArgs {
 
 impl ChangeArgs {
     fn fill(self, i: &mut Inputs) {
+        (i.train, i.services) = (self.train, self.services);
         i.merge = self.merge;
         i.merge_method = self.merge_method;
         i.base = self.base;
@@ -383,7 +391,7 @@ impl Cli {
                 change,
                 registry,
             } => {
-                (i.service, i.env, i.git_ref, i.sha) = (Some(service), env, git_ref, sha);
+                (i.service, i.env, i.git_ref, i.sha) = (service, env, git_ref, sha);
                 (i.version, i.build) = (version, build);
                 i.build_args = (!build_args.is_empty()).then(|| build_args.join("\n"));
                 (i.build_secrets, i.build_network) = (build_secrets, build_network);
@@ -399,7 +407,7 @@ impl Cli {
                 change,
                 registry,
             } => {
-                (i.service, i.to, i.from, i.version) = (Some(service), Some(to), from, version);
+                (i.service, i.to, i.from, i.version) = (service, Some(to), from, version);
                 change.fill(&mut i);
                 registry.fill(&mut i);
                 "promote"
@@ -429,7 +437,7 @@ impl Cli {
                 change,
                 registry,
             } => {
-                (i.service, i.env, i.tag, i.steps) = (Some(service), Some(env), tag, steps);
+                (i.service, i.env, i.tag, i.steps) = (service, Some(env), tag, steps);
                 change.fill(&mut i);
                 registry.fill(&mut i);
                 "rollback"

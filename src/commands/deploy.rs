@@ -8,7 +8,11 @@ use crate::inputs::Deploy;
 use crate::session::*;
 
 pub async fn deploy(cx: &Context, inputs: Deploy) -> anyhow::Result<Outputs> {
-    let service = cx.config.service(&inputs.service)?;
+    let movers = super::Movers::of(cx, &inputs.who)?;
+    if movers.train.is_some() {
+        return deploy_train(cx, movers, inputs).await;
+    }
+    let service = movers.members[0].clone();
     let env = cx.config.environment(&inputs.env)?;
     let session = Session::new(cx, &service, inputs.session)?;
     let entry = deployed_entry(cx, env, &service)?;
@@ -60,6 +64,71 @@ pub async fn deploy(cx: &Context, inputs: Deploy) -> anyhow::Result<Outputs> {
     }
     session
         .deploy_entry(cx, &service, env, &entry, &sha, &mut out)
+        .await?;
+    session.finish(&mut out);
+    Ok(out)
+}
+
+/// A merged train: one deployment and health gate per member, then one PR to the
+/// next environment with exactly these versions. A member whose entry at the
+/// base tip has moved on (a later release of it alone merged since) is not
+/// recorded, and the train is not promoted: the combination deployed together
+/// no longer runs together.
+async fn deploy_train(
+    cx: &Context,
+    movers: super::Movers,
+    inputs: Deploy,
+) -> anyhow::Result<Outputs> {
+    let env = cx.config.environment(&inputs.env)?;
+    let session = Session::new(cx, &movers.members[0], inputs.session)?;
+    let sha = context::commit_of(&cx.root, inputs.sha.as_deref())?.sha;
+    let mut out = Outputs::default();
+    movers.describe(&mut out);
+    let mut entries = Vec::new();
+    let mut moved = Vec::new();
+    for s in &movers.members {
+        let entry = deployed_entry(cx, env, s)?;
+        match session.moved_on(cx, env, s, &entry).await? {
+            None => entries.push((s, entry)),
+            Some(m) => {
+                let now = m
+                    .now
+                    .as_ref()
+                    .and_then(|n| n.new_tag.clone().or(n.digest.clone()))
+                    .unwrap_or_else(|| "no entry".into());
+                moved.push(format!("{} (now `{now}`)", s.name));
+            }
+        }
+    }
+    if !moved.is_empty() {
+        let msg = format!(
+            "train {}: in `{}` at the base tip, {} moved on since commit {}; recording the rest, and not promoting the train: what was deployed together no longer runs together",
+            movers.name,
+            env.name,
+            moved.join(", "),
+            short(Some(&sha))
+        );
+        crate::output::notice(&msg);
+        println!("{msg}");
+        out.summary.push_str(&format!("{msg}.\n"));
+        out.set("moved-on", moved.join(", "));
+        let mut ids = serde_json::Map::new();
+        for (s, e) in &entries {
+            if let Some(id) = session
+                .deploy_one(cx, s, env, e, &sha, false, &mut out)
+                .await?
+            {
+                ids.insert(s.name.clone(), id.into());
+            }
+        }
+        out.set("env", &env.name);
+        out.set("deployment-ids", serde_json::Value::Object(ids).to_string());
+        out.set("deployed", !entries.is_empty());
+        session.finish(&mut out);
+        return Ok(out);
+    }
+    session
+        .deploy_batch(cx, movers.train.as_deref(), &entries, env, &sha, &mut out)
         .await?;
     session.finish(&mut out);
     Ok(out)

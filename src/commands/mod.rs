@@ -23,6 +23,60 @@ use crate::action::{self, Outputs};
 use crate::context::*;
 use crate::inputs::{self, Command, Inputs};
 
+/// What a moving command moves: one service, or a train's members (in the
+/// train's order, restricted by `services`).
+pub(crate) struct Movers {
+    /// The service's name, or the train's: `release/<name>/<env>`.
+    pub(crate) name: String,
+    pub(crate) train: Option<String>,
+    pub(crate) members: Vec<crate::config::Service>,
+}
+
+impl Movers {
+    /// `who` as the config (the base branch's) has it. A `service` that names no
+    /// service but a train is that train (a merged `release/<train>/<env>` PR's
+    /// event names it so).
+    pub(crate) fn of(cx: &Context, who: &inputs::Who) -> anyhow::Result<Movers> {
+        let (name, only) = match who {
+            inputs::Who::Service(s) => match cx.config.service(s) {
+                Ok(service) => {
+                    return Ok(Movers {
+                        name: s.clone(),
+                        train: None,
+                        members: vec![service],
+                    });
+                }
+                Err(e) if !cx.config.trains.iter().any(|t| &t.name == s) => {
+                    return Err(e.into());
+                }
+                Err(_) => (s, None),
+            },
+            inputs::Who::Train { name, only } => (name, only.as_deref()),
+        };
+        Ok(Movers {
+            name: name.clone(),
+            train: Some(name.clone()),
+            members: cx.config.train(name, only)?,
+        })
+    }
+
+    pub(crate) fn refs(&self) -> Vec<&crate::config::Service> {
+        self.members.iter().collect()
+    }
+
+    /// The outputs a train's run adds: `train` and `services` (a JSON array).
+    pub(crate) fn describe(&self, out: &mut Outputs) {
+        if let Some(t) = &self.train {
+            out.set("train", t);
+            let names: Vec<&str> = self.members.iter().map(|s| s.name.as_str()).collect();
+            out.set(
+                "services",
+                serde_json::to_string(&names).unwrap_or_default(),
+            );
+        }
+    }
+}
+
 /// Run the command the inputs name.
 pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
     inputs.clean_secrets()?;

@@ -7,7 +7,7 @@ use crate::inputs::Promote;
 use crate::session::*;
 
 pub async fn promote(cx: &Context, inputs: Promote) -> anyhow::Result<Outputs> {
-    let service = cx.config.service(&inputs.service)?;
+    let movers = super::Movers::of(cx, &inputs.who)?;
     let to = cx.config.environment(&inputs.to)?;
     // (`--from` naming `--to` is refused by `Promote::parse`.)
     let from = match inputs.from.as_deref() {
@@ -20,11 +20,24 @@ pub async fn promote(cx: &Context, inputs: Promote) -> anyhow::Result<Outputs> {
             .hint("pass `--from <env>`, or release to it with `release`")
         })?,
     };
-    let session = Session::new(cx, &service, inputs.session)?;
-    let entry = deployed_entry(cx, from, &service)?;
+    let session = Session::new(cx, &movers.members[0], inputs.session)?;
+    // Every member's version in `from` first: one without any promotes nothing.
+    let mut entries = Vec::new();
+    for s in &movers.members {
+        entries.push((s, deployed_entry(cx, from, s)?));
+    }
     let mut out = Outputs::default();
+    movers.describe(&mut out);
     session
-        .promote_entry(cx, &service, from, to, &entry, false, &mut out)
+        .promote_batch(
+            cx,
+            movers.train.as_deref(),
+            &entries,
+            from,
+            to,
+            false,
+            &mut out,
+        )
         .await?;
     session.finish(&mut out);
     Ok(out)

@@ -10,8 +10,21 @@ use crate::session::*;
 use crate::tag::{self, TagVars};
 
 pub async fn release(cx: &Context, inputs: Release) -> anyhow::Result<Outputs> {
-    let service = the_service(cx, inputs.service.as_deref())?;
-    check_own_service(cx, &service)?;
+    let movers = match &inputs.who {
+        Some(who) => super::Movers::of(cx, who)?,
+        None => {
+            let service = the_service(cx, None)?;
+            super::Movers {
+                name: service.name.clone(),
+                train: None,
+                members: vec![service],
+            }
+        }
+    };
+    for s in &movers.members {
+        check_own_service(cx, s)?;
+    }
+    let service = movers.members[0].clone();
     let git_ref = inputs.refs.selector.as_ref().map(|(_, r)| r);
     let env = match inputs.env.as_deref() {
         Some(e) => cx.config.environment(e)?,
@@ -82,35 +95,77 @@ pub async fn release(cx: &Context, inputs: Release) -> anyhow::Result<Outputs> {
 
     session.preflight(cx).await?;
     session.check_config_push(cx).await?;
-    session.read_target_first(cx, &service, env).await?;
-    let image = ensure_image(
-        cx,
-        &session.registry,
-        inputs.build,
-        &inputs.build_opts,
-        &service,
-        &commit,
-        &tag,
-        &vars,
-    )
-    .await?;
+    let members = movers.refs();
+    session
+        .read_target_first(cx, &movers.name, &members, env)
+        .await?;
     let mut out = Outputs::default();
     out.set("env", &env.name);
-    out.set("image", &service.image);
     out.set("tag", &tag);
-    out.set("digest", &image.digest);
-    out.set("built", image.built);
     out.set("sha", &commit.sha);
-    let change = Change {
-        service: &service,
-        env,
-        tag: tag.clone(),
-        digest: image.digest.clone(),
-        labels: Vec::new(),
-        kind: "release",
-        source_sha: Some(commit.sha.clone()),
+    let batch = if let Some(train) = &movers.train {
+        // Every member's image first: one without a build writes nothing anywhere.
+        let images = ensure_images(
+            cx,
+            &session.registry,
+            inputs.build,
+            &inputs.build_opts,
+            &members,
+            &commit,
+            &tag,
+            &vars,
+        )
+        .await?;
+        movers.describe(&mut out);
+        let digests: serde_json::Map<String, serde_json::Value> = members
+            .iter()
+            .zip(&images)
+            .map(|(s, i)| (s.name.clone(), i.digest.clone().into()))
+            .collect();
+        out.set("digests", serde_json::Value::Object(digests).to_string());
+        out.set("built", images.iter().any(|i| i.built));
+        Batch {
+            train: Some(train.clone()),
+            changes: members
+                .iter()
+                .zip(images)
+                .map(|(s, image)| Change {
+                    service: s,
+                    env,
+                    tag: tag.clone(),
+                    digest: image.digest,
+                    labels: Vec::new(),
+                    kind: "release",
+                    source_sha: Some(commit.sha.clone()),
+                })
+                .collect(),
+        }
+    } else {
+        let image = ensure_image(
+            cx,
+            &session.registry,
+            inputs.build,
+            &inputs.build_opts,
+            &service,
+            &commit,
+            &tag,
+            &vars,
+        )
+        .await?;
+        out.set("image", &service.image);
+        out.set("digest", &image.digest);
+        out.set("built", image.built);
+        Batch::one(Change {
+            service: &service,
+            env,
+            tag: tag.clone(),
+            digest: image.digest.clone(),
+            labels: Vec::new(),
+            kind: "release",
+            source_sha: Some(commit.sha.clone()),
+        })
     };
-    session.carry(cx, &change, &mut out).await?;
+    session.carry(cx, &batch, &mut out).await?;
     session.finish(&mut out);
     Ok(out)
 }

@@ -152,9 +152,94 @@ pub struct Config {
     pub environments: Vec<Environment>,
     /// Owner for default images (`GITHUB_REPOSITORY_OWNER`), lower-cased.
     pub owner: Option<String>,
+    /// `trains:`, in file order: services released together, in one PR.
+    pub trains: Vec<Train>,
+}
+
+/// A release train: services that move through the environments as one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Train {
+    pub name: String,
+    /// Service names, as written (checked: declared, none twice, at least one).
+    pub members: Vec<String>,
 }
 
 impl Config {
+    /// The members of train `name`, in the train's order, restricted to `only`
+    /// (the `services:` input: a comma list, or `changed`'s JSON array) when given.
+    /// An unknown train, an empty restriction or one naming a non-member is exit 2.
+    pub fn train(&self, name: &str, only: Option<&str>) -> Result<Vec<Service>, UserError> {
+        let train = self.trains.iter().find(|t| t.name == name).ok_or_else(|| {
+            let hint = if self.trains.is_empty() {
+                format!(
+                    "{} declares no `trains:`; add e.g. `trains: {{ {name}: [api, web] }}`",
+                    self.source_name()
+                )
+            } else {
+                format!(
+                    "trains in {}: {}",
+                    self.source_name(),
+                    self.trains
+                        .iter()
+                        .map(|t| format!("`{}`", t.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            let what = if self.services.iter().any(|s| s.name == name) {
+                format!("`{name}` is a service, not a train")
+            } else {
+                format!("unknown train `{name}`")
+            };
+            UserError::new(what).hint(hint)
+        })?;
+        let members_hint = || {
+            format!(
+                "train `{name}` has {}",
+                train
+                    .members
+                    .iter()
+                    .map(|m| format!("`{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let chosen: Vec<&str> =
+            match only.map(str::trim).filter(|s| !s.is_empty()) {
+                None => train.members.iter().map(String::as_str).collect(),
+                Some(list) => {
+                    let names =
+                        parse_service_list(list).map_err(|m| {
+                            UserError::new(format!(
+                        "input `services` is `{}`: {m}",
+                        crate::session::truncate(list, 80)
+                    ))
+                    .hint("give a comma list such as `api,web`, or `changed`'s `services` output")
+                        })?;
+                    if names.is_empty() {
+                        return Err(UserError::new("input `services` lists no service").hint(
+                            format!("leave it out to move the whole train; {}", members_hint()),
+                        ));
+                    }
+                    for n in &names {
+                        if !train.members.iter().any(|m| m == n) {
+                            return Err(UserError::new(format!(
+                            "input `services` names `{n}`, which is not a member of train `{name}`"
+                        ))
+                        .hint(members_hint()));
+                        }
+                    }
+                    train
+                        .members
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|m| names.iter().any(|n| n == m))
+                        .collect()
+                }
+            };
+        chosen.into_iter().map(|m| self.service(m)).collect()
+    }
+
     pub fn environment(&self, name: &str) -> Result<&Environment, UserError> {
         self.environments
             .iter()
@@ -311,6 +396,7 @@ pub fn default_config(root: &Path, owner: Option<String>) -> Config {
         root: root.to_path_buf(),
         overlays: PathBuf::from("overlays"),
         services: vec![],
+        trains: vec![],
         environments: vec![
             env(
                 "dev",
@@ -360,3 +446,22 @@ pub fn parse(
 
 #[cfg(test)]
 mod tests;
+
+/// `api, web` or `["api","web"]` (the `changed` output) as names.
+fn parse_service_list(list: &str) -> Result<Vec<String>, String> {
+    let names: Vec<String> = if list.starts_with('[') {
+        serde_json::from_str::<Vec<String>>(list)
+            .map_err(|e| format!("not a JSON array of names ({e})"))?
+    } else {
+        list.split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    for n in &names {
+        if let Err(m) = validate::check_name(n) {
+            return Err(format!("service name `{}` {m}", n.escape_debug()));
+        }
+    }
+    Ok(names)
+}

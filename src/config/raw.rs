@@ -14,6 +14,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) services: Option<BTreeMap<String, Option<RawService>>>,
     pub(super) environments: Option<Vec<RawEnvironment>>,
+    /// `trains: { <name>: [service, …] }`: services released as one.
+    pub(super) trains: Option<BTreeMap<String, Option<Vec<String>>>>,
 }
 
 // No `deny_unknown_fields` where a target is flattened in (serde does not

@@ -79,6 +79,7 @@ const CONFIG: Shape = Shape::Map(&[
     ("commit-via", Shape::OneOf(&["api", "git"])),
     ("services", Shape::Named(&SERVICE)),
     ("environments", Shape::List(&ENVIRONMENT)),
+    ("trains", Shape::Named(&Shape::StrList)),
 ]);
 
 struct Checker<'a> {

@@ -147,3 +147,54 @@ proptest::proptest! {
         let _ = parse_str(&text);
     }
 }
+
+const TRAINS: &str = "services:\n  api:\n    image: ghcr.io/acme/api\n  web:\n    image: ghcr.io/acme/web\n  worker:\n    image: ghcr.io/acme/worker\nenvironments:\n  - name: dev\n    branches: [\"**\"]\n    tag: \"dev-{sha7}\"\ntrains:\n  shop: [web, api]\n";
+
+#[test]
+fn trains_keep_their_order_and_take_a_restriction() {
+    let c = parse_str(TRAINS).unwrap();
+    assert_eq!(
+        c.trains,
+        [Train {
+            name: "shop".into(),
+            members: vec!["web".into(), "api".into()]
+        }]
+    );
+    let names = |v: Vec<Service>| v.into_iter().map(|s| s.name).collect::<Vec<_>>();
+    assert_eq!(names(c.train("shop", None).unwrap()), ["web", "api"]);
+    // A comma list or `changed`'s JSON array; the train's order wins.
+    assert_eq!(
+        names(c.train("shop", Some("api, web")).unwrap()),
+        ["web", "api"]
+    );
+    assert_eq!(names(c.train("shop", Some(r#"["api"]"#)).unwrap()), ["api"]);
+    assert_eq!(names(c.train("shop", Some("  ")).unwrap()), ["web", "api"]);
+}
+
+#[test]
+fn bad_train_input_is_refused_with_a_hint() {
+    let c = parse_str(TRAINS).unwrap();
+    for (name, only, says, hint) in [
+        ("nope", None, "unknown train `nope`", "`shop`"),
+        ("api", None, "`api` is a service, not a train", "`shop`"),
+        (
+            "shop",
+            Some("worker"),
+            "not a member of train `shop`",
+            "`web`, `api`",
+        ),
+        ("shop", Some("[]"), "lists no service", "`web`, `api`"),
+        ("shop", Some("[1]"), "not a JSON array", "comma list"),
+        ("shop", Some("api,$(x)"), "service name", "comma list"),
+    ] {
+        let e = c.train(name, only).unwrap_err();
+        assert!(e.to_string().contains(says), "{name} {only:?}: {e}");
+        let h = e.hint.as_deref().unwrap_or_default();
+        assert!(h.contains(hint), "{name} {only:?}: {h}");
+    }
+    let none =
+        parse_str("services:\n  api: {}\nenvironments:\n  - name: dev\n    tag: \"dev-{sha7}\"\n")
+            .unwrap();
+    let e = none.train("shop", None).unwrap_err();
+    assert!(e.hint.unwrap().contains("declares no `trains:`"));
+}

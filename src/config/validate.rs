@@ -292,6 +292,62 @@ pub(super) fn validate(
             }
         }
     }
+    // Trains share the services' namespace: a `train:` or `service:` input names
+    // one thing, whichever it is, and a branch `release/<name>/<env>` is one PR.
+    let mut trains = Vec::new();
+    for (name, members) in raw.trains.unwrap_or_default() {
+        let key = format!("trains.{name}");
+        if let Err(m) = check_name(&name) {
+            push(&format!("{key}#key"), format!("train name `{name}` {m}"));
+            continue;
+        }
+        if services.iter().any(|s| s.name == name) {
+            push(
+                &format!("{key}#key"),
+                format!(
+                    "train `{name}` has the name of a service: trains and services share one namespace, rename one"
+                ),
+            );
+            continue;
+        }
+        let members = members.unwrap_or_default();
+        if members.is_empty() {
+            push(
+                &key,
+                format!(
+                    "train `{name}` has no members: list its services, e.g. `{name}: [api, web]`"
+                ),
+            );
+            continue;
+        }
+        let mut ok = true;
+        for (j, m) in members.iter().enumerate() {
+            if !services.iter().any(|s| &s.name == m) {
+                ok = false;
+                let known: Vec<String> = services.iter().map(|s| format!("`{}`", s.name)).collect();
+                push(
+                    &format!("{key}[{j}]"),
+                    format!(
+                        "train `{name}` member `{m}` is not a service under `services:` ({})",
+                        if known.is_empty() {
+                            "none is declared".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                );
+            } else if members[..j].contains(m) {
+                ok = false;
+                push(
+                    &format!("{key}[{j}]"),
+                    format!("train `{name}` lists `{m}` twice"),
+                );
+            }
+        }
+        if ok {
+            trains.push(super::Train { name, members });
+        }
+    }
     if !diags.is_empty() {
         diags.sort_by_key(|d| d.location.as_ref().map(|l| (l.line, l.column)));
         return Err(diags);
@@ -304,6 +360,7 @@ pub(super) fn validate(
         services,
         environments,
         owner,
+        trains,
     })
 }
 

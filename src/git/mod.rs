@@ -6,6 +6,7 @@ mod auth;
 mod history;
 mod http;
 mod publish;
+pub use publish::Edit;
 mod transport;
 
 use std::path::{Path, PathBuf};
@@ -128,8 +129,9 @@ pub enum Target {
 pub struct Publish {
     pub base: String,
     pub target: Target,
-    /// Repository-relative path of the file the edit rewrites.
-    pub path: String,
+    /// Repository-relative paths of the files the edit rewrites, in one commit
+    /// (a release: one; a train: every member's target file, each once).
+    pub paths: Vec<String>,
     pub message: String,
 }
 
@@ -162,7 +164,7 @@ pub struct Published {
     pub pushed: bool,
     /// Races lost and retried.
     pub retries: u32,
-    /// The file's text at the base tip, before the edit (`None`: no such file).
+    /// The first file's text at the base tip, before the edit (`None`: no such file).
     pub before: Option<String>,
 }
 

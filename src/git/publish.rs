@@ -12,18 +12,20 @@ use crate::error::{Failure, UserError};
 use crate::retry::Backoff;
 
 impl Workspace {
-    /// Commit the edit of `req.path` on the base tip and push it, retrying lost races.
+    /// Commit the edit of `req.paths` on the base tip and push it, retrying lost races.
     ///
-    /// `edit` gets the file's current text at the fresh base tip (`""` when it is
-    /// missing) and returns the new text, or `None` when it already holds the change.
+    /// `edit` gets each file's path and current text at the fresh base tip (`""`
+    /// when it is missing) and returns the new text, or `None` when it already
+    /// holds the change. All files go in one commit.
     /// It is called again on every retry: the change is re-applied to the new text,
     /// never rebased as a patch.
-    pub fn publish(
-        &self,
-        req: &Publish,
-        edit: &mut dyn FnMut(&str) -> anyhow::Result<Option<String>>,
-    ) -> anyhow::Result<Published> {
-        check_path(&req.path)?;
+    pub fn publish(&self, req: &Publish, edit: &mut Edit<'_>) -> anyhow::Result<Published> {
+        if req.paths.is_empty() {
+            return Err(UserError::new("nothing to publish: no file to edit").into());
+        }
+        for p in &req.paths {
+            check_path(p)?;
+        }
         let branch = match &req.target {
             Target::Release(b) => b.clone(),
             Target::Direct => req.base.clone(),
@@ -52,12 +54,7 @@ impl Workspace {
         }
     }
 
-    fn attempt(
-        &self,
-        req: &Publish,
-        branch: &str,
-        edit: &mut dyn FnMut(&str) -> anyhow::Result<Option<String>>,
-    ) -> anyhow::Result<Attempt> {
+    fn attempt(&self, req: &Publish, branch: &str, edit: &mut Edit<'_>) -> anyhow::Result<Attempt> {
         let wanted: Vec<&str> = match &req.target {
             Target::Release(b) => vec![req.base.as_str(), b.as_str()],
             Target::Direct => vec![req.base.as_str()],
@@ -79,25 +76,36 @@ impl Workspace {
         };
         let base_commit = self.repo.find_commit(base_tip)?;
         let base_tree = base_commit.tree()?;
-        let before = read_in_tree(&self.repo, &base_tree, &req.path)?;
-        // No edit, or one that gives the same text: the base already has the change.
-        let after = match edit(before.as_deref().unwrap_or(""))? {
-            Some(after) if before.as_deref() != Some(after.as_str()) => after,
-            _ => {
-                return Ok(Attempt::Done(Published {
-                    commit: None,
-                    base_sha: base_tip.to_string(),
-                    branch: branch.to_string(),
-                    changed: false,
-                    pushed: false,
-                    retries: 0,
-                    before,
-                }));
+        let mut before = None;
+        let mut tree_id = base_tree.id();
+        for (i, path) in req.paths.iter().enumerate() {
+            let was = read_in_tree(&self.repo, &base_tree, path)?;
+            // No edit, or one that gives the same text: the base has this part.
+            let after = match edit(path, was.as_deref().unwrap_or(""))? {
+                Some(after) if was.as_deref() != Some(after.as_str()) => Some(after),
+                _ => None,
+            };
+            if let Some(after) = after {
+                let blob = self.repo.blob(after.as_bytes())?;
+                let parts: Vec<&str> = path.split('/').collect();
+                let current = self.repo.find_tree(tree_id)?;
+                tree_id = replace_blob(&self.repo, Some(&current), &parts, blob)?;
             }
-        };
-        let blob = self.repo.blob(after.as_bytes())?;
-        let parts: Vec<&str> = req.path.split('/').collect();
-        let tree_id = replace_blob(&self.repo, Some(&base_tree), &parts, blob)?;
+            if i == 0 {
+                before = was;
+            }
+        }
+        if tree_id == base_tree.id() {
+            return Ok(Attempt::Done(Published {
+                commit: None,
+                base_sha: base_tip.to_string(),
+                branch: branch.to_string(),
+                changed: false,
+                pushed: false,
+                retries: 0,
+                before,
+            }));
+        }
 
         // Re-running with the same change on the same base pushes nothing: the
         // branch keeps its commit, so the PR sees no new (empty) commit.
@@ -341,6 +349,10 @@ impl Workspace {
         f.into()
     }
 }
+
+/// The edit of a publish: a file's path and its text at the base tip (`""`:
+/// missing) to its new text, `None` when it already holds the change.
+pub type Edit<'a> = dyn FnMut(&str, &str) -> anyhow::Result<Option<String>> + 'a;
 
 enum Attempt {
     Done(Published),

@@ -76,9 +76,6 @@ pub const MAX_LISTED: usize = 50;
 
 impl PrBody {
     pub fn render(&self) -> String {
-        // The old tag and digest are the base's file's text: a code span that no
-        // backtick in them can close.
-        let cell = |v: Option<&str>| v.map_or("—".to_string(), inert);
         let mut s = format!("Release of **{}** to **{}**.\n\n", self.service, self.env);
         s.push_str("| | old | new |\n|---|---|---|\n");
         s.push_str(&format!(
@@ -95,9 +92,15 @@ impl PrBody {
             cell(self.old_digest.as_deref()),
             cell(self.new_digest.as_deref())
         ));
-        let mut compare = None;
+        let compare = self.commits_section(&mut s, "Commits");
+        links(&mut s, compare, &self.links);
+        s
+    }
+
+    /// The commit section under `### {heading}`; the compare link, if any.
+    fn commits_section(&self, s: &mut String, heading: &str) -> Option<&String> {
         match &self.changelog {
-            Changelog::Omitted => {}
+            Changelog::Omitted => None,
             Changelog::Listed {
                 repo,
                 base,
@@ -107,9 +110,8 @@ impl PrBody {
                 total,
                 compare_url,
             } => {
-                compare = Some(compare_url);
                 let total = (*total).max(commits.len());
-                s.push_str(&format!("\n### Commits ({total})\n\n"));
+                s.push_str(&format!("\n### {heading} ({total})\n\n"));
                 s.push_str(&format!(
                     "In `{}`, oldest first, from `{}` ({found_by}) to `{}`:\n\n",
                     repo.full_name,
@@ -130,27 +132,100 @@ impl PrBody {
                 if commits.is_empty() && total == 0 {
                     s.push_str("- (none: the new commit is not ahead of the old one)\n");
                 }
+                Some(compare_url)
             }
             Changelog::Missing {
                 reason,
                 compare_url,
             } => {
-                compare = compare_url.as_ref();
-                s.push_str(&format!("\n### Commits\n\nNo commit list: {reason}.\n"));
+                s.push_str(&format!("\n### {heading}\n\nNo commit list: {reason}.\n"));
+                compare_url.as_ref()
             }
         }
-        if compare.is_some() || !self.links.is_empty() {
-            s.push_str("\n### Links\n\n");
-            if let Some(u) = compare {
-                s.push_str(&format!("- [Compare]({u})\n"));
-            }
-            for (t, u) in &self.links {
-                s.push_str(&format!("- [{t}]({u})\n"));
+    }
+}
+
+/// The body of a train's PR: one row per member (old → new tag and digest), then
+/// each member's commits, under its name.
+#[derive(Debug, Clone, Default)]
+pub struct TrainBody {
+    pub train: String,
+    pub env: String,
+    /// Each member's part, in the train's order.
+    pub members: Vec<PrBody>,
+    pub links: Vec<(String, String)>,
+}
+
+impl TrainBody {
+    pub fn render(&self) -> String {
+        let names: Vec<String> = self
+            .members
+            .iter()
+            .map(|m| format!("**{}**", m.service))
+            .collect();
+        let mut s = format!(
+            "Release of train **{}** ({}) to **{}**, as one: one commit, one merge.\n\n",
+            self.train,
+            names.join(", "),
+            self.env
+        );
+        s.push_str("| service | image | old tag | new tag | old digest | new digest |\n|---|---|---|---|---|---|\n");
+        for m in &self.members {
+            s.push_str(&format!(
+                "| {} | `{}` | {} | {} | {} | {} |\n",
+                m.service,
+                m.image,
+                cell(m.old_tag.as_deref()),
+                cell(Some(&m.new_tag)),
+                cell(m.old_digest.as_deref()),
+                cell(m.new_digest.as_deref())
+            ));
+        }
+        let mut compares = Vec::new();
+        for m in &self.members {
+            if let Some(u) = m.commits_section(&mut s, &format!("{}: commits", m.service)) {
+                compares.push((format!("Compare {}", m.service), u.clone()));
             }
         }
-        s.push_str("\n<!-- gitops-action -->\n");
+        compares.extend(self.links.iter().cloned());
+        links(&mut s, None, &compares);
         s
     }
+}
+
+/// `<train>: <env> api a → b, web c → d`, cut to a title's length.
+pub fn train_title(train: &str, env: &str, members: &[(&str, Option<&str>, &str)]) -> String {
+    let parts: Vec<String> = members
+        .iter()
+        .map(|(s, old, new)| format!("{s} {} → {new}", old.unwrap_or("(none)")))
+        .collect();
+    let t = format!("{train}: {env} {}", parts.join(", "));
+    if t.chars().count() <= 200 {
+        return t;
+    }
+    let mut cut: String = t.chars().take(199).collect();
+    cut.push('…');
+    cut
+}
+
+/// A table cell of the base file's text (the old tag and digest): a code span
+/// that no backtick in them can close.
+fn cell(v: Option<&str>) -> String {
+    v.map_or("—".to_string(), inert)
+}
+
+/// The `### Links` section (when there is one) and the body's end marker.
+fn links(s: &mut String, compare: Option<&String>, extra: &[(String, String)]) {
+    if compare.is_some() || !extra.is_empty() {
+        s.push_str("\n### Links\n\n");
+        if let Some(u) = compare {
+            s.push_str(&format!("- [Compare]({u})\n"));
+        }
+        for (t, u) in extra {
+            s.push_str(&format!("- [{t}]({u})\n"));
+        }
+    }
+    s.push_str("\n<!-- gitops-action -->\n");
 }
 
 fn short(sha: &str) -> &str {

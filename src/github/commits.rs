@@ -30,8 +30,10 @@ pub struct FileAt {
 pub struct Tip {
     pub oid: String,
     pub parents: Vec<String>,
-    /// The blob id of the edited file there (`None`: no such file).
+    /// The blob id of the (first) edited file there (`None`: no such file).
     pub file_oid: Option<String>,
+    /// The blob ids of every file asked for, in the order asked.
+    pub file_oids: Vec<Option<String>>,
     /// Files the tip changed against its first parent, where GitHub can tell.
     pub changed_files: Option<u64>,
 }
@@ -44,8 +46,10 @@ pub struct Branches {
     /// The base branch's name (the default branch when none was asked for).
     pub base: String,
     pub base_oid: String,
-    /// The edited file at the base tip.
+    /// The (first) edited file at the base tip.
     pub file: Option<FileAt>,
+    /// Every file asked for at the base tip, in the order asked (a train's).
+    pub files: Vec<Option<FileAt>>,
     /// The config file at the base tip, when asked for.
     pub config: Option<FileAt>,
     /// The release branch, when asked for and present.
@@ -76,6 +80,15 @@ pub enum Leased {
     Done(String),
     /// The branch was not where we expected: read again and re-apply.
     Stale(String),
+}
+
+/// The alias of the `i`th file a query asks for: `file`, `file1`, `file2`…
+fn alias(i: usize) -> String {
+    if i == 0 {
+        "file".into()
+    } else {
+        format!("file{i}")
+    }
 }
 
 const TIP_FIELDS: &str = "oid parents(first: 2) { nodes { oid } } changedFilesIfAvailable";
@@ -161,6 +174,19 @@ impl GitHub {
         path: &str,
         config: Option<&str>,
     ) -> anyhow::Result<Branches> {
+        self.read_branches_files(base, head, &[path], config).await
+    }
+
+    /// [`GitHub::read_branches`] for several files at once (a train's targets):
+    /// still one query, each file an alias of its own.
+    pub async fn read_branches_files(
+        &self,
+        base: Option<&str>,
+        head: Option<&str>,
+        paths: &[&str],
+        config: Option<&str>,
+    ) -> anyhow::Result<Branches> {
+        let path = paths.first().copied().unwrap_or_default();
         let (owner, name) = self.owner_name();
         let base_field = match base {
             Some(_) => "base: ref(qualifiedName: $base)",
@@ -173,6 +199,14 @@ impl GitHub {
             decl.push_str(", $base: String!");
         }
         let mut base_files = blob("file", "path");
+        let mut head_files = String::from("file(path: $path) { oid }");
+        for (i, p) in paths.iter().enumerate().skip(1) {
+            vars[format!("path{i}")] = (*p).into();
+            decl.push_str(&format!(", $path{i}: String!"));
+            base_files.push(' ');
+            base_files.push_str(&blob(&format!("file{i}"), &format!("path{i}")));
+            head_files.push_str(&format!(" file{i}: file(path: $path{i}) {{ oid }}"));
+        }
         if let Some(c) = config {
             vars["config"] = c.into();
             decl.push_str(", $config: String!");
@@ -185,7 +219,7 @@ impl GitHub {
                 vars["headName"] = h.into();
                 decl.push_str(", $head: String!, $headName: String!");
                 format!(
-                    "head: ref(qualifiedName: $head) {{ target {{ ... on Commit {{ {TIP_FIELDS} file(path: $path) {{ oid }} }} }} }} open: pullRequests(headRefName: $headName, states: [OPEN], first: 10) {{ nodes {{ number baseRefName headRepository {{ nameWithOwner }} }} }}"
+                    "head: ref(qualifiedName: $head) {{ target {{ ... on Commit {{ {TIP_FIELDS} {head_files} }} }} }} open: pullRequests(headRefName: $headName, states: [OPEN], first: 10) {{ nodes {{ number baseRefName headRepository {{ nameWithOwner }} }} }}"
                 )
             }
             None => String::new(),
@@ -277,6 +311,13 @@ impl GitHub {
                 .filter_map(|p| p["oid"].as_str().map(String::from))
                 .collect(),
             file_oid: t["file"]["oid"].as_str().map(String::from),
+            file_oids: (0..paths.len())
+                .map(|i| {
+                    t.get(&alias(i))
+                        .and_then(|f| f["oid"].as_str())
+                        .map(String::from)
+                })
+                .collect(),
             changed_files: t["changedFilesIfAvailable"].as_u64(),
         });
         let base_name = b["name"].as_str().unwrap_or_default().to_string();
@@ -298,6 +339,11 @@ impl GitHub {
             base: base_name,
             base_oid: base_oid.to_string(),
             file: file(&target["file"], path)?,
+            files: paths
+                .iter()
+                .enumerate()
+                .map(|(i, p)| file(&target[&alias(i)], p))
+                .collect::<anyhow::Result<_>>()?,
             config: match config {
                 Some(c) => file(&target["config"], c)?,
                 None => None,
@@ -316,6 +362,19 @@ impl GitHub {
         text: &str,
         message: &str,
     ) -> anyhow::Result<Leased> {
+        self.commit_files_on_branch(branch, expected, &[(path, text)], message)
+            .await
+    }
+
+    /// `createCommitOnBranch` with several files in one commit (`FileChanges`'
+    /// `additions` is a list).
+    pub async fn commit_files_on_branch(
+        &self,
+        branch: &str,
+        expected: &str,
+        files: &[(&str, &str)],
+        message: &str,
+    ) -> anyhow::Result<Leased> {
         let (headline, body) = match message.split_once('\n') {
             Some((h, b)) => (h, b.trim_start_matches('\n')),
             None => (message, ""),
@@ -325,10 +384,10 @@ impl GitHub {
             "branch": {"repositoryNameWithOwner": self.repository(), "branchName": branch},
             "expectedHeadOid": expected,
             "message": {"headline": headline, "body": body},
-            "fileChanges": {"additions": [{
+            "fileChanges": {"additions": files.iter().map(|(path, text)| json!({
                 "path": path,
                 "contents": base64::engine::general_purpose::STANDARD.encode(text),
-            }]},
+            })).collect::<Vec<_>>()},
         });
         let v = self
             .graphql(

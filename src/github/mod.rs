@@ -17,7 +17,9 @@ mod viewer;
 
 /// The merge policy is the config's: one enum from `.github/gitops.yaml` to the API.
 pub use crate::config::MergePolicy;
-pub use body::{ChangeCommit, Changelog, MAX_LISTED, PrBody, SourceRepo, pr_title};
+pub use body::{
+    ChangeCommit, Changelog, MAX_LISTED, PrBody, SourceRepo, TrainBody, pr_title, train_title,
+};
 pub use commits::{Branches, FileAt, Leased, RefUpdate, Tip, ZERO_OID};
 pub use models::*;
 pub use repo::Dispatched;

@@ -227,7 +227,25 @@ impl GitHub {
         log_url: Option<&str>,
         description: &str,
     ) -> anyhow::Result<()> {
-        let mut body = json!({"state": state, "description": description, "auto_inactive": true});
+        self.deployment_status_as(id, state, environment_url, log_url, description, true)
+            .await
+    }
+
+    /// [`GitHub::deployment_status`] with `auto_inactive` chosen: GitHub's default
+    /// (`true`) marks every earlier deployment to the same environment inactive on
+    /// a success (REST "Create a deployment status"), so the second member of a
+    /// train deployed to `dev` would mark the first, which still runs, inactive.
+    pub async fn deployment_status_as(
+        &self,
+        id: u64,
+        state: &str,
+        environment_url: Option<&str>,
+        log_url: Option<&str>,
+        description: &str,
+        auto_inactive: bool,
+    ) -> anyhow::Result<()> {
+        let mut body =
+            json!({"state": state, "description": description, "auto_inactive": auto_inactive});
         if let Some(u) = environment_url {
             body["environment_url"] = u.into();
         }

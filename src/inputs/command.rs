@@ -235,10 +235,52 @@ impl Retag {
     }
 }
 
+/// Who a moving command moves: a service, or a release train.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Who {
+    /// The `service` input. It may name a train too: a merged
+    /// `release/<train>/<env>` PR's event fills `service` with the train's name,
+    /// and trains share the services' namespace.
+    Service(String),
+    /// The `train` input, with `services` (a comma list, or `changed`'s JSON
+    /// array) restricting it to some members.
+    Train { name: String, only: Option<String> },
+}
+
+impl Who {
+    /// `service` or `train` (not both); `services` only with `train`. `None`
+    /// when neither is given.
+    pub fn parse(i: &Inputs) -> Result<Option<Who>, UserError> {
+        let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+        match (nonempty(&i.service), nonempty(&i.train), nonempty(&i.services)) {
+            (Some(s), Some(t), _) => Err(UserError::new(format!(
+                "both `service` (`{s}`) and `train` (`{t}`) are set"
+            ))
+            .hint("a run moves one service or one train: drop one of them (`services` picks members of a train)")),
+            (_, None, Some(_)) => Err(UserError::new("`services` is set without `train`")
+                .hint("`services` restricts a train to some of its members: pass `train` too, or run one job per service (`service`)")),
+            (Some(s), None, None) => Ok(Some(Who::Service(s))),
+            (None, Some(name), only) => Ok(Some(Who::Train { name, only })),
+            (None, None, _) => Ok(None),
+        }
+    }
+
+    fn required(i: &Inputs, command: &str) -> Result<Who, UserError> {
+        Who::parse(i)?.ok_or_else(|| {
+            UserError::new(format!(
+                "`service` (or `train`) is required for `{command}`"
+            ))
+            .hint(
+                "pass `--service …` or `--train …` (or the `service`/`train` input of the action)",
+            )
+        })
+    }
+}
+
 /// `release`: the commit's image, set in its environment, through the PR.
 pub struct Release {
     /// [default: the config's only service]
-    pub service: Option<String>,
+    pub who: Option<Who>,
     /// [default: the one the ref selects]
     pub env: Option<String>,
     pub refs: RefInputs,
@@ -279,7 +321,7 @@ impl BuildInputs {
 impl Release {
     fn parse(i: &Inputs) -> Result<Release, UserError> {
         Ok(Release {
-            service: i.service.clone(),
+            who: Who::parse(i)?,
             env: i.env.clone(),
             refs: RefInputs::parse(i)?,
             build: BuildMode::parse(i.build.as_deref())?,
@@ -291,7 +333,7 @@ impl Release {
 
 /// `promote`: the version one environment runs, to the next.
 pub struct Promote {
-    pub service: String,
+    pub who: Who,
     /// `to`, else `env`.
     pub to: String,
     /// [default: the previous environment of the chain]
@@ -301,7 +343,7 @@ pub struct Promote {
 
 impl Promote {
     fn parse(i: &Inputs) -> Result<Promote, UserError> {
-        let service = required(&i.service, "service", "promote")?;
+        let who = Who::required(i, "promote")?;
         let to = i.to.clone().or_else(|| i.env.clone()).ok_or_else(|| {
             UserError::new("`promote` needs the target environment")
                 .hint("pass `--to uat` (or the `to` input)")
@@ -311,7 +353,7 @@ impl Promote {
                 .hint("name another source with `--from`, or leave it out to take the previous environment of the chain"));
         }
         Ok(Promote {
-            service,
+            who,
             to,
             from: i.from.clone(),
             session: SessionInputs::parse(i)?,
@@ -321,7 +363,7 @@ impl Promote {
 
 /// `deploy`: record a merged change, run the health gate, promote on.
 pub struct Deploy {
-    pub service: String,
+    pub who: Who,
     pub env: String,
     /// The merge commit [default: `GITHUB_SHA`, or HEAD].
     pub sha: Option<String>,
@@ -331,7 +373,7 @@ pub struct Deploy {
 impl Deploy {
     fn parse(i: &Inputs) -> Result<Deploy, UserError> {
         Ok(Deploy {
-            service: required(&i.service, "service", "deploy")?,
+            who: Who::required(i, "deploy")?,
             env: required(&i.env, "env", "deploy")?,
             sha: i.sha.clone(),
             session: SessionInputs::parse(i)?,
@@ -349,7 +391,7 @@ pub enum RollbackTo {
 
 /// `rollback`: an earlier version, through a PR labelled `rollback`.
 pub struct Rollback {
-    pub service: String,
+    pub who: Who,
     pub env: String,
     pub to: RollbackTo,
     pub session: SessionInputs,
@@ -357,7 +399,7 @@ pub struct Rollback {
 
 impl Rollback {
     fn parse(i: &Inputs) -> Result<Rollback, UserError> {
-        let service = required(&i.service, "service", "rollback")?;
+        let who = Who::required(i, "rollback")?;
         let env = required(&i.env, "env", "rollback")?;
         let to = match (i.tag.as_ref().or(i.to.as_ref()), i.steps.as_deref()) {
             (Some(_), Some(_)) => {
@@ -385,7 +427,7 @@ impl Rollback {
             }
         };
         Ok(Rollback {
-            service,
+            who,
             env,
             to,
             session: SessionInputs::parse(i)?,

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 pub(crate) use command::COMMANDS;
 pub use command::{
     BuildInputs, Changed, Codeowners, Command, Deploy, Promote, RefInputs, Release, Resolve, Retag,
-    Rollback, RollbackTo, SetImage, Status,
+    Rollback, RollbackTo, SetImage, Status, Who,
 };
 pub use raw::Inputs;
 pub(crate) use shared::CommitVia;

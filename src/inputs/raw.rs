@@ -35,6 +35,8 @@ macro_rules! declare_inputs {
 declare_inputs! {
     command = "command",
     service = "service",
+    train = "train",
+    services = "services",
     env = "env",
     git_ref = "ref",
     sha = "sha",

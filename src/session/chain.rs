@@ -13,16 +13,16 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 impl Session {
-    /// Carry `change` to its environment (the release PR, or a direct commit), then
+    /// Carry `batch` to its environment (the release PR, or a direct commit), then
     /// go on along the chain when the tool merged it itself.
     pub(crate) async fn carry(
         &self,
         cx: &Context,
-        change: &Change<'_>,
+        batch: &Batch<'_>,
         out: &mut Outputs,
     ) -> anyhow::Result<()> {
-        let published = self.publish(cx, change, out).await?;
-        Box::pin(self.continue_chain(cx, change, published.as_ref(), out)).await
+        let published = self.publish(cx, batch, out).await?;
+        Box::pin(self.continue_chain(cx, batch, published.as_ref(), out)).await
     }
 
     /// After a merge the tool made itself: GitHub starts no workflow for events a
@@ -30,7 +30,7 @@ impl Session {
     pub(crate) async fn continue_chain(
         &self,
         cx: &Context,
-        change: &Change<'_>,
+        batch: &Batch<'_>,
         outcome: Option<&ReleaseOutcome>,
         out: &mut Outputs,
     ) -> anyhow::Result<()> {
@@ -40,6 +40,13 @@ impl Session {
         if !outcome.merged {
             return Ok(());
         }
+        let name = batch.name();
+        let env = batch.env();
+        // What the deploy workflow is told: a service, or a train (its inputs).
+        let (noun, what) = match &batch.train {
+            Some(t) => ("train", t.as_str()),
+            None => ("service", name),
+        };
         let chain = self.change.chain;
         let workflow = self.change.deploy_workflow.as_deref();
         match (chain, workflow) {
@@ -49,44 +56,40 @@ impl Session {
                 let gh = self.github()?;
                 // The base the change went to (opened once per run; no API call).
                 let base = self.base_name(cx).await?;
-                if chain == Chain::Auto && self.event_goes_on(gh, w, change, out).await {
+                if chain == Chain::Auto && self.event_goes_on(gh, w, name, env, out).await {
                     return Ok(());
                 }
                 let dispatched = gh
-                    .dispatch_workflow(
-                        w,
-                        &base,
-                        &json!({"service": change.service.name, "env": change.env.name}),
-                    )
+                    .dispatch_workflow(w, &base, &json!({noun: what, "env": env.name}))
                     .await
                     .map_err(|e| {
                     Failure::new(format!(
                         "the merge is done, but the deploy workflow `{w}` could not be started: {e:#}"
                     ))
                     .hint(format!(
-                        "`.github/workflows/{w}` must exist on `{base}` with `on: workflow_dispatch` (inputs `service`, `env`), and the token needs `actions: write`; then run `deploy` for {} in `{}`",
-                        change.service.name, change.env.name
+                        "`.github/workflows/{w}` must exist on `{base}` with `on: workflow_dispatch` (inputs `{noun}`, `env`), and the token needs `actions: write`; then run `deploy` for {name} in `{}`",
+                        env.name
                     ))
                 })?;
                 if let crate::github::Dispatched::Unclear { why, link } = dispatched {
                     // Sent again, it could deploy twice; not sent, it may never
                     // deploy. Say so where people look, and leave it to them.
                     let msg = format!(
-                        "the merge is done, but whether the deploy workflow `{w}` started cannot be told: {why}. Look at {link}: if no run of `{w}` on `{base}` started just now, run `deploy` for {} in `{}`",
-                        change.service.name, change.env.name
+                        "the merge is done, but whether the deploy workflow `{w}` started cannot be told: {why}. Look at {link}: if no run of `{w}` on `{base}` started just now, run `deploy` for {name} in `{}`",
+                        env.name
                     );
                     crate::output::warning(&msg);
                     eprintln!("warning: {msg}");
                     out.summary.push_str(&format!(
-                        "> [!WARNING]\n> Whether `{w}` started cannot be told (no answer from GitHub). [Look at its runs]({link}); if none started, run `deploy` for **{}** in `{}`.\n",
-                        change.service.name, change.env.name
+                        "> [!WARNING]\n> Whether `{w}` started cannot be told (no answer from GitHub). [Look at its runs]({link}); if none started, run `deploy` for **{name}** in `{}`.\n",
+                        env.name
                     ));
                     out.set("dispatch-unclear", w);
                     return Ok(());
                 }
                 println!(
-                    "dispatched `{w}` on `{base}` to deploy {} to {}",
-                    change.service.name, change.env.name
+                    "dispatched `{w}` on `{base}` to deploy {name} to {}",
+                    env.name
                 );
                 out.set("dispatched", w);
                 out.set("chained-by", "dispatch");
@@ -98,20 +101,29 @@ impl Session {
                     .clone()
                     .or_else(|| outcome.published.commit.clone())
                     .unwrap_or_default();
-                let entry = ImageEntry {
-                    name: change.service.image.clone(),
-                    new_name: None,
-                    new_tag: Some(change.tag.clone()),
-                    digest: Some(change.digest.clone()),
-                    line: 0,
-                };
+                let members: Vec<(&Service, ImageEntry)> = batch
+                    .changes
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.service,
+                            ImageEntry {
+                                name: c.service.image.clone(),
+                                new_name: None,
+                                new_tag: Some(c.tag.clone()),
+                                digest: Some(c.digest.clone()),
+                                line: 0,
+                            },
+                        )
+                    })
+                    .collect();
                 // The outputs stay those of this step; the deploy adds its own facts.
                 let mut sub = Outputs::default();
-                let r = Box::pin(self.deploy_entry(
+                let r = Box::pin(self.deploy_batch(
                     cx,
-                    change.service,
-                    change.env,
-                    &entry,
+                    batch.train.as_deref(),
+                    &members,
+                    env,
                     &sha,
                     &mut sub,
                 ))
@@ -147,15 +159,16 @@ impl Session {
         &self,
         gh: &crate::github::GitHub,
         w: &str,
-        change: &Change<'_>,
+        name: &str,
+        env: &Environment,
         out: &mut Outputs,
     ) -> bool {
         match gh.token_kind().await {
             Ok(crate::github::TokenKind::WorkflowToken) => false,
             Ok(crate::github::TokenKind::Other(login)) => {
                 let msg = format!(
-                    "the merge was made as `{login}`, not with the workflow's GITHUB_TOKEN, so its `pull_request: closed` event starts `{w}` to deploy {} to `{}`; not dispatching it as well",
-                    change.service.name, change.env.name
+                    "the merge was made as `{login}`, not with the workflow's GITHUB_TOKEN, so its `pull_request: closed` event starts `{w}` to deploy {name} to `{}`; not dispatching it as well",
+                    env.name
                 );
                 crate::output::notice(&msg);
                 println!("{msg}");
@@ -167,8 +180,8 @@ impl Session {
             }
             Err(e) => {
                 let msg = format!(
-                    "cannot tell whose token made the merge ({e:#}); dispatching `{w}` as for GITHUB_TOKEN. If the token is an App's or a person's, the merge's own event deploys {} to `{}` too",
-                    change.service.name, change.env.name
+                    "cannot tell whose token made the merge ({e:#}); dispatching `{w}` as for GITHUB_TOKEN. If the token is an App's or a person's, the merge's own event deploys {name} to `{}` too",
+                    env.name
                 );
                 crate::output::warning(&msg);
                 eprintln!("warning: {msg}");
@@ -187,6 +200,77 @@ impl Session {
         sha: &str,
         out: &mut Outputs,
     ) -> anyhow::Result<()> {
+        self.deploy_batch(cx, None, &[(service, entry.clone())], env, sha, out)
+            .await
+    }
+
+    /// Deploy every member (one deployment and health gate each, in order; the
+    /// first failure stops the rest and promotes nothing), then open the next
+    /// environment's PR with exactly the versions deployed together: one PR for a
+    /// train (`release/<train>/<next>`), as for a service.
+    pub(crate) async fn deploy_batch(
+        &self,
+        cx: &Context,
+        train: Option<&str>,
+        members: &[(&Service, ImageEntry)],
+        env: &Environment,
+        sha: &str,
+        out: &mut Outputs,
+    ) -> anyhow::Result<()> {
+        let mut ids = serde_json::Map::new();
+        for (service, entry) in members {
+            let id = self
+                .deploy_one(cx, service, env, entry, sha, train.is_none(), out)
+                .await?;
+            if let Some(id) = id {
+                ids.insert(service.name.clone(), id.into());
+            }
+        }
+        out.set("env", &env.name);
+        if let Some(t) = train {
+            out.set("train", t);
+            out.set("deployment-ids", serde_json::Value::Object(ids).to_string());
+        }
+        let Some(next) = cx.config.next_of(&env.name) else {
+            return Ok(());
+        };
+        out.set("next-env", &next.name);
+        if cx.dry_run {
+            println!("dry run: then promote to `{}`", next.name);
+            return Ok(());
+        }
+        let mut sub = Outputs::default();
+        let r = Box::pin(self.promote_batch(cx, train, members, env, next, true, &mut sub)).await;
+        for k in [
+            "tag",
+            "tags",
+            "pr-number",
+            "pr-url",
+            "pr-operation",
+            "skipped",
+        ] {
+            if let Some(v) = sub.values.get(k) {
+                out.set(&format!("next-{k}"), v);
+            }
+        }
+        out.summary.push_str(&sub.summary);
+        r
+    }
+
+    /// One member's deploy: the image checked, the deployment recorded, the health
+    /// gate (`verify-url`, its `{service}` the member's name) run. The deployment's
+    /// id (`None` in a dry run). `outputs`: set this service's image, tag, digest.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn deploy_one(
+        &self,
+        cx: &Context,
+        service: &Service,
+        env: &Environment,
+        entry: &ImageEntry,
+        sha: &str,
+        outputs: bool,
+        out: &mut Outputs,
+    ) -> anyhow::Result<Option<u64>> {
         let tag = entry.new_tag.clone().unwrap_or_default();
         let digest = match &entry.digest {
             Some(d) => d.clone(),
@@ -207,11 +291,17 @@ impl Session {
             .hint("release it again, or roll back; nothing was deployed")
             .into());
         }
-        out.set("env", &env.name);
-        out.set("image", &service.image);
-        out.set("tag", &tag);
-        out.set("digest", &digest);
-        let next = cx.config.next_of(&env.name);
+        if outputs {
+            out.set("env", &env.name);
+            out.set("image", &service.image);
+            out.set("tag", &tag);
+            out.set("digest", &digest);
+        }
+        let gate_url = self.gate.as_ref().map(|g| {
+            g.url
+                .replace("{service}", &service.name)
+                .replace("%7Bservice%7D", &service.name)
+        });
         if cx.dry_run {
             println!(
                 "dry run: would record a deployment of {} `{tag}` to `{}` at {}",
@@ -219,18 +309,13 @@ impl Session {
                 env.name,
                 short(Some(sha))
             );
-            if let Some(g) = &self.gate {
+            if let (Some(g), Some(url)) = (&self.gate, &gate_url) {
                 println!(
-                    "dry run: would wait up to {}s for {} to answer 2xx",
+                    "dry run: would wait up to {}s for {url} to answer 2xx",
                     g.timeout.as_secs(),
-                    g.url
                 );
             }
-            if let Some(n) = next {
-                println!("dry run: then promote to `{}`", n.name);
-                out.set("next-env", &n.name);
-            }
-            return Ok(());
+            return Ok(None);
         }
         let mut payload =
             json!({"service": service.name, "image": service.image, "tag": tag, "digest": digest});
@@ -240,10 +325,10 @@ impl Session {
         let log_url = super::run_url();
         gh.deployment_status(id, "in_progress", None, log_url.as_deref(), "deploying")
             .await?;
-        out.set("deployment-id", id);
-        let verify = self.gate.as_ref().map(|g| g.url.as_str());
-        if let Some(gate) = &self.gate {
-            let url = gate.url.as_str();
+        if outputs {
+            out.set("deployment-id", id);
+        }
+        if let (Some(gate), Some(url)) = (&self.gate, gate_url.as_deref()) {
             if let Err(why) = health_gate(url, gate.contains.as_deref(), gate.timeout).await {
                 gh.deployment_status(
                     id,
@@ -263,8 +348,19 @@ impl Session {
             }
             println!("health gate passed: {url}");
         }
-        gh.deployment_status(id, "success", verify, log_url.as_deref(), "deployed")
-            .await?;
+        // The first member of a train retires the environment's earlier
+        // deployments, as a single service's deploy does; the rest leave their
+        // siblings (deployed with them) active.
+        let first = self.sibling_deployed.replace(true);
+        gh.deployment_status_as(
+            id,
+            "success",
+            gate_url.as_deref(),
+            log_url.as_deref(),
+            "deployed",
+            !first,
+        )
+        .await?;
         out.set("deployed", true);
         println!(
             "deployment {id}: {} `{tag}` to `{}` recorded (success)",
@@ -274,20 +370,7 @@ impl Session {
             "Deployed **{}** `{tag}` to `{}`\n",
             service.name, env.name
         ));
-        if let Some(next) = next {
-            out.set("next-env", &next.name);
-            let mut sub = Outputs::default();
-            let r =
-                Box::pin(self.promote_entry(cx, service, env, next, entry, true, &mut sub)).await;
-            for k in ["tag", "pr-number", "pr-url", "pr-operation", "skipped"] {
-                if let Some(v) = sub.values.get(k) {
-                    out.set(&format!("next-{k}"), v);
-                }
-            }
-            out.summary.push_str(&sub.summary);
-            r?;
-        }
-        Ok(())
+        Ok(Some(id))
     }
 
     /// Record the deployment, or find the one an earlier attempt of this run
@@ -480,11 +563,91 @@ impl Session {
         Ok((!same).then_some(MovedOn { base, tip, now }))
     }
 
-    /// Carry `entry` (the version deployed in `from`) to `to`, retagging the same
-    /// digest when `to`'s tag template differs.
-    /// `after_deploy`: a missing `{version}` is then a warning, not a failed step.
+    /// Carry the members' versions in `from` to `to` as one PR (a train's, or one
+    /// service's). Every member's tag in `to` is worked out and checked before any
+    /// retag; a member that can't be promoted after a deploy (no SemVer tag yet)
+    /// holds the whole train back, since a train moves as one.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn promote_entry(
+    pub(crate) async fn promote_batch(
+        &self,
+        cx: &Context,
+        train: Option<&str>,
+        members: &[(&Service, ImageEntry)],
+        from: &Environment,
+        to: &Environment,
+        after_deploy: bool,
+        out: &mut Outputs,
+    ) -> anyhow::Result<()> {
+        let mut planned = Vec::new();
+        for (service, entry) in members {
+            let mut sub = Outputs::default();
+            let p = self
+                .plan_promotion(cx, service, from, to, entry, after_deploy, &mut sub)
+                .await?;
+            out.summary.push_str(&sub.summary);
+            match p {
+                Some(p) => planned.push((service, p)),
+                None => {
+                    out.set(
+                        "skipped",
+                        sub.values.get("skipped").cloned().unwrap_or_default(),
+                    );
+                    return Ok(());
+                }
+            }
+        }
+        self.check_access(cx, to).await?;
+        let mut changes = Vec::new();
+        let mut tags = serde_json::Map::new();
+        for (service, (target_tag, src_tag, digest, sha)) in planned {
+            if target_tag != src_tag {
+                self.preflight(cx).await?;
+                let what = format!("{} `{src_tag}` of `{}`", service.name, from.name);
+                place_tag(
+                    &self.registry,
+                    &service.image,
+                    &digest,
+                    &target_tag,
+                    cx.dry_run,
+                    &what,
+                )
+                .await?;
+            }
+            if train.is_none() {
+                out.set("image", &service.image);
+                out.set("tag", &target_tag);
+                out.set("digest", &digest);
+            }
+            tags.insert(service.name.clone(), target_tag.clone().into());
+            changes.push(Change {
+                service,
+                env: to,
+                tag: target_tag,
+                digest,
+                labels: vec!["promotion".into()],
+                kind: "promote",
+                source_sha: sha,
+            });
+        }
+        out.set("env", &to.name);
+        out.set("built", false);
+        out.set("from-env", &from.name);
+        if let Some(t) = train {
+            out.set("train", t);
+            out.set("tags", serde_json::Value::Object(tags).to_string());
+        }
+        let batch = Batch {
+            train: train.map(String::from),
+            changes,
+        };
+        self.carry(cx, &batch, out).await
+    }
+
+    /// The tag `entry` gets in `to`, worked out and checked (nothing written):
+    /// `(tag in to, tag in from, digest, the commit)`; `None` when it can't be
+    /// promoted yet after a deploy (said in `out`).
+    #[allow(clippy::too_many_arguments)]
+    async fn plan_promotion(
         &self,
         cx: &Context,
         service: &Service,
@@ -493,7 +656,7 @@ impl Session {
         entry: &ImageEntry,
         after_deploy: bool,
         out: &mut Outputs,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<(String, String, String, Option<String>)>> {
         let src_tag = entry.new_tag.clone().ok_or_else(|| {
             UserError::new(format!(
                 "`{}` in `{}` has no tag to promote",
@@ -543,7 +706,7 @@ impl Session {
                 to.name, service.name, to.name
             ));
             out.set("skipped", "no-version");
-            return Ok(());
+            return Ok(None);
         }
         let target_tag = if same_template {
             src_tag.clone()
@@ -571,7 +734,6 @@ impl Session {
                 })
             })?
         };
-        self.check_access(cx, to).await?;
         let digest = match &entry.digest {
             Some(d) => d.clone(),
             None => self
@@ -596,35 +758,7 @@ impl Session {
             ))
             .into());
         }
-        if target_tag != src_tag {
-            self.preflight(cx).await?;
-            let what = format!("{} `{src_tag}` of `{}`", service.name, from.name);
-            place_tag(
-                &self.registry,
-                &service.image,
-                &digest,
-                &target_tag,
-                cx.dry_run,
-                &what,
-            )
-            .await?;
-        }
-        out.set("env", &to.name);
-        out.set("image", &service.image);
-        out.set("tag", &target_tag);
-        out.set("digest", &digest);
-        out.set("built", false);
-        out.set("from-env", &from.name);
-        let change = Change {
-            service,
-            env: to,
-            tag: target_tag,
-            digest,
-            labels: vec!["promotion".into()],
-            kind: "promote",
-            source_sha: sha,
-        };
-        self.carry(cx, &change, out).await
+        Ok(Some((target_tag, src_tag, digest, sha)))
     }
 }
 

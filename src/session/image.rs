@@ -11,6 +11,90 @@ use crate::registry::{self, Registry};
 use crate::tag::TagVars;
 use anyhow::Context as _;
 
+/// Registry lookups and retags of a train's members run at most this many at once.
+const PARALLEL: usize = 8;
+
+/// [`ensure_image`] for every member of a train, as one: every member's build is
+/// looked up first (concurrently, bounded), and when `build: never` leaves any
+/// without one, nothing is written anywhere and the error names them all. Then
+/// each found build is retagged (concurrently) and each missing one built.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn ensure_images(
+    cx: &Context,
+    reg: &Registry,
+    mode: BuildMode,
+    opts: &BuildInputs,
+    services: &[&Service],
+    commit: &Commit,
+    tag: &str,
+    vars: &TagVars,
+) -> anyhow::Result<Vec<Image>> {
+    use futures_util::{StreamExt, TryStreamExt};
+    let found: Vec<Option<String>> = if mode == BuildMode::Always {
+        vec![None; services.len()]
+    } else {
+        futures_util::stream::iter(
+            services
+                .iter()
+                .map(|s| reg.find_commit_build(&s.image, &commit.sha)),
+        )
+        .buffered(PARALLEL)
+        .try_collect()
+        .await?
+    };
+    let missing: Vec<&str> = services
+        .iter()
+        .zip(&found)
+        .filter(|(_, f)| f.is_none())
+        .map(|(s, _)| s.image.as_str())
+        .collect();
+    if mode == BuildMode::Never && !missing.is_empty() {
+        return Err(UserError::new(format!(
+            "no build of {} for {} of the train: nothing was written",
+            short(Some(&commit.sha)),
+            missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .hint(format!(
+            "push each image as `sha-{}` first (the build job of every member), or use `build: auto` to build the missing ones",
+            commit.sha
+        ))
+        .into());
+    }
+    let what = format!("the build of {}", short(Some(&commit.sha)));
+    let placed: Vec<Option<Image>> =
+        futures_util::stream::iter(services.iter().zip(&found).map(|(s, f)| {
+            let what = &what;
+            async move {
+                match f {
+                    Some(d) => {
+                        place_tag(reg, &s.image, d, tag, cx.dry_run, what).await?;
+                        Ok::<_, anyhow::Error>(Some(Image {
+                            digest: d.clone(),
+                            built: false,
+                        }))
+                    }
+                    None => Ok(None),
+                }
+            }
+        }))
+        .buffered(PARALLEL)
+        .try_collect()
+        .await?;
+    let mut images = Vec::new();
+    for (s, p) in services.iter().zip(placed) {
+        images.push(match p {
+            Some(i) => i,
+            // Builds share the machine: one at a time.
+            None => ensure_image(cx, reg, BuildMode::Always, opts, s, commit, tag, vars).await?,
+        });
+    }
+    Ok(images)
+}
+
 /// Make sure `image:tag` is the build of `commit`: retag the existing build
 /// (`sha-<sha>`), or build and push one, as the `build` input (`mode`) says.
 #[allow(clippy::too_many_arguments)]

@@ -30,8 +30,8 @@ use crate::registry::Registry;
 use crate::inputs::{Chain, ChangeInputs, Gate, SessionInputs};
 pub(crate) use commit::{release_commit, version_of};
 pub(crate) use cross::check_own_service;
-pub(crate) use image::ensure_image;
 use image::place_tag;
+pub(crate) use image::{ensure_image, ensure_images};
 use inputs::git_options;
 pub(crate) use inputs::registry_options;
 use pull_request::ReleaseOutcome;
@@ -49,6 +49,35 @@ pub(crate) struct Change<'a> {
     pub(crate) kind: &'static str,
     /// The commit the image was built from, for the PR's commit list.
     pub(crate) source_sha: Option<String>,
+}
+
+/// What one PR carries: one service's change, or every member's of a train, on
+/// `release/<service or train>/<env>`, in one commit.
+pub(crate) struct Batch<'a> {
+    /// `Some(name)`: a train's, moved as one.
+    pub(crate) train: Option<String>,
+    /// At least one; all to the same environment.
+    pub(crate) changes: Vec<Change<'a>>,
+}
+
+impl<'a> Batch<'a> {
+    pub(crate) fn one(change: Change<'a>) -> Batch<'a> {
+        Batch {
+            train: None,
+            changes: vec![change],
+        }
+    }
+
+    /// The name in the branch: the train's, or the service's.
+    pub(crate) fn name(&self) -> &str {
+        self.train
+            .as_deref()
+            .unwrap_or(&self.changes[0].service.name)
+    }
+
+    pub(crate) fn env(&self) -> &'a Environment {
+        self.changes[0].env
+    }
 }
 
 /// The checkout changes are published from, and the branch they go to.
@@ -80,8 +109,8 @@ pub(crate) struct Session {
     /// `commit-via: api`: the release's one read of the base and its target file,
     /// made before the first registry write ([`Session::read_target_first`]) and
     /// taken by the commit's first round.
-    /// Kept with the target's path: only the publish of that file takes it.
-    pub(crate) first_read: std::cell::RefCell<Option<(String, crate::github::Branches)>>,
+    /// Kept with the targets' paths: only the publish of those files takes it.
+    pub(crate) first_read: std::cell::RefCell<Option<(Vec<String>, crate::github::Branches)>>,
     /// The health gate of a deploy (`deploy`, or a chain's inline deploy).
     pub(crate) gate: Option<Gate>,
     pub(crate) change: ChangeInputs,
@@ -91,6 +120,9 @@ pub(crate) struct Session {
     pub(crate) source_repo: Option<crate::repository::RepoName>,
     /// Its client, when that is not the config's repository (made on first use).
     pub(crate) source: std::cell::OnceCell<GitHub>,
+    /// A deployment of this run already succeeded (a train's earlier member): the
+    /// next ones keep it active (`auto_inactive: false`).
+    pub(crate) sibling_deployed: std::cell::Cell<bool>,
 }
 
 impl Session {
@@ -142,6 +174,7 @@ impl Session {
             version: inputs.version,
             source_repo: cx.source_repo(service),
             source: std::cell::OnceCell::new(),
+            sibling_deployed: std::cell::Cell::new(false),
         })
     }
 

@@ -18,177 +18,294 @@ use crate::github::{MergeOutcome, PrState};
 /// Default commit message (and the template's placeholders).
 pub(crate) const MESSAGE: &str = "{service}: {env} {old} → {new}";
 
+/// A train's default commit message: `{changes}` is `api a → b, web c → d`.
+pub(crate) const TRAIN_MESSAGE: &str = "{service}: {env} {changes}";
+
 impl Session {
-    /// Before the first registry write: read the base tip and `service`'s target
-    /// file in `env` there (`commit-via: api`; the same one query the commit's
-    /// first round would make, so it costs nothing), and refuse a file that is a
-    /// link, too large or does not parse, so bad input in the repository writes
-    /// nothing anywhere.
+    /// Before the first registry write: read the base tip and the target files of
+    /// `services` in `env` there (`commit-via: api`; the same one query the
+    /// commit's first round would make, so it costs nothing), and refuse a file
+    /// that is a link, too large or does not parse, so bad input in the repository
+    /// writes nothing anywhere. `name`: the service's or the train's (the branch).
     pub(crate) async fn read_target_first(
         &self,
         cx: &Context,
-        service: &Service,
+        name: &str,
+        services: &[&Service],
         env: &Environment,
     ) -> anyhow::Result<()> {
         if cx.dry_run || self.via != CommitVia::Api {
             return Ok(());
         }
-        let target = cx.config.target(service, env)?;
-        let branch = git::release_branch(&service.name, &env.name);
+        let targets = services
+            .iter()
+            .map(|s| cx.config.target(s, env))
+            .collect::<Result<Vec<_>, _>>()?;
+        let paths = paths_of(&targets);
+        let branch = git::release_branch(name, &env.name);
         let policy = self.change.merge.unwrap_or(env.merge);
         let gh = self.github()?;
         let base = self.api_base.get().or(cx.inputs.base.as_ref());
         let head = (policy != MergePolicy::Direct).then_some(branch.as_str());
-        let path = target.path_str();
+        let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
         let read = gh
-            .read_branches(base.map(String::as_str), head, &path, None)
+            .read_branches_files(base.map(String::as_str), head, &refs, None)
             .await?;
-        if let Some(f) = &read.file {
-            target.read(&f.text)?;
+        for t in &targets {
+            if let Some(Some(f)) = paths
+                .iter()
+                .position(|p| *p == t.path_str())
+                .map(|i| &read.files[i])
+            {
+                t.read(&f.text)?;
+            }
         }
         self.api_base.get_or_init(|| read.base.clone());
-        *self.first_read.borrow_mut() = Some((path, read));
+        *self.first_read.borrow_mut() = Some((paths, read));
         Ok(())
     }
 
-    /// Edit the overlay on a fresh base tip and carry it through the PR (or a
-    /// direct push). `None` in a dry run.
+    /// Edit the targets on a fresh base tip and carry them through the PR (or a
+    /// direct push): one service's, or every member's of a train in one commit.
+    /// `None` in a dry run.
     pub(crate) async fn publish(
         &self,
         cx: &Context,
-        change: &Change<'_>,
+        batch: &Batch<'_>,
         out: &mut Outputs,
     ) -> anyhow::Result<Option<ReleaseOutcome>> {
-        let env = change.env;
-        let service = change.service;
-        let target = cx.config.target(service, env)?;
-        let rel = target.path.clone();
-        let path = cx.root.join(&rel);
-        let rel_str = target.path_str();
-        let set = SetVersion {
-            tag: Some(&change.tag),
-            digest: Some(&change.digest),
-        };
-        let branch = git::release_branch(&service.name, &env.name);
+        let env = batch.env();
+        let name = batch.name();
+        let targets = batch
+            .changes
+            .iter()
+            .map(|c| cx.config.target(c.service, env))
+            .collect::<Result<Vec<_>, _>>()?;
+        let paths = paths_of(&targets);
+        let branch = git::release_branch(name, &env.name);
         let policy = self.change.merge.unwrap_or(env.merge);
         let method = self.change.method;
-
-        if cx.dry_run {
-            // A missing overlay is made by the release, as on the real path.
-            let text = crate::fs::read_user_file(&cx.root, &path, &rel)?.unwrap_or_default();
-            let before = target.read(&text)?;
-            let old = before.as_ref().and_then(|b| b.tag.clone());
-            match target.edit(&text, set)? {
-                target::Edit::Unchanged => {
-                    println!(
-                        "{}: unchanged ({} already at `{}`)",
-                        rel.display(),
-                        service.name,
-                        change.tag
-                    );
-                    out.set("changed", false);
+        // Every member whose target is `path`, applied in the train's order.
+        let apply = |path: &str, text: &str| -> anyhow::Result<Option<String>> {
+            let mut now = text.to_string();
+            for (c, t) in batch.changes.iter().zip(&targets) {
+                if t.path_str() != path {
+                    continue;
                 }
-                target::Edit::Changed { text: after, .. } => {
-                    print!("{}", overlay::unified_diff(&rel_str, &text, &after));
-                    let title =
-                        github::pr_title(&service.name, &env.name, old.as_deref(), &change.tag);
-                    match policy {
-                        MergePolicy::Direct => {
-                            println!("dry run: would push this change to the base branch")
-                        }
-                        _ => println!(
-                            "dry run: would push `{branch}` and open or update the pull request \"{title}\" (merge: {})",
-                            policy.as_str()
-                        ),
-                    }
-                    out.set("changed", true);
+                let set = SetVersion {
+                    tag: Some(&c.tag),
+                    digest: Some(&c.digest),
+                };
+                if let target::Edit::Changed { text, .. } = t.edit(&now, set)? {
+                    now = text;
                 }
             }
+            Ok((now != text).then_some(now))
+        };
+
+        if cx.dry_run {
+            let mut changed = false;
+            for rel_str in &paths {
+                let rel = std::path::PathBuf::from(rel_str);
+                // A missing overlay is made by the release, as on the real path.
+                let text = crate::fs::read_user_file(&cx.root, &cx.root.join(&rel), &rel)?
+                    .unwrap_or_default();
+                for t in targets.iter().filter(|t| t.path_str() == *rel_str) {
+                    t.read(&text)?;
+                }
+                match apply(rel_str, &text)? {
+                    None => {
+                        let names: Vec<String> = batch
+                            .changes
+                            .iter()
+                            .zip(&targets)
+                            .filter(|(_, t)| t.path_str() == *rel_str)
+                            .map(|(c, _)| format!("{} already at `{}`", c.service.name, c.tag))
+                            .collect();
+                        println!("{}: unchanged ({})", rel.display(), names.join(", "));
+                    }
+                    Some(after) => {
+                        print!("{}", overlay::unified_diff(rel_str, &text, &after));
+                        changed = true;
+                    }
+                }
+            }
+            if changed {
+                let title = match &batch.train {
+                    None => {
+                        let c = &batch.changes[0];
+                        let text = crate::fs::read_user_file(
+                            &cx.root,
+                            &cx.root.join(&targets[0].path),
+                            &targets[0].path,
+                        )?
+                        .unwrap_or_default();
+                        let old = targets[0].read(&text)?.and_then(|b| b.tag);
+                        github::pr_title(&c.service.name, &env.name, old.as_deref(), &c.tag)
+                    }
+                    Some(train) => format!("{train}: {env}", env = env.name),
+                };
+                match policy {
+                    MergePolicy::Direct => {
+                        println!("dry run: would push this change to the base branch")
+                    }
+                    _ => println!(
+                        "dry run: would push `{branch}` and open or update the pull request \"{title}\" (merge: {})",
+                        policy.as_str()
+                    ),
+                }
+            }
+            out.set("changed", changed);
             return Ok(None);
         }
 
         let gh = self.github()?;
+        let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
         // What the base holds now: the PR's "old" column and its commit list.
-        let (via, base, before_text) = match self.via {
+        let (via, base, befores) = match self.via {
             CommitVia::Git => {
                 let Repo { ws, base } = self.repo(cx)?;
                 let base_tip = self.base_tip(ws, base)?;
-                let text = ws.read_at(&base_tip, &rel_str)?.unwrap_or_default();
-                (Via::Git(ws), base.clone(), text)
+                let mut texts = Vec::new();
+                for p in &paths {
+                    texts.push(ws.read_at(&base_tip, p)?.unwrap_or_default());
+                }
+                (Via::Git(ws), base.clone(), texts)
             }
             CommitVia::Api => {
-                // One query: base tip, the overlay there, our release branch. The
+                // One query: base tip, the targets there, our release branch. The
                 // first round of the commit uses it; no fetch at all.
                 let base = self.api_base.get().or(cx.inputs.base.as_ref());
                 let head = (policy != MergePolicy::Direct).then_some(branch.as_str());
                 let early = self.first_read.borrow_mut().take();
                 let read = match early {
-                    Some((path, r)) if path == rel_str => r,
+                    Some((p, r)) if p == paths => r,
                     _ => {
-                        gh.read_branches(base.map(String::as_str), head, &rel_str, None)
+                        gh.read_branches_files(base.map(String::as_str), head, &refs, None)
                             .await?
                     }
                 };
                 let base = self.api_base.get_or_init(|| read.base.clone()).clone();
-                let text = read
-                    .file
-                    .as_ref()
-                    .map(|f| f.text.clone())
-                    .unwrap_or_default();
-                (Via::Api(Some(Box::new(read))), base, text)
+                let texts = read
+                    .files
+                    .iter()
+                    .map(|f| f.as_ref().map(|f| f.text.clone()).unwrap_or_default())
+                    .collect();
+                (Via::Api(Some(Box::new(read))), base, texts)
             }
         };
-        let before = target.read(&before_text).ok().flatten();
-        let old_tag = before.as_ref().and_then(|b| b.tag.clone());
-        let old_digest = before.as_ref().and_then(|b| b.digest.clone());
-
-        let changelog = self
-            .changelog(
-                cx,
-                service,
-                env,
-                &super::changelog::Ends {
-                    old_tag: old_tag.as_deref(),
-                    old_digest: old_digest.as_deref(),
-                    new_digest: &change.digest,
-                    new_sha: change.source_sha.as_deref(),
-                },
-            )
-            .await;
-        let mut body = PrBody {
-            service: service.name.clone(),
-            env: env.name.clone(),
-            image: service.image.clone(),
-            old_tag: old_tag.clone(),
-            new_tag: change.tag.clone(),
-            old_digest,
-            new_digest: Some(change.digest.clone()),
-            changelog,
-            ..Default::default()
-        };
-        if let Some(url) = super::run_url() {
-            body.links.push(("Workflow run".into(), url));
+        // Each member's part of the body: old → new, and its commits.
+        let mut parts: Vec<PrBody> = Vec::new();
+        for (c, t) in batch.changes.iter().zip(&targets) {
+            let i = paths.iter().position(|p| *p == t.path_str()).unwrap_or(0);
+            let before = t.read(&befores[i]).ok().flatten();
+            let old_tag = before.as_ref().and_then(|b| b.tag.clone());
+            let old_digest = before.as_ref().and_then(|b| b.digest.clone());
+            let changelog = self
+                .changelog(
+                    cx,
+                    c.service,
+                    env,
+                    &super::changelog::Ends {
+                        old_tag: old_tag.as_deref(),
+                        old_digest: old_digest.as_deref(),
+                        new_digest: &c.digest,
+                        new_sha: c.source_sha.as_deref(),
+                    },
+                )
+                .await;
+            parts.push(PrBody {
+                service: c.service.name.clone(),
+                env: env.name.clone(),
+                image: c.service.image.clone(),
+                old_tag,
+                new_tag: c.tag.clone(),
+                old_digest,
+                new_digest: Some(c.digest.clone()),
+                changelog,
+                ..Default::default()
+            });
         }
+        let mut run_links = Vec::new();
+        if let Some(url) = super::run_url() {
+            run_links.push(("Workflow run".to_string(), url));
+        }
+        let kind = batch.changes[0].kind;
         let mut labels = env.labels.clone();
         labels.extend(self.change.labels.iter().cloned());
-        labels.extend(change.labels.iter().cloned());
+        for c in &batch.changes {
+            labels.extend(c.labels.iter().cloned());
+        }
+        if batch.train.is_some() {
+            labels.push("train".into());
+        }
         let labels = unique(labels);
         let mut reviewers = env.reviewers.clone();
         reviewers.extend(self.change.reviewers.iter().cloned());
         let reviewers = unique(reviewers);
-        let mut title = github::pr_title(&service.name, &env.name, old_tag.as_deref(), &change.tag);
-        if change.kind == "rollback" {
+        let olds = |p: &PrBody| p.old_tag.clone().unwrap_or_else(|| "(none)".into());
+        let (mut title, body, old_text, new_text, digest_text) = match &batch.train {
+            None => {
+                let mut p = parts[0].clone();
+                p.links = run_links;
+                (
+                    github::pr_title(&p.service, &env.name, p.old_tag.as_deref(), &p.new_tag),
+                    p.render(),
+                    olds(&p),
+                    p.new_tag.clone(),
+                    batch.changes[0].digest.clone(),
+                )
+            }
+            Some(train) => {
+                let rows: Vec<(&str, Option<&str>, &str)> = parts
+                    .iter()
+                    .map(|p| (p.service.as_str(), p.old_tag.as_deref(), p.new_tag.as_str()))
+                    .collect();
+                let list = |f: &dyn Fn(&PrBody) -> String| {
+                    parts
+                        .iter()
+                        .map(|p| format!("{} {}", p.service, f(p)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                (
+                    github::train_title(train, &env.name, &rows),
+                    github::TrainBody {
+                        train: train.clone(),
+                        env: env.name.clone(),
+                        members: parts.clone(),
+                        links: run_links,
+                    }
+                    .render(),
+                    list(&olds),
+                    list(&|p| p.new_tag.clone()),
+                    list(&|p| p.new_digest.clone().unwrap_or_default()),
+                )
+            }
+        };
+        if kind == "rollback" {
             title.push_str(" (rollback)");
         }
+        let template = match (&cx.inputs.message, &batch.train) {
+            (Some(m), _) => m.as_str(),
+            (None, None) => MESSAGE,
+            (None, Some(_)) => TRAIN_MESSAGE,
+        };
+        let changes_text = parts
+            .iter()
+            .map(|p| format!("{} {} → {}", p.service, olds(p), p.new_tag))
+            .collect::<Vec<_>>()
+            .join(", ");
         let message = git::render_message(
-            cx.inputs.message.as_deref().unwrap_or(MESSAGE),
+            template,
             &[
-                ("service", &service.name),
+                ("service", name),
                 ("env", &env.name),
-                ("old", old_tag.as_deref().unwrap_or("(none)")),
-                ("new", &change.tag),
-                ("digest", &change.digest),
-                ("kind", change.kind),
+                ("old", &old_text),
+                ("new", &new_text),
+                ("digest", &digest_text),
+                ("kind", kind),
+                ("changes", &changes_text),
             ],
         );
         let req = Release {
@@ -199,12 +316,12 @@ impl Session {
                 } else {
                     Target::Release(branch.clone())
                 },
-                path: rel_str.clone(),
+                paths: paths.clone(),
                 message,
             },
             content: PrContent {
                 title,
-                body: body.render(),
+                body,
                 labels,
                 reviewers,
                 draft: self.change.draft,
@@ -213,28 +330,26 @@ impl Session {
             method,
             max_rounds: 10,
             close_comment: Some(format!(
-                "`{base}` already has `{}` at `{}`; closing.",
-                service.name, change.tag
+                "`{base}` already has {new_text} ({name}); closing."
             )),
         };
-        let mut edit = target.edit_fn(set);
+        let mut edit = apply;
         let outcome = release(via, gh, &req, &mut edit).await?;
         for (k, v) in outcome.outputs() {
             out.set(k, v);
         }
-        let old = old_tag.as_deref().unwrap_or("(none)");
+        let what = match &batch.train {
+            None => format!("{} `{}` → `{}`", name, olds(&parts[0]), parts[0].new_tag),
+            Some(_) => format!("train {name}: {changes_text}"),
+        };
+        let files = paths.join(", ");
         match (&outcome.pr, outcome.published.changed) {
-            (_, false) => println!(
-                "{}: `{base}` already has {} at `{}`; nothing to do",
-                rel.display(),
-                service.name,
-                change.tag
-            ),
+            (_, false) => {
+                println!("{files}: `{base}` already has {new_text} ({name}); nothing to do")
+            }
             (None, true) => println!(
-                "pushed {} to `{base}`: {} `{old}` → `{}`",
+                "pushed {} to `{base}`: {what}",
                 short(outcome.published.commit.as_deref()),
-                service.name,
-                change.tag
             ),
             (Some(pr), true) => {
                 let state = if outcome.merged {
@@ -245,12 +360,10 @@ impl Session {
                     "open for review"
                 };
                 println!(
-                    "pull request #{} {} ({state}): {} {} `{old}` → `{}`\n  {}",
+                    "pull request #{} {} ({state}): {} {what}\n  {}",
                     pr.number,
                     pr.operation.as_str(),
-                    service.name,
                     env.name,
-                    change.tag,
                     pr.url
                 );
             }
@@ -264,19 +377,45 @@ impl Session {
             out.summary
                 .push_str(&format!("**Checks will not run:** {note}.\n"));
         }
-        out.summary.push_str(&format!(
-            "**{}** → `{}`: `{old}` → `{}`{}\n",
-            service.name,
-            env.name,
-            change.tag,
-            outcome
-                .pr
-                .as_ref()
-                .map(|p| format!(" ([#{}]({}) {})", p.number, p.url, p.operation.as_str()))
-                .unwrap_or_default()
-        ));
+        let pr_link = outcome
+            .pr
+            .as_ref()
+            .map(|p| format!(" ([#{}]({}) {})", p.number, p.url, p.operation.as_str()))
+            .unwrap_or_default();
+        if let Some(train) = &batch.train {
+            out.summary
+                .push_str(&format!("Train **{train}** → `{}`{pr_link}:\n\n", env.name));
+            for p in &parts {
+                out.summary.push_str(&format!(
+                    "- **{}**: `{}` → `{}`\n",
+                    p.service,
+                    olds(p),
+                    p.new_tag
+                ));
+            }
+        } else {
+            out.summary.push_str(&format!(
+                "**{}** → `{}`: `{}` → `{}`{pr_link}\n",
+                name,
+                env.name,
+                olds(&parts[0]),
+                parts[0].new_tag,
+            ));
+        }
         Ok(Some(outcome))
     }
+}
+
+/// The files `targets` live in, each once, in order.
+fn paths_of(targets: &[target::Target]) -> Vec<String> {
+    let mut paths: Vec<String> = Vec::new();
+    for t in targets {
+        let p = t.path_str();
+        if !paths.contains(&p) {
+            paths.push(p);
+        }
+    }
+    paths
 }
 
 /// Publish an overlay change and carry it to the base: PR + merge policy, or a
@@ -342,7 +481,7 @@ pub async fn release(
     mut via: Via<'_>,
     gh: &GitHub,
     req: &Release,
-    edit: &mut dyn FnMut(&str) -> anyhow::Result<Option<String>>,
+    edit: &mut crate::git::Edit<'_>,
 ) -> anyhow::Result<ReleaseOutcome> {
     let calls_before = gh.api_calls();
     let mut retries = 0;

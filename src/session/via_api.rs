@@ -41,42 +41,43 @@ impl CommitVia {
 /// Rounds a lost lease may cost before we give up.
 const MAX_ROUNDS: u32 = 8;
 
-/// Commit the edit of `req.path` on the base tip through the API, as
-/// [`crate::git::Workspace::publish`] does with git: `edit` gets the text at a
-/// fresh base tip each round and returns the new text (`None`: already there).
-/// `first` is a read made just before, used for the first round. Returns the
-/// last read too (the repository's id, whether a PR is open).
+/// Commit the edit of `req.paths` on the base tip through the API, as
+/// [`crate::git::Workspace::publish`] does with git: `edit` gets each file's
+/// text at a fresh base tip each round and returns the new text (`None`: already
+/// there); all files go in one commit. `first` is a read made just before, used
+/// for the first round. Returns the last read too (the repository's id, whether
+/// a PR is open).
 pub(crate) async fn publish(
     gh: &GitHub,
     req: &Publish,
     mut first: Option<Branches>,
-    edit: &mut dyn FnMut(&str) -> anyhow::Result<Option<String>>,
+    edit: &mut crate::git::Edit<'_>,
 ) -> anyhow::Result<(Published, Branches)> {
     let head = match &req.target {
         Target::Release(b) => Some(b.as_str()),
         Target::Direct => None,
     };
+    let paths: Vec<&str> = req.paths.iter().map(String::as_str).collect();
     let mut retries = 0;
-    // A direct commit refused as stale: the base it was leased on and the blob it
+    // A direct commit refused as stale: the base it was leased on and the blobs it
     // wrote. A copy of it sent again after a lost answer is refused too although
     // the first one landed; the next read tells (the base's tip is that commit).
-    let mut sent: Option<(String, Option<String>)> = None;
+    let mut sent: Option<(String, Vec<Option<String>>, u64)> = None;
     loop {
         let st = match first.take() {
-            Some(s) => s,
-            None => {
+            Some(s) if s.files.len() == paths.len() => s,
+            _ => {
                 // Direct: the base is read as the "head" too, for its parents.
                 let tip = head.or(sent.as_ref().map(|_| req.base.as_str()));
-                gh.read_branches(Some(&req.base), tip, &req.path, None)
+                gh.read_branches_files(Some(&req.base), tip, &paths, None)
                     .await?
             }
         };
         if head.is_none()
-            && let (Some((base, blob)), Some(t)) = (&sent, &st.head)
+            && let (Some((base, blobs, n)), Some(t)) = (&sent, &st.head)
             && t.parents == [base.clone()]
-            && t.file_oid.is_some()
-            && &t.file_oid == blob
-            && t.changed_files.is_none_or(|n| n == 1)
+            && holds(t, blobs)
+            && t.changed_files.is_none_or(|c| c == *n)
         {
             eprintln!("github: the commit to `{}` landed after all", req.base);
             let landed = Published {
@@ -100,20 +101,36 @@ pub(crate) async fn publish(
             retries,
             before: before.clone(),
         };
-        let after = match edit(before.as_deref().unwrap_or(""))? {
-            Some(after) if before.as_deref() != Some(after.as_str()) => after,
-            _ => return Ok((done(None, false, false), st)),
-        };
-        let blob = git2::Oid::hash_object(git2::ObjectType::Blob, after.as_bytes())
-            .map(|o| o.to_string())
-            .ok();
+        // Each file's new text, where the edit changes it; and every file's blob
+        // id after the commit (the changed ones' new blobs, the rest as they are).
+        let mut changes: Vec<(&str, String)> = Vec::new();
+        let mut blobs: Vec<Option<String>> = Vec::new();
+        for (i, path) in paths.iter().enumerate() {
+            let was = st.files.get(i).cloned().flatten();
+            let text = was.as_ref().map(|f| f.text.as_str());
+            match edit(path, text.unwrap_or(""))? {
+                Some(after) if text != Some(after.as_str()) => {
+                    blobs.push(
+                        git2::Oid::hash_object(git2::ObjectType::Blob, after.as_bytes())
+                            .map(|o| o.to_string())
+                            .ok(),
+                    );
+                    changes.push((path, after));
+                }
+                _ => blobs.push(was.map(|f| f.oid)),
+            }
+        }
+        if changes.is_empty() {
+            return Ok((done(None, false, false), st));
+        }
+        let files: Vec<(&str, &str)> = changes.iter().map(|(p, a)| (*p, a.as_str())).collect();
         let outcome = match head {
             None => {
                 let r = gh
-                    .commit_on_branch(&req.base, &st.base_oid, &req.path, &after, &req.message)
+                    .commit_files_on_branch(&req.base, &st.base_oid, &files, &req.message)
                     .await?;
                 if matches!(r, Leased::Stale(_)) {
-                    sent = Some((st.base_oid.clone(), blob));
+                    sent = Some((st.base_oid.clone(), blobs, files.len() as u64));
                 }
                 r
             }
@@ -122,13 +139,12 @@ pub(crate) async fn publish(
                 // the PR gets no new commit.
                 if let Some(t) = &st.head
                     && t.parents == [st.base_oid.clone()]
-                    && t.file_oid.is_some()
-                    && t.file_oid == blob
-                    && t.changed_files.is_none_or(|n| n == 1)
+                    && holds(t, &blobs)
+                    && t.changed_files.is_none_or(|n| n == files.len() as u64)
                 {
                     return Ok((done(Some(t.oid.clone()), true, false), st));
                 }
-                leased_release(gh, &st, branch, &req.path, &after, &req.message).await?
+                leased_release(gh, &st, branch, &paths, &files, &req.message).await?
             }
         };
         match outcome {
@@ -151,14 +167,24 @@ pub(crate) async fn publish(
     }
 }
 
-/// Put `after` on `branch` as one commit on the base tip, leased on what `st`
+/// `tip` holds exactly these blobs at the files asked for (none missing).
+fn holds(tip: &crate::github::Tip, blobs: &[Option<String>]) -> bool {
+    tip.file_oids.len() == blobs.len()
+        && tip
+            .file_oids
+            .iter()
+            .zip(blobs)
+            .all(|(have, want)| have.is_some() && have == want)
+}
+
+/// Put `files` on `branch` as one commit on the base tip, leased on what `st`
 /// saw of the branch.
 async fn leased_release(
     gh: &GitHub,
     st: &Branches,
     branch: &str,
-    path: &str,
-    after: &str,
+    paths: &[&str],
+    files: &[(&str, &str)],
     message: &str,
 ) -> anyhow::Result<Leased> {
     let Some(old) = &st.head else {
@@ -175,7 +201,7 @@ async fn leased_release(
             )));
         }
         return gh
-            .commit_on_branch(branch, &st.base_oid, path, after, message)
+            .commit_files_on_branch(branch, &st.base_oid, files, message)
             .await;
     };
     // A scratch branch at the base carries the commit, so the PR's head never
@@ -193,7 +219,7 @@ async fn leased_release(
             .into());
     }
     let commit = match gh
-        .commit_on_branch(&scratch, &st.base_oid, path, after, message)
+        .commit_files_on_branch(&scratch, &st.base_oid, files, message)
         .await
     {
         Ok(Leased::Done(c)) => c,
@@ -222,7 +248,7 @@ async fn leased_release(
             drop_scratch(gh, st, &scratch).await;
             // Refused although the branch is where we saw it: not a race.
             let now = gh
-                .read_branches(Some(&st.base), Some(branch), path, None)
+                .read_branches_files(Some(&st.base), Some(branch), paths, None)
                 .await?;
             if now.head.as_ref().map(|t| &t.oid) == Some(&old.oid) {
                 return Err(Failure::new(format!("GitHub refused to move `{branch}`: {why}"))

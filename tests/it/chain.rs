@@ -21,6 +21,9 @@ mod targets;
 /// The code's repository releasing into a separate config repository.
 mod config_repo;
 
+/// Release trains: several services through one PR, one merge.
+mod trains;
+
 const REPO: &str = "acme/app";
 /// The workflow's `GITHUB_TOKEN`.
 const TOKEN: &str = "ghs_chainTokenOfTheWorkflow0123456789abc";
@@ -91,7 +94,7 @@ impl Rig {
         files.extend(own.iter().map(|(p, t)| (p.to_string(), t.to_string())));
         files.push((
             ".github/workflows/overlay-deploy.yaml".into(),
-            "on:\n  workflow_dispatch:\n    inputs: {service: {}, env: {}}\n  pull_request:\n    types: [closed]\njobs: {}\n".into(),
+            "on:\n  workflow_dispatch:\n    inputs: {service: {}, train: {}, env: {}}\n  pull_request:\n    types: [closed]\njobs: {}\n".into(),
         ));
         gh.create_repo(REPO, "main", &as_refs(&files)).unwrap();
         gh.add_token(TOKEN, TokenGrants::github_token());

@@ -138,14 +138,19 @@ async fn a_stale_head_is_read_again_and_the_edit_reapplied() {
     // Someone else's commit lands between our read and our commit.
     let mut moved = false;
     let mut edit = set_tag("ghcr.io/acme/hello", "dev-2");
-    let out = release(Via::Api(None), &client, &req, &mut |text: &str| {
-        if !moved {
-            moved = true;
-            gh.push_commit(REPO, "main", &[("other.txt", "x\n")])
-                .unwrap();
-        }
-        edit(text)
-    })
+    let out = release(
+        Via::Api(None),
+        &client,
+        &req,
+        &mut |_path: &str, text: &str| {
+            if !moved {
+                moved = true;
+                gh.push_commit(REPO, "main", &[("other.txt", "x\n")])
+                    .unwrap();
+            }
+            edit(_path, text)
+        },
+    )
     .await
     .unwrap();
     assert_eq!(out.published.retries, 1, "{out:?}");

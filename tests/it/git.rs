@@ -184,20 +184,21 @@ fn opts(workspace: &Path, url: Option<String>) -> GitOptions {
 fn set_tag<'a>(
     image: &'a str,
     tag: &'a str,
-) -> impl FnMut(&str) -> anyhow::Result<Option<String>> + 'a {
+) -> impl FnMut(&str, &str) -> anyhow::Result<Option<String>> + 'a {
     let req = SetImage {
         image,
         tag: Some(tag),
         digest: None,
     };
-    overlay::edit_fn(Path::new(OVERLAY), req)
+    let mut edit = overlay::edit_fn(Path::new(OVERLAY), req);
+    move |_path: &str, text: &str| edit(text)
 }
 
 fn release(service: &str) -> Publish {
     Publish {
         base: "main".into(),
         target: Target::Release(release_branch(service, "dev")),
-        path: OVERLAY.into(),
+        paths: vec![OVERLAY.into()],
         message: format!("{service}: dev release"),
     }
 }
@@ -329,7 +330,7 @@ fn a_push_that_lost_the_lease_is_redone_on_fresh_text() {
     let mut texts = Vec::new();
     let mut inner = set_tag("ghcr.io/acme/hello", "dev-3");
     let p = ws
-        .publish(&release("hello"), &mut |text: &str| {
+        .publish(&release("hello"), &mut |_path: &str, text: &str| {
             calls += 1;
             texts.push(text.to_string());
             if calls == 1 {
@@ -343,7 +344,7 @@ fn a_push_that_lost_the_lease_is_redone_on_fresh_text() {
                     ),
                 );
             }
-            inner(text)
+            inner(_path, text)
         })
         .unwrap();
     assert_eq!(p.retries, 1);
@@ -372,11 +373,11 @@ fn direct_pushes_fast_forward_and_retry_when_the_base_moves() {
     let mut first = true;
     let mut inner = set_tag("ghcr.io/acme/hello", "dev-2");
     let p = ws
-        .publish(&req, &mut |text: &str| {
+        .publish(&req, &mut |_path: &str, text: &str| {
             if std::mem::take(&mut first) {
                 remote.commit("main", "README.md", "moved\n");
             }
-            inner(text)
+            inner(_path, text)
         })
         .unwrap();
     assert_eq!(p.retries, 1);
@@ -402,10 +403,10 @@ fn retries_are_bounded() {
     let mut n = 0;
     let mut inner = set_tag("ghcr.io/acme/hello", "dev-2");
     let err = ws
-        .publish(&req, &mut |text: &str| {
+        .publish(&req, &mut |_path: &str, text: &str| {
             n += 1;
             remote.commit("main", "README.md", &format!("moved {n}\n"));
-            inner(text)
+            inner(_path, text)
         })
         .unwrap_err();
     assert_eq!(n, 3);

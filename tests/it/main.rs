@@ -20,4 +20,5 @@ mod registry;
 mod release_rig;
 mod render;
 mod targets;
+mod trains;
 mod util;

@@ -52,13 +52,14 @@ pub fn api(gh: &GitHubStandIn, token: &str) -> GitHub {
 pub fn set_tag<'a>(
     image: &'a str,
     tag: &'a str,
-) -> impl FnMut(&str) -> anyhow::Result<Option<String>> + 'a {
+) -> impl FnMut(&str, &str) -> anyhow::Result<Option<String>> + 'a {
     let req = SetImage {
         image,
         tag: Some(tag),
         digest: None,
     };
-    overlay::edit_fn(Path::new(OVERLAY), req)
+    let mut edit = overlay::edit_fn(Path::new(OVERLAY), req);
+    move |_path: &str, text: &str| edit(text)
 }
 
 pub fn request(service: &str, old: &str, new: &str, policy: MergePolicy) -> Release {
@@ -66,7 +67,7 @@ pub fn request(service: &str, old: &str, new: &str, policy: MergePolicy) -> Rele
         publish: Publish {
             base: "main".into(),
             target: Target::Release(release_branch(service, "dev")),
-            path: OVERLAY.into(),
+            paths: vec![OVERLAY.into()],
             message: format!("{service}: dev {old} → {new}"),
         },
         content: PrContent {
