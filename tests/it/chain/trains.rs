@@ -413,3 +413,70 @@ async fn bench_requests_per_train() {
         assert!(used <= single + 2, "train of {n}: {used} requests");
     }
 }
+
+/// The fault suite on a train (chain inline: release, merge, a deployment per
+/// member, the uat train PR): one lost answer in the middle — the commit, the PR,
+/// the merge, the second member's deployment, a status — then a re-run. It
+/// converges with no duplicate: one dev PR, merged; one deployment per member;
+/// one uat PR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_in_the_middle_of_a_train_converges_on_a_re_run() {
+    use gitops_testkit::github::{Fault, FaultKind};
+    let cases: &[(&str, &str, usize)] = &[
+        ("POST", "/graphql", 3),
+        ("POST", "/repos/acme/app/pulls", 1),
+        ("PUT", "/merge", 1),
+        ("POST", "/repos/acme/app/deployments", 2),
+        ("POST", "/statuses", 3),
+    ];
+    for (method, path, nth) in cases {
+        let t = train_rig(&["api", "web"]);
+        t.rig
+            .gh
+            .inject(Fault::new(method, path, *nth, FaultKind::LostAnswer));
+        let inputs = [("train", "shop"), ("chain", "inline")];
+        let first = t.release(&inputs);
+        let case = format!("{method} {path} #{nth}");
+        assert!(t.rig.gh.faults_fired() == 1, "{case}: the fault never hit");
+        assert!(
+            !first.run.stderr.contains("panicked"),
+            "{case}: {}",
+            first.run.transcript()
+        );
+        let again = t.release(&inputs);
+        assert_eq!(again.run.code, 0, "{case}: {}", again.run.transcript());
+        let pulls = t.rig.gh.pulls(REPO).unwrap();
+        let dev: Vec<_> = pulls
+            .iter()
+            .filter(|p| p.head == "release/shop/dev")
+            .collect();
+        assert_eq!(dev.len(), 1, "{case}: {pulls:?}");
+        assert!(dev[0].merged, "{case}");
+        let tag = format!("dev-{}", &t.sha[..7]);
+        assert!(
+            t.file("charts/web/values-dev.yaml").contains(&tag),
+            "{case}"
+        );
+        let deps = t.rig.gh.deployments(REPO).unwrap();
+        for member in ["api", "web"] {
+            let n = deps
+                .iter()
+                .filter(|d| d.environment == "dev" && d.payload["service"] == member)
+                .count();
+            // The re-run finds the change merged and moves nothing: the first run
+            // must have deployed each member exactly once (or said why not).
+            assert!(n <= 1, "{case}: {member} deployed {n} times");
+            if first.run.code == 0 {
+                assert_eq!(n, 1, "{case}: {member}: {}", first.run.transcript());
+            }
+        }
+        let uat = pulls
+            .iter()
+            .filter(|p| p.head == "release/shop/uat")
+            .count();
+        assert!(uat <= 1, "{case}: {uat} uat PRs");
+        if first.run.code == 0 {
+            assert_eq!(uat, 1, "{case}");
+        }
+    }
+}
