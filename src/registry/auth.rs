@@ -22,7 +22,7 @@ pub(crate) enum Challenge {
 
 /// What a request needs: which repositories and actions its token must cover.
 #[derive(Debug, Clone)]
-pub(crate) struct Scope(Vec<String>);
+pub(crate) struct Scope(pub(crate) Vec<String>);
 
 impl Scope {
     pub(crate) fn push(repo: &str) -> Scope {
@@ -41,6 +41,18 @@ impl Scope {
     pub(crate) fn key(&self) -> String {
         self.0.join(" ")
     }
+    /// Whether a token granted for `key` (scopes joined by spaces) covers every
+    /// entry of this scope: the same entry, or `pull,push` for a `pull`.
+    pub(crate) fn covered_by(&self, key: &str) -> bool {
+        let granted: Vec<&str> = key.split(' ').collect();
+        self.0.iter().all(|want| {
+            granted.contains(&want.as_str())
+                || want
+                    .strip_suffix(":pull")
+                    .is_some_and(|repo| granted.contains(&format!("{repo}:pull,push").as_str()))
+        })
+    }
+
     /// Cache keys whose tokens also cover this scope: a `pull,push` token serves a
     /// later `pull` on the same repository without another exchange.
     pub(crate) fn covering_keys(&self) -> Vec<String> {
@@ -106,7 +118,14 @@ impl Registry {
                 let token = scope
                     .covering_keys()
                     .into_iter()
-                    .find_map(|k| tokens.get(&(host.to_string(), k)));
+                    .find_map(|k| tokens.get(&(host.to_string(), k)))
+                    .or_else(|| {
+                        // A token for several repositories at once (a train's).
+                        tokens
+                            .iter()
+                            .find(|((h, key), _)| h == host && scope.covered_by(key))
+                            .map(|(_, t)| t)
+                    });
                 match token {
                     Some(t) => req.bearer_auth(t),
                     None => req,

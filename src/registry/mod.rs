@@ -161,6 +161,91 @@ impl Registry {
             .await
     }
 
+    /// The build of a commit, read whole (one GET of `sha-<sha>`), so that giving
+    /// it another tag is one PUT of the same bytes ([`Registry::tag_build`]).
+    pub async fn fetch_commit_build(&self, image: &str, sha: &str) -> Result<Option<Build>> {
+        if sha.len() != 40 || !sha.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return Err(UserError::new(format!(
+                "`{sha}` is not a full commit SHA (40 hex digits)"
+            ))
+            .into());
+        }
+        let r = Reference::with_tag(image, &format!("sha-{}", sha.to_ascii_lowercase()))?;
+        Ok(self
+            .get_manifest(&r, &Scope::pull(&r.repository))
+            .await?
+            .map(|manifest| Build {
+                digest: manifest.digest.clone(),
+                manifest,
+            }))
+    }
+
+    /// Put `build` under `image:tag` (its own repository): one PUT of the bytes
+    /// read, so the digest is the build's.
+    pub async fn tag_build(&self, image: &str, tag: &str, build: &Build) -> Result<()> {
+        let r = Reference::with_tag(image, tag)?;
+        self.put_manifest(&r, &Scope::push(&r.repository), &build.manifest)
+            .await
+    }
+
+    /// Before writing to repositories (a release's image, a train's members): one
+    /// token that covers `pull,push` on all of them, per host, in one exchange (the token
+    /// endpoint takes `scope` more than once: distribution's "Token Authentication
+    /// Specification", and Docker sends two for a cross-repository mount), after one
+    /// `GET /v2/` to learn how the host authenticates when no earlier answer said.
+    /// Without this each repository costs a 401 and an exchange of its own.
+    pub async fn authorize_push(&self, images: &[&str]) -> Result<()> {
+        let mut by_host: Vec<(String, Vec<String>)> = Vec::new();
+        for i in images {
+            let r = Reference::parse(i)?;
+            match by_host.iter_mut().find(|(h, _)| *h == r.host) {
+                Some((_, repos)) if !repos.contains(&r.repository) => repos.push(r.repository),
+                Some(_) => {}
+                None => by_host.push((r.host.clone(), vec![r.repository])),
+            }
+        }
+        for (host, repos) in by_host {
+            let scope = Scope(
+                repos
+                    .iter()
+                    .map(|r| format!("repository:{r}:pull,push"))
+                    .collect(),
+            );
+            let held = lock(&self.inner.tokens)
+                .keys()
+                .any(|(h, key)| *h == host && scope.covered_by(key));
+            if held {
+                continue;
+            }
+            if lock(&self.inner.challenges).get(&host).is_none() {
+                let url = format!("{}/v2/", self.base_url(&host));
+                self.inner.requests.fetch_add(1, Ordering::Relaxed);
+                let resp = self
+                    .inner
+                    .http
+                    .get(&url)
+                    .timeout(Duration::from_secs(30))
+                    .send()
+                    .await
+                    .map_err(|e| transport(&host, e, "GET /v2/"))?;
+                if resp.status() != StatusCode::UNAUTHORIZED {
+                    continue;
+                }
+                let headers = resp.headers().clone();
+                self.answer_challenge(&host, &scope, &headers).await?;
+                continue;
+            }
+            let challenge = lock(&self.inner.challenges).get(&host).cloned();
+            if let Some(Challenge::Bearer { realm, service }) = challenge {
+                let token = self
+                    .fetch_token(&host, &realm, service.as_deref(), &scope)
+                    .await?;
+                lock(&self.inner.tokens).insert((host.clone(), scope.key()), token);
+            }
+        }
+        Ok(())
+    }
+
     /// Does `image@digest` exist?
     pub async fn exists(&self, image: &str, digest: &str) -> Result<bool> {
         if !is_digest(digest) {
@@ -290,6 +375,12 @@ impl Registry {
         }
         f.into()
     }
+}
+
+/// A commit's build as read from the registry (see [`Registry::fetch_commit_build`]).
+pub struct Build {
+    pub digest: String,
+    manifest: Manifest,
 }
 
 /// The error for a commit with no image; the hint names the input that builds one.

@@ -20,33 +20,38 @@ pub(crate) struct Ends<'a> {
     pub(crate) new_sha: Option<&'a str>,
 }
 
+/// A changelog's two commits, found (the registry's part, no GitHub request).
+pub(crate) struct Range {
+    old: String,
+    new: String,
+    found_by: &'static str,
+}
+
 impl Session {
-    pub(crate) async fn changelog(
+    /// The commits a changelog spans, from the registry's labels and the tags;
+    /// `Err` is the changelog to show when they cannot be found.
+    pub(crate) async fn changelog_range(
         &self,
         cx: &Context,
         service: &Service,
         env: &Environment,
-        ends: &Ends<'_>,
-    ) -> Changelog {
-        let Ok(Some(src)) = self.source(cx) else {
-            return Changelog::Omitted;
-        };
-        let repo = SourceRepo {
-            full_name: src.full_name(),
-            web_url: src.web_url(),
+        ends: Ends<'_>,
+    ) -> Result<Range, Changelog> {
+        let Ok(Some(_)) = self.source(cx) else {
+            return Err(Changelog::Omitted);
         };
         let Some(old_tag) = ends.old_tag else {
-            return Changelog::Missing {
+            return Err(Changelog::Missing {
                 reason: format!("`{}` runs no version of `{}` yet", env.name, service.name),
                 compare_url: None,
-            };
+            });
         };
         // The running tag is the file's text: only a valid tag is looked up or said.
         if !crate::grammar::is_tag(old_tag) {
-            return Changelog::Missing {
+            return Err(Changelog::Missing {
                 reason: format!("the running version of `{}` is no valid tag", service.name),
                 compare_url: None,
-            };
+            });
         }
         let new = match ends.new_sha {
             Some(s) => Some((s.to_string(), "the released commit")),
@@ -56,30 +61,58 @@ impl Session {
                 .map(|s| (s, "the image's revision label")),
         };
         let Some((new, _)) = new else {
-            return Changelog::Missing {
+            return Err(Changelog::Missing {
                 reason: format!(
                     "the new image `{}` names no commit (no `org.opencontainers.image.revision` label)",
                     short_digest(ends.new_digest)
                 ),
                 compare_url: None,
-            };
+            });
         };
         let Some((old, found_by)) = self
             .old_commit(service, env, old_tag, ends.old_digest)
             .await
         else {
-            return Changelog::Missing {
+            return Err(Changelog::Missing {
                 reason: format!(
                     "the running `{old_tag}` names no commit (no revision label, and its tag holds no sha or version)"
                 ),
                 compare_url: None,
-            };
+            });
         };
         if same_commit(&old, &new) {
-            return Changelog::Omitted;
+            return Err(Changelog::Omitted);
         }
+        Ok(Range { old, new, found_by })
+    }
+
+    /// The commits of `range`: one compare request, made once per range in a run
+    /// (a train's members released together before share theirs).
+    pub(crate) async fn changelog_list(&self, cx: &Context, range: &Range) -> Changelog {
+        let Ok(Some(src)) = self.source(cx) else {
+            return Changelog::Omitted;
+        };
+        let repo = SourceRepo {
+            full_name: src.full_name(),
+            web_url: src.web_url(),
+        };
+        let Range { old, new, found_by } = range;
+        let (old, new) = (old.clone(), new.clone());
         let compare_url = format!("{}/compare/{old}...{new}", repo.web_url);
-        match src.compare(&old, &new, MAX_LISTED).await {
+        let key = (old.clone(), new.clone());
+        let cached = self.compares.borrow().get(&key).cloned();
+        let answer = match cached {
+            Some(a) => a,
+            None => {
+                let a = src
+                    .compare(&old, &new, MAX_LISTED)
+                    .await
+                    .map_err(|e| format!("{e:#}"));
+                self.compares.borrow_mut().insert(key, a.clone());
+                a
+            }
+        };
+        match answer {
             Ok(c) => {
                 let commits: Vec<ChangeCommit> = c
                     .commits
@@ -100,14 +133,14 @@ impl Session {
                     total: c.total_commits.max(commits.len()),
                     base: old,
                     head: new,
-                    found_by: found_by.to_string(),
+                    found_by: (*found_by).to_string(),
                     commits,
                     compare_url,
                 }
             }
             Err(e) => {
                 // The error's text stays in the log; the body says only what failed.
-                eprintln!("github: no commit list for the PR body: {e:#}");
+                eprintln!("github: no commit list for the PR body: {e}");
                 Changelog::Missing {
                     reason: format!(
                         "GitHub did not compare `{}` with `{}` in `{}`",

@@ -12,12 +12,17 @@ use crate::tag::TagVars;
 use anyhow::Context as _;
 
 /// Registry lookups and retags of a train's members run at most this many at once.
-const PARALLEL: usize = 8;
+const PARALLEL: usize = 16;
 
 /// [`ensure_image`] for every member of a train, as one: every member's build is
-/// looked up first (concurrently, bounded), and when `build: never` leaves any
-/// without one, nothing is written anywhere and the error names them all. Then
-/// each found build is retagged (concurrently) and each missing one built.
+/// read first (concurrently, bounded), and when `build: never` leaves any without
+/// one, nothing is written anywhere and the error names them all. Then each build
+/// is given the tag (concurrently) and each missing one built.
+///
+/// Per member that is three registry requests: the GET of `sha-<sha>` (its bytes
+/// kept), a HEAD of the tag (a released tag is never moved), the PUT of the same
+/// bytes. For the whole train, one token exchange covers every repository
+/// ([`Registry::authorize_push`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn ensure_images(
     cx: &Context,
@@ -30,13 +35,17 @@ pub(crate) async fn ensure_images(
     vars: &TagVars,
 ) -> anyhow::Result<Vec<Image>> {
     use futures_util::{StreamExt, TryStreamExt};
-    let found: Vec<Option<String>> = if mode == BuildMode::Always {
-        vec![None; services.len()]
+    if !cx.dry_run {
+        let images: Vec<&str> = services.iter().map(|s| s.image.as_str()).collect();
+        reg.authorize_push(&images).await?;
+    }
+    let found: Vec<Option<registry::Build>> = if mode == BuildMode::Always {
+        services.iter().map(|_| None).collect()
     } else {
         futures_util::stream::iter(
             services
                 .iter()
-                .map(|s| reg.find_commit_build(&s.image, &commit.sha)),
+                .map(|s| reg.fetch_commit_build(&s.image, &commit.sha)),
         )
         .buffered(PARALLEL)
         .try_collect()
@@ -49,19 +58,16 @@ pub(crate) async fn ensure_images(
         .map(|(s, _)| s.image.as_str())
         .collect();
     if mode == BuildMode::Never && !missing.is_empty() {
-        return Err(UserError::new(format!(
-            "no build of {} for {} of the train: nothing was written",
-            short(Some(&commit.sha)),
+        return Err(crate::error::Failure::new(format!(
+            "no image for commit `{}` of {}: nothing was written",
+            commit.sha,
             missing
                 .iter()
-                .map(|m| format!("`{m}`"))
+                .map(|m| format!("`{m}:sha-{}`", commit.sha))
                 .collect::<Vec<_>>()
                 .join(", ")
         ))
-        .hint(format!(
-            "push each image as `sha-{}` first (the build job of every member), or use `build: auto` to build the missing ones",
-            commit.sha
-        ))
+        .hint("build every member's image first (`sha-<sha>`), or set `build: auto` to build the missing ones")
         .into());
     }
     let what = format!("the build of {}", short(Some(&commit.sha)));
@@ -69,16 +75,14 @@ pub(crate) async fn ensure_images(
         futures_util::stream::iter(services.iter().zip(&found).map(|(s, f)| {
             let what = &what;
             async move {
-                match f {
-                    Some(d) => {
-                        place_tag(reg, &s.image, d, tag, cx.dry_run, what).await?;
-                        Ok::<_, anyhow::Error>(Some(Image {
-                            digest: d.clone(),
-                            built: false,
-                        }))
-                    }
-                    None => Ok(None),
-                }
+                let Some(b) = f else {
+                    return Ok::<_, anyhow::Error>(None);
+                };
+                place_build(reg, &s.image, b, tag, cx.dry_run, what).await?;
+                Ok(Some(Image {
+                    digest: b.digest.clone(),
+                    built: false,
+                }))
             }
         }))
         .buffered(PARALLEL)
@@ -95,6 +99,43 @@ pub(crate) async fn ensure_images(
     Ok(images)
 }
 
+/// [`place_tag`] for a build already read: the same checks, then one PUT.
+async fn place_build(
+    reg: &Registry,
+    image: &str,
+    build: &registry::Build,
+    tag: &str,
+    dry_run: bool,
+    what: &str,
+) -> anyhow::Result<bool> {
+    let dst = format!("{image}:{tag}");
+    let digest = &build.digest;
+    match reg.digest_of(image, tag).await? {
+        Some(have) if have == *digest => {
+            println!("`{dst}` is already {what} ({digest})");
+            Ok(false)
+        }
+        Some(have) => Err(moved_tag(&dst, &have, what, digest).into()),
+        None if dry_run => {
+            println!("dry run: would retag {what} ({digest}) as `{dst}`");
+            Ok(false)
+        }
+        None => {
+            reg.tag_build(image, tag, build).await?;
+            println!("retagged {what} as `{dst}` ({digest})");
+            Ok(true)
+        }
+    }
+}
+
+/// A released tag that names another image: never moved.
+fn moved_tag(dst: &str, have: &str, what: &str, digest: &str) -> UserError {
+    UserError::new(format!(
+        "`{dst}` already names another image ({have}), not {what} ({digest})"
+    ))
+    .hint("a released tag is never moved: release a new version (a new SemVer tag), or delete the tag in the registry if it was pushed by mistake")
+}
+
 /// Make sure `image:tag` is the build of `commit`: retag the existing build
 /// (`sha-<sha>`), or build and push one, as the `build` input (`mode`) says.
 #[allow(clippy::too_many_arguments)]
@@ -108,16 +149,19 @@ pub(crate) async fn ensure_image(
     tag: &str,
     vars: &TagVars,
 ) -> anyhow::Result<Image> {
+    if !cx.dry_run {
+        reg.authorize_push(&[service.image.as_str()]).await?;
+    }
     let existing = if mode == BuildMode::Always {
         None
     } else {
-        reg.find_commit_build(&service.image, &commit.sha).await?
+        reg.fetch_commit_build(&service.image, &commit.sha).await?
     };
-    if let Some(d) = existing {
+    if let Some(b) = existing {
         let what = format!("the build of {}", short(Some(&commit.sha)));
-        place_tag(reg, &service.image, &d, tag, cx.dry_run, &what).await?;
+        place_build(reg, &service.image, &b, tag, cx.dry_run, &what).await?;
         return Ok(Image {
-            digest: d,
+            digest: b.digest,
             built: false,
         });
     }
@@ -223,11 +267,7 @@ pub(crate) async fn place_tag(
             println!("`{dst}` is already {what} ({digest})");
             Ok(false)
         }
-        Some(have) => Err(UserError::new(format!(
-            "`{dst}` already names another image ({have}), not {what} ({digest})"
-        ))
-        .hint("a released tag is never moved: release a new version (a new SemVer tag), or delete the tag in the registry if it was pushed by mistake")
-        .into()),
+        Some(have) => Err(moved_tag(&dst, &have, what, digest).into()),
         None if dry_run => {
             println!("dry run: would retag {what} ({digest}) as `{dst}`");
             Ok(false)

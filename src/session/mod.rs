@@ -123,7 +123,13 @@ pub(crate) struct Session {
     /// A deployment of this run already succeeded (a train's earlier member): the
     /// next ones keep it active (`auto_inactive: false`).
     pub(crate) sibling_deployed: std::cell::Cell<bool>,
+    /// Compares made for PR bodies, by `(old, new)`: asked once per run.
+    pub(crate) compares: std::cell::RefCell<CompareCache>,
 }
+
+/// [`Session::compares`]: a compare's answer, or why it failed (for the log).
+pub(crate) type CompareCache =
+    std::collections::HashMap<(String, String), Result<crate::github::Comparison, String>>;
 
 impl Session {
     /// The clients for moving `service`, with the command's typed inputs.
@@ -175,6 +181,7 @@ impl Session {
             source_repo: cx.source_repo(service),
             source: std::cell::OnceCell::new(),
             sibling_deployed: std::cell::Cell::new(false),
+            compares: std::cell::RefCell::new(Default::default()),
         })
     }
 

@@ -194,26 +194,44 @@ impl Session {
                 (Via::Api(Some(Box::new(read))), base, texts)
             }
         };
-        // Each member's part of the body: old → new, and its commits.
-        let mut parts: Vec<PrBody> = Vec::new();
+        // Each member's part of the body: old → new, and its commits. The ends of
+        // every member's commit list are read from the registry concurrently; the
+        // compares then go one by one, each range once.
+        let mut olds_of = Vec::new();
         for (c, t) in batch.changes.iter().zip(&targets) {
             let i = paths.iter().position(|p| *p == t.path_str()).unwrap_or(0);
             let before = t.read(&befores[i]).ok().flatten();
-            let old_tag = before.as_ref().and_then(|b| b.tag.clone());
-            let old_digest = before.as_ref().and_then(|b| b.digest.clone());
-            let changelog = self
-                .changelog(
+            olds_of.push((
+                c,
+                before.as_ref().and_then(|b| b.tag.clone()),
+                before.as_ref().and_then(|b| b.digest.clone()),
+            ));
+        }
+        let ranges: Vec<_> = {
+            use futures_util::StreamExt;
+            futures_util::stream::iter(olds_of.iter().map(|(c, old_tag, old_digest)| {
+                self.changelog_range(
                     cx,
                     c.service,
                     env,
-                    &super::changelog::Ends {
+                    super::changelog::Ends {
                         old_tag: old_tag.as_deref(),
                         old_digest: old_digest.as_deref(),
                         new_digest: &c.digest,
                         new_sha: c.source_sha.as_deref(),
                     },
                 )
-                .await;
+            }))
+            .buffered(16)
+            .collect()
+            .await
+        };
+        let mut parts: Vec<PrBody> = Vec::new();
+        for ((c, old_tag, old_digest), range) in olds_of.into_iter().zip(ranges) {
+            let changelog = match range {
+                Ok(r) => self.changelog_list(cx, &r).await,
+                Err(c) => c,
+            };
             parts.push(PrBody {
                 service: c.service.name.clone(),
                 env: env.name.clone(),

@@ -176,14 +176,14 @@ async fn a_train_moves_as_one_commit_one_pr_one_merge() {
 }
 
 /// `web` has no build of the commit: nothing is written anywhere (no tag on
-/// `api` either, no branch, no PR), exit 2, both named.
+/// `api` either, no branch, no PR), exit 1 as for one service, the missing named.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_without_a_build_writes_nothing() {
     let t = train_rig(&["api"]);
     let before = t.rig.gh.branches(REPO).unwrap();
     let s = t.release(&[("train", "shop")]);
-    assert_eq!(s.run.code, 2, "{}", s.run.transcript());
-    assert!(s.run.stderr.contains("/acme/web`"), "{}", s.run.stderr);
+    assert_eq!(s.run.code, 1, "{}", s.run.transcript());
+    assert!(s.run.stderr.contains("/acme/web:sha-"), "{}", s.run.stderr);
     assert!(s.run.stderr.contains("hint:"), "{}", s.run.stderr);
     let tag = format!("dev-{}", &t.sha[..7]);
     assert!(t.tag_of("api", &tag).is_none(), "api was retagged");
@@ -397,17 +397,20 @@ async fn bench_requests_per_train() {
         let (s, single) = run(&[("service", "solo")]);
         assert_eq!(s.out("merged"), "true");
         let solo_ms = s.elapsed.as_millis();
+        let registry_of = |s: &Step| {
+            s.run
+                .stderr
+                .lines()
+                .find_map(|l| l.strip_prefix("registry: "))
+                .unwrap_or("?")
+                .to_string()
+        };
+        let solo_registry = registry_of(&s);
         let (s, used) = run(&[("train", "fleet")]);
         assert_eq!(s.out("merged"), "true", "{}", s.run.transcript());
-        let registry = s
-            .run
-            .stderr
-            .lines()
-            .find_map(|l| l.strip_prefix("registry: "))
-            .unwrap_or("?")
-            .to_string();
+        let registry = registry_of(&s);
         println!(
-            "BENCH train of {n}: {used} GitHub requests (one service beside it: {single}, {solo_ms} ms), registry {registry}, {} ms",
+            "BENCH train of {n}: {used} GitHub requests, registry {registry}, {} ms (one service beside it: {single} GitHub, registry {solo_registry}, {solo_ms} ms)",
             s.elapsed.as_millis()
         );
         assert!(used <= single + 2, "train of {n}: {used} requests");
@@ -479,4 +482,74 @@ async fn a_lost_answer_in_the_middle_of_a_train_converges_on_a_re_run() {
             assert_eq!(uat, 1, "{case}");
         }
     }
+}
+
+/// Members released together before share their commit range: the train's PR
+/// lists each member's commits from one compare request, not one per member.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_with_one_old_commit_share_one_compare() {
+    let t = train_rig(&[]);
+    let old = t.sha.clone();
+    // What runs now: both members' images of the first commit, labelled with it.
+    for (repo, tag, seed) in [("acme/api", "dev-old", 40), ("acme/web", "old", 41)] {
+        t.rig
+            .reg
+            .client()
+            .push_image_labelled(
+                repo,
+                tag,
+                1,
+                512,
+                seed,
+                ("linux", "amd64"),
+                &[("org.opencontainers.image.revision", old.as_str())],
+            )
+            .unwrap();
+    }
+    let new = t
+        .rig
+        .gh
+        .push_commit(REPO, "main", &[("api/main.go", "package main // v2\n")])
+        .unwrap();
+    let ws = t.rig.checkout("ws2", "main");
+    for (i, s) in ["api", "web"].iter().enumerate() {
+        t.rig
+            .reg
+            .client()
+            .push_image(
+                &format!("acme/{s}"),
+                &format!("sha-{new}"),
+                2,
+                2048,
+                50 + i as u64,
+            )
+            .unwrap();
+    }
+    let compares = || {
+        t.rig
+            .gh
+            .request_log()
+            .iter()
+            .filter(|r| r.path.contains("/compare/"))
+            .count()
+    };
+    let before = compares();
+    let s = t.rig.step(
+        &ws,
+        "workflow_dispatch",
+        serde_json::json!({"inputs": {}, "ref": "refs/heads/main"}),
+        &[
+            ("command", "release"),
+            ("env", "dev"),
+            ("build", "never"),
+            ("train", "shop"),
+        ],
+    );
+    assert_eq!(s.run.code, 0, "{}", s.run.transcript());
+    assert_eq!(compares() - before, 1, "one compare for both members");
+    let pr = t.rig.gh.pulls(REPO).unwrap().remove(0);
+    for heading in ["### api: commits (1)", "### web: commits (1)"] {
+        assert!(pr.body.contains(heading), "{heading}:\n{}", pr.body);
+    }
+    assert!(pr.body.contains(&new[..7]), "{}", pr.body);
 }
