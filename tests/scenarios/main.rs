@@ -12,6 +12,7 @@ mod layouts;
 mod round2;
 mod round2b;
 mod round2c;
+mod round2d;
 mod two_repos;
 
 use std::path::PathBuf;

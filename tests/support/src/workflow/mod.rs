@@ -62,12 +62,12 @@
 //!   caused. A run or job cancelled by its group is cancelled before it starts
 //!   (never halfway), and a called workflow's own `concurrency:` queues each of its
 //!   jobs (ours have one job each);
-//! - of the reads only `contents: read` is enforced (private repositories: git and
-//!   the REST code reads); the others are open to every known token, and the
-//!   registry login is planted rather than GHCR's `GITHUB_ACTOR` + token with
-//!   `packages: write` checked, unless [`Runner::registry`] is set: then the local
-//!   registry takes the job's token as GHCR does (`packages: read` pulls, `write`
-//!   pushes);
+//! - of the reads, `contents`, `pull-requests`, `issues` (labels), `deployments`
+//!   and `actions` are enforced by the stand-in; commit statuses' reads
+//!   (`statuses: read`) are open to every known token, and the registry login is
+//!   planted rather than GHCR's `GITHUB_ACTOR` + token with `packages: write`
+//!   checked, unless [`Runner::registry`] is set: then the local registry takes
+//!   the job's token as GHCR does (`packages: read` pulls, `write` pushes);
 //! - [`Runner::secrets`] are the same in every repository watched.
 
 pub mod app_token;

@@ -1,0 +1,103 @@
+//! The workflow runner, round 2, fourth part (issue 27): the reads GitHub refuses
+//! to a job token without the permission (docs/github-facts/permissions.md,
+//! "Reads"). Each scenario fails if its rule went back.
+
+use gitops_testkit::workflow::{RunRecord, Runner, StepRecord};
+
+use crate::*;
+
+/// A user's copy of a file on main, `from` replaced by `to`.
+fn edit_on_main(rig: &Rig, path: &str, from: &str, to: &str) {
+    let text = rig.gh.file_at(REPO, "main", path).unwrap().unwrap();
+    let edited = text.replacen(from, to, 1);
+    assert_ne!(edited, text, "{path} has no `{from}`");
+    rig.gh
+        .push_commit(REPO, "main", &[(path, &edited)])
+        .unwrap();
+}
+
+/// A commit CI built, pushed to `feature/<name>`: overlay-push releases it to dev.
+fn push_built(rig: &Rig, r: &mut Runner, name: &str) -> Vec<RunRecord> {
+    let sha = rig
+        .gh
+        .push_commit(
+            REPO,
+            &format!("feature/{name}-src"),
+            &[("app/hello.txt", &format!("{name}\n"))],
+        )
+        .unwrap();
+    rig.push_build(&sha);
+    r.push_ref(&rig.alice, &format!("feature/{name}"), &sha)
+        .unwrap()
+}
+
+/// Our action's step that ran `release` in the run.
+fn release_step(run: &RunRecord) -> &StepRecord {
+    run.action_steps()
+        .into_iter()
+        .find(|s| s.env.get("INPUT_COMMAND").map(String::as_str) == Some("release"))
+        .unwrap_or_else(|| panic!("no release step: {}", run.describe()))
+}
+
+fn errors(step: &StepRecord) -> String {
+    step.annotations
+        .iter()
+        .filter(|a| a.level == "error")
+        .map(|a| a.message.clone())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// dev tags in the registry.
+fn dev_tags(rig: &Rig) -> Vec<String> {
+    rig.reg
+        .requests()
+        .into_iter()
+        .filter(|q| q.method == "PUT" && q.path.contains("/manifests/dev-") && q.status < 300)
+        .map(|q| q.path)
+        .collect()
+}
+
+/// A user's copy of overlay-update that drops `pull-requests: write` (the team
+/// thinks a merge-on-green dev needs only `contents`): the release's first look
+/// for the environment's open PR is a pull-request read, which GitHub refuses to a
+/// job token without `pull-requests: read` (GraphQL `FORBIDDEN` "Resource not
+/// accessible by integration", REST 403), so the run fails there, before any
+/// branch is pushed or PR opened. Before: every token could read pulls, the run
+/// pushed the release branch and failed later at `POST /pulls` (403).
+#[test]
+fn a_release_without_pull_requests_read_fails_at_the_pr_lookup() {
+    let rig = Rig::new(CONFIG_000);
+    edit_on_main(
+        &rig,
+        ".github/workflows/overlay-update.yaml",
+        "      pull-requests: write # open, label, request reviews, merge\n",
+        "",
+    );
+    let mut r = rig.runner();
+    rig.reg.reset_log();
+    let runs = push_built(&rig, &mut r, "noprs");
+    expect_runs(&runs, &[("overlay-push.yaml", "push", "failure")]);
+    let step = release_step(&runs[0]);
+    assert_eq!(step.exit_code, Some(1), "{}", runs[0].describe());
+    let err = errors(step);
+    assert!(
+        err.contains("Resource not accessible by integration"),
+        "{err}"
+    );
+    let calls = runs[0].api_calls();
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.starts_with(&format!("POST /repos/{REPO}/pulls"))),
+        "no PR attempted: {calls:#?}"
+    );
+    assert!(
+        rig.gh
+            .branch_sha(REPO, "release/hello/dev")
+            .unwrap()
+            .is_none(),
+        "no release branch pushed"
+    );
+    assert!(dev_tags(&rig).is_empty(), "nothing written to the registry");
+}
