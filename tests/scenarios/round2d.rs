@@ -1,6 +1,8 @@
-//! The workflow runner, round 2, fourth part (issue 27): the reads GitHub refuses
-//! to a job token without the permission (docs/github-facts/permissions.md,
-//! "Reads"). Each scenario fails if its rule went back.
+//! The workflow runner, round 2, fourth part (issue 27): GHCR reached through the
+//! action's own default credentials, with GHCR's answers (docs/github-facts/registry.md),
+//! and the reads GitHub refuses to a job token without the permission
+//! (docs/github-facts/permissions.md, "Reads"). Each scenario fails if its rule
+//! went back.
 
 use gitops_testkit::workflow::{RunRecord, Runner, StepRecord};
 
@@ -56,6 +58,103 @@ fn dev_tags(rig: &Rig) -> Vec<String> {
         .filter(|q| q.method == "PUT" && q.path.contains("/manifests/dev-") && q.status < 300)
         .map(|q| q.path)
         .collect()
+}
+
+/// The shipped overlay-push releases a push to dev with nothing planted for the
+/// registry: no `config.json` in the action's home, no `registry-password`; the
+/// action logs in to GitHub's registry with its own defaults, `GITHUB_ACTOR` (alice,
+/// who pushed) and the `token` input (the job's token), as it would on ghcr.io.
+/// Before: the runner wrote a login for the registry's own user into the action's
+/// `$HOME/.docker/config.json`, which the action preferred, and the job token
+/// never reached the registry.
+#[test]
+fn the_shipped_release_logs_in_to_ghcr_with_the_actions_own_defaults() {
+    let rig = Rig::new(CONFIG_000);
+    let mut r = rig.runner();
+    rig.reg.reset_log();
+    let runs = push_built(&rig, &mut r, "ghcr");
+    expect_runs(
+        &runs,
+        &[
+            ("overlay-push.yaml", "push", "success"),
+            ("overlay-deploy.yaml", "workflow_dispatch", "success"),
+        ],
+    );
+    let step = release_step(&runs[0]);
+    assert_eq!(step.env["INPUT_REGISTRY-PASSWORD"], "");
+    assert_eq!(step.env["INPUT_REGISTRY-USERNAME"], "");
+    assert_eq!(step.env["GITHUB_ACTOR"], "alice");
+    let job_token = step.env["INPUT_TOKEN"].clone();
+    assert!(job_token.starts_with("ghs_"), "{job_token}");
+    let home = std::path::Path::new(&step.env["HOME"]);
+    assert!(
+        !home.join(".docker/config.json").exists(),
+        "nothing planted in {}",
+        home.display()
+    );
+    let logins = rig.reg.job_logins();
+    assert!(
+        logins
+            .iter()
+            .any(|(user, token)| user == "alice" && *token == job_token),
+        "the action logged in as GITHUB_ACTOR with the job's token: {logins:?}"
+    );
+    assert_eq!(dev_tags(&rig).len(), 1, "the dev tag was written");
+}
+
+/// A user's copy of overlay-update whose job asks `packages: read` instead of
+/// `write`: the login succeeds, and the retag's write gets GHCR's answer to a job
+/// token without the permission, `denied: installation not allowed to Write
+/// organization package`; exit 1 with it named, no dev tag, no PR. Before: the
+/// planted login could write whatever the job's `permissions:` said, and the copy
+/// released.
+#[test]
+fn a_release_without_packages_write_gets_ghcrs_denial() {
+    let rig = Rig::new(CONFIG_000);
+    edit_on_main(
+        &rig,
+        ".github/workflows/overlay-update.yaml",
+        "      packages: write",
+        "      packages: read",
+    );
+    let mut r = rig.runner();
+    rig.reg.reset_log();
+    let before = rig.gh.pulls(REPO).unwrap().len();
+    let runs = push_built(&rig, &mut r, "pkgread");
+    expect_runs(&runs, &[("overlay-push.yaml", "push", "failure")]);
+    let step = release_step(&runs[0]);
+    assert_eq!(step.exit_code, Some(1), "{}", runs[0].describe());
+    let err = errors(step);
+    assert!(
+        err.contains("403 Forbidden")
+            && err.contains("DENIED: installation not allowed to Write organization package"),
+        "GHCR's denial is named: {err}"
+    );
+    assert!(err.contains(":dev-"), "{err}");
+    assert!(dev_tags(&rig).is_empty());
+    assert_eq!(rig.gh.pulls(REPO).unwrap().len(), before, "no PR");
+}
+
+/// `packages: write`, but the package's *Manage Actions access* lists the
+/// repository with Read only (a package first pushed from elsewhere): GHCR answers
+/// the write `denied: permission_denied: write_package`. Before: a job token with
+/// `packages: write` could write every package.
+#[test]
+fn a_package_not_open_to_the_repository_is_permission_denied() {
+    let rig = Rig::new(CONFIG_000);
+    rig.reg.grant_actions_access("acme/hello", REPO, false);
+    let mut r = rig.runner();
+    rig.reg.reset_log();
+    let runs = push_built(&rig, &mut r, "noaccess");
+    expect_runs(&runs, &[("overlay-push.yaml", "push", "failure")]);
+    let step = release_step(&runs[0]);
+    assert_eq!(step.exit_code, Some(1), "{}", runs[0].describe());
+    let err = errors(step);
+    assert!(
+        err.contains("DENIED: permission_denied: write_package"),
+        "GHCR's denial is named: {err}"
+    );
+    assert!(dev_tags(&rig).is_empty());
 }
 
 /// A user's copy of overlay-update that drops `pull-requests: write` (the team
