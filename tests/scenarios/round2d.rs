@@ -200,3 +200,36 @@ fn a_release_without_pull_requests_read_fails_at_the_pr_lookup() {
     );
     assert!(dev_tags(&rig).is_empty(), "nothing written to the registry");
 }
+
+/// A user's copy of overlay-update whose step sets `GITOPS_GHCR_HOST` to a URL with
+/// a path (not one registry host): exit 2 before anything is read or written,
+/// naming the variable and its value, then a hint. The variable decides where the
+/// job's token goes, so anything but one host is refused rather than guessed at.
+#[test]
+fn a_ghcr_host_that_is_not_one_host_is_bad_input() {
+    let rig = Rig::new(CONFIG_000);
+    edit_on_main(
+        &rig,
+        ".github/workflows/overlay-update.yaml",
+        "      - id: update\n",
+        "      - id: update\n        env:\n          GITOPS_GHCR_HOST: https://containers.ghes.example/acme\n",
+    );
+    let mut r = rig.runner();
+    rig.reg.reset_log();
+    let before = rig.gh.pulls(REPO).unwrap().len();
+    let runs = push_built(&rig, &mut r, "badhost");
+    expect_runs(&runs, &[("overlay-push.yaml", "push", "failure")]);
+    let step = release_step(&runs[0]);
+    assert_eq!(step.exit_code, Some(2), "{}", runs[0].describe());
+    let err = errors(step);
+    assert!(
+        err.contains(
+            "GITOPS_GHCR_HOST `https://containers.ghes.example/acme` is not a registry host"
+        ),
+        "{err}"
+    );
+    assert!(step.stderr.contains("hint: "), "{}", step.stderr);
+    assert!(rig.reg.job_logins().is_empty(), "no login anywhere");
+    assert!(dev_tags(&rig).is_empty());
+    assert_eq!(rig.gh.pulls(REPO).unwrap().len(), before);
+}

@@ -2137,8 +2137,10 @@ impl<'a> Runner<'a> {
         // `GITOPS_GHCR_HOST`), so the action's own default credentials for it
         // (`GITHUB_ACTOR` and the `token` input) are what logs in. Nothing is put
         // in the action's `$HOME/.docker/config.json`, as on GitHub.
+        // A workflow's own `env:` wins, as over any variable of the runner's machine.
         if let Some(reg) = self.registry {
-            env.insert("GITOPS_GHCR_HOST".into(), reg.host());
+            env.entry("GITOPS_GHCR_HOST".into())
+                .or_insert_with(|| reg.host());
         }
         chown(temp)?;
         let started = Instant::now();
