@@ -230,7 +230,7 @@ impl Retag {
             source: (src, source),
             target: (dst, target),
             tag,
-            registry: RegistryInputs::parse(i),
+            registry: RegistryInputs::parse(i)?,
         })
     }
 }

@@ -146,7 +146,7 @@ impl SessionInputs {
         Ok(SessionInputs {
             change: ChangeInputs::parse(i)?,
             gate: Gate::parse(i)?,
-            registry: RegistryInputs::parse(i),
+            registry: RegistryInputs::parse(i)?,
             version: value::version(&i.version)?,
         })
     }
@@ -274,16 +274,41 @@ pub struct RegistryInputs {
     pub password: Option<String>,
     /// Hosts besides loopback spoken to over plain HTTP.
     pub insecure: Vec<String>,
+    /// `GITOPS_GHCR_HOST`: one more host that is GitHub's Container registry for
+    /// this run (GHES's `containers.<host>`, a mirror the runner's network names),
+    /// given ghcr.io's default credentials; `None` when unset or empty.
+    pub ghcr_host: Option<String>,
 }
 
+/// The variable naming another host as GitHub's Container registry.
+pub const GHCR_HOST_VAR: &str = "GITOPS_GHCR_HOST";
+
 impl RegistryInputs {
-    pub(super) fn parse(i: &Inputs) -> RegistryInputs {
-        RegistryInputs {
+    pub(super) fn parse(i: &Inputs) -> Result<RegistryInputs, UserError> {
+        Ok(RegistryInputs {
             username: i.registry_username.clone(),
             password: i.registry_password.clone(),
             insecure: value::list(&i.insecure_registries),
-        }
+            ghcr_host: ghcr_host(std::env::var(GHCR_HOST_VAR).ok().as_deref())?,
+        })
     }
+}
+
+/// `GITOPS_GHCR_HOST`'s value: exactly one registry host (`host` or `host:port`, as
+/// an image reference names it), never a URL, a path or a list, so the job's token
+/// can only go to the one host named.
+pub(crate) fn ghcr_host(v: Option<&str>) -> Result<Option<String>, UserError> {
+    let Some(v) = v.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if !crate::grammar::is_registry_host(v) {
+        return Err(UserError::new(format!(
+            "{GHCR_HOST_VAR} `{}` is not a registry host",
+            crate::output::defuse(v)
+        ))
+        .hint("give one host as image names start with it, e.g. `containers.ghes.example.com` or `registry.internal:5000`, no scheme or path"));
+    }
+    Ok(Some(v.to_ascii_lowercase()))
 }
 
 // No `{:?}` shows a secret.
@@ -293,6 +318,39 @@ impl std::fmt::Debug for RegistryInputs {
             .field("username", &self.username)
             .field("password", &crate::secrets::hidden(&self.password))
             .field("insecure", &self.insecure)
+            .field("ghcr_host", &self.ghcr_host)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ghcr_host_variable_is_one_registry_host() {
+        assert_eq!(ghcr_host(None).unwrap(), None);
+        assert_eq!(ghcr_host(Some("  ")).unwrap(), None);
+        assert_eq!(
+            ghcr_host(Some("Containers.GHES.example"))
+                .unwrap()
+                .as_deref(),
+            Some("containers.ghes.example")
+        );
+        assert_eq!(
+            ghcr_host(Some("127.0.0.1:5000")).unwrap().as_deref(),
+            Some("127.0.0.1:5000")
+        );
+        for bad in [
+            "https://containers.ghes.example",
+            "containers.ghes.example/acme",
+            "a.example,b.example",
+            "user@host.example",
+            "host.example:port",
+        ] {
+            let e = ghcr_host(Some(bad)).unwrap_err();
+            assert!(e.to_string().contains("GITOPS_GHCR_HOST"), "{bad}: {e}");
+            assert!(e.hint.is_some(), "{bad}");
+        }
     }
 }

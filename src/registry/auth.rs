@@ -68,8 +68,8 @@ impl Scope {
 
 impl Registry {
     /// Credentials for `host`: explicit ones (only for the host they are for), then
-    /// `config.json`, then for `ghcr.io` `GITHUB_ACTOR` with the `token` input (else
-    /// a `GITHUB_TOKEN` variable).
+    /// `config.json`, then for `ghcr.io` (and the one host `GITOPS_GHCR_HOST` names)
+    /// `GITHUB_ACTOR` with the `token` input (else a `GITHUB_TOKEN` variable).
     pub fn credentials_for(&self, host: &str) -> Option<(String, String)> {
         let o = &self.inner.opts;
         let theirs = o
@@ -88,7 +88,7 @@ impl Registry {
         if let Some(c) = self.inner.docker_auths.get(&normalize_host(host)) {
             return Some(c.clone());
         }
-        if host == "ghcr.io"
+        if self.is_github_registry(host)
             && let Some(token) = o
                 .github_token
                 .clone()
@@ -103,6 +103,18 @@ impl Registry {
             return Some((actor, token));
         }
         None
+    }
+
+    /// `ghcr.io`, or exactly the host `GITOPS_GHCR_HOST` named (port included).
+    pub(crate) fn is_github_registry(&self, host: &str) -> bool {
+        let host = normalize_host(host).to_ascii_lowercase();
+        host == "ghcr.io"
+            || self
+                .inner
+                .opts
+                .ghcr_host
+                .as_deref()
+                .is_some_and(|h| normalize_host(h).to_ascii_lowercase() == host)
     }
 
     pub(crate) fn authorize(

@@ -66,6 +66,9 @@ pub struct RegistryOptions {
     /// other host: a cross-registry copy reads its source with that
     /// host's own credentials (`config.json`, GHCR's token) or anonymously.
     pub credential_host: Option<String>,
+    /// Another host that is GitHub's Container registry for this run
+    /// (`GITOPS_GHCR_HOST`): it alone gets ghcr.io's default credentials too.
+    pub ghcr_host: Option<String>,
 }
 
 impl fmt::Debug for RegistryOptions {
@@ -77,6 +80,7 @@ impl fmt::Debug for RegistryOptions {
             .field("docker_config", &self.docker_config)
             .field("github_token", &crate::secrets::hidden(&self.github_token))
             .field("credential_host", &self.credential_host)
+            .field("ghcr_host", &self.ghcr_host)
             .finish()
     }
 }
@@ -680,6 +684,43 @@ mod tests {
             Registry::new(RegistryOptions::default()).credentials_for("ghcr.io"),
             None
         );
+    }
+
+    /// `GITOPS_GHCR_HOST` gives ghcr.io's default credentials to exactly the host it
+    /// names, port included, and to no other: not another port, not a host that only
+    /// starts or ends like it.
+    #[test]
+    fn the_ghcr_host_variable_names_one_host_and_only_that_one() {
+        if std::env::var_os("GITHUB_TOKEN").is_some() {
+            return;
+        }
+        let r = Registry::new(RegistryOptions {
+            github_token: Some("ghs_inputToken0123".into()),
+            ghcr_host: Some("containers.ghes.example:8443".into()),
+            ..Default::default()
+        });
+        for host in [
+            "ghcr.io",
+            "containers.ghes.example:8443",
+            "Containers.GHES.example:8443",
+        ] {
+            let (_, password) = r.credentials_for(host).unwrap_or_else(|| panic!("{host}"));
+            assert_eq!(password, "ghs_inputToken0123");
+        }
+        for host in [
+            "containers.ghes.example",
+            "containers.ghes.example:443",
+            "ghes.example:8443",
+            "containers.ghes.example:84430",
+            "evil.containers.ghes.example:8443",
+        ] {
+            assert_eq!(r.credentials_for(host), None, "{host}");
+        }
+        let plain = Registry::new(RegistryOptions {
+            github_token: Some("ghs_inputToken0123".into()),
+            ..Default::default()
+        });
+        assert_eq!(plain.credentials_for("containers.ghes.example:8443"), None);
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub(crate) fn registry_options(
         docker_config: None,
         github_token: token.filter(|t| !t.is_empty()).map(str::to_string),
         credential_host,
+        ghcr_host: inputs.ghcr_host.clone(),
     }
 }
 

@@ -197,10 +197,14 @@ fn the_action_gets_the_environment_the_runner_builds() {
             k.starts_with("INPUT_")
                 || k.starts_with("GITHUB_")
                 || k.starts_with("RUNNER_")
-                || ["HOME", "CI"].contains(&k.as_str()),
+                || ["HOME", "CI"].contains(&k.as_str())
+                // The runner's one deviation: the local registry named as GitHub's
+                // (on GitHub the host is ghcr.io and this is unset).
+                || k == "GITOPS_GHCR_HOST",
             "`{k}` is not in the runner's container environment"
         );
     }
+    assert_eq!(env["GITOPS_GHCR_HOST"], j.rig.reg.host());
     // persist-credentials: false leaves no token in the checkout.
     let ws_config =
         std::fs::read_to_string(std::path::Path::new(&env["GITHUB_WORKSPACE"]).join(".git/config"))

@@ -12,13 +12,14 @@ mod layouts;
 mod round2;
 mod round2b;
 mod round2c;
+mod round2d;
 mod two_repos;
 
 use std::path::PathBuf;
 
 use gitops_testkit::github::{GitHubStandIn, PullInfo, TokenGrants};
 use gitops_testkit::podman::PodmanService;
-use gitops_testkit::registry::{Auth, PASSWORD, TestRegistry, USER, digest_of};
+use gitops_testkit::registry::{TestRegistry, digest_of};
 use gitops_testkit::seed::{as_refs, example_repository};
 use gitops_testkit::workflow::{ActionMode, Person, RunRecord, Runner};
 
@@ -73,7 +74,10 @@ impl Rig {
 
     /// With extra overlays (`staging`, `beta`: copies of uat).
     pub fn with(config: &str, extra_envs: &[&str]) -> Rig {
-        let reg = TestRegistry::start(Auth::Token).unwrap();
+        // GHCR's rules; the package is acme/app's, whose CI builds and publishes it
+        // (the publishing repository gets admin on its package).
+        let reg = TestRegistry::start_ghcr().unwrap();
+        reg.grant_actions_access("acme/hello", REPO, true);
         let image = format!("{}/acme/hello", reg.host());
         let gh = GitHubStandIn::start_blocking().unwrap();
         let root = repo_root();
@@ -117,8 +121,9 @@ impl Rig {
         self
     }
 
-    /// The runner with our action as the binary, the registry's login in the action's
-    /// `$HOME/.docker/config.json` (see the runner's deviations) and podman for builds.
+    /// The runner with our action as the binary, the registry taking job tokens as
+    /// GHCR does (the action logs in with its own defaults: `GITHUB_ACTOR` and the
+    /// `token` input) and podman for builds.
     pub fn runner(&self) -> Runner<'_> {
         self.runner_with(ActionMode::Binary(PathBuf::from(BIN)))
     }
@@ -126,7 +131,7 @@ impl Rig {
     /// [`Rig::runner`] with the action run another way (the real image).
     pub fn runner_with(&self, mode: ActionMode) -> Runner<'_> {
         let mut r = Runner::new(&self.gh, REPO, &repo_root().join("action.yml"), mode).unwrap();
-        r.registry_login = Some((self.reg.host(), USER.into(), PASSWORD.into()));
+        r.registry = Some(&self.reg);
         r.docker_host = self.podman.as_ref().map(|p| p.docker_host());
         r
     }

@@ -159,7 +159,10 @@ fn an_app_token_or_a_pat_deploys_each_merge_once() {
             &rig,
             "overlay-update.yaml",
             "        with:\n          command: ${{ inputs.version",
-            "        with:\n          token: ${{ secrets.GITOPS_TOKEN }}\n          command: ${{ inputs.version",
+            // GHCR takes the job's own token for its package, not an App's
+            // (README, "A GitHub App token"), so the copy passes it as the
+            // registry password.
+            "        with:\n          token: ${{ secrets.GITOPS_TOKEN }}\n          registry-username: ${{ github.actor }}\n          registry-password: ${{ github.token }}\n          command: ${{ inputs.version",
         );
         // A called workflow sees only the secrets its caller passes on (docs
         // "Reusing workflows": `secrets: inherit` or named secrets), so the user's

@@ -42,7 +42,8 @@ fn edit_on_main(rig: &Rig, path: &str, from: &str, to: &str) {
 
 /// uat's PR is open (merge: never). The team then adds a label to uat, and narrows
 /// its copies of service-release and overlay-update from `pull-requests: write` to
-/// `issues: write` ("labels are issues"). The next release to uat finds the open PR
+/// `pull-requests: read` and `issues: write` ("labels are issues"; the read keeps the
+/// PR lookup, which GitHub refuses without it: round2d). The next release to uat finds the open PR
 /// and adds the missing label first: GitHub refuses it (403 "Resource not accessible
 /// by integration") as it refuses `issues: write` alone on a pull request, and the
 /// run fails there. Before: the stand-in took either permission, the label went on,
@@ -72,7 +73,11 @@ fn labels_on_a_pull_request_need_pull_requests_write() {
             .find("      pull-requests: write")
             .unwrap_or_else(|| panic!("{file}"));
         let end = at + text[at..].find('\n').unwrap();
-        let edited = format!("{}      issues: write{}", &text[..at], &text[end..]);
+        let edited = format!(
+            "{}      pull-requests: read\n      issues: write{}",
+            &text[..at],
+            &text[end..]
+        );
         rig.gh
             .push_commit(REPO, "main", &[(&path, &edited)])
             .unwrap();

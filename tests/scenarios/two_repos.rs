@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use gitops_testkit::github::TokenGrants;
-use gitops_testkit::registry::{Auth, TestRegistry};
+use gitops_testkit::registry::TestRegistry;
 use gitops_testkit::seed::{as_refs, example_repository};
 use gitops_testkit::workflow::{ActionMode, App, Person, Runner};
 
@@ -55,7 +55,12 @@ fn tree(dir: &Path, image: &str) -> Vec<(String, String)> {
 
 impl Two {
     fn new() -> Two {
-        let reg = TestRegistry::start(Auth::Token).unwrap();
+        // GHCR's rules: acme/hello's package, published by its CI; acme/gitops's
+        // workflows retag it too, so the package lists acme/gitops under Manage
+        // Actions access with Write, as the example's set-up says.
+        let reg = TestRegistry::start_ghcr().unwrap();
+        reg.grant_actions_access("acme/hello", CODE, true);
+        reg.grant_actions_access("acme/hello", CFG, true);
         let image = format!("{}/acme/hello", reg.host());
         let gh = gitops_testkit::github::GitHubStandIn::start_blocking().unwrap();
         let example = repo_root().join("examples/config-repo");
@@ -320,11 +325,13 @@ fn a_release_without_packages_write_is_refused_by_the_registry() {
         .filter(|a| a.level == "error")
         .map(|a| a.message.clone())
         .collect();
-    // The local registry (distribution) answers a token without push as 401
-    // "authentication required"; GHCR's own text (`denied: permission_denied:
-    // write_package`) is not reproduced (docs/github-facts/events.md).
+    // GHCR's answer to a job token without `packages: write` (the registry's GHCR
+    // front; docs/github-facts/registry.md).
     assert!(
-        err.contains("writing `") && err.contains(":dev-") && err.contains("401 Unauthorized"),
+        err.contains("writing `")
+            && err.contains(":dev-")
+            && err.contains("403 Forbidden")
+            && err.contains("DENIED: installation not allowed to Write organization package"),
         "the registry's denial is named: {err}"
     );
     assert!(two.gh.pulls(CFG).unwrap().is_empty());

@@ -54,6 +54,8 @@ pub struct TestRegistry {
     log: PathBuf,
     log_offset: Mutex<u64>,
     token: Option<TokenServer>,
+    /// GHCR's answers in front of the registry ([`TestRegistry::start_ghcr`]).
+    ghcr: Option<GhcrFront>,
     pub auth: Auth,
 }
 
@@ -61,6 +63,23 @@ impl TestRegistry {
     pub fn start(auth: Auth) -> Result<TestRegistry> {
         let dir = tempfile::tempdir()?;
         Self::start_in(auth, dir)
+    }
+
+    /// A registry answering as GHCR does (token auth, and [`GhcrFront`]'s rules for
+    /// job tokens): [`host`](Self::host) is the front's address, which names the
+    /// images; requests from [`client`](Self::client) pass through it unjudged.
+    pub fn start_ghcr() -> Result<TestRegistry> {
+        let mut reg = Self::start(Auth::Token)?;
+        let access = reg
+            .token
+            .as_ref()
+            .map(|t| t.access.clone())
+            .ok_or_else(|| anyhow!("token server"))?;
+        reg.ghcr = Some(GhcrFront::start(
+            &format!("127.0.0.1:{}", reg.port),
+            access,
+        )?);
+        Ok(reg)
     }
 
     fn start_in(auth: Auth, dir: tempfile::TempDir) -> Result<TestRegistry> {
@@ -131,6 +150,7 @@ impl TestRegistry {
                 log,
                 log_offset: Mutex::new(0),
                 token: None,
+                ghcr: None,
                 auth,
                 dir: tempfile::tempdir()?, // replaced below
             };
@@ -172,9 +192,12 @@ impl TestRegistry {
         bail!("docker-registry did not answer on port {}", self.port)
     }
 
-    /// `127.0.0.1:PORT`.
+    /// `127.0.0.1:PORT` (the GHCR front's for [`start_ghcr`](Self::start_ghcr)).
     pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        match &self.ghcr {
+            Some(f) => f.addr.to_string(),
+            None => format!("127.0.0.1:{}", self.port),
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -241,15 +264,48 @@ impl TestRegistry {
         }
     }
 
-    /// A client for this registry, logged in as [`USER`] when it has auth.
-    /// Take `token` as a password from now on (GHCR's job-token login: any user
-    /// name, the workflow's `GITHUB_TOKEN`; docs "Working with the Container
-    /// registry", "Authenticating in a GitHub Actions workflow"): pulls with
-    /// `packages: read`, pushes too with `may_push` (`packages: write`). Token auth only.
-    pub fn accept_token(&self, token: &str, may_push: bool) {
+    /// Take a job's `token` as a password from now on (GHCR's job-token login: any
+    /// user name, the workflow's `GITHUB_TOKEN`; docs "Working with the Container
+    /// registry", "Authenticating in a GitHub Actions workflow"), whatever its
+    /// `packages:` level (0 none, 1 read, 2 write): the login succeeds and the
+    /// reads and writes are judged per request, as GHCR does (actions/runner#1039:
+    /// "Login Succeeded", then the pull `denied`). `repository` (`owner/name`) is the
+    /// workflow's, which the package must grant ([`grant_actions_access`]). Without
+    /// the GHCR front, a token server trims what a token below write asks to pulls.
+    ///
+    /// [`grant_actions_access`]: Self::grant_actions_access
+    pub fn accept_token(&self, token: &str, packages: u8, repository: &str) {
         if let Some(t) = &self.token {
-            t.jobs.lock().unwrap().insert(token.to_string(), may_push);
+            t.jobs
+                .lock()
+                .unwrap()
+                .insert(token.to_string(), (packages, repository.to_string()));
         }
+    }
+
+    /// A package's *Manage Actions access* entry: workflows of `repository` may
+    /// read (`write` false) or read and write `package` (`owner/name`) with their
+    /// job token. The repository whose workflow published the package, and one
+    /// connected to it, get admin (docs "About GitHub Packages with GitHub Actions":
+    /// "The repository that publishes a package using a workflow, and any
+    /// repository that you explicitly connect to the package, are automatically
+    /// granted admin permission"); any other needs this entry (package settings →
+    /// Manage Actions access; tuna-os/tunaOS#642, redhat-actions/push-to-registry#52).
+    pub fn grant_actions_access(&self, package: &str, repository: &str, write: bool) {
+        if let Some(t) = &self.token {
+            t.access
+                .lock()
+                .unwrap()
+                .insert((package.to_string(), repository.to_string()), write);
+        }
+    }
+
+    /// Logins made with a job's token so far: (user name, token).
+    pub fn job_logins(&self) -> Vec<(String, String)> {
+        self.token
+            .as_ref()
+            .map(|t| t.job_logins.lock().unwrap().clone())
+            .unwrap_or_default()
     }
 
     /// The job ended: its token is no longer taken.
@@ -293,6 +349,202 @@ fn parse_access_line(line: &str) -> Option<LoggedRequest> {
 }
 
 // ---------------------------------------------------------------------------
+// GHCR's answers
+
+/// (package `owner/name`, repository `owner/name`) → may write.
+type PackageAccess = BTreeMap<(String, String), bool>;
+
+/// GHCR's rules for a workflow's job token, in front of the registry: the login
+/// always succeeds (the token server), then each request is judged. GHCR answers
+/// 403 with the distribution error envelope, code `DENIED`, which clients print as
+/// `denied: <message>`:
+/// - the job's `packages:` below what the request needs: "installation not allowed
+///   to Write organization package" (a push with `packages: read` or none:
+///   bachp/git-mirror#516, hyperledger-firefly/signer#74, macbre/push-to-ghcr#31,
+///   jidicula/clang-format-action#190, daniel-hauser/moneyman#478 — read-only tokens)
+///   or "… to Read organization package" (a pull: actions/runner#1039);
+/// - the permission granted but the package not open to the workflow's repository
+///   (no *Manage Actions access* entry, [`TestRegistry::grant_actions_access`]):
+///   "permission_denied: write_package" (tuna-os/tunaOS#642: `initiating layer
+///   upload to /v2/<name>/blobs/uploads/ in ghcr.io: denied:
+///   permission_denied: write_package`; hephaestus-build/Hephaestus#1671,
+///   tridz-dev/huf#349, all with `packages: write`) or "permission_denied:
+///   read_package" for a pull (kedacore/http-add-on#48).
+///
+/// The request's need: `GET`/`HEAD` read, anything else writes (the distribution
+/// spec's push endpoints are `POST`/`PATCH`/`PUT`/`DELETE`). Other tokens (the
+/// tests' own client, logged in as [`USER`]) pass unjudged.
+struct GhcrFront {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+#[derive(Clone)]
+struct GhcrState {
+    target: String,
+    access: Arc<Mutex<PackageAccess>>,
+    http: reqwest::Client,
+}
+
+impl GhcrFront {
+    fn start(target: &str, access: Arc<Mutex<PackageAccess>>) -> Result<GhcrFront> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let st = GhcrState {
+            target: target.to_string(),
+            access,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+        };
+        let thread = thread::Builder::new()
+            .name("registry-ghcr-front".into())
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let app = axum::Router::new().fallback(ghcr_front).with_state(st);
+                    tokio::select! {
+                        _ = axum::serve(listener, app) => {}
+                        _ = stop_rx => {}
+                    }
+                });
+                rt.shutdown_timeout(Duration::from_millis(100));
+            })?;
+        Ok(GhcrFront {
+            addr,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for GhcrFront {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The repository name of a `/v2/<name>/{manifests,blobs,tags}/…` path.
+fn package_of(path: &str) -> Option<String> {
+    let segs: Vec<&str> = path.strip_prefix("/v2/")?.split('/').collect();
+    let n = segs.len();
+    (1..n).rev().find_map(|i| {
+        let at = |k: usize| segs.get(k).copied();
+        let ok = match segs[i] {
+            "manifests" => i + 2 == n,
+            "tags" => i + 2 == n && at(i + 1) == Some("list"),
+            "blobs" => i + 2 == n || at(i + 1) == Some("uploads"),
+            _ => false,
+        };
+        ok.then(|| segs[..i].join("/"))
+    })
+}
+
+/// The `ghcr` claim of a job's registry token: (`packages:` level, repository).
+fn job_claim(authorization: Option<&str>) -> Option<(u8, String)> {
+    let token = authorization?.strip_prefix("Bearer ")?;
+    let payload = token.split('.').nth(1)?;
+    let claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    let g = claims.get("ghcr")?;
+    Some((
+        u8::try_from(g["packages"].as_u64()?).ok()?,
+        g["repository"].as_str()?.to_string(),
+    ))
+}
+
+/// GHCR's refusal for `need` (read or write) of `package` by a job token, if any.
+fn ghcr_refusal(
+    access: &PackageAccess,
+    package: &str,
+    write: bool,
+    (level, repository): &(u8, String),
+) -> Option<String> {
+    let (verb, action) = if write {
+        ("Write", "write")
+    } else {
+        ("Read", "read")
+    };
+    if *level < if write { 2 } else { 1 } {
+        return Some(format!(
+            "installation not allowed to {verb} organization package"
+        ));
+    }
+    let granted = access
+        .get(&(package.to_string(), repository.clone()))
+        .is_some_and(|may_write| *may_write || !write);
+    (!granted).then(|| format!("permission_denied: {action}_package"))
+}
+
+async fn ghcr_front(
+    axum::extract::State(st): axum::extract::State<GhcrState>,
+    req: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let write = !matches!(req.method().as_str(), "GET" | "HEAD");
+    let path = req.uri().path().to_string();
+    let auth = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if let (Some(package), Some(job)) = (package_of(&path), job_claim(auth.as_deref())) {
+        let refusal = {
+            let access = st.access.lock().unwrap_or_else(|e| e.into_inner());
+            ghcr_refusal(&access, &package, write, &job)
+        };
+        if let Some(message) = refusal {
+            let body = serde_json::json!({"errors": [{"code": "DENIED", "message": message}]});
+            return (axum::http::StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+        }
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        return axum::http::StatusCode::BAD_REQUEST.into_response();
+    };
+    let url = format!(
+        "http://{}{}",
+        st.target,
+        parts.uri.path_and_query().map_or("/", |p| p.as_str())
+    );
+    let mut fwd = st.http.request(parts.method.clone(), &url).body(body);
+    for (k, v) in parts.headers.iter() {
+        fwd = fwd.header(k, v);
+    }
+    let Ok(resp) = fwd.send().await else {
+        return axum::http::StatusCode::BAD_GATEWAY.into_response();
+    };
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.bytes().await.unwrap_or_default();
+    let mut r = axum::response::Response::new(axum::body::Body::from(bytes));
+    *r.status_mut() = status;
+    for (k, v) in headers.iter() {
+        if k != "transfer-encoding" && k != "connection" {
+            r.headers_mut().append(k, v.clone());
+        }
+    }
+    r
+}
+
+// ---------------------------------------------------------------------------
 // Token server
 
 /// Signs ES256 JWTs like a distribution token service. Its self-signed P-256
@@ -302,8 +554,13 @@ struct TokenServer {
     cert_path: PathBuf,
     hits: Arc<AtomicUsize>,
     issued: Arc<Mutex<Vec<String>>>,
-    /// Job tokens taken as passwords (any user name), each with whether it may push.
-    jobs: Arc<Mutex<BTreeMap<String, bool>>>,
+    /// Job tokens taken as passwords (any user name), each with its `packages:`
+    /// level and its workflow's repository.
+    jobs: Arc<Mutex<BTreeMap<String, (u8, String)>>>,
+    /// Packages' Actions access: (package, repository) → may write.
+    access: Arc<Mutex<PackageAccess>>,
+    /// Logins made with a job token: (user name, token).
+    job_logins: Arc<Mutex<Vec<(String, String)>>>,
     stop: Arc<AtomicBool>,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -340,13 +597,16 @@ impl TokenServer {
         let issued = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let jobs = Arc::new(Mutex::new(BTreeMap::new()));
+        let access = Arc::new(Mutex::new(PackageAccess::new()));
+        let job_logins = Arc::new(Mutex::new(Vec::new()));
         let (h, i, s, j) = (hits.clone(), issued.clone(), stop.clone(), jobs.clone());
+        let jl = job_logins.clone();
         let thread = thread::spawn(move || {
             while !s.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         h.fetch_add(1, Ordering::SeqCst);
-                        let _ = serve_token(stream, &signer, &rng, &i, &j);
+                        let _ = serve_token(stream, &signer, &rng, &i, &j, &jl);
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         thread::sleep(Duration::from_millis(2));
@@ -361,6 +621,8 @@ impl TokenServer {
             hits,
             issued,
             jobs,
+            access,
+            job_logins,
             stop,
             thread: Some(thread),
         })
@@ -381,7 +643,8 @@ fn serve_token(
     signer: &Signer,
     rng: &ring::rand::SystemRandom,
     issued: &Mutex<Vec<String>>,
-    jobs: &Mutex<BTreeMap<String, bool>>,
+    jobs: &Mutex<BTreeMap<String, (u8, String)>>,
+    job_logins: &Mutex<Vec<(String, String)>>,
 ) -> Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
@@ -413,27 +676,39 @@ fn serve_token(
         .and_then(|a| a.strip_prefix("Basic "))
         .and_then(|b| STANDARD.decode(b).ok())
         .and_then(|d| String::from_utf8(d).ok());
-    // A job token: `packages: read` pulls, `packages: write` pushes too; a scope
-    // asking more gets a token without it, which the registry then refuses
-    // (`denied`), as GHCR answers a GITHUB_TOKEN without `packages: write`.
+    // A job token: the login succeeds whatever its `packages:` level; the token
+    // carries the level and the workflow's repository (claim `ghcr`) for the GHCR
+    // front to judge each request. Scopes above the level are trimmed to pulls as
+    // well, so a registry without the front refuses the write (401).
     let job = user
         .as_deref()
         .and_then(|up| up.split_once(':'))
-        .and_then(|(_, pw)| jobs.lock().unwrap().get(pw).copied());
+        .and_then(|(_, pw)| jobs.lock().unwrap().get(pw).cloned());
     let (status, body) = match user.as_deref() {
-        Some(_) if job.is_some() => {
-            let may_push = job == Some(true);
+        Some(up) if job.is_some() => {
+            let (level, repository) = job.unwrap_or_default();
+            if let Some((u, t)) = up.split_once(':') {
+                job_logins
+                    .lock()
+                    .unwrap()
+                    .push((u.to_string(), t.to_string()));
+            }
+            let may_push = level >= 2;
             let scopes: Vec<String> = scopes
                 .iter()
-                .map(|s| match s.rsplit_once(':') {
+                .filter_map(|s| match s.rsplit_once(':') {
                     Some((head, actions)) if !may_push => {
-                        let kept: Vec<&str> = actions.split(',').filter(|a| *a == "pull").collect();
-                        format!("{head}:{}", kept.join(","))
+                        let kept: Vec<&str> = actions
+                            .split(',')
+                            .filter(|a| *a == "pull" && level >= 1)
+                            .collect();
+                        (!kept.is_empty()).then(|| format!("{head}:{}", kept.join(",")))
                     }
-                    _ => s.clone(),
+                    _ => Some(s.clone()),
                 })
                 .collect();
-            let token = sign_token(signer, rng, "job-token", &scopes)?;
+            let claim = serde_json::json!({"packages": level, "repository": repository});
+            let token = sign_token(signer, rng, "job-token", &scopes, Some(claim))?;
             issued.lock().unwrap().push(token.clone());
             (
                 "200 OK",
@@ -442,7 +717,7 @@ fn serve_token(
             )
         }
         Some(up) if up == format!("{USER}:{PASSWORD}") => {
-            let token = sign_token(signer, rng, USER, &scopes)?;
+            let token = sign_token(signer, rng, USER, &scopes, None)?;
             issued.lock().unwrap().push(token.clone());
             (
                 "200 OK",
@@ -456,7 +731,7 @@ fn serve_token(
         ),
         // Anonymous: a token that grants nothing, as GHCR gives for private packages.
         None => {
-            let token = sign_token(signer, rng, "", &[])?;
+            let token = sign_token(signer, rng, "", &[], None)?;
             issued.lock().unwrap().push(token.clone());
             (
                 "200 OK",
@@ -477,6 +752,7 @@ fn sign_token(
     rng: &ring::rand::SystemRandom,
     sub: &str,
     scopes: &[String],
+    ghcr: Option<serde_json::Value>,
 ) -> Result<String> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let mut access = Vec::new();
@@ -497,11 +773,14 @@ fn sign_token(
         "typ": "JWT", "alg": "ES256", "x5c": [STANDARD.encode(&signer.cert_der)],
     });
     let jti: [u8; 8] = rand_bytes();
-    let claims = serde_json::json!({
+    let mut claims = serde_json::json!({
         "iss": ISSUER, "sub": sub, "aud": SERVICE,
         "exp": now + 300, "nbf": now - 10, "iat": now,
         "jti": hex(&jti), "access": access,
     });
+    if let Some(g) = ghcr {
+        claims["ghcr"] = g;
+    }
     let signing_input = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header.to_string()),

@@ -1348,3 +1348,68 @@ async fn create_commit_on_branch_and_update_refs_follow_githubs_rules() {
         Some(oid.as_str())
     );
 }
+
+/// The reads a job's `permissions:` withhold (docs/github-facts/permissions.md,
+/// "Reads"): REST 403 "Resource not accessible by integration"; GraphQL the field
+/// null with a `FORBIDDEN` error, the rest of the document answered. The same reads
+/// with the permission (or `read-all`) are answered.
+#[tokio::test]
+async fn reads_need_their_permission() {
+    use gitops_testkit::workflow::permissions::{Perms, grants};
+    let gh = setup();
+    let perms =
+        |p: &[(&str, u8)]| -> Perms { p.iter().map(|(k, l)| (k.to_string(), *l)).collect() };
+    gh.add_token("none", grants(&perms(&[])));
+    gh.add_token("prs", grants(&perms(&[("pull-requests", 1)])));
+    gh.add_token("deploys", grants(&perms(&[("deployments", 1)])));
+    gh.add_token("acts", grants(&perms(&[("actions", 1)])));
+    gh.add_token("all", TokenGrants::read_only());
+    let denied = Some("Resource not accessible by integration");
+    for (path, allowed) in [
+        ("/repos/acme/app/pulls", "prs"),
+        ("/repos/acme/app/deployments", "deploys"),
+        (
+            "/repos/acme/app/actions/workflows/overlay-deploy.yaml/runs",
+            "acts",
+        ),
+    ] {
+        let (s, v) = Api::new(&gh, Some("none")).call("GET", path, None).await;
+        assert_eq!((s, v["message"].as_str()), (403, denied), "{path}");
+        let (s, _) = Api::new(&gh, Some(allowed)).call("GET", path, None).await;
+        assert_ne!(s, 403, "{path} with {allowed}");
+        let (s, _) = Api::new(&gh, Some("all")).call("GET", path, None).await;
+        assert_ne!(s, 403, "{path} with read-all");
+    }
+    let query = json!({"query": "query { repository(owner: \"acme\", name: \"app\") { name pullRequests(first: 5) { nodes { number } } object(expression: \"main\") { ... on Commit { oid } } } }"});
+    let (s, v) = Api::new(&gh, Some("none"))
+        .call("POST", &gh.graphql_url(), Some(query.clone()))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["data"]["repository"]["name"], "app", "{v}");
+    assert!(v["data"]["repository"]["pullRequests"].is_null(), "{v}");
+    assert!(v["data"]["repository"]["object"].is_null(), "{v}");
+    let refused: Vec<(String, String)> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap_or_default().to_string(),
+                e["path"][1].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            ("FORBIDDEN".to_string(), "pullRequests".to_string()),
+            ("FORBIDDEN".to_string(), "object".to_string())
+        ],
+        "{v}"
+    );
+    let (_, v) = Api::new(&gh, Some("all"))
+        .call("POST", &gh.graphql_url(), Some(query))
+        .await;
+    assert!(v.get("errors").is_none(), "{v}");
+    assert!(v["data"]["repository"]["object"]["oid"].is_string(), "{v}");
+}

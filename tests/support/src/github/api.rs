@@ -389,12 +389,21 @@ fn repo_route(
             let repo = st.repo(full).map_err(internal)?;
             ok(repo_json(&st.base_url, repo, Some(g)))
         }
-        ("GET", ["pulls"]) => list_pulls(st, c, full),
+        // The other reads, 403 "Resource not accessible by integration" without the
+        // permission, whether the repository is public or private (crs-k/stale-branches#1429:
+        // `issues: write, contents: write` → list pull requests refused;
+        // mikepenz/release-changelog-builder-action#1244; permissions.md, Reads).
+        ("GET", ["pulls"]) => {
+            need(g.pull_requests_read)?;
+            list_pulls(st, c, full)
+        }
         ("POST", ["pulls"]) => {
             need(g.pull_requests_write)?;
             create_pull(st, c, full)
         }
         ("GET", ["pulls", n]) => {
+            // Listed under both *Contents* and *Pull requests* (read) in GitHub's table.
+            need(g.pull_requests_read || g.contents_read)?;
             ok(pull_json_detail(st, full, number(n)?).map_err(|_| not_found())?)
         }
         ("PATCH", ["pulls", n]) => {
@@ -402,6 +411,7 @@ fn repo_route(
             update_pull(st, c, full, number(n)?)
         }
         ("GET", ["pulls", n, "merge"]) => {
+            need(g.pull_requests_read)?;
             let repo = st.repo(full).map_err(internal)?;
             let p = repo.pulls.get(&number(n)?).ok_or_else(not_found)?;
             if p.merged.is_some() {
@@ -433,6 +443,7 @@ fn repo_route(
             ok(json!({"sha": sha, "merged": true, "message": "Pull Request successfully merged"}))
         }
         ("GET", ["pulls", n, "reviews"]) => {
+            need(g.pull_requests_read)?;
             let base = st.base_url.clone();
             let repo = st.repo(full).map_err(internal)?;
             let p = repo.pulls.get(&number(n)?).ok_or_else(not_found)?;
@@ -470,6 +481,7 @@ fn repo_route(
             ok(review_json(&base, repo, n, &review))
         }
         ("GET", ["pulls", n, "requested_reviewers"]) => {
+            need(g.pull_requests_read)?;
             let base = st.base_url.clone();
             let repo = st.repo(full).map_err(internal)?;
             let p = repo.pulls.get(&number(n)?).ok_or_else(not_found)?;
@@ -494,6 +506,7 @@ fn repo_route(
             ok(pull_json_detail(st, full, n).map_err(internal)?)
         }
         ("GET", ["issues", n, "labels"]) => {
+            need(g.issues_read || g.pull_requests_read)?;
             let base = st.base_url.clone();
             let repo = st.repo(full).map_err(internal)?;
             let p = repo.pulls.get(&number(n)?).ok_or_else(not_found)?;
@@ -715,6 +728,7 @@ fn repo_route(
             create_deployment(st, c, full)
         }
         ("GET", ["deployments"]) => {
+            need(g.deployments_read)?;
             let base = st.base_url.clone();
             let repo = st.repo(full).map_err(internal)?;
             let list: Vec<Value> = repo
@@ -730,6 +744,7 @@ fn repo_route(
             ok(Value::Array(list))
         }
         ("GET", ["deployments", id]) => {
+            need(g.deployments_read)?;
             let id = number(id)?;
             let base = st.base_url.clone();
             let repo = st.repo(full).map_err(internal)?;
@@ -745,6 +760,7 @@ fn repo_route(
             deployment_status(st, c, full, number(id)?)
         }
         ("GET", ["deployments", id, "statuses"]) => {
+            need(g.deployments_read)?;
             let id = number(id)?;
             let base = st.base_url.clone();
             let repo = st.repo(full).map_err(internal)?;
@@ -763,7 +779,12 @@ fn repo_route(
             need(g.actions_write)?;
             dispatch(st, c, full, wf)
         }
-        ("GET", ["actions", "workflows", wf, "runs"]) => workflow_runs(st, c, full, wf),
+        ("GET", ["actions", "workflows", wf, "runs"]) => {
+            // *Actions: read*; octokit/app-permissions lists *Contents: read* as the
+            // alternative (permissions.md).
+            need(g.actions_read || g.contents_read)?;
+            workflow_runs(st, c, full, wf)
+        }
         ("GET", ["collaborators", user, "permission"]) => {
             let base = st.base_url.clone();
             let repo = st.repo(full).map_err(internal)?;
@@ -2699,6 +2720,13 @@ fn graphql_answer(st: &mut State, g: &TokenGrants, body: &Value) -> Result<Value
             );
         };
         let full = format!("{owner}/{name}");
+        if !g.pull_requests_read && !g.contents_read {
+            return Ok(gql_error(
+                "repository",
+                "FORBIDDEN",
+                "Resource not accessible by integration",
+            ));
+        }
         let Ok(repo) = st.repo(&full) else {
             return Ok(gql_error(
                 "repository",

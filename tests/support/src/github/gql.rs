@@ -148,6 +148,7 @@ pub(crate) fn answer(
             let viewer = Node::Json("User", json!({"login": g.user_login}));
             resolve(
                 st,
+                g,
                 &Node::Payload("Query", vec![("viewer", R::N(viewer))]),
                 &f.name,
                 &args,
@@ -157,6 +158,7 @@ pub(crate) fn answer(
             Ok(r) => {
                 let v = select_r(
                     st,
+                    g,
                     vars,
                     r,
                     &f.selection_set,
@@ -225,6 +227,7 @@ fn args_of(f: &q::Field<'_, String>, vars: &Value) -> Map<String, Value> {
 
 fn select_r(
     st: &State,
+    g: &TokenGrants,
     vars: &Value,
     r: R,
     set: &q::SelectionSet<'_, String>,
@@ -233,13 +236,13 @@ fn select_r(
 ) -> Value {
     match r {
         R::S(v) => v,
-        R::N(n) => select(st, vars, &n, set, path, errors),
+        R::N(n) => select(st, g, vars, &n, set, path, errors),
         R::L(ns) => Value::Array(
             ns.iter()
                 .enumerate()
                 .map(|(i, n)| {
                     path.push(i.to_string());
-                    let v = select(st, vars, n, set, path, errors);
+                    let v = select(st, g, vars, n, set, path, errors);
                     path.pop();
                     v
                 })
@@ -250,6 +253,7 @@ fn select_r(
 
 fn select(
     st: &State,
+    g: &TokenGrants,
     vars: &Value,
     node: &Node,
     set: &q::SelectionSet<'_, String>,
@@ -257,12 +261,14 @@ fn select(
     errors: &mut Vec<Value>,
 ) -> Value {
     let mut out = Map::new();
-    select_into(st, vars, node, set, path, errors, &mut out);
+    select_into(st, g, vars, node, set, path, errors, &mut out);
     Value::Object(out)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn select_into(
     st: &State,
+    g: &TokenGrants,
     vars: &Value,
     node: &Node,
     set: &q::SelectionSet<'_, String>,
@@ -280,8 +286,8 @@ fn select_into(
                 }
                 path.push(key.clone());
                 let args = args_of(f, vars);
-                let v = match resolve(st, node, &f.name, &args) {
-                    Ok(r) => select_r(st, vars, r, &f.selection_set, path, errors),
+                let v = match resolve(st, g, node, &f.name, &args) {
+                    Ok(r) => select_r(st, g, vars, r, &f.selection_set, path, errors),
                     Err(e) => {
                         errors.push(json!({
                             "type": e.kind, "path": path.clone(), "message": e.message,
@@ -299,7 +305,7 @@ fn select_into(
                     None => true,
                 };
                 if applies {
-                    select_into(st, vars, node, &i.selection_set, path, errors, out);
+                    select_into(st, g, vars, node, &i.selection_set, path, errors, out);
                 }
             }
             Selection::FragmentSpread(_) => {}
@@ -321,6 +327,7 @@ fn arg<'a>(args: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
 
 fn resolve(
     st: &State,
+    g: &TokenGrants,
     node: &Node,
     name: &str,
     args: &Map<String, Value>,
@@ -371,6 +378,23 @@ fn resolve(
         }
         Node::Repo(full) => {
             let repo = st.repo(full).map_err(internal)?;
+            // Reads a job's `permissions:` may withhold (the repository itself is
+            // *Metadata*, always granted): GraphQL answers the field with a `FORBIDDEN`
+            // error and null, the rest of the document resolving
+            // (fpicalausa/remove-stale-branches#49: `associatedPullRequests` of a
+            // token without `pull-requests: read`; docs/github-facts/permissions.md,
+            // Reads). The code (`ref`, `refs`, `object`) needs `contents: read` on a
+            // private repository, as REST and git do.
+            let code = !repo.settings.private || g.contents_read;
+            let allowed = match name {
+                "pullRequests" => g.pull_requests_read,
+                "pullRequest" => g.pull_requests_read || g.contents_read,
+                "ref" | "refs" | "object" => code,
+                _ => true,
+            };
+            if !allowed {
+                return Err(ferr("FORBIDDEN", "Resource not accessible by integration"));
+            }
             match name {
                 "id" => s(format!("R_{}", repo.id)),
                 "name" => s(repo.name.clone()),
@@ -511,6 +535,10 @@ fn resolve(
         }
         Node::Ref(full, b) => {
             let repo = st.repo(full).map_err(internal)?;
+            // A branch's name is *Metadata*; its commit is the code (as `object` above).
+            if name == "target" && repo.settings.private && !g.contents_read {
+                return Err(ferr("FORBIDDEN", "Resource not accessible by integration"));
+            }
             match name {
                 "id" => s(ref_id(full, b)),
                 "name" => s(b.clone()),

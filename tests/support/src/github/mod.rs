@@ -49,12 +49,21 @@ pub struct TokenGrants {
     /// REST 404 (docs/github-facts/permissions.md, "Reads").
     pub contents_read: bool,
     pub contents_write: bool,
+    /// The other reads a job's `permissions:` may leave at `none`: without them
+    /// GitHub answers the REST reads 403 "Resource not accessible by integration"
+    /// and GraphQL a `FORBIDDEN` error on the field (crs-k/stale-branches#1429,
+    /// mikepenz/release-changelog-builder-action#1244, fpicalausa/remove-stale-branches#49;
+    /// docs/github-facts/permissions.md, "Reads").
+    pub pull_requests_read: bool,
     pub pull_requests_write: bool,
+    pub issues_read: bool,
     pub issues_write: bool,
     /// Push changes under `.github/workflows/` (never granted to `GITHUB_TOKEN`).
     pub workflows: bool,
     pub packages_write: bool,
+    pub actions_read: bool,
     pub actions_write: bool,
+    pub deployments_read: bool,
     pub deployments_write: bool,
     pub statuses_write: bool,
     /// Read organization team memberships (`GITHUB_TOKEN` cannot).
@@ -75,16 +84,20 @@ pub struct TokenGrants {
 }
 
 impl TokenGrants {
-    /// Read-only `GITHUB_TOKEN`.
+    /// `GITHUB_TOKEN` with `permissions: read-all`: every read, no write.
     pub fn read_only() -> Self {
         TokenGrants {
             contents_read: true,
             contents_write: false,
+            pull_requests_read: true,
             pull_requests_write: false,
+            issues_read: true,
             issues_write: false,
             workflows: false,
             packages_write: false,
+            actions_read: true,
             actions_write: false,
+            deployments_read: true,
             deployments_write: false,
             statuses_write: false,
             members_read: false,

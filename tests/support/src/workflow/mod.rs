@@ -48,9 +48,13 @@
 //!   "Workflow commands", "Masking a value in a log").
 //!
 //! The deviations from GitHub, each one forced by running on one machine:
-//! - the repository's image registry is a local one; the runner can put a login for it in
-//!   the action's `$HOME/.docker/config.json` ([`Runner::registry_login`]), where GitHub
-//!   has none (GHCR's job-token login is keyed by the product on the host `ghcr.io`);
+//! - the repository's image registry is a local one behind GHCR's rules
+//!   ([`Runner::registry`], `TestRegistry::start_ghcr`), on `127.0.0.1:<port>`
+//!   instead of `ghcr.io`; the runner names it to our action in `GITOPS_GHCR_HOST`
+//!   (the action's documented way to take one more host as GitHub's registry),
+//!   where on GitHub the variable is unset and the host is `ghcr.io`. Either way
+//!   the action logs in with its own defaults, `GITHUB_ACTOR` and the `token`
+//!   input; nothing is planted in its `$HOME/.docker/config.json`;
 //! - in [`ActionMode::Binary`] the paths (`GITHUB_WORKSPACE`, `HOME`, file commands) are
 //!   the host's, since the binary is not in a container, and `DOCKER_HOST` points at
 //!   podman's socket instead of a mounted `/var/run/docker.sock`;
@@ -62,12 +66,9 @@
 //!   caused. A run or job cancelled by its group is cancelled before it starts
 //!   (never halfway), and a called workflow's own `concurrency:` queues each of its
 //!   jobs (ours have one job each);
-//! - of the reads only `contents: read` is enforced (private repositories: git and
-//!   the REST code reads); the others are open to every known token, and the
-//!   registry login is planted rather than GHCR's `GITHUB_ACTOR` + token with
-//!   `packages: write` checked, unless [`Runner::registry`] is set: then the local
-//!   registry takes the job's token as GHCR does (`packages: read` pulls, `write`
-//!   pushes);
+//! - of the reads, `contents`, `pull-requests`, `issues` (labels), `deployments`
+//!   and `actions` are enforced by the stand-in, `packages` by the GHCR front;
+//!   commit statuses' reads (`statuses: read`) are open to every known token;
 //! - [`Runner::secrets`] are the same in every repository watched.
 
 pub mod app_token;
@@ -285,8 +286,6 @@ pub struct Runner<'a> {
     action: Value,
     /// Repository secrets (`secrets.*`, inherited by called workflows).
     pub secrets: BTreeMap<String, String>,
-    /// `(host, user, password)` written to the action's `$HOME/.docker/config.json`.
-    pub registry_login: Option<(String, String, String)>,
     /// `DOCKER_HOST` for [`ActionMode::Binary`] (podman's socket).
     pub docker_host: Option<String>,
     /// Job folders (runner temp, workspace), removed with the runner.
@@ -297,7 +296,9 @@ pub struct Runner<'a> {
     seen: BTreeMap<String, Seen>,
     /// GitHub Apps whose installation tokens `actions/create-github-app-token` makes.
     pub apps: Vec<App>,
-    /// The registry whose token service takes job tokens as GHCR does.
+    /// The registry that takes job tokens as GHCR does (`TestRegistry::start_ghcr`:
+    /// every login, then `packages:` and the package's Actions access judged per
+    /// request), named to our action in `GITOPS_GHCR_HOST`.
     pub registry: Option<&'a crate::registry::TestRegistry>,
     pub runs: Vec<RunRecord>,
     /// Events GitHub would not turn into runs, with why.
@@ -362,7 +363,6 @@ impl<'a> Runner<'a> {
             mode,
             action,
             secrets: BTreeMap::new(),
-            registry_login: None,
             docker_host: None,
             scratch: tempfile::tempdir()?,
             queue: VecDeque::new(),
@@ -1565,12 +1565,11 @@ impl<'a> Runner<'a> {
         // workflow" (docs "Automatic token authentication").
         grants.repositories = Some(vec![self.repo.clone()]);
         self.gh.add_token(&token, grants);
-        // GHCR takes the job's token with `packages: read` (pull) or `write` (push).
+        // GHCR takes the job's token at login whatever its `packages:`, and judges
+        // each pull (`read`) and push (`write`) (`TestRegistry::accept_token`).
         let packages = perms.get("packages").copied().unwrap_or(0);
-        if let Some(reg) = self.registry
-            && packages > 0
-        {
-            reg.accept_token(&token, packages >= 2);
+        if let Some(reg) = self.registry {
+            reg.accept_token(&token, packages, &self.repo);
         }
         let mut c = c.clone();
         c.insert("github".into(), {
@@ -2132,17 +2131,16 @@ impl<'a> Runner<'a> {
         // DockerCommandManager.DockerRun: `-e GITHUB_ACTIONS=true`, CI unless set.
         env.insert("GITHUB_ACTIONS".into(), "true".into());
         env.entry("CI".into()).or_insert_with(|| "true".into());
-        if let Some((host, user, pass)) = &self.registry_login {
-            let dir = temp.join("_github_home/.docker");
-            std::fs::create_dir_all(&dir)?;
-            let auth = base64::Engine::encode(
-                &base64::engine::general_purpose::STANDARD,
-                format!("{user}:{pass}"),
-            );
-            std::fs::write(
-                dir.join("config.json"),
-                json!({"auths": {host: {"auth": auth}}}).to_string(),
-            )?;
+        // GitHub's Container registry is `ghcr.io` on GitHub; here it is the local
+        // registry's GHCR front, which the runner names to the action the one way
+        // the action takes another host as GitHub's registry (its documented
+        // `GITOPS_GHCR_HOST`), so the action's own default credentials for it
+        // (`GITHUB_ACTOR` and the `token` input) are what logs in. Nothing is put
+        // in the action's `$HOME/.docker/config.json`, as on GitHub.
+        // A workflow's own `env:` wins, as over any variable of the runner's machine.
+        if let Some(reg) = self.registry {
+            env.entry("GITOPS_GHCR_HOST".into())
+                .or_insert_with(|| reg.host());
         }
         chown(temp)?;
         let started = Instant::now();

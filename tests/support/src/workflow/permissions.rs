@@ -111,14 +111,19 @@ pub fn intersect(a: &Perms, b: &Perms) -> Perms {
 /// (docs/github-facts/permissions.md: actions/github-script#572; peter-evans/create-pull-request#1713).
 pub fn grants(p: &Perms) -> TokenGrants {
     let w = |k: &str| p.get(k).copied().unwrap_or(0) >= 2;
+    let r = |k: &str| p.get(k).copied().unwrap_or(0) >= 1;
     TokenGrants {
-        contents_read: p.get("contents").copied().unwrap_or(0) >= 1,
+        contents_read: r("contents"),
         contents_write: w("contents"),
+        pull_requests_read: r("pull-requests"),
         pull_requests_write: w("pull-requests"),
+        issues_read: r("issues"),
         issues_write: w("issues"),
         workflows: false,
         packages_write: w("packages"),
+        actions_read: r("actions"),
         actions_write: w("actions"),
+        deployments_read: r("deployments"),
         deployments_write: w("deployments"),
         statuses_write: w("statuses"),
         members_read: false,
