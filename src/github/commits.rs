@@ -109,6 +109,26 @@ fn is_schema_error(message: &str) -> bool {
     message.contains("doesn't exist on type") || message.contains("doesn't accept argument")
 }
 
+/// What to grant for a field GitHub refused (`FORBIDDEN`), by the error's
+/// `path`: the open PRs of the release branch (alias `open`, `pullRequests`) need
+/// `pull-requests: read`; the rest of what a run reads or writes is the code.
+fn forbidden_hint(path: &Value) -> &'static str {
+    let names: Vec<&str> = path
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if names
+        .iter()
+        .any(|n| matches!(*n, "open" | "pullRequests" | "pullRequest"))
+    {
+        "give the workflow `permissions: pull-requests: write` (a release reads the release branch's open PR, then opens or updates it), or pass a token that may"
+    } else {
+        "give the workflow `permissions: contents: write` (commits through the API need it), or pass a token that may write to the repository"
+    }
+}
+
 /// GitHub's `errors[]`: (type, message).
 fn errors_of(v: &Value) -> Vec<(String, String)> {
     v["errors"]
@@ -150,17 +170,20 @@ impl GitHub {
             return Err(self.error(what, &a));
         }
         let v: Value = a.json(what)?;
-        for (kind, msg) in errors_of(&v) {
-            if kind == "FORBIDDEN" || msg.contains("Resource not accessible") {
-                return Err(Failure::new(format!(
-                    "cannot {what}: GitHub answered: {}",
-                    self.scrub(&msg)
-                ))
-                .hint(
-                    "give the workflow `permissions: contents: write` (commits through the API need it), or pass a token that may write to the repository",
-                )
-                .into());
-            }
+        let forbidden = v["errors"].as_array().into_iter().flatten().find(|e| {
+            e["type"].as_str() == Some("FORBIDDEN")
+                || e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("Resource not accessible"))
+        });
+        if let Some(e) = forbidden {
+            let msg = e["message"].as_str().unwrap_or_default();
+            return Err(Failure::new(format!(
+                "cannot {what}: GitHub answered: {}",
+                self.scrub(msg)
+            ))
+            .hint(forbidden_hint(&e["path"]))
+            .into());
         }
         Ok(v)
     }

@@ -184,6 +184,14 @@ fn a_release_without_pull_requests_read_fails_at_the_pr_lookup() {
         err.contains("Resource not accessible by integration"),
         "{err}"
     );
+    // The hint names the permission the refused field needs (the error's path),
+    // not `contents` (a regression: it did).
+    assert!(
+        step.stderr
+            .contains("hint: give the workflow `permissions: pull-requests: write`"),
+        "{}",
+        step.stderr
+    );
     let calls = runs[0].api_calls();
     assert!(
         !calls
