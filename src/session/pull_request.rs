@@ -51,13 +51,24 @@ impl Session {
         let read = gh
             .read_branches_files(base.map(String::as_str), head, &refs, None)
             .await?;
-        for t in &targets {
-            if let Some(Some(f)) = paths
-                .iter()
-                .position(|p| *p == t.path_str())
-                .map(|i| &read.files[i])
-            {
-                t.read(&f.text)?;
+        // Each target must be editable as the base has it: a file that does not
+        // parse, or lacks the member's fields, or (but for an overlay, which a
+        // release makes) is missing, is refused now, before any registry write.
+        for (s, t) in services.iter().zip(&targets) {
+            let i = paths.iter().position(|p| *p == t.path_str());
+            match i.and_then(|i| read.files[i].as_ref()) {
+                Some(f) => {
+                    t.read(&f.text)?;
+                    let probe = SetVersion {
+                        tag: Some("0"),
+                        digest: None,
+                    };
+                    t.edit(&f.text, probe)?;
+                }
+                None if t.format != target::Format::Kustomize => {
+                    return Err(t.missing(&s.name, &env.name).into());
+                }
+                None => {}
             }
         }
         self.api_base.get_or_init(|| read.base.clone());

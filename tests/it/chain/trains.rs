@@ -553,3 +553,34 @@ async fn members_with_one_old_commit_share_one_compare() {
     }
     assert!(pr.body.contains(&new[..7]), "{}", pr.body);
 }
+
+/// A member whose target in the environment is missing, or lacks its fields:
+/// exit 2 naming the file, and nothing written anywhere (the other member's image
+/// is not retagged either), checked in the same read that precedes every write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_without_a_target_in_the_environment_writes_nothing() {
+    for (change, says) in [
+        (None, "`charts/web/values-dev.yaml` does not exist"),
+        (Some("replicaCount: 1\n"), "charts/web/values-dev.yaml"),
+    ] {
+        let t = train_rig(&["api", "web"]);
+        t.rig
+            .gh
+            .push_change(
+                REPO,
+                "main",
+                &[("charts/web/values-dev.yaml", change)],
+                "drop web",
+            )
+            .unwrap();
+        let before = t.rig.gh.branches(REPO).unwrap();
+        let s = t.release(&[("train", "shop")]);
+        assert_eq!(s.run.code, 2, "{change:?}: {}", s.run.transcript());
+        assert!(s.run.stderr.contains(says), "{}", s.run.stderr);
+        assert!(s.run.stderr.contains("hint:"), "{}", s.run.stderr);
+        let tag = format!("dev-{}", &t.sha[..7]);
+        assert!(t.tag_of("api", &tag).is_none(), "api was retagged");
+        assert_eq!(t.rig.gh.branches(REPO).unwrap(), before);
+        assert!(t.rig.gh.pulls(REPO).unwrap().is_empty());
+    }
+}

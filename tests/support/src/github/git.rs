@@ -289,7 +289,14 @@ impl Bare {
                     self.run_env(&["update-index", "--add", "--cacheinfo", &info], &env, None)?;
                 }
                 None => {
-                    self.run_env(&["update-index", "--force-remove", path], &env, None)?;
+                    // `--force-remove <path>` wants a work tree; an `--index-info`
+                    // line of mode 0 removes the entry in a bare repository too.
+                    let line = format!("0 {ZERO}\t{path}\n");
+                    self.run_env(
+                        &["update-index", "--index-info"],
+                        &env,
+                        Some(line.as_bytes()),
+                    )?;
                 }
             }
         }
@@ -319,7 +326,14 @@ impl Bare {
                     self.run_env(&["update-index", "--add", "--cacheinfo", &info], &env, None)?;
                 }
                 None => {
-                    self.run_env(&["update-index", "--force-remove", path], &env, None)?;
+                    // `--force-remove <path>` wants a work tree; an `--index-info`
+                    // line of mode 0 removes the entry in a bare repository too.
+                    let line = format!("0 {ZERO}\t{path}\n");
+                    self.run_env(
+                        &["update-index", "--index-info"],
+                        &env,
+                        Some(line.as_bytes()),
+                    )?;
                 }
             }
         }
