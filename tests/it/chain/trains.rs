@@ -584,3 +584,91 @@ async fn a_member_without_a_target_in_the_environment_writes_nothing() {
         assert!(t.rig.gh.pulls(REPO).unwrap().is_empty());
     }
 }
+
+/// The twenty-process race, with trains in it: twenty services, two trains of
+/// five, and fourteen processes at once: both trains, a release alone of one
+/// member of each, and the other ten services alone. Every service ends at the
+/// new version exactly once; each train's PR merged; a member's own PR merged or,
+/// when its train landed the same version first, closed as stale.
+#[test]
+fn twenty_services_two_trains_fourteen_processes_lose_nothing() {
+    let n = 20;
+    let reg = TestRegistry::start(Auth::Token).unwrap();
+    let host = reg.host();
+    let mut config = String::from("overlays: overlays\nservices:\n");
+    for i in 0..n {
+        config.push_str(&format!("  svc{i:02}:\n    image: {host}/acme/svc{i:02}\n"));
+    }
+    config.push_str("trains:\n  north: [svc00, svc01, svc02, svc03, svc04]\n  south: [svc05, svc06, svc07, svc08, svc09]\n");
+    config.push_str(
+        "environments:\n  - name: dev\n    branches: [\"**\"]\n    tag: \"dev-{sha7}\"\n    merge: auto\n",
+    );
+    let rig = Rig::with_registry(&config, reg);
+    let ws = rig.checkout("ws", "main");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    for i in 0..n {
+        let (repo, tag) = (format!("acme/svc{i:02}"), format!("sha-{sha}"));
+        rig.reg
+            .client()
+            .push_image(&repo, &tag, 1, 512, i as u64)
+            .unwrap();
+    }
+    let mut who: Vec<(&str, String)> = vec![
+        ("--train", "north".into()),
+        ("--train", "south".into()),
+        ("--service", "svc00".into()),
+        ("--service", "svc05".into()),
+    ];
+    who.extend((10..n).map(|i| ("--service", format!("svc{i:02}"))));
+    let children: Vec<_> = who
+        .iter()
+        .map(|(flag, name)| {
+            let mut c = Command::new(BIN);
+            clean_env(&mut c);
+            c.current_dir(&ws)
+                .args(["release", flag, name, "--env", "dev"])
+                .env("GITHUB_REPOSITORY", REPO)
+                .env("GITHUB_API_URL", rig.gh.api_url())
+                .env("GITHUB_GRAPHQL_URL", rig.gh.graphql_url())
+                .env("GITHUB_SERVER_URL", rig.gh.server_url())
+                .env("GITHUB_TOKEN", TOKEN)
+                .env("REGISTRY_USERNAME", USER)
+                .env("REGISTRY_PASSWORD", PASSWORD)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    for ((_, name), child) in who.iter().zip(children) {
+        let run = Run::from(child.wait_with_output().unwrap());
+        assert_eq!(run.code, 0, "{name}: {}", run.transcript());
+    }
+    let text = rig.overlay("dev");
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    for i in 0..n {
+        let name = format!("- name: {host}/acme/svc{i:02}");
+        let at: Vec<usize> = (0..lines.len()).filter(|&k| lines[k] == name).collect();
+        assert_eq!(at.len(), 1, "svc{i:02} once:\n{text}");
+        assert_eq!(
+            lines[at[0] + 1],
+            format!("newTag: dev-{}", &sha[..7]),
+            "{text}"
+        );
+    }
+    let pulls = rig.gh.pulls(REPO).unwrap();
+    for head in ["release/north/dev", "release/south/dev"] {
+        let prs: Vec<_> = pulls.iter().filter(|p| p.head == head).collect();
+        assert_eq!(prs.len(), 1, "{head}");
+        assert!(prs[0].merged, "{head}");
+    }
+    for i in (10..n).chain([0, 5]) {
+        let head = format!("release/svc{i:02}/dev");
+        let prs: Vec<_> = pulls.iter().filter(|p| p.head == head).collect();
+        assert!(prs.len() <= 1, "{head}: {prs:?}");
+        if i >= 10 {
+            assert!(prs.len() == 1 && prs[0].merged, "{head}");
+        } else if let Some(p) = prs.first() {
+            assert!(p.merged || p.state == "closed", "{head}: {p:?}");
+        }
+    }
+}
