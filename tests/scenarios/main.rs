@@ -9,6 +9,7 @@
 
 mod journeys;
 mod layouts;
+mod monorepo;
 mod round2;
 mod round2b;
 mod round2c;

@@ -2,10 +2,11 @@
 //! GitHub does (docs "Evaluate expressions in workflows and actions": literals,
 //! operators, functions; "Contexts reference").
 //!
-//! The subset: the contexts `inputs`, `github`, `needs`, `steps`, `secrets` and `jobs`
-//! (the last only in `on.workflow_call.outputs`, where GitHub allows it), property
-//! access with `.`, string/number/boolean/null literals, `==`, `!=`, `!`, `&&`, `||`,
-//! parentheses, `startsWith()` and `format()`. Anything else is an error naming the
+//! The subset: the contexts `inputs`, `github`, `needs`, `steps`, `secrets`, `jobs`
+//! (the last only in `on.workflow_call.outputs`, where GitHub allows it), `matrix`
+//! and `strategy` (a matrix job's: [`super::matrix`]), property access with `.`,
+//! string/number/boolean/null literals, `==`, `!=`, `!`, `&&`, `||`, parentheses,
+//! `startsWith()`, `format()` and `fromJSON()`. Anything else is an error naming the
 //! expression, so a workflow that grows past the subset fails its test loudly instead
 //! of evaluating to something made up.
 
@@ -15,7 +16,15 @@ use serde_json::Value;
 /// The contexts an expression may read.
 pub type Contexts = serde_json::Map<String, Value>;
 
-const CONTEXTS: &[&str] = &["inputs", "github", "needs", "steps", "secrets", "jobs"];
+const CONTEXTS: &[&str] = &[
+    "inputs", "github", "needs", "steps", "secrets", "jobs", "matrix", "strategy",
+];
+
+/// Contexts that exist only where GitHub provides them: `matrix` and `strategy`
+/// are not available in a job's `if:` nor its `strategy:` (docs "Contexts
+/// reference", context availability), and reading them there is GitHub's
+/// "Unrecognized named-value: 'matrix'" (actions/runner#1985), not a null.
+const ONLY_WHERE_GIVEN: &[&str] = &["matrix", "strategy"];
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -210,9 +219,9 @@ impl Parser<'_> {
                 _ if self.peek() == Some(&Tok::LParen) => {
                     self.pos += 1;
                     let f = id.to_ascii_lowercase();
-                    if f != "startswith" && f != "format" {
+                    if f != "startswith" && f != "format" && f != "fromjson" {
                         bail!(
-                            "function `{id}()` in `{}` is outside the expression subset the workflow runner supports (startsWith, format)",
+                            "function `{id}()` in `{}` is outside the expression subset the workflow runner supports (startsWith, format, fromJSON)",
                             self.src
                         );
                     }
@@ -269,13 +278,16 @@ pub fn eval(src: &str, ctx: &Contexts) -> Result<Value> {
     if p.pos != p.toks.len() {
         bail!("trailing tokens in `{src}`");
     }
-    Ok(run(&ast, ctx))
+    run(&ast, ctx).map_err(|e| anyhow::anyhow!("{e} (in `{src}`)"))
 }
 
-fn run(ast: &Ast, ctx: &Contexts) -> Value {
-    match ast {
+fn run(ast: &Ast, ctx: &Contexts) -> Result<Value> {
+    Ok(match ast {
         Ast::Lit(v) => v.clone(),
         Ast::Path(root, path) => {
+            if ONLY_WHERE_GIVEN.contains(&root.as_str()) && !ctx.contains_key(root) {
+                bail!("Unrecognized named-value: '{root}'");
+            }
             let mut v = ctx.get(root).cloned().unwrap_or(Value::Null);
             for p in path {
                 v = match &v {
@@ -294,14 +306,14 @@ fn run(ast: &Ast, ctx: &Contexts) -> Value {
             }
             v
         }
-        Ast::Not(e) => Value::Bool(!truthy(&run(e, ctx))),
+        Ast::Not(e) => Value::Bool(!truthy(&run(e, ctx)?)),
         Ast::Bin(op, l, r) => {
-            let a = run(l, ctx);
+            let a = run(l, ctx)?;
             match op {
                 // `&&` and `||` give an operand, not a boolean (docs "Operators").
                 Tok::And => {
                     if truthy(&a) {
-                        run(r, ctx)
+                        run(r, ctx)?
                     } else {
                         a
                     }
@@ -310,24 +322,36 @@ fn run(ast: &Ast, ctx: &Contexts) -> Value {
                     if truthy(&a) {
                         a
                     } else {
-                        run(r, ctx)
+                        run(r, ctx)?
                     }
                 }
-                Tok::Eq => Value::Bool(loose_eq(&a, &run(r, ctx))),
-                _ => Value::Bool(!loose_eq(&a, &run(r, ctx))),
+                Tok::Eq => Value::Bool(loose_eq(&a, &run(r, ctx)?)),
+                _ => Value::Bool(!loose_eq(&a, &run(r, ctx)?)),
             }
         }
         Ast::Call(f, args) => {
-            let vals: Vec<Value> = args.iter().map(|a| run(a, ctx)).collect();
+            let vals: Vec<Value> = args.iter().map(|a| run(a, ctx)).collect::<Result<_>>()?;
             match f.as_str() {
                 "startswith" => {
                     let s = vals.first().map(to_string).unwrap_or_default();
                     let p = vals.get(1).map(to_string).unwrap_or_default();
                     Value::Bool(s.to_lowercase().starts_with(&p.to_lowercase()))
                 }
+                "fromjson" => from_json(vals.first().map(to_string).unwrap_or_default())?,
                 _ => Value::String(format_fn(&vals)),
             }
         }
+    })
+}
+
+/// `fromJSON(text)`: the JSON value of a string (docs "Evaluate expressions",
+/// `fromJSON`). Text that is not JSON is an error, as GitHub's "Error parsing
+/// fromJson" (actions/runner#2245, #2424: an empty output gives "Error reading
+/// JToken from JsonReader. Path '', line 0, position 0.").
+fn from_json(text: String) -> Result<Value> {
+    match serde_json::from_str::<Value>(&text) {
+        Ok(v) => Ok(v),
+        Err(e) => bail!("Error parsing fromJson: `{text}`: {e}"),
     }
 }
 
@@ -502,8 +526,25 @@ mod tests {
             "contains(inputs.env, 'u')",
             "inputs['env']",
             "1 < 2",
+            "matrix.service",
+            "fromJSON('')",
+            "fromJSON('[1,')",
         ] {
             assert!(eval(bad, &c).is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn from_json_and_the_matrix_context() {
+        let mut c = ctx();
+        c.insert("matrix".into(), json!({"service": "api"}));
+        let e = |s: &str| eval(s, &c).unwrap();
+        assert_eq!(e("fromJSON('[\"a\",\"b\"]')"), json!(["a", "b"]));
+        assert_eq!(e("fromJson('true') && matrix.service"), json!("api"));
+        assert_eq!(e("fromJSON('3') == 3"), json!(true));
+        assert_eq!(
+            interpolate("gitops-${{ matrix.service }}-dev", &c).unwrap(),
+            "gitops-api-dev"
+        );
     }
 }

@@ -46,6 +46,11 @@
 //!   the repositories and permissions asked, masked, revoked at the job's end.
 //! - Masking: the job's token and `::add-mask::` values print as `***` (docs
 //!   "Workflow commands", "Masking a value in a log").
+//! - `strategy.matrix` ([`matrix`]): one job per combination, `include`/`exclude`,
+//!   `fromJSON` of a job's output, at most 256; the job's `if:` before the strategy
+//!   (so `if:` false skips a job whose matrix would be empty), `fail-fast`,
+//!   `max-parallel`, `needs` waiting for every combination, outputs merged (last
+//!   writer wins); docs/github-facts/matrix.md.
 //!
 //! The deviations from GitHub, each one forced by running on one machine:
 //! - the repository's image registry is a local one behind GHCR's rules
@@ -65,7 +70,9 @@
 //!   when every run of the batch has ended, with the `GITHUB_SHA` of when it was
 //!   caused. A run or job cancelled by its group is cancelled before it starts
 //!   (never halfway), and a called workflow's own `concurrency:` queues each of its
-//!   jobs (ours have one job each);
+//!   jobs (ours have one job each); a matrix's combinations start together in one
+//!   round (up to `max-parallel`), and fail-fast cancels those of them not yet run
+//!   (GitHub would also stop the ones running beside the failure);
 //! - of the reads, `contents`, `pull-requests`, `issues` (labels), `deployments`
 //!   and `actions` are enforced by the stand-in, `packages` by the GHCR front;
 //!   commit statuses' reads (`statuses: read`) are open to every known token;
@@ -73,6 +80,7 @@
 
 pub mod app_token;
 pub mod expr;
+pub mod matrix;
 pub mod permissions;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -161,6 +169,9 @@ pub struct JobRecord {
     pub concurrency: Option<String>,
     pub steps: Vec<StepRecord>,
     pub outputs: BTreeMap<String, String>,
+    /// Why GitHub failed or cancelled the job before its steps (its annotation):
+    /// a strategy it could not expand, a matrix's fail-fast.
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -245,6 +256,9 @@ impl RunRecord {
         }
         for j in &self.jobs {
             s.push_str(&format!("  job {}: {}\n", j.name, j.result));
+            if let Some(e) = &j.error {
+                s.push_str(&format!("    error: {e}\n"));
+            }
             for st in &j.steps {
                 s.push_str(&format!(
                     "    step {} ({}): {}\n",
@@ -1024,6 +1038,7 @@ impl<'a> Runner<'a> {
                     done: BTreeMap::new(),
                     group: None,
                     call: None,
+                    matrices: BTreeMap::new(),
                 }],
                 repo: self.repo.clone(),
                 ctx,
@@ -1185,11 +1200,22 @@ impl<'a> Runner<'a> {
     /// their calling jobs come up and leaving them (their outputs, their result) when
     /// their last job is done; skipped jobs are recorded on the way. `None`: the run
     /// has no job left.
-    fn next_job(&self, f: &mut Flight) -> Result<Option<Ready>> {
+    fn next_job(&self, f: &mut Flight) -> Result<Option<Vec<Ready>>> {
         loop {
             let Some(top) = f.frames.last_mut() else {
                 return Ok(None);
             };
+            // A matrix under way starts its next combinations (max-parallel).
+            if let Some(p) = top.matrices.values_mut().find(|p| !p.queued.is_empty()) {
+                let batch = p.start();
+                if !batch.is_empty() {
+                    return Ok(Some(batch));
+                }
+            }
+            if !top.matrices.is_empty() && top.pending.is_empty() {
+                // Its combinations are running or pending in their groups.
+                return Ok(Some(Vec::new()));
+            }
             if top.pending.is_empty() {
                 let fr = f.frames.pop().expect("a frame");
                 if let Some((id, decl)) = fr.call {
@@ -1219,6 +1245,10 @@ impl<'a> Runner<'a> {
                 .iter()
                 .position(|id| needs_of(&jobs[id]).iter().all(|n| top.done.contains_key(n)));
             let Some(i) = ready else {
+                if !top.matrices.is_empty() {
+                    // What is left needs a matrix still running.
+                    return Ok(Some(Vec::new()));
+                }
                 bail!(
                     "{}: `needs` cycle or unknown job among {:?}",
                     f.ctx.file,
@@ -1238,7 +1268,12 @@ impl<'a> Runner<'a> {
             c.insert("inputs".into(), top.inputs.clone());
             c.insert("needs".into(), Value::Object(needs_ctx.clone()));
             // A job runs only when its needs succeeded (the implicit `success()`), then
-            // if its `if:` holds (docs "Workflow syntax", jobs.<job_id>.if).
+            // if its `if:` holds (docs "Workflow syntax", jobs.<job_id>.if). Both come
+            // before its strategy, which `if:` cannot read (no `matrix` there: docs
+            // "Contexts reference", context availability; actions/runner#1985), so a
+            // job whose `if:` is false is skipped even where its matrix would be
+            // empty (continuous-actions/dynamic-monorepo's README: "skipped, or
+            // failed with \"Matrix vector 'project' does not contain any values\"").
             let needs_ok = needs_ctx.values().all(|n| n["result"] == "success");
             let cond = match &job["if"] {
                 Value::Null => true,
@@ -1255,12 +1290,19 @@ impl<'a> Runner<'a> {
                     concurrency: None,
                     steps: Vec::new(),
                     outputs: BTreeMap::new(),
+                    error: None,
                 });
                 top.done
                     .insert(id, json!({"result": "skipped", "outputs": {}}));
                 continue;
             }
             if let Some(uses) = job["uses"].as_str() {
+                if !job["strategy"].is_null() {
+                    bail!(
+                        "{}: jobs.{id}: a matrix of a called workflow is outside what the workflow runner models",
+                        f.ctx.file
+                    );
+                }
                 let frame = self.callee(&f.ctx, &id, &job, uses, &c, &top.secrets, perms, &name)?;
                 f.frames.push(frame);
                 continue;
@@ -1268,11 +1310,88 @@ impl<'a> Runner<'a> {
             // A job's own `concurrency:` (evaluated with github, inputs, needs: docs
             // "Control the concurrency of workflows and jobs"), else the called
             // workflow's.
+            if !job["strategy"].is_null() {
+                let order = if top.prefix.is_empty() {
+                    let text = self
+                        .gh
+                        .file_at(
+                            &self.repo,
+                            &f.ctx.sha,
+                            &format!(".github/workflows/{}", f.ctx.file),
+                        )?
+                        .unwrap_or_default();
+                    matrix::key_order(&text, &id)
+                } else {
+                    Vec::new()
+                };
+                let s = match matrix::expand(&id, &job["strategy"], &c, &order)
+                    .with_context(|| format!("{}: jobs.{id}.strategy", f.ctx.file))?
+                {
+                    Ok(s) => s,
+                    Err(matrix::Refused(why)) => {
+                        f.record.jobs.push(JobRecord {
+                            name,
+                            result: "failure".into(),
+                            permissions: perms,
+                            concurrency: None,
+                            steps: Vec::new(),
+                            outputs: BTreeMap::new(),
+                            error: Some(format!(
+                                "Error when evaluating 'strategy' for job '{id}'. .github/workflows/{}: {why}",
+                                f.ctx.file
+                            )),
+                        });
+                        top.done
+                            .insert(id, json!({"result": "failure", "outputs": {}}));
+                        continue;
+                    }
+                };
+                if s.combos.is_empty() {
+                    bail!(
+                        "{}: jobs.{id}: a matrix whose `exclude` removes every combination is outside what the workflow runner models",
+                        f.ctx.file
+                    );
+                }
+                let mut jobs = Vec::new();
+                for n in 0..s.combos.len() {
+                    let (m, st) = matrix::contexts(&s, n);
+                    let mut cc = c.clone();
+                    cc.insert("matrix".into(), m);
+                    cc.insert("strategy".into(), st);
+                    // Concurrency per combination: `matrix` is available there
+                    // (docs "Contexts reference", jobs.<job_id>.concurrency).
+                    let group = match &job["concurrency"] {
+                        Value::Null => top.group.clone(),
+                        v => concurrency(&json!({"concurrency": v}), &cc)?,
+                    };
+                    jobs.push(Ready {
+                        id: id.clone(),
+                        job: job.clone(),
+                        name: matrix::job_name(&name, &s.combos[n], &order),
+                        c: cc,
+                        secrets: top.secrets.clone(),
+                        perms: perms.clone(),
+                        group,
+                        combo: true,
+                        seq: 0,
+                    });
+                }
+                let mut p = matrix::Progress::new(jobs, &s);
+                let batch = p.start();
+                top.matrices.insert(id, p);
+                return Ok(Some(batch));
+            }
+            // Outside a matrix `matrix` is empty and `strategy` a job of one.
+            c.insert("matrix".into(), Value::Null);
+            c.insert(
+                "strategy".into(),
+                json!({"fail-fast": true, "job-index": 0, "job-total": 1, "max-parallel": 1}),
+            );
             let group = match &job["concurrency"] {
                 Value::Null => top.group.clone(),
                 v => concurrency(&json!({"concurrency": v}), &c)?,
             };
-            return Ok(Some(Ready {
+            return Ok(Some(vec![Ready {
                 id,
                 job,
                 c,
@@ -1280,7 +1399,9 @@ impl<'a> Runner<'a> {
                 perms,
                 name,
                 group,
-            }));
+                combo: false,
+                seq: 0,
+            }]));
         }
     }
 
@@ -1361,6 +1482,7 @@ impl<'a> Runner<'a> {
             done: BTreeMap::new(),
             group,
             call: Some((id.to_string(), decl)),
+            matrices: BTreeMap::new(),
         })
     }
 
@@ -1400,6 +1522,9 @@ impl<'a> Runner<'a> {
         }
         // Job-level groups: the pending job of each, with the run it belongs to.
         let mut pending_jobs: BTreeMap<String, (usize, Ready)> = BTreeMap::new();
+        // Arrival order, so a round's jobs run in the order they arrived (a
+        // matrix's in its combinations' order), whatever their groups' names.
+        let mut seq = 0usize;
         while state.iter().any(|s| *s != State::Done) {
             let mut arriving: Vec<(usize, Ready)> = Vec::new();
             let mut moved = false;
@@ -1410,7 +1535,14 @@ impl<'a> Runner<'a> {
                 }
                 let repo = flights[i].repo.clone();
                 match self.in_repo(&repo, |r| r.next_job(&mut flights[i]))? {
-                    Some(r) => arriving.push((i, r)),
+                    // A matrix's combinations arrive together.
+                    Some(rs) => {
+                        for mut r in rs {
+                            seq += 1;
+                            r.seq = seq;
+                            arriving.push((i, r));
+                        }
+                    }
                     None => {
                         moved = true;
                         state[i] = State::Done;
@@ -1440,28 +1572,29 @@ impl<'a> Runner<'a> {
                 }
             }
             for (key, list) in contenders {
+                // Slots hold arrivals by their place in `list`: two combinations of
+                // one run's matrix may contend for one group.
                 let mut slot = Slot::default();
-                let mut ready: BTreeMap<usize, Ready> = BTreeMap::new();
-                for (i, r) in list {
+                let mut ready: BTreeMap<usize, (usize, Ready)> = BTreeMap::new();
+                for (j, (i, r)) in list.into_iter().enumerate() {
                     let cancel = r.group.as_ref().is_some_and(|g| g.cancel);
                     let name = r.group.as_ref().map(|g| g.name.clone()).unwrap_or_default();
-                    for loser in slot.arrive(i, cancel) {
-                        let lost = ready.remove(&loser).expect("a contender");
-                        self.cancel_job(&mut flights[loser], lost, &name);
+                    for loser in slot.arrive(j, cancel) {
+                        let (li, lost) = ready.remove(&loser).expect("a contender");
+                        self.cancel_job(&mut flights[li], lost, &name);
                         moved = true;
                     }
-                    ready.insert(i, r);
+                    ready.insert(j, (i, r));
                 }
                 if let Some(p) = slot.pending {
-                    let r = ready.remove(&p).expect("the pending job");
-                    pending_jobs.insert(key, (p, r));
+                    let pr = ready.remove(&p).expect("the pending job");
+                    pending_jobs.insert(key, pr);
                 }
                 if let Some(run) = slot.running {
-                    let r = ready.remove(&run).expect("the running job");
-                    now.push((run, r));
+                    now.push(ready.remove(&run).expect("the running job"));
                 }
             }
-            now.sort_by_key(|(i, _)| *i);
+            now.sort_by_key(|(i, r)| (*i, r.seq));
             for (i, r) in now {
                 moved = true;
                 let repo = flights[i].repo.clone();
@@ -1501,6 +1634,18 @@ impl<'a> Runner<'a> {
 
     /// Run a job `next_job` gave, and record it (its requests are the run's).
     fn run_ready(&mut self, f: &mut Flight, r: Ready) -> Result<()> {
+        if r.combo {
+            let top = f.frames.last_mut().expect("the job's frame");
+            let p = top.matrices.get(&r.id).expect("the combination's matrix");
+            if let Some(failed) = p.failed_fast.clone() {
+                // The runner's wording: GitHub's annotation text is not pinned down.
+                let why = format!("cancelled by fail-fast: `{failed}` failed");
+                let id = r.id.clone();
+                matrix_cancelled(f, r, Some(why), true);
+                matrix_settle(f, &id);
+                return Ok(());
+            }
+        }
         let before = self.gh.request_log().len();
         let group = r.group.as_ref().map(|g| g.name.clone());
         let record = self.run_steps(
@@ -1515,6 +1660,27 @@ impl<'a> Runner<'a> {
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect();
         let top = f.frames.last_mut().expect("the job's frame");
+        if r.combo {
+            let p = top
+                .matrices
+                .get_mut(&r.id)
+                .expect("the combination's matrix");
+            p.finish(&record.name, &record.result, &outputs);
+            f.record.jobs.push(record);
+            // "cancel all in-progress and queued jobs in the matrix": the queued
+            // ones now; those of this round as they come up (above).
+            let queued: Vec<Ready> = match &p.failed_fast {
+                Some(_) => p.queued.drain(..).collect(),
+                None => Vec::new(),
+            };
+            let failed = p.failed_fast.clone().unwrap_or_default();
+            for q in queued {
+                let why = format!("cancelled by fail-fast: `{failed}` failed");
+                matrix_cancelled(f, q, Some(why), false);
+            }
+            matrix_settle(f, &r.id);
+            return Ok(());
+        }
         top.done
             .insert(r.id, json!({"result": record.result, "outputs": outputs}));
         f.record.jobs.push(record);
@@ -1528,6 +1694,12 @@ impl<'a> Runner<'a> {
             .cancelled
             .get_or_insert_with(|| cancel_message(group));
         let top = f.frames.last_mut().expect("the job's frame");
+        if r.combo {
+            let id = r.id.clone();
+            matrix_cancelled(f, r, Some(cancel_message(group)), true);
+            matrix_settle(f, &id);
+            return;
+        }
         top.done
             .insert(r.id, json!({"result": "cancelled", "outputs": {}}));
         f.record.jobs.push(JobRecord {
@@ -1537,6 +1709,7 @@ impl<'a> Runner<'a> {
             concurrency: r.group.map(|g| g.name),
             steps: Vec::new(),
             outputs: BTreeMap::new(),
+            error: None,
         });
     }
 
@@ -1734,6 +1907,7 @@ impl<'a> Runner<'a> {
             concurrency: group,
             steps,
             outputs,
+            error: None,
         })
     }
 
@@ -2291,6 +2465,8 @@ struct Frame {
     group: Option<Group>,
     /// The calling job's id and the callee's `on.workflow_call` (its outputs).
     call: Option<(String, Value)>,
+    /// Matrix jobs under way, by job id: done when their last combination is.
+    matrices: BTreeMap<String, matrix::Progress<Ready>>,
 }
 
 /// A job ready to start.
@@ -2302,6 +2478,10 @@ struct Ready {
     perms: Perms,
     name: String,
     group: Option<Group>,
+    /// One combination of a matrix job (`id`'s entry in its frame's `matrices`).
+    combo: bool,
+    /// When it arrived ([`Runner::fly`]).
+    seq: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -2363,6 +2543,33 @@ fn cancel_run(f: &mut Flight, group: &str) {
     f.frames.clear();
 }
 
+/// A matrix combination that did not run: recorded `cancelled` with why.
+fn matrix_cancelled(f: &mut Flight, r: Ready, why: Option<String>, was_running: bool) {
+    let top = f.frames.last_mut().expect("the job's frame");
+    if let Some(p) = top.matrices.get_mut(&r.id) {
+        p.cancelled(was_running);
+    }
+    f.record.jobs.push(JobRecord {
+        name: r.name,
+        result: "cancelled".into(),
+        permissions: r.perms,
+        concurrency: r.group.map(|g| g.name),
+        steps: Vec::new(),
+        outputs: BTreeMap::new(),
+        error: why,
+    });
+}
+
+/// A matrix whose last combination ended is done: `needs` sees its result and
+/// its merged outputs ([`matrix::Progress::summary`]).
+fn matrix_settle(f: &mut Flight, id: &str) {
+    let top = f.frames.last_mut().expect("the job's frame");
+    if top.matrices.get(id).is_some_and(|p| p.is_done()) {
+        let p = top.matrices.remove(id).expect("the matrix");
+        top.done.insert(id.to_string(), p.summary());
+    }
+}
+
 /// A run's (or a called workflow's) result from its jobs'.
 fn conclusion_of<'v>(results: impl Iterator<Item = &'v Value>) -> &'static str {
     let mut out = "success";
@@ -2396,6 +2603,7 @@ fn hex16(x: u64) -> String {
 const WORKFLOW_KEYS: &[&str] = &["name", "on", "permissions", "concurrency", "jobs"];
 const JOB_KEYS: &[&str] = &[
     "name",
+    "strategy",
     "runs-on",
     "permissions",
     "needs",
