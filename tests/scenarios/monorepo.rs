@@ -419,3 +419,92 @@ fn an_empty_vector_fails_the_job_unless_its_if_skips_it_first() {
     );
     assert_eq!(run.conclusion, "skipped", "{}", run.describe());
 }
+
+/// The train variant: `release-train.yaml` dispatched from the Actions tab on a
+/// commit with a SemVer tag releases `platform` (all three services) as one: one
+/// PR, one merge, one overlay-deploy run with three deployments, and one prod PR
+/// with exactly the versions deployed together.
+#[test]
+fn a_train_of_three_is_one_pr_one_merge_three_deployments_one_promotion() {
+    let m = Mono::new(&[]);
+    let mut r = m.runner();
+    let sha = m.gh.branch_sha(MONO, "main").unwrap().unwrap();
+    m.build_all(&sha);
+    // The commit's version, for prod's `prd-{version}` (pushed quietly: no
+    // workflow takes tag pushes here).
+    m.gh.git(MONO, &["tag", "v1.4.0", &sha]).unwrap();
+    let runs = r
+        .click_run_workflow(
+            &m.alice,
+            "release-train.yaml",
+            "main",
+            &[("train", "platform")],
+        )
+        .unwrap();
+    print_figures("monorepo train", &runs);
+    let all = runs.iter().map(RunRecord::describe).collect::<String>();
+    expect_runs(
+        &runs,
+        &[
+            ("release-train.yaml", "workflow_dispatch", "success"),
+            ("overlay-deploy.yaml", "workflow_dispatch", "success"),
+        ],
+    );
+    // One dev PR for the three, merged; one prod PR, open for review.
+    let pulls = m.gh.pulls(MONO).unwrap();
+    let mut heads: Vec<(&str, bool)> = pulls.iter().map(|p| (p.head.as_str(), p.merged)).collect();
+    heads.sort();
+    assert_eq!(
+        heads,
+        [
+            ("release/platform/dev", true),
+            ("release/platform/prod", false)
+        ],
+        "{all}"
+    );
+    let short = &sha[..7];
+    for s in SERVICES {
+        assert!(m.dev_tag(s).starts_with(&format!("dev-{short}-")), "{s}");
+    }
+    // Three deployments to dev, one per member, all successful.
+    let deployments = m.gh.deployments(MONO).unwrap();
+    let mut recorded: Vec<String> = deployments
+        .iter()
+        .map(|d| {
+            format!(
+                "{}:{}:{}",
+                d.payload["service"].as_str().unwrap_or("?"),
+                d.environment,
+                d.statuses.last().map(|s| s.state.as_str()).unwrap_or("?")
+            )
+        })
+        .collect();
+    recorded.sort();
+    assert_eq!(
+        recorded,
+        ["api:dev:success", "web:dev:success", "worker:dev:success"],
+        "{all}"
+    );
+    // The deploy was told the train, and the prod PR carries all three at
+    // `prd-1.4.0`, each the digest deployed in dev.
+    let deploy = &runs[1];
+    assert_eq!(deploy.action_steps()[0].env["INPUT_TRAIN"], "platform");
+    let prod = pulls
+        .iter()
+        .find(|p| p.head == "release/platform/prod")
+        .unwrap();
+    assert!(prod.title.starts_with("platform: prod "), "{}", prod.title);
+    let head =
+        m.gh.branch_sha(MONO, "release/platform/prod")
+            .unwrap()
+            .unwrap();
+    let overlay =
+        m.gh.file_at(MONO, &head, "overlays/prod/kustomization.yaml")
+            .unwrap()
+            .unwrap();
+    assert_eq!(
+        overlay.matches("newTag: \"prd-1.4.0\"").count(),
+        3,
+        "{overlay}"
+    );
+}
