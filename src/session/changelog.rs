@@ -2,11 +2,10 @@
 //! environment runs and the one it gets, from the code's repository (the config's
 //! own, or the one `repository:` names), in one compare request.
 //!
-//! Where the old commit comes from, in order: the `{sha}` of its tag (a full sha
-//! names the commit, and costs no request), the running image's
-//! `org.opencontainers.image.revision` label (our builds set it, and so does
-//! docker/metadata-action), the `{sha7}` of its tag, the SemVer tag `v{version}`
-//! of its `{version}`. The new one is the released commit, else the new
+//! Where the old commit comes from, in order: the `{sha}` or `{sha7}` of its tag
+//! (no request), the running image's `org.opencontainers.image.revision` label
+//! (our builds set it, and so does docker/metadata-action), the SemVer tag
+//! `v{version}` of its `{version}`. The new one is the released commit, else the new
 //! image's label (a rollback). When one end is unknown, or GitHub does not answer,
 //! the body says so and the release goes on.
 
@@ -163,22 +162,22 @@ impl Session {
         old_tag: &str,
         old_digest: Option<&str>,
     ) -> Option<(String, &'static str)> {
-        // A tag whose template holds the full `{sha}` says the commit itself: no
-        // registry request (a train of 50 would make 50, or 100 with the config
-        // blob). A `{sha7}` or `{version}` is only a hint: the label comes first.
+        // A tag whose template holds the commit (`{sha}`, `{sha7}`: compare takes a
+        // short sha) says it with no registry request; a train of 50 would make 50,
+        // or 100 with the config blob. A `{version}` is only a hint: the image's
+        // label comes first.
         let parsed = env.tag.parse_tag(old_tag);
-        if let Some(sha) = parsed.as_ref().and_then(|p| p.sha.clone()) {
+        if let Some(sha) = parsed
+            .as_ref()
+            .and_then(|p| p.sha.clone().or(p.sha7.clone()))
+        {
             return Some((sha, "the running tag's commit"));
         }
         let reference = old_digest.unwrap_or(old_tag);
         if let Some(sha) = self.revision(service, reference).await {
             return Some((sha, "the running image's revision label"));
         }
-        let parsed = parsed?;
-        if let Some(sha) = parsed.sha7 {
-            return Some((sha, "the running tag's commit"));
-        }
-        parsed
+        parsed?
             .version
             .map(|v| (format!("v{v}"), "the running tag's version"))
     }

@@ -827,7 +827,7 @@ impl Two {
 }
 
 /// The release PR in the config repository lists the code repository's commits
-/// since the running version (found from the running image's revision label):
+/// since the running version (found from the running tag's `{sha7}`):
 /// linked short shas, inert subjects, authors, `#N` pointing at the code's
 /// repository (not the config repository, where the PR lives), no closing keyword
 /// left, and one compare request on the code's repository.
@@ -865,7 +865,7 @@ async fn the_release_pr_lists_the_code_commits_since_the_running_version() {
     assert!(body.contains("### Commits (3)\n"), "{body}");
     assert!(
         body.contains(&format!(
-            "In `{APP}`, oldest first, from `{}` (the running image's revision label) to `{}`:",
+            "In `{APP}`, oldest first, from `{}` (the running tag's commit) to `{}`:",
             &first[..7],
             &second[..7]
         )),
@@ -880,7 +880,10 @@ async fn the_release_pr_lists_the_code_commits_since_the_running_version() {
     assert!(!body.contains(&format!("{CFG}#")), "{body}");
     assert!(body.contains("— `Someone Else`"), "the author: {body}");
     assert!(
-        body.contains(&format!("[Compare]({web}/compare/{first}...{second})")),
+        body.contains(&format!(
+            "[Compare]({web}/compare/{}...{second})",
+            &first[..7]
+        )),
         "{body}"
     );
     for line in body.lines().filter(|l| l.contains("evil.example")) {
@@ -889,7 +892,7 @@ async fn the_release_pr_lists_the_code_commits_since_the_running_version() {
     let compares = t.compares_since(from);
     assert_eq!(compares.len(), 1, "{compares:?}");
     assert!(
-        compares[0].starts_with(&format!("/repos/{APP}/compare/{first}...{second}")),
+        compares[0].starts_with(&format!("/repos/{APP}/compare/{}...{second}", &first[..7])),
         "{compares:?}"
     );
 }

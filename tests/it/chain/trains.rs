@@ -552,6 +552,12 @@ async fn members_with_one_old_commit_share_one_compare() {
         assert!(pr.body.contains(heading), "{heading}:\n{}", pr.body);
     }
     assert!(pr.body.contains(&new[..7]), "{}", pr.body);
+    // Tags without a commit in them (`dev-old`): the old end is the label's.
+    assert!(
+        pr.body.contains("(the running image's revision label)"),
+        "{}",
+        pr.body
+    );
 }
 
 /// A member whose target in the environment is missing, or lacks its fields:
