@@ -10,7 +10,7 @@
 //!
 //! Every service's globs go into one `GlobSet`, so a file is tested once however
 //! many services there are: 10,000 files against 500 services is 10,000 lookups
-//! (`scripts/bench-changed`), not five million.
+//! (`scripts/bench-fleet`), not five million.
 
 use std::path::{Component, Path};
 

@@ -11,6 +11,7 @@ mod commit_api;
 mod container;
 mod corpus;
 mod first_run;
+mod fleet_bench;
 mod git;
 mod github;
 mod hostile;

@@ -508,3 +508,73 @@ fn a_train_of_three_is_one_pr_one_merge_three_deployments_one_promotion() {
         "{overlay}"
     );
 }
+
+/// Two pushes in quick succession, both touching `api`: each run's matrix job of
+/// `api` queues in `gitops-api-dev` (one running, one pending), while the second
+/// run's `web` goes on beside them; nothing is cancelled and `api` ends at the
+/// second push's commit.
+#[test]
+fn two_quick_pushes_queue_their_api_jobs_in_one_group_and_web_goes_on() {
+    let m = Mono::new(&[]);
+    let mut r = m.runner();
+    let first = r
+        .queue_push(
+            &m.alice,
+            "main",
+            &[("services/api/main.go", "package main // 2\n")],
+        )
+        .unwrap();
+    m.build_all(&first);
+    let second = r
+        .queue_push(
+            &m.alice,
+            "main",
+            &[
+                ("services/api/main.go", "package main // 3\n"),
+                ("services/web/index.html", "<p>3</p>\n"),
+            ],
+        )
+        .unwrap();
+    m.build_all(&second);
+    let runs = r.settle().unwrap();
+    let releases: Vec<&RunRecord> = runs
+        .iter()
+        .filter(|x| x.workflow == "release.yaml")
+        .collect();
+    let detail: String = runs.iter().map(RunRecord::describe).collect();
+    assert_eq!(releases.len(), 2, "{detail}");
+    assert!(
+        releases
+            .iter()
+            .all(|x| x.conclusion == "success" && x.cancelled.is_none()),
+        "{detail}"
+    );
+    assert_eq!(
+        jobs(releases[0]),
+        vec![
+            ("changed".to_string(), "success".to_string()),
+            ("release (api)".into(), "success".into()),
+        ]
+    );
+    assert_eq!(
+        jobs(releases[1]),
+        vec![
+            ("changed".to_string(), "success".to_string()),
+            // Its own group was free: it ran in the round `api` waited in.
+            ("release (web)".into(), "success".into()),
+            ("release (api)".into(), "success".into()),
+        ],
+        "{detail}"
+    );
+    assert!(
+        m.dev_tag("api")
+            .starts_with(&format!("dev-{}-", &second[..7])),
+        "{detail}"
+    );
+    assert!(
+        m.dev_tag("web")
+            .starts_with(&format!("dev-{}-", &second[..7])),
+        "{detail}"
+    );
+    assert_eq!(m.dev_tag("worker"), "0");
+}

@@ -1307,9 +1307,8 @@ impl<'a> Runner<'a> {
                 f.frames.push(frame);
                 continue;
             }
-            // A job's own `concurrency:` (evaluated with github, inputs, needs: docs
-            // "Control the concurrency of workflows and jobs"), else the called
-            // workflow's.
+            // A matrix job: one job per combination, each with its own `matrix`,
+            // `strategy` and `concurrency:` ([`matrix`]).
             if !job["strategy"].is_null() {
                 let order = if top.prefix.is_empty() {
                     let text = self
@@ -1387,6 +1386,9 @@ impl<'a> Runner<'a> {
                 "strategy".into(),
                 json!({"fail-fast": true, "job-index": 0, "job-total": 1, "max-parallel": 1}),
             );
+            // A job's own `concurrency:` (evaluated with github, inputs, needs: docs
+            // "Control the concurrency of workflows and jobs"), else the called
+            // workflow's.
             let group = match &job["concurrency"] {
                 Value::Null => top.group.clone(),
                 v => concurrency(&json!({"concurrency": v}), &c)?,
