@@ -299,6 +299,34 @@ fn clean_env(c: &mut Command) {
     c.env("NO_COLOR", "1");
 }
 
+/// The GitHub requests of `log` (REST, GraphQL and git alike), one line each with
+/// what it did (a GraphQL request's operation and root fields), and their count:
+/// the benchmarks print them so a change in the budget shows where it went.
+fn github_requests(log: &[gitops_testkit::github::Request]) -> (usize, String) {
+    use gitops_testkit::github::RequestKind::{Git, GraphQl, Other, Rest};
+    let mut lines = String::new();
+    let mut n = 0;
+    for r in log {
+        let what = match r.kind {
+            Rest => format!(
+                "REST {} {}",
+                r.method,
+                r.path.split('?').next().unwrap_or("")
+            ),
+            GraphQl => format!("GraphQL {}", r.op),
+            Git => format!(
+                "git {} {}",
+                r.method,
+                r.path.split('?').next().unwrap_or("")
+            ),
+            Other => continue,
+        };
+        n += 1;
+        lines.push_str(&format!("    {n}. {what} → {}\n", r.status));
+    }
+    (n, lines)
+}
+
 fn entry_line(text: &str, key: &str) -> String {
     text.lines()
         .find(|l| l.trim_start().starts_with(key))
@@ -1112,25 +1140,33 @@ async fn bench_seed_000_chain() {
     let sha = git(&ws, &["rev-parse", "HEAD"]);
     rig.push_build(&sha);
     let mut total = std::time::Duration::ZERO;
-    let mut report = |name: &str, s: &Step| {
+    let mut requests = 0;
+    // Each step's own requests: from just before it (the test's approvals and
+    // merges, made as a person, are not the tool's).
+    let mut report = |name: &str, s: &Step, from: usize| {
         total += s.elapsed;
+        let (n, lines) = github_requests(&rig.gh.request_log()[from..]);
+        requests += n;
         println!(
-            "BENCH {name}: {} ms, {} API calls",
+            "BENCH {name}: {} ms, {} API calls, {n} GitHub requests:\n{lines}",
             s.elapsed.as_millis(),
             s.outputs.get("api-calls").map_or("?", String::as_str)
         );
     };
+    let from = rig.gh.request_log().len();
     let s = rig
         .dispatch_main(&ws, &[("command", "release"), ("chain", "inline")])
         .ok();
     report(
         "release dev (PR opened, merged, deployed, uat PR opened)",
         &s,
+        from,
     );
     let uat: u64 = s.out("next-pr-number").parse().unwrap();
     rig.gh.approve_pr(REPO, uat, "alice").unwrap();
     let merge = rig.merge_as_alice(uat).await;
     let ws = rig.checkout("uat", "main");
+    let from = rig.gh.request_log().len();
     let s = rig
         .step(
             &ws,
@@ -1139,11 +1175,12 @@ async fn bench_seed_000_chain() {
             &[("command", "deploy"), ("version", "1.2.3")],
         )
         .ok();
-    report("deploy uat (deployment recorded, prod PR opened)", &s);
+    report("deploy uat (deployment recorded, prod PR opened)", &s, from);
     let prod: u64 = s.out("next-pr-number").parse().unwrap();
     rig.gh.approve_pr(REPO, prod, "alice").unwrap();
     let merge = rig.merge_as_alice(prod).await;
     let ws = rig.checkout("prod", "main");
+    let from = rig.gh.request_log().len();
     let s = rig
         .step(
             &ws,
@@ -1152,9 +1189,9 @@ async fn bench_seed_000_chain() {
             &[("command", "deploy")],
         )
         .ok();
-    report("deploy prod (deployment recorded)", &s);
+    report("deploy prod (deployment recorded)", &s, from);
     println!(
-        "BENCH whole chain, the tool's own time: {} ms",
+        "BENCH whole chain, the tool's own time: {} ms, {requests} GitHub requests (REST, GraphQL and git alike)",
         total.as_millis()
     );
 }
@@ -1287,6 +1324,7 @@ async fn bench_requests_per_release() {
         };
         use gitops_testkit::github::RequestKind::{Git, GraphQl, Rest};
         let before = (count(Rest), count(GraphQl), count(Git));
+        let from = rig.gh.request_log().len();
         let s = rig
             .dispatch_main(
                 &ws,
@@ -1303,8 +1341,9 @@ async fn bench_requests_per_release() {
             count(GraphQl) - before.1,
             count(Git) - before.2,
         );
+        let (_, lines) = github_requests(&rig.gh.request_log()[from..]);
         println!(
-            "BENCH requests per release, commit-via {via}: {} in all = {rest} REST + {gql} GraphQL + {git_rt} git round trips, {} ms",
+            "BENCH requests per release, commit-via {via}: {} in all = {rest} REST + {gql} GraphQL + {git_rt} git round trips, {} ms\n{lines}",
             rest + gql + git_rt,
             s.elapsed.as_millis()
         );
