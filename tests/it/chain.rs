@@ -1377,12 +1377,12 @@ async fn a_merge_the_tool_made_dispatches_the_deploy_workflow() {
     assert_eq!(s.out("dispatched"), "overlay-deploy.yaml");
     // `commit-via: api`, and no git request at all: the rules' read and
     // the release's read of the base (GraphQL; the second one also says no PR is
-    // open, so none is listed), the branch created and the commit made
-    // (`updateRefs`, `createCommitOnBranch`), create, merge, the branch deleted
-    // with its lease (`updateRefs`), dispatch. With git it was 4 API calls plus the
-    // git round trips of three fetches and two pushes. And the PR's commit list:
-    // one compare from the running tag's `{sha7}`.
-    assert_eq!(s.out("api-calls"), "9");
+    // open, so none is listed), the branch created and the commit made in one
+    // document (`updateRefs` then `createCommitOnBranch`), create, merge, the
+    // branch deleted with its lease (`updateRefs`), dispatch. With git it was 4 API
+    // calls plus the git round trips of three fetches and two pushes. And the PR's
+    // commit list: one compare from the running tag's `{sha7}`.
+    assert_eq!(s.out("api-calls"), "8");
     assert_eq!(git_requests(), git_before, "no git request during the step");
     let d = rig.gh.dispatches(REPO).unwrap();
     assert_eq!(d.len(), 1, "{d:?}");
@@ -1467,8 +1467,8 @@ async fn no_branch_delete_is_sent_where_github_deletes_merged_heads() {
             .count();
         calls.push((s.out("api-calls").to_string(), gql));
     }
-    assert_eq!(calls[0].0, "9", "{calls:?}");
-    assert_eq!(calls[1].0, "8", "the delete is not sent: {calls:?}");
+    assert_eq!(calls[0].0, "8", "{calls:?}");
+    assert_eq!(calls[1].0, "7", "the delete is not sent: {calls:?}");
     assert_eq!(
         calls[1].1 + 1,
         calls[0].1,
