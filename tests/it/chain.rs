@@ -997,6 +997,59 @@ async fn rules_come_from_the_base_branch_not_the_released_ref() {
     assert_eq!(rig.gh.branch_sha(REPO, "main").unwrap(), before);
 }
 
+/// The rules' query also reads the files and branch the checkout's config names,
+/// and the release takes that read only where the base's config names the same:
+/// a checkout whose config points elsewhere costs a second read, and the release
+/// edits the base's file, never the decoy. With the same config, one read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rules_read_takes_the_targets_only_where_the_base_names_them() {
+    let reads = |rig: &Rig, from: usize| {
+        rig.gh.request_log()[from..]
+            .iter()
+            .filter(|r| r.op.starts_with("query"))
+            .count()
+    };
+    let (rig, ws, _) = Rig::ready(CONFIG);
+    let from = rig.gh.request_log().len();
+    let s = rig.dispatch_main(&ws, &[("command", "release")]).ok();
+    assert_eq!(s.out("merged"), "true");
+    assert_eq!(reads(&rig, from), 1, "{:#?}", rig.gh.request_log());
+
+    let rig = Rig::new(CONFIG);
+    let ws = rig.checkout("ws", "main");
+    let ours = std::fs::read_to_string(ws.join(".github/gitops.yaml")).unwrap();
+    let decoy = ours.replace("overlays: overlays", "overlays: decoy");
+    assert_ne!(decoy, ours);
+    std::fs::write(ws.join(".github/gitops.yaml"), &decoy).unwrap();
+    git(&ws, &["commit", "-qam", "own overlays"]);
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    rig.push_build(&sha);
+    let from = rig.gh.request_log().len();
+    let s = rig
+        .step(
+            &ws,
+            "workflow_dispatch",
+            dispatch("hello", "refs/heads/main"),
+            &[("command", "release")],
+        )
+        .ok();
+    assert_eq!(s.out("merged"), "true");
+    assert_eq!(reads(&rig, from), 2, "{:#?}", rig.gh.request_log());
+    let main = rig.gh.branch_sha(REPO, "main").unwrap().unwrap();
+    let overlay = rig
+        .gh
+        .file_at(REPO, &main, "overlays/dev/kustomization.yaml")
+        .unwrap()
+        .unwrap();
+    assert!(overlay.contains(&sha[..7]), "{overlay}");
+    assert_eq!(
+        rig.gh
+            .file_at(REPO, &main, "decoy/dev/kustomization.yaml")
+            .unwrap(),
+        None
+    );
+}
+
 /// `--dry-run` reads for real and writes nothing: no retag, no branch, no PR.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_release_prints_the_plan_and_writes_nothing() {
@@ -1375,14 +1428,14 @@ async fn a_merge_the_tool_made_dispatches_the_deploy_workflow() {
         .ok();
     assert_eq!(s.out("merged"), "true");
     assert_eq!(s.out("dispatched"), "overlay-deploy.yaml");
-    // `commit-via: api`, and no git request at all: the rules' read and
-    // the release's read of the base (GraphQL; the second one also says no PR is
-    // open, so none is listed), the branch created and the commit made in one
+    // `commit-via: api`, and no git request at all: one read of the rules, the
+    // base's overlay and the release branch (GraphQL; it also says no PR is open,
+    // so none is listed), the branch created and the commit made in one
     // document (`updateRefs` then `createCommitOnBranch`), create, merge, the
     // branch deleted with its lease (`updateRefs`), dispatch. With git it was 4 API
     // calls plus the git round trips of three fetches and two pushes. And the PR's
     // commit list: one compare from the running tag's `{sha7}`.
-    assert_eq!(s.out("api-calls"), "8");
+    assert_eq!(s.out("api-calls"), "7");
     assert_eq!(git_requests(), git_before, "no git request during the step");
     let d = rig.gh.dispatches(REPO).unwrap();
     assert_eq!(d.len(), 1, "{d:?}");
@@ -1467,8 +1520,8 @@ async fn no_branch_delete_is_sent_where_github_deletes_merged_heads() {
             .count();
         calls.push((s.out("api-calls").to_string(), gql));
     }
-    assert_eq!(calls[0].0, "8", "{calls:?}");
-    assert_eq!(calls[1].0, "7", "the delete is not sent: {calls:?}");
+    assert_eq!(calls[0].0, "7", "{calls:?}");
+    assert_eq!(calls[1].0, "6", "the delete is not sent: {calls:?}");
     assert_eq!(
         calls[1].1 + 1,
         calls[0].1,
