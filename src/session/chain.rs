@@ -323,8 +323,14 @@ impl Session {
             .record_deployment(cx, service, env, &tag, sha, &mut payload, out)
             .await?;
         let log_url = super::run_url();
-        gh.deployment_status(id, "in_progress", None, log_url.as_deref(), "deploying")
-            .await?;
+        // `in_progress` only while a health gate runs: without one, nothing happens
+        // between the record and its outcome, and GitHub takes any state first (REST
+        // "Create a deployment status": `state` one of seven, no order; its own
+        // example sends `success` to a fresh deployment). One request fewer.
+        if self.gate.is_some() && gate_url.is_some() {
+            gh.deployment_status(id, "in_progress", None, log_url.as_deref(), "deploying")
+                .await?;
+        }
         if outputs {
             out.set("deployment-id", id);
         }
