@@ -157,6 +157,7 @@ pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
     // in the same query (used only where the base's config names the same).
     let guess = match &run.command {
         Command::Release(r) if !cx.dry_run => release::guess_reads(&cx, r),
+        Command::Deploy(d) if !cx.dry_run => deploy::guess_reads(&cx, d),
         _ => None,
     };
     if (run.command.moves() || matches!(run.command, Command::Resolve(_)))

@@ -62,6 +62,32 @@ pub struct Branches {
     pub delete_branch_on_merge: bool,
 }
 
+impl Branches {
+    /// This read narrowed to the files `want` of the files `all` it was asked for
+    /// (in `want`'s order), as if only those had been asked for; `None` when one of
+    /// them was not read.
+    pub fn only(&self, all: &[String], want: &[String]) -> Option<Branches> {
+        let at: Vec<usize> = want
+            .iter()
+            .map(|w| all.iter().position(|a| a == w))
+            .collect::<Option<_>>()?;
+        let mut b = self.clone();
+        b.files = at
+            .iter()
+            .map(|&i| self.files.get(i).cloned())
+            .collect::<Option<_>>()?;
+        b.file = b.files.first().cloned().flatten();
+        if let Some(t) = &mut b.head {
+            t.file_oids = at
+                .iter()
+                .map(|&i| t.file_oids.get(i).cloned().flatten())
+                .collect();
+            t.file_oid = t.file_oids.first().cloned().flatten();
+        }
+        Some(b)
+    }
+}
+
 /// One `RefUpdate` of `updateRefs`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefUpdate {

@@ -551,10 +551,17 @@ impl Session {
             }
             CommitVia::Api => {
                 let base = self.api_base.get().or(cx.inputs.base.as_ref());
-                let read = self
-                    .github()?
-                    .read_branches(base.map(String::as_str), None, &rel_str, None)
-                    .await?;
+                // The rules' query read this file at the same tip already (when the
+                // base's config names it where the checkout's does).
+                let early = super::rules::early_read(std::slice::from_ref(&rel_str), None, false);
+                let read = match early {
+                    Some(r) => r,
+                    None => {
+                        self.github()?
+                            .read_branches(base.map(String::as_str), None, &rel_str, None)
+                            .await?
+                    }
+                };
                 let base = self.api_base.get_or_init(|| read.base.clone()).clone();
                 (base, read.base_oid, read.file.map(|f| f.text))
             }

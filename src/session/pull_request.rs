@@ -187,6 +187,13 @@ impl Session {
                 let base = self.api_base.get().or(cx.inputs.base.as_ref());
                 let head = (policy != MergePolicy::Direct).then_some(branch.as_str());
                 let early = self.first_read.borrow_mut().take();
+                // A deploy's promotion: the rules' query read these files and the
+                // branch already, at the tip the deploy checked, unless a health gate
+                // has run since (minutes, maybe: read afresh then).
+                let early = early.or_else(|| {
+                    self.gate.is_none().then_some(())?;
+                    super::rules::early_read(&paths, Some(head), true).map(|r| (paths.clone(), r))
+                });
                 let read = match early {
                     Some((p, r)) if p == paths => r,
                     _ => {

@@ -207,6 +207,26 @@ async fn read_rules(
     }
 }
 
+/// The rules' read narrowed to `paths` (see [`crate::github::Branches::only`]),
+/// where it read them all; with `head` (`Some`): only where it read that release
+/// branch too. `take`: the read is used up (a commit's first round takes it).
+pub(crate) fn early_read(
+    paths: &[String],
+    head: Option<Option<&str>>,
+    take: bool,
+) -> Option<crate::github::Branches> {
+    let mut slot = EARLY.lock().unwrap_or_else(|p| p.into_inner());
+    let (g, read) = slot.as_ref()?;
+    if head.is_some_and(|h| h != g.head.as_deref()) {
+        return None;
+    }
+    let narrowed = read.only(&g.paths, paths)?;
+    if take {
+        *slot = None;
+    }
+    Some(narrowed)
+}
+
 /// The config read at the base tip `tip` of `base` (`None`: no such file there).
 pub(crate) fn parse_at(
     cx: &Context,

@@ -454,6 +454,7 @@ async fn seed_000_chain_dev_uat_prod() {
     rig.gh.approve_pr(REPO, uat_pr.number, "alice").unwrap();
     let merge_sha = rig.merge_as_alice(uat_pr.number).await;
     let ws2 = rig.checkout("deploy-uat", "main");
+    let from = rig.gh.request_log().len();
     let s = rig
         .step(
             &ws2,
@@ -462,6 +463,21 @@ async fn seed_000_chain_dev_uat_prod() {
             &[("command", "deploy"), ("version", "1.2.3")],
         )
         .ok();
+    // One read: the rules, uat's overlay (has it moved on?), prod's overlay and
+    // `release/hello/prod` in the rules' query; then the deployment, its
+    // `success` (no gate), the prod PR's branch and commit in one document.
+    let ops: Vec<String> = rig.gh.request_log()[from..]
+        .iter()
+        .filter(|r| r.kind == gitops_testkit::github::RequestKind::GraphQl)
+        .map(|r| r.op.clone())
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "query viewer+repository",
+            "mutation updateRefs+createCommitOnBranch"
+        ]
+    );
     assert_eq!(s.out("env"), "uat");
     assert_eq!(s.out("tag"), uat_tag);
     assert_eq!(s.out("next-env"), "prod");
