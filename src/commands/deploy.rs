@@ -7,6 +7,36 @@ use crate::context::{self, Context};
 use crate::inputs::Deploy;
 use crate::session::*;
 
+/// What this deploy will read, as `cx`'s config (the checkout's, before the rules
+/// are read from the base) names it: the members' target files in the environment
+/// (to see whether it moved on) and in the next one, and the next environment's
+/// release branch. Only a guess of what to read, as for `release`.
+pub(crate) fn guess_reads(cx: &Context, inputs: &Deploy) -> Option<Guess> {
+    let movers = super::Movers::of(cx, &inputs.who).ok()?;
+    let env = cx.config.environment(&inputs.env).ok()?;
+    let targets_in = |e: &crate::config::Environment| {
+        movers
+            .members
+            .iter()
+            .map(|s| cx.config.target(s, e))
+            .collect::<Result<Vec<_>, _>>()
+            .ok()
+    };
+    let mut paths = paths_of(&targets_in(env)?);
+    let mut head = None;
+    if let Some(next) = cx.config.next_of(&env.name) {
+        for p in paths_of(&targets_in(next)?) {
+            if !paths.contains(&p) {
+                paths.push(p);
+            }
+        }
+        let policy = inputs.session.change.merge.unwrap_or(next.merge);
+        head = (policy != crate::github::MergePolicy::Direct)
+            .then(|| crate::git::release_branch(&movers.name, &next.name));
+    }
+    Some(Guess { paths, head })
+}
+
 pub async fn deploy(cx: &Context, inputs: Deploy) -> anyhow::Result<Outputs> {
     let movers = super::Movers::of(cx, &inputs.who)?;
     if movers.train.is_some() {

@@ -153,8 +153,15 @@ pub async fn run(mut inputs: Inputs) -> anyhow::Result<Outputs> {
     // Commands that write, and `resolve`, whose environment feeds a release, take
     // their rules and environment map from the base branch, never from the ref
     // being released: a branch could otherwise map itself anywhere.
+    // A release's target files and branch, as the checkout names them, are read
+    // in the same query (used only where the base's config names the same).
+    let guess = match &run.command {
+        Command::Release(r) if !cx.dry_run => release::guess_reads(&cx, r),
+        Command::Deploy(d) if !cx.dry_run => deploy::guess_reads(&cx, d),
+        _ => None,
+    };
     if (run.command.moves() || matches!(run.command, Command::Resolve(_)))
-        && let Some(base) = crate::session::rules_from_base(&cx).await?
+        && let Some(base) = crate::session::rules_and_targets(&cx, guess).await?
     {
         cx.config = base;
     }

@@ -213,6 +213,46 @@ fn off_the_map(
 
 /// The `service` input, or the only service of the config (a push in a service's
 /// own repository releases that service).
+/// What this release will read, as `cx`'s config (the checkout's, before the
+/// rules are read from the base) names it: the members' target files in the
+/// environment and the release branch (none for `merge: direct`). `None` where
+/// the checkout's config does not tell (the rules then are read alone).
+pub(crate) fn guess_reads(cx: &Context, inputs: &Release) -> Option<Guess> {
+    let movers = match &inputs.who {
+        Some(who) => super::Movers::of(cx, who).ok()?,
+        None => {
+            let service = the_service(cx, None).ok()?;
+            super::Movers {
+                name: service.name.clone(),
+                train: None,
+                members: vec![service],
+            }
+        }
+    };
+    let env = match inputs.env.as_deref() {
+        Some(e) => cx.config.environment(e).ok()?,
+        None => {
+            let r = inputs.refs.selector.as_ref().map(|(_, r)| r)?;
+            match context::environments_for(&cx.config, r).as_slice() {
+                [(e, _)] => *e,
+                _ => return None,
+            }
+        }
+    };
+    let targets = movers
+        .members
+        .iter()
+        .map(|s| cx.config.target(s, env))
+        .collect::<Result<Vec<_>, _>>()
+        .ok()?;
+    let policy = inputs.session.change.merge.unwrap_or(env.merge);
+    Some(Guess {
+        paths: paths_of(&targets),
+        head: (policy != crate::github::MergePolicy::Direct)
+            .then(|| crate::git::release_branch(&movers.name, &env.name)),
+    })
+}
+
 pub(crate) fn the_service(cx: &Context, name: Option<&str>) -> anyhow::Result<Service> {
     match (name, cx.config.services.as_slice()) {
         (Some(name), _) => Ok(cx.config.service(name)?),

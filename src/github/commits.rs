@@ -62,6 +62,32 @@ pub struct Branches {
     pub delete_branch_on_merge: bool,
 }
 
+impl Branches {
+    /// This read narrowed to the files `want` of the files `all` it was asked for
+    /// (in `want`'s order), as if only those had been asked for; `None` when one of
+    /// them was not read.
+    pub fn only(&self, all: &[String], want: &[String]) -> Option<Branches> {
+        let at: Vec<usize> = want
+            .iter()
+            .map(|w| all.iter().position(|a| a == w))
+            .collect::<Option<_>>()?;
+        let mut b = self.clone();
+        b.files = at
+            .iter()
+            .map(|&i| self.files.get(i).cloned())
+            .collect::<Option<_>>()?;
+        b.file = b.files.first().cloned().flatten();
+        if let Some(t) = &mut b.head {
+            t.file_oids = at
+                .iter()
+                .map(|&i| t.file_oids.get(i).cloned().flatten())
+                .collect();
+            t.file_oid = t.file_oids.first().cloned().flatten();
+        }
+        Some(b)
+    }
+}
+
 /// One `RefUpdate` of `updateRefs`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefUpdate {
@@ -398,20 +424,8 @@ impl GitHub {
         files: &[(&str, &str)],
         message: &str,
     ) -> anyhow::Result<Leased> {
-        let (headline, body) = match message.split_once('\n') {
-            Some((h, b)) => (h, b.trim_start_matches('\n')),
-            None => (message, ""),
-        };
         let query = "mutation($input: CreateCommitOnBranchInput!) { createCommitOnBranch(input: $input) { commit { oid } } }";
-        let input = json!({
-            "branch": {"repositoryNameWithOwner": self.repository(), "branchName": branch},
-            "expectedHeadOid": expected,
-            "message": {"headline": headline, "body": body},
-            "fileChanges": {"additions": files.iter().map(|(path, text)| json!({
-                "path": path,
-                "contents": base64::engine::general_purpose::STANDARD.encode(text),
-            })).collect::<Vec<_>>()},
-        });
+        let input = self.commit_input(branch, expected, files, message);
         let v = self
             .graphql(
                 &format!("commit to `{branch}` through the API"),
@@ -427,6 +441,100 @@ impl GitHub {
             return Ok(Leased::Stale(self.scrub(m)));
         }
         Err(self.mutation_error(&format!("commit to `{branch}`"), &errors))
+    }
+
+    /// Put `branch` at `base` (creating it where `before` is [`ZERO_OID`], resetting
+    /// it from `before` otherwise) and commit `files` on it, in one request: one
+    /// GraphQL document with `updateRefs` then `createCommitOnBranch`. GraphQL runs
+    /// the root fields of a mutation serially, in document order (GraphQL spec,
+    /// "Mutation" and "Normal and Serial Execution": "executed serially"), so the
+    /// commit sees the branch the first field made. When the first field is
+    /// refused, the commit is leased on `base` and cannot land anywhere else:
+    /// whether GitHub then runs it or skips it, the branch is not ours as we saw it,
+    /// and the answer is [`Leased::Stale`]. Only for a branch with no open PR (a
+    /// reset branch with one would close it).
+    pub async fn branch_and_commit(
+        &self,
+        repo_id: &str,
+        branch: &str,
+        before: &str,
+        base: &str,
+        files: &[(&str, &str)],
+        message: &str,
+    ) -> anyhow::Result<Leased> {
+        let query = "mutation($refs: UpdateRefsInput!, $input: CreateCommitOnBranchInput!) { branch: updateRefs(input: $refs) { clientMutationId } commit: createCommitOnBranch(input: $input) { commit { oid } } }";
+        let refs = json!({"repositoryId": repo_id, "refUpdates": [{
+            "name": format!("refs/heads/{branch}"),
+            "beforeOid": before,
+            "afterOid": base,
+            "force": true,
+        }]});
+        let input = self.commit_input(branch, base, files, message);
+        let v = self
+            .graphql(
+                &format!("commit to `{branch}` through the API"),
+                query,
+                json!({"refs": refs, "input": input}),
+            )
+            .await?;
+        if let Some(oid) = v["data"]["commit"]["commit"]["oid"].as_str() {
+            return Ok(Leased::Done(oid.to_string()));
+        }
+        let errors = errors_of(&v);
+        if errors.iter().any(|(_, m)| is_schema_error(m)) {
+            return Err(self.mutation_error(&format!("commit to `{branch}`"), &errors));
+        }
+        let at = |field: &str| {
+            v["errors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|e| e["path"][0].as_str() == Some(field))
+                .map(|e| {
+                    (
+                        e["type"].as_str().unwrap_or_default().to_string(),
+                        self.scrub(e["message"].as_str().unwrap_or_default()),
+                    )
+                })
+        };
+        // The branch was not as we saw it (created or moved meanwhile): read again.
+        if let Some((_, why)) = at("branch") {
+            let what = if before == ZERO_OID {
+                "appeared"
+            } else {
+                "moved"
+            };
+            return Ok(Leased::Stale(format!(
+                "`{branch}` {what} meanwhile ({why})"
+            )));
+        }
+        match at("commit") {
+            Some((kind, why)) if kind == "STALE_DATA" => Ok(Leased::Stale(why)),
+            _ => Err(self.mutation_error(&format!("commit to `{branch}`"), &errors)),
+        }
+    }
+
+    /// `CreateCommitOnBranchInput` for `files` on `branch` at `expected`.
+    fn commit_input(
+        &self,
+        branch: &str,
+        expected: &str,
+        files: &[(&str, &str)],
+        message: &str,
+    ) -> Value {
+        let (headline, body) = match message.split_once('\n') {
+            Some((h, b)) => (h, b.trim_start_matches('\n')),
+            None => (message, ""),
+        };
+        json!({
+            "branch": {"repositoryNameWithOwner": self.repository(), "branchName": branch},
+            "expectedHeadOid": expected,
+            "message": {"headline": headline, "body": body},
+            "fileChanges": {"additions": files.iter().map(|(path, text)| json!({
+                "path": path,
+                "contents": base64::engine::general_purpose::STANDARD.encode(text),
+            })).collect::<Vec<_>>()},
+        })
     }
 
     /// `updateRefs`: all of `updates` or none, each only while its branch is at

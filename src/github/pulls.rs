@@ -229,6 +229,26 @@ impl GitHub {
             )
             .await?;
         }
+        let names = || -> Vec<String> {
+            c.reviewers
+                .iter()
+                .filter(|r| r.contains('/'))
+                .cloned()
+                .collect()
+        };
+        // The workflow's `GITHUB_TOKEN` (told by `viewer`, read in the run's first
+        // query) is always refused team reviewers: 422 "Could not resolve to a node
+        // with the global id of …" (peter-evans/create-pull-request#155,
+        // actions/github-script#284; it has no organization permissions). Not sent.
+        if !teams.is_empty() && self.viewer.get().map(String::as_str) == Some(ACTIONS_BOT) {
+            let msg = format!(
+                "could not request the team reviewers {} on PR #{number}: GitHub refuses team reviewers to a `GITHUB_TOKEN`, which cannot see organization teams (it answers 422 \"Could not resolve to a node…\"), so they were not asked; pass a GitHub App token (organization `members: read`) as `token`, or list users as reviewers",
+                names().join(", ")
+            );
+            crate::output::warning(&msg);
+            println!("{msg}");
+            return Ok(());
+        }
         if !teams.is_empty() {
             let a = self
                 .send_as(
@@ -239,12 +259,7 @@ impl GitHub {
                 )
                 .await?;
             if a.status == reqwest::StatusCode::UNPROCESSABLE_ENTITY {
-                let names: Vec<String> = c
-                    .reviewers
-                    .iter()
-                    .filter(|r| r.contains('/'))
-                    .cloned()
-                    .collect();
+                let names = names();
                 let msg = format!(
                     "could not request the team reviewers {} on PR #{number}: GitHub answered 422 {}; a `GITHUB_TOKEN` cannot see organization teams, so pass a GitHub App token (organization `members: read`) as `token`, or list users as reviewers",
                     names.join(", "),

@@ -323,8 +323,14 @@ impl Session {
             .record_deployment(cx, service, env, &tag, sha, &mut payload, out)
             .await?;
         let log_url = super::run_url();
-        gh.deployment_status(id, "in_progress", None, log_url.as_deref(), "deploying")
-            .await?;
+        // `in_progress` only while a health gate runs: without one, nothing happens
+        // between the record and its outcome, and GitHub takes any state first (REST
+        // "Create a deployment status": `state` one of seven, no order; its own
+        // example sends `success` to a fresh deployment). One request fewer.
+        if self.gate.is_some() && gate_url.is_some() {
+            gh.deployment_status(id, "in_progress", None, log_url.as_deref(), "deploying")
+                .await?;
+        }
         if outputs {
             out.set("deployment-id", id);
         }
@@ -545,10 +551,17 @@ impl Session {
             }
             CommitVia::Api => {
                 let base = self.api_base.get().or(cx.inputs.base.as_ref());
-                let read = self
-                    .github()?
-                    .read_branches(base.map(String::as_str), None, &rel_str, None)
-                    .await?;
+                // The rules' query read this file at the same tip already (when the
+                // base's config names it where the checkout's does).
+                let early = super::rules::early_read(std::slice::from_ref(&rel_str), None, false);
+                let read = match early {
+                    Some(r) => r,
+                    None => {
+                        self.github()?
+                            .read_branches(base.map(String::as_str), None, &rel_str, None)
+                            .await?
+                    }
+                };
                 let base = self.api_base.get_or_init(|| read.base.clone()).clone();
                 (base, read.base_oid, read.file.map(|f| f.text))
             }

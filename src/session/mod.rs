@@ -35,7 +35,8 @@ pub(crate) use image::{ensure_image, ensure_images};
 use inputs::git_options;
 pub(crate) use inputs::registry_options;
 use pull_request::ReleaseOutcome;
-pub(crate) use rules::{parse_at, rules_from_base};
+pub(crate) use pull_request::paths_of;
+pub(crate) use rules::{Guess, parse_at, rules_and_targets, rules_from_base};
 pub(crate) use via_api::CommitVia;
 
 /// One overlay change to carry to an environment.

@@ -48,9 +48,18 @@ impl Session {
         let base = self.api_base.get().or(cx.inputs.base.as_ref());
         let head = (policy != MergePolicy::Direct).then_some(branch.as_str());
         let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
-        let read = gh
-            .read_branches_files(base.map(String::as_str), head, &refs, None)
-            .await?;
+        let guessed = super::rules::EARLY
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let read = match guessed {
+            // The rules' query read these very files and branch: no second read.
+            Some((g, read)) if g.paths == paths && g.head.as_deref() == head => read,
+            _ => {
+                gh.read_branches_files(base.map(String::as_str), head, &refs, None)
+                    .await?
+            }
+        };
         // Each target must be editable as the base has it: a file that does not
         // parse, or lacks the member's fields, or (but for an overlay, which a
         // release makes) is missing, is refused now, before any registry write.
@@ -189,6 +198,13 @@ impl Session {
                 let base = self.api_base.get().or(cx.inputs.base.as_ref());
                 let head = (policy != MergePolicy::Direct).then_some(branch.as_str());
                 let early = self.first_read.borrow_mut().take();
+                // A deploy's promotion: the rules' query read these files and the
+                // branch already, at the tip the deploy checked, unless a health gate
+                // has run since (minutes, maybe: read afresh then).
+                let early = early.or_else(|| {
+                    self.gate.is_none().then_some(())?;
+                    super::rules::early_read(&paths, Some(head), true).map(|r| (paths.clone(), r))
+                });
                 let read = match early {
                     Some((p, r)) if p == paths => r,
                     _ => {
@@ -436,7 +452,7 @@ impl Session {
 }
 
 /// The files `targets` live in, each once, in order.
-fn paths_of(targets: &[target::Target]) -> Vec<String> {
+pub(crate) fn paths_of(targets: &[target::Target]) -> Vec<String> {
     let mut paths: Vec<String> = Vec::new();
     for t in targets {
         let p = t.path_str();

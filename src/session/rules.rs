@@ -28,12 +28,36 @@ pub(crate) static OPENED: std::sync::Mutex<Option<(Repo, String)>> = std::sync::
 pub(crate) static API_CLIENT: std::sync::Mutex<Option<GitHub>> = std::sync::Mutex::new(None);
 pub(crate) static API_BASE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 
+/// The files a command will edit and its release branch, as the checkout's config
+/// names them: read in the rules' own query, so a release makes one read, not two.
+/// Only a guess of what to read: the rules still come from the base, and the read
+/// is used only where the base's config names the very same files and branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Guess {
+    pub paths: Vec<String>,
+    pub head: Option<String>,
+}
+
+/// The rules' read with the guessed files and branch, for
+/// [`super::Session::read_target_first`].
+pub(crate) static EARLY: std::sync::Mutex<Option<(Guess, crate::github::Branches)>> =
+    std::sync::Mutex::new(None);
+
 /// The config at the base branch tip, for a command that writes (not `--dry-run`,
 /// which plans from the checkout, and not without a repository to publish to).
 /// `None` when the checkout's config is to be used.
 pub(crate) async fn rules_from_base(cx: &Context) -> anyhow::Result<Option<Config>> {
+    rules_and_targets(cx, None).await
+}
+
+/// [`rules_from_base`], reading `guess`'s files and branch in the same query
+/// (`commit-via: api`).
+pub(crate) async fn rules_and_targets(
+    cx: &Context,
+    guess: Option<Guess>,
+) -> anyhow::Result<Option<Config>> {
     if cx.config_elsewhere() {
-        return rules_from_config_repo(cx).await.map(Some);
+        return rules_from_config_repo(cx, guess).await.map(Some);
     }
     if cx.dry_run || env_var("GITHUB_REPOSITORY").is_none() {
         return Ok(None);
@@ -54,9 +78,7 @@ pub(crate) async fn rules_from_base(cx: &Context) -> anyhow::Result<Option<Confi
         let Some(gh) = super::github_client(cx)? else {
             return Ok(None);
         };
-        let read = gh
-            .read_branches(cx.inputs.base.as_deref(), None, &rel, None)
-            .await?;
+        let read = read_rules(&gh, cx, &rel, guess).await?;
         let tip = read.base_oid.clone();
         let config = parse_at(
             cx,
@@ -64,7 +86,7 @@ pub(crate) async fn rules_from_base(cx: &Context) -> anyhow::Result<Option<Confi
             explicit,
             &read.base,
             &tip,
-            read.file.map(|f| f.text),
+            read.config.clone().map(|f| f.text),
         )?;
         *API_BASE.lock().unwrap_or_else(|p| p.into_inner()) = Some(read.base);
         *API_CLIENT.lock().unwrap_or_else(|p| p.into_inner()) = Some(gh);
@@ -89,7 +111,7 @@ pub(crate) async fn rules_from_base(cx: &Context) -> anyhow::Result<Option<Confi
 /// `base`), read through the API with `token`, and never the checkout's. A dry run
 /// reads it too (it plans from the real rules); there is no default config here, as
 /// a config repository without one is a mistake to name.
-async fn rules_from_config_repo(cx: &Context) -> anyhow::Result<Config> {
+async fn rules_from_config_repo(cx: &Context, guess: Option<Guess>) -> anyhow::Result<Config> {
     let repo = cx
         .config_repo()
         .expect("config elsewhere names the repository");
@@ -120,11 +142,10 @@ async fn rules_from_config_repo(cx: &Context) -> anyhow::Result<Config> {
         ))
         .hint("run inside GitHub Actions, or set `GITHUB_API_URL` and a token")
     })?;
-    let read = gh
-        .read_branches(cx.inputs.base.as_deref(), None, &rel, None)
+    let read = read_rules(&gh, cx, &rel, guess)
         .await
         .map_err(|e| super::cross::cannot_reach(&repo, e))?;
-    let Some(file) = read.file.as_ref().map(|f| f.text.clone()) else {
+    let Some(file) = read.config.as_ref().map(|f| f.text.clone()) else {
         return Err(UserError::new(format!(
             "the config repository `{repo}` has no `{rel}` on `{}`",
             read.base
@@ -150,6 +171,60 @@ async fn rules_from_config_repo(cx: &Context) -> anyhow::Result<Config> {
     *API_BASE.lock().unwrap_or_else(|p| p.into_inner()) = Some(read.base);
     *API_CLIENT.lock().unwrap_or_else(|p| p.into_inner()) = Some(gh);
     Ok(config)
+}
+
+/// One query: the base tip with the config at `rel`, and `guess`'s files and
+/// release branch when there is a guess (kept in [`EARLY`] for the release).
+async fn read_rules(
+    gh: &GitHub,
+    cx: &Context,
+    rel: &str,
+    guess: Option<Guess>,
+) -> anyhow::Result<crate::github::Branches> {
+    let base = cx.inputs.base.as_deref();
+    let plain = async || {
+        let mut r = gh.read_branches(base, None, rel, None).await?;
+        r.config = r.file.clone();
+        anyhow::Ok(r)
+    };
+    let Some(g) = guess.filter(|g| !g.paths.is_empty() && !g.paths.iter().any(|p| p == rel)) else {
+        return plain().await;
+    };
+    let paths: Vec<&str> = g.paths.iter().map(String::as_str).collect();
+    match gh
+        .read_branches_files(base, g.head.as_deref(), &paths, Some(rel))
+        .await
+    {
+        Ok(read) => {
+            *EARLY.lock().unwrap_or_else(|p| p.into_inner()) = Some((g, read.clone()));
+            Ok(read)
+        }
+        // A guessed file the base holds as a link or too large: the checkout's
+        // guess must not decide the rules' read; read them alone (the release
+        // then meets the file, or not, as the base's config says).
+        Err(e) if e.downcast_ref::<UserError>().is_some() => plain().await,
+        Err(e) => Err(e),
+    }
+}
+
+/// The rules' read narrowed to `paths` (see [`crate::github::Branches::only`]),
+/// where it read them all; with `head` (`Some`): only where it read that release
+/// branch too. `take`: the read is used up (a commit's first round takes it).
+pub(crate) fn early_read(
+    paths: &[String],
+    head: Option<Option<&str>>,
+    take: bool,
+) -> Option<crate::github::Branches> {
+    let mut slot = EARLY.lock().unwrap_or_else(|p| p.into_inner());
+    let (g, read) = slot.as_ref()?;
+    if head.is_some_and(|h| h != g.head.as_deref()) {
+        return None;
+    }
+    let narrowed = read.only(&g.paths, paths)?;
+    if take {
+        *slot = None;
+    }
+    Some(narrowed)
 }
 
 /// The config read at the base tip `tip` of `base` (`None`: no such file there).

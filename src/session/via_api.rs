@@ -187,23 +187,29 @@ async fn leased_release(
     files: &[(&str, &str)],
     message: &str,
 ) -> anyhow::Result<Leased> {
-    let Some(old) = &st.head else {
-        // No branch, so no open PR: create it at the base, then commit on it.
-        let create = RefUpdate {
-            branch: branch.to_string(),
-            after: Some(st.base_oid.clone()),
-            before: Some(ZERO_OID.to_string()),
-            force: false,
-        };
-        if let Leased::Stale(why) = gh.update_refs(&st.repo_id, &[create]).await? {
-            return Ok(Leased::Stale(format!(
-                "`{branch}` appeared meanwhile ({why})"
-            )));
+    match &st.head {
+        // No branch, so no open PR: create it at the base and commit on it, in one
+        // request.
+        None => {
+            gh.branch_and_commit(&st.repo_id, branch, ZERO_OID, &st.base_oid, files, message)
+                .await
         }
-        return gh
-            .commit_files_on_branch(branch, &st.base_oid, files, message)
-            .await;
-    };
+        Some(t) => via_scratch(gh, st, branch, &t.oid, paths, files, message).await,
+    }
+}
+
+/// An open PR's branch: the commit is made on a scratch branch at the base, then
+/// the release branch is moved there, so the PR's head never sits on the base
+/// (which would close the PR).
+async fn via_scratch(
+    gh: &GitHub,
+    st: &Branches,
+    branch: &str,
+    old: &str,
+    paths: &[&str],
+    files: &[(&str, &str)],
+    message: &str,
+) -> anyhow::Result<Leased> {
     // A scratch branch at the base carries the commit, so the PR's head never
     // sits on the base (which would close the PR).
     let scratch = format!("{branch}.next-{:08x}", rand::random::<u32>());
@@ -232,7 +238,7 @@ async fn leased_release(
         RefUpdate {
             branch: branch.to_string(),
             after: Some(commit.clone()),
-            before: Some(old.oid.clone()),
+            before: Some(old.to_string()),
             force: true,
         },
         RefUpdate {
@@ -250,7 +256,7 @@ async fn leased_release(
             let now = gh
                 .read_branches_files(Some(&st.base), Some(branch), paths, None)
                 .await?;
-            if now.head.as_ref().map(|t| &t.oid) == Some(&old.oid) {
+            if now.head.as_ref().map(|t| t.oid.as_str()) == Some(old) {
                 return Err(Failure::new(format!("GitHub refused to move `{branch}`: {why}"))
                     .hint("check the rulesets that cover `release/**` branches (they must allow this actor to update and force-push them)")
                     .into());

@@ -299,6 +299,34 @@ fn clean_env(c: &mut Command) {
     c.env("NO_COLOR", "1");
 }
 
+/// The GitHub requests of `log` (REST, GraphQL and git alike), one line each with
+/// what it did (a GraphQL request's operation and root fields), and their count:
+/// the benchmarks print them so a change in the budget shows where it went.
+fn github_requests(log: &[gitops_testkit::github::Request]) -> (usize, String) {
+    use gitops_testkit::github::RequestKind::{Git, GraphQl, Other, Rest};
+    let mut lines = String::new();
+    let mut n = 0;
+    for r in log {
+        let what = match r.kind {
+            Rest => format!(
+                "REST {} {}",
+                r.method,
+                r.path.split('?').next().unwrap_or("")
+            ),
+            GraphQl => format!("GraphQL {}", r.op),
+            Git => format!(
+                "git {} {}",
+                r.method,
+                r.path.split('?').next().unwrap_or("")
+            ),
+            Other => continue,
+        };
+        n += 1;
+        lines.push_str(&format!("    {n}. {what} → {}\n", r.status));
+    }
+    (n, lines)
+}
+
 fn entry_line(text: &str, key: &str) -> String {
     text.lines()
         .find(|l| l.trim_start().starts_with(key))
@@ -418,13 +446,15 @@ async fn seed_000_chain_dev_uat_prod() {
         .iter()
         .map(|s| s.state.as_str())
         .collect();
-    assert_eq!(states, ["in_progress", "success"]);
+    // No health gate: `success` straight away, no `in_progress` before it.
+    assert_eq!(states, ["success"]);
     assert!(s.summary.contains("hello"), "{}", s.summary);
 
     // 2. QA approves, a human merges; overlay-deploy runs on the merged PR.
     rig.gh.approve_pr(REPO, uat_pr.number, "alice").unwrap();
     let merge_sha = rig.merge_as_alice(uat_pr.number).await;
     let ws2 = rig.checkout("deploy-uat", "main");
+    let from = rig.gh.request_log().len();
     let s = rig
         .step(
             &ws2,
@@ -433,6 +463,21 @@ async fn seed_000_chain_dev_uat_prod() {
             &[("command", "deploy"), ("version", "1.2.3")],
         )
         .ok();
+    // One read: the rules, uat's overlay (has it moved on?), prod's overlay and
+    // `release/hello/prod` in the rules' query; then the deployment, its
+    // `success` (no gate), the prod PR's branch and commit in one document.
+    let ops: Vec<String> = rig.gh.request_log()[from..]
+        .iter()
+        .filter(|r| r.kind == gitops_testkit::github::RequestKind::GraphQl)
+        .map(|r| r.op.clone())
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "query viewer+repository",
+            "mutation updateRefs+createCommitOnBranch"
+        ]
+    );
     assert_eq!(s.out("env"), "uat");
     assert_eq!(s.out("tag"), uat_tag);
     assert_eq!(s.out("next-env"), "prod");
@@ -969,6 +1014,59 @@ async fn rules_come_from_the_base_branch_not_the_released_ref() {
     assert_eq!(rig.gh.branch_sha(REPO, "main").unwrap(), before);
 }
 
+/// The rules' query also reads the files and branch the checkout's config names,
+/// and the release takes that read only where the base's config names the same:
+/// a checkout whose config points elsewhere costs a second read, and the release
+/// edits the base's file, never the decoy. With the same config, one read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rules_read_takes_the_targets_only_where_the_base_names_them() {
+    let reads = |rig: &Rig, from: usize| {
+        rig.gh.request_log()[from..]
+            .iter()
+            .filter(|r| r.op.starts_with("query"))
+            .count()
+    };
+    let (rig, ws, _) = Rig::ready(CONFIG);
+    let from = rig.gh.request_log().len();
+    let s = rig.dispatch_main(&ws, &[("command", "release")]).ok();
+    assert_eq!(s.out("merged"), "true");
+    assert_eq!(reads(&rig, from), 1, "{:#?}", rig.gh.request_log());
+
+    let rig = Rig::new(CONFIG);
+    let ws = rig.checkout("ws", "main");
+    let ours = std::fs::read_to_string(ws.join(".github/gitops.yaml")).unwrap();
+    let decoy = ours.replace("overlays: overlays", "overlays: decoy");
+    assert_ne!(decoy, ours);
+    std::fs::write(ws.join(".github/gitops.yaml"), &decoy).unwrap();
+    git(&ws, &["commit", "-qam", "own overlays"]);
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    rig.push_build(&sha);
+    let from = rig.gh.request_log().len();
+    let s = rig
+        .step(
+            &ws,
+            "workflow_dispatch",
+            dispatch("hello", "refs/heads/main"),
+            &[("command", "release")],
+        )
+        .ok();
+    assert_eq!(s.out("merged"), "true");
+    assert_eq!(reads(&rig, from), 2, "{:#?}", rig.gh.request_log());
+    let main = rig.gh.branch_sha(REPO, "main").unwrap().unwrap();
+    let overlay = rig
+        .gh
+        .file_at(REPO, &main, "overlays/dev/kustomization.yaml")
+        .unwrap()
+        .unwrap();
+    assert!(overlay.contains(&sha[..7]), "{overlay}");
+    assert_eq!(
+        rig.gh
+            .file_at(REPO, &main, "decoy/dev/kustomization.yaml")
+            .unwrap(),
+        None
+    );
+}
+
 /// `--dry-run` reads for real and writes nothing: no retag, no branch, no PR.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_release_prints_the_plan_and_writes_nothing() {
@@ -1112,25 +1210,33 @@ async fn bench_seed_000_chain() {
     let sha = git(&ws, &["rev-parse", "HEAD"]);
     rig.push_build(&sha);
     let mut total = std::time::Duration::ZERO;
-    let mut report = |name: &str, s: &Step| {
+    let mut requests = 0;
+    // Each step's own requests: from just before it (the test's approvals and
+    // merges, made as a person, are not the tool's).
+    let mut report = |name: &str, s: &Step, from: usize| {
         total += s.elapsed;
+        let (n, lines) = github_requests(&rig.gh.request_log()[from..]);
+        requests += n;
         println!(
-            "BENCH {name}: {} ms, {} API calls",
+            "BENCH {name}: {} ms, {} API calls, {n} GitHub requests:\n{lines}",
             s.elapsed.as_millis(),
             s.outputs.get("api-calls").map_or("?", String::as_str)
         );
     };
+    let from = rig.gh.request_log().len();
     let s = rig
         .dispatch_main(&ws, &[("command", "release"), ("chain", "inline")])
         .ok();
     report(
         "release dev (PR opened, merged, deployed, uat PR opened)",
         &s,
+        from,
     );
     let uat: u64 = s.out("next-pr-number").parse().unwrap();
     rig.gh.approve_pr(REPO, uat, "alice").unwrap();
     let merge = rig.merge_as_alice(uat).await;
     let ws = rig.checkout("uat", "main");
+    let from = rig.gh.request_log().len();
     let s = rig
         .step(
             &ws,
@@ -1139,11 +1245,12 @@ async fn bench_seed_000_chain() {
             &[("command", "deploy"), ("version", "1.2.3")],
         )
         .ok();
-    report("deploy uat (deployment recorded, prod PR opened)", &s);
+    report("deploy uat (deployment recorded, prod PR opened)", &s, from);
     let prod: u64 = s.out("next-pr-number").parse().unwrap();
     rig.gh.approve_pr(REPO, prod, "alice").unwrap();
     let merge = rig.merge_as_alice(prod).await;
     let ws = rig.checkout("prod", "main");
+    let from = rig.gh.request_log().len();
     let s = rig
         .step(
             &ws,
@@ -1152,9 +1259,9 @@ async fn bench_seed_000_chain() {
             &[("command", "deploy")],
         )
         .ok();
-    report("deploy prod (deployment recorded)", &s);
+    report("deploy prod (deployment recorded)", &s, from);
     println!(
-        "BENCH whole chain, the tool's own time: {} ms",
+        "BENCH whole chain, the tool's own time: {} ms, {requests} GitHub requests (REST, GraphQL and git alike)",
         total.as_millis()
     );
 }
@@ -1287,6 +1394,7 @@ async fn bench_requests_per_release() {
         };
         use gitops_testkit::github::RequestKind::{Git, GraphQl, Rest};
         let before = (count(Rest), count(GraphQl), count(Git));
+        let from = rig.gh.request_log().len();
         let s = rig
             .dispatch_main(
                 &ws,
@@ -1303,8 +1411,9 @@ async fn bench_requests_per_release() {
             count(GraphQl) - before.1,
             count(Git) - before.2,
         );
+        let (_, lines) = github_requests(&rig.gh.request_log()[from..]);
         println!(
-            "BENCH requests per release, commit-via {via}: {} in all = {rest} REST + {gql} GraphQL + {git_rt} git round trips, {} ms",
+            "BENCH requests per release, commit-via {via}: {} in all = {rest} REST + {gql} GraphQL + {git_rt} git round trips, {} ms\n{lines}",
             rest + gql + git_rt,
             s.elapsed.as_millis()
         );
@@ -1336,14 +1445,14 @@ async fn a_merge_the_tool_made_dispatches_the_deploy_workflow() {
         .ok();
     assert_eq!(s.out("merged"), "true");
     assert_eq!(s.out("dispatched"), "overlay-deploy.yaml");
-    // `commit-via: api`, and no git request at all: the rules' read and
-    // the release's read of the base (GraphQL; the second one also says no PR is
-    // open, so none is listed), the branch created and the commit made
-    // (`updateRefs`, `createCommitOnBranch`), create, merge, the branch deleted
-    // with its lease (`updateRefs`), dispatch. With git it was 4 API calls plus the
-    // git round trips of three fetches and two pushes. And the PR's commit list:
-    // one compare from the running tag's `{sha7}`.
-    assert_eq!(s.out("api-calls"), "9");
+    // `commit-via: api`, and no git request at all: one read of the rules, the
+    // base's overlay and the release branch (GraphQL; it also says no PR is open,
+    // so none is listed), the branch created and the commit made in one
+    // document (`updateRefs` then `createCommitOnBranch`), create, merge, the
+    // branch deleted with its lease (`updateRefs`), dispatch. With git it was 4 API
+    // calls plus the git round trips of three fetches and two pushes. And the PR's
+    // commit list: one compare from the running tag's `{sha7}`.
+    assert_eq!(s.out("api-calls"), "7");
     assert_eq!(git_requests(), git_before, "no git request during the step");
     let d = rig.gh.dispatches(REPO).unwrap();
     assert_eq!(d.len(), 1, "{d:?}");
@@ -1428,8 +1537,8 @@ async fn no_branch_delete_is_sent_where_github_deletes_merged_heads() {
             .count();
         calls.push((s.out("api-calls").to_string(), gql));
     }
-    assert_eq!(calls[0].0, "9", "{calls:?}");
-    assert_eq!(calls[1].0, "8", "the delete is not sent: {calls:?}");
+    assert_eq!(calls[0].0, "7", "{calls:?}");
+    assert_eq!(calls[1].0, "6", "the delete is not sent: {calls:?}");
     assert_eq!(
         calls[1].1 + 1,
         calls[0].1,

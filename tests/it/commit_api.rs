@@ -30,13 +30,23 @@ async fn a_release_through_the_api_is_verified_and_needs_no_git() {
     assert!(gh.is_verified(REPO, &commit).unwrap());
     assert_eq!(gh.pull(REPO, pr.number).unwrap().head_sha, commit);
     assert_eq!(git_requests(&gh), 0, "no git transport on the way out");
-    // Read, create the branch, commit: three GraphQL calls before the PR's.
-    let graphql = gh
+    // Read, then create the branch and commit in one document: two GraphQL calls
+    // before the PR's.
+    let ops: Vec<String> = gh
         .request_log()
         .iter()
         .filter(|r| r.kind == RequestKind::GraphQl)
-        .count();
-    assert_eq!(graphql, 3, "{:#?}", gh.request_log());
+        .map(|r| r.op.clone())
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "query viewer+repository",
+            "mutation updateRefs+createCommitOnBranch"
+        ],
+        "{:#?}",
+        gh.request_log()
+    );
 
     // The same change again: nothing is committed, the PR keeps its head.
     let again = release_req(Via::Api(None), &client, &req, "dev-2")
@@ -220,4 +230,67 @@ async fn a_linked_overlay_in_the_base_tree_is_refused() {
     assert_eq!(gitops_action::error::exit_code(&err), 2);
     assert_eq!(gh.branch_sha(REPO, "main").unwrap(), before);
     assert!(gh.pulls(REPO).unwrap().is_empty());
+}
+
+/// The branch and its commit in one document (`updateRefs` then
+/// `createCommitOnBranch`, run in order: GraphQL spec, "Mutation"): where the
+/// branch appeared meanwhile, the create is refused, the commit leased on the base
+/// lands nowhere, and the answer is a lost race (read again), not an error; the
+/// other run's branch is untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_branch_made_meanwhile_refuses_the_one_document_create_and_commit() {
+    let gh = standin().await;
+    let client = api(&gh, TOKEN);
+    let read = client
+        .read_branches(None, Some("release/hello/dev"), OVERLAY, None)
+        .await
+        .unwrap();
+    assert!(read.head.is_none());
+    let theirs = gh
+        .push_commit(REPO, "release/hello/dev", &[(OVERLAY, "theirs\n")])
+        .unwrap();
+    let files = [(OVERLAY, "ours\n")];
+    let r = client
+        .branch_and_commit(
+            &read.repo_id,
+            "release/hello/dev",
+            gitops_action::github::ZERO_OID,
+            &read.base_oid,
+            &files,
+            "hello: dev",
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(&r, gitops_action::github::Leased::Stale(why) if why.contains("appeared meanwhile")),
+        "{r:?}"
+    );
+    assert_eq!(
+        gh.branch_sha(REPO, "release/hello/dev").unwrap().as_deref(),
+        Some(theirs.as_str())
+    );
+    // With no one in the way the same document makes both.
+    let r = client
+        .branch_and_commit(
+            &read.repo_id,
+            "release/hello/next",
+            gitops_action::github::ZERO_OID,
+            &read.base_oid,
+            &files,
+            "hello: dev",
+        )
+        .await
+        .unwrap();
+    let gitops_action::github::Leased::Done(commit) = r else {
+        panic!("{r:?}")
+    };
+    assert_eq!(
+        gh.branch_sha(REPO, "release/hello/next").unwrap(),
+        Some(commit.clone())
+    );
+    assert_eq!(
+        gh.file_at(REPO, &commit, OVERLAY).unwrap().as_deref(),
+        Some("ours\n")
+    );
+    assert!(gh.is_verified(REPO, &commit).unwrap());
 }

@@ -129,7 +129,8 @@ fn a_rerun_of_a_superseded_deploy_records_nothing() {
         .iter()
         .map(|s| s.state.as_str())
         .collect();
-    assert_eq!(states, ["in_progress", "success", "in_progress", "success"]);
+    // No health gate in the shipped workflow: `success` at once, per attempt.
+    assert_eq!(states, ["success", "success"]);
 }
 
 /// The README's advice: a token other than `GITHUB_TOKEN` as the action's `token`

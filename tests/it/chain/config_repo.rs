@@ -620,6 +620,7 @@ async fn bench_requests_two_repositories_beside_one() {
             let sha = git(&ws, &["rev-parse", "HEAD"]);
             t.push_labelled_build(&sha, 10 + row.len() as u64);
             let before = (count(Rest), count(GraphQl), count(Git), compares());
+            let from = t.gh.request_log().len();
             let push = serde_json::json!({"ref": "refs/heads/main", "after": sha});
             let mut inputs = vec![
                 ("command", "release"),
@@ -641,8 +642,9 @@ async fn bench_requests_two_repositories_beside_one() {
             );
             assert!(cmp <= 1, "the changelog costs one compare at most: {cmp}");
             row.push(rest + gql + g);
+            let (_, lines) = super::github_requests(&t.gh.request_log()[from..]);
             println!(
-                "BENCH requests per release, {layout}, {round}: {} in all = {rest} REST + {gql} GraphQL + {g} git, of which compare (the changelog) {cmp}",
+                "BENCH requests per release, {layout}, {round}: {} in all = {rest} REST + {gql} GraphQL + {g} git, of which compare (the changelog) {cmp}\n{lines}",
                 rest + gql + g
             );
         }

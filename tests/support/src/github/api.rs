@@ -163,6 +163,11 @@ pub async fn handle(state: Shared, req: axum::extract::Request) -> Response {
             method,
             path: logged,
             status,
+            op: if graphql {
+                super::schema::summary_of_body(&bytes)
+            } else {
+                String::new()
+            },
         });
         (status, body, retry)
     })

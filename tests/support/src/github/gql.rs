@@ -133,6 +133,11 @@ pub(crate) fn answer(
 ) -> Result<Value, ApiError> {
     let mut errors = Vec::new();
     let mut data = Map::new();
+    // A mutation's root fields run one after another, in document order (GraphQL
+    // spec, "Mutation": "executed serially"; "Normal and Serial Execution"); a
+    // field that fails is null with its error, and the next one still runs (spec,
+    // "Handling Field Errors": the payloads are nullable). So `updateRefs` then
+    // `createCommitOnBranch` in one document commits on the branch just made.
     for sel in &set.items {
         let Selection::Field(f) = sel else { continue };
         let key = f.alias.clone().unwrap_or_else(|| f.name.clone());

@@ -218,6 +218,10 @@ pub struct Request {
     /// Path and query, without the `/api/v3` prefix for REST.
     pub path: String,
     pub status: u16,
+    /// For GraphQL: the operation and its root fields (`mutation
+    /// updateRefs+createCommitOnBranch`), so a benchmark can print what each
+    /// request did; empty for the rest.
+    pub op: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1167,6 +1171,10 @@ async fn route(
             method: method.clone(),
             path: path.clone(),
             status,
+            op: matched
+                .split_once('#')
+                .map(|(_, q)| schema::summary(q))
+                .unwrap_or_default(),
         });
     };
     match kind {
@@ -1293,6 +1301,7 @@ async fn serve(state: Shared, req: axum::extract::Request) -> axum::response::Re
             method,
             path,
             status: 404,
+            op: String::new(),
         });
         axum::response::IntoResponse::into_response((
             axum::http::StatusCode::NOT_FOUND,

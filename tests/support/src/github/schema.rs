@@ -298,6 +298,35 @@ pub(crate) fn parse(query: &str) -> Result<q::Document<'_, String>, Value> {
     })
 }
 
+/// `query viewer+repository`, `mutation updateRefs+createCommitOnBranch`: the
+/// operation of a document and its root fields in order (empty when it does not
+/// parse), for the request log.
+pub(crate) fn summary(query: &str) -> String {
+    let Ok(doc) = parse(query) else {
+        return String::new();
+    };
+    let Some((op, set)) = operation(&doc, None) else {
+        return String::new();
+    };
+    let fields: Vec<&str> = set
+        .items
+        .iter()
+        .filter_map(|s| match s {
+            q::Selection::Field(f) => Some(f.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    format!("{} {}", op.to_lowercase(), fields.join("+"))
+}
+
+/// [`summary`] of a request body (`{"query": …}`).
+pub(crate) fn summary_of_body(body: &[u8]) -> String {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["query"].as_str().map(summary))
+        .unwrap_or_default()
+}
+
 /// The operation to run: the only one, or the one `operationName` names.
 pub(crate) fn operation<'d>(
     doc: &'d q::Document<'d, String>,

@@ -81,6 +81,7 @@ pub async fn handle(state: Shared, req: axum::extract::Request) -> Response {
             method,
             path: logged,
             status,
+            op: String::new(),
         });
     resp
 }
