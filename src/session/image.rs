@@ -108,10 +108,30 @@ async fn place_build(
     dry_run: bool,
     what: &str,
 ) -> anyhow::Result<bool> {
+    place(reg, image, &build.digest, tag, dry_run, what, || {
+        reg.tag_build(image, tag, build)
+    })
+    .await
+}
+
+/// Point `image:tag` at `digest` with `write`: nothing when it already does, a
+/// write when the tag is free, a refusal when it names another image.
+async fn place<F, W>(
+    reg: &Registry,
+    image: &str,
+    digest: &str,
+    tag: &str,
+    dry_run: bool,
+    what: &str,
+    write: W,
+) -> anyhow::Result<bool>
+where
+    W: FnOnce() -> F,
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
     let dst = format!("{image}:{tag}");
-    let digest = &build.digest;
     match reg.digest_of(image, tag).await? {
-        Some(have) if have == *digest => {
+        Some(have) if have == digest => {
             println!("`{dst}` is already {what} ({digest})");
             Ok(false)
         }
@@ -121,7 +141,7 @@ async fn place_build(
             Ok(false)
         }
         None => {
-            reg.tag_build(image, tag, build).await?;
+            write().await?;
             println!("retagged {what} as `{dst}` ({digest})");
             Ok(true)
         }
@@ -262,20 +282,9 @@ pub(crate) async fn place_tag(
     what: &str,
 ) -> anyhow::Result<bool> {
     let dst = format!("{image}:{tag}");
-    match reg.digest_of(image, tag).await? {
-        Some(have) if have == digest => {
-            println!("`{dst}` is already {what} ({digest})");
-            Ok(false)
-        }
-        Some(have) => Err(moved_tag(&dst, &have, what, digest).into()),
-        None if dry_run => {
-            println!("dry run: would retag {what} ({digest}) as `{dst}`");
-            Ok(false)
-        }
-        None => {
-            reg.retag(&format!("{image}@{digest}"), &dst).await?;
-            println!("retagged {what} as `{dst}` ({digest})");
-            Ok(true)
-        }
-    }
+    let src = format!("{image}@{digest}");
+    place(reg, image, digest, tag, dry_run, what, || async {
+        reg.retag(&src, &dst).await.map(drop)
+    })
+    .await
 }

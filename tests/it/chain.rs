@@ -230,6 +230,26 @@ impl Rig {
         }
     }
 
+    /// `release <args>` as a CLI process on `ws` (not an Action step), started
+    /// and left running: for races of many at once.
+    fn spawn_release(&self, ws: &Path, args: &[&str]) -> std::process::Child {
+        let mut c = Command::new(BIN);
+        clean_env(&mut c);
+        c.current_dir(ws)
+            .arg("release")
+            .args(args)
+            .env("GITHUB_REPOSITORY", REPO)
+            .env("GITHUB_API_URL", self.gh.api_url())
+            .env("GITHUB_GRAPHQL_URL", self.gh.graphql_url())
+            .env("GITHUB_SERVER_URL", self.gh.server_url())
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("REGISTRY_USERNAME", USER)
+            .env("REGISTRY_PASSWORD", PASSWORD)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c.spawn().unwrap()
+    }
+
     fn reference(&self, tag: &str) -> String {
         format!("{}:{tag}", self.image)
     }
@@ -1136,28 +1156,7 @@ fn twenty_processes_release_to_one_overlay_and_nothing_is_lost() {
             .unwrap();
     }
     let children: Vec<_> = (0..n)
-        .map(|i| {
-            let mut c = Command::new(BIN);
-            clean_env(&mut c);
-            c.current_dir(&ws)
-                .args([
-                    "release",
-                    "--service",
-                    &format!("svc{i:02}"),
-                    "--env",
-                    "dev",
-                ])
-                .env("GITHUB_REPOSITORY", REPO)
-                .env("GITHUB_API_URL", rig.gh.api_url())
-                .env("GITHUB_GRAPHQL_URL", rig.gh.graphql_url())
-                .env("GITHUB_SERVER_URL", rig.gh.server_url())
-                .env("GITHUB_TOKEN", TOKEN)
-                .env("REGISTRY_USERNAME", USER)
-                .env("REGISTRY_PASSWORD", PASSWORD)
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped());
-            c.spawn().unwrap()
-        })
+        .map(|i| rig.spawn_release(&ws, &["--service", &format!("svc{i:02}"), "--env", "dev"]))
         .collect();
     let mut retries = 0;
     for (i, child) in children.into_iter().enumerate() {

@@ -629,22 +629,7 @@ fn twenty_services_two_trains_fourteen_processes_lose_nothing() {
     who.extend((10..n).map(|i| ("--service", format!("svc{i:02}"))));
     let children: Vec<_> = who
         .iter()
-        .map(|(flag, name)| {
-            let mut c = Command::new(BIN);
-            clean_env(&mut c);
-            c.current_dir(&ws)
-                .args(["release", flag, name, "--env", "dev"])
-                .env("GITHUB_REPOSITORY", REPO)
-                .env("GITHUB_API_URL", rig.gh.api_url())
-                .env("GITHUB_GRAPHQL_URL", rig.gh.graphql_url())
-                .env("GITHUB_SERVER_URL", rig.gh.server_url())
-                .env("GITHUB_TOKEN", TOKEN)
-                .env("REGISTRY_USERNAME", USER)
-                .env("REGISTRY_PASSWORD", PASSWORD)
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped());
-            c.spawn().unwrap()
-        })
+        .map(|(flag, name)| rig.spawn_release(&ws, &[flag, name, "--env", "dev"]))
         .collect();
     for ((_, name), child) in who.iter().zip(children) {
         let run = Run::from(child.wait_with_output().unwrap());

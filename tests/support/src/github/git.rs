@@ -288,21 +288,25 @@ impl Bare {
                     let info = format!("100644,{blob},{path}");
                     self.run_env(&["update-index", "--add", "--cacheinfo", &info], &env, None)?;
                 }
-                None => {
-                    // `--force-remove <path>` wants a work tree; an `--index-info`
-                    // line of mode 0 removes the entry in a bare repository too.
-                    let line = format!("0 {ZERO}\t{path}\n");
-                    self.run_env(
-                        &["update-index", "--index-info"],
-                        &env,
-                        Some(line.as_bytes()),
-                    )?;
-                }
+                None => self.remove_entry(path, &env)?,
             }
         }
         let tree = self.run_env(&["write-tree"], &env, None)?;
         let parents: Vec<&str> = parent.into_iter().collect();
         self.commit_tree(&tree, &parents, message, author, author)
+    }
+
+    /// Drop `path` from the index at `env`'s `GIT_INDEX_FILE`. `--force-remove
+    /// <path>` wants a work tree; an `--index-info` line of mode 0 removes the
+    /// entry in a bare repository too.
+    fn remove_entry(&self, path: &str, env: &[(&str, &str)]) -> Result<()> {
+        let line = format!("0 {ZERO}\t{path}\n");
+        self.run_env(
+            &["update-index", "--index-info"],
+            env,
+            Some(line.as_bytes()),
+        )?;
+        Ok(())
     }
 
     /// The tree of `parent` with `files` written over it (`None` deletes the path).
@@ -325,16 +329,7 @@ impl Bare {
                     let info = format!("{mode},{blob},{path}");
                     self.run_env(&["update-index", "--add", "--cacheinfo", &info], &env, None)?;
                 }
-                None => {
-                    // `--force-remove <path>` wants a work tree; an `--index-info`
-                    // line of mode 0 removes the entry in a bare repository too.
-                    let line = format!("0 {ZERO}\t{path}\n");
-                    self.run_env(
-                        &["update-index", "--index-info"],
-                        &env,
-                        Some(line.as_bytes()),
-                    )?;
-                }
+                None => self.remove_entry(path, &env)?,
             }
         }
         self.run_env(&["write-tree"], &env, None)
