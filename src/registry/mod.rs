@@ -153,18 +153,6 @@ impl Registry {
         self.head_manifest(&r, &Scope::pull(&r.repository)).await
     }
 
-    /// The build of a commit: the image tagged `sha-<40 hex>`.
-    pub async fn find_commit_build(&self, image: &str, sha: &str) -> Result<Option<String>> {
-        if sha.len() != 40 || !sha.bytes().all(|c| c.is_ascii_hexdigit()) {
-            return Err(UserError::new(format!(
-                "`{sha}` is not a full commit SHA (40 hex digits)"
-            ))
-            .into());
-        }
-        self.digest_of(image, &format!("sha-{}", sha.to_ascii_lowercase()))
-            .await
-    }
-
     /// The build of a commit, read whole (one GET of `sha-<sha>`), so that giving
     /// it another tag is one PUT of the same bytes ([`Registry::tag_build`]).
     pub async fn fetch_commit_build(&self, image: &str, sha: &str) -> Result<Option<Build>> {
@@ -385,6 +373,12 @@ impl Registry {
 pub struct Build {
     pub digest: String,
     manifest: Manifest,
+}
+
+impl fmt::Debug for Build {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Build").field("digest", &self.digest).finish()
+    }
 }
 
 /// The error for a commit with no image; the hint names the input that builds one.

@@ -327,7 +327,7 @@ impl Session {
         // between the record and its outcome, and GitHub takes any state first (REST
         // "Create a deployment status": `state` one of seven, no order; its own
         // example sends `success` to a fresh deployment). One request fewer.
-        if self.gate.is_some() && gate_url.is_some() {
+        if gate_url.is_some() {
             gh.deployment_status(id, "in_progress", None, log_url.as_deref(), "deploying")
                 .await?;
         }

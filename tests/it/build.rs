@@ -60,7 +60,11 @@ async fn builds_labels_and_pushes_both_tags() {
     .await
     .unwrap();
     assert_eq!(
-        registry.find_commit_build(&image, SHA).await.unwrap(),
+        registry
+            .fetch_commit_build(&image, SHA)
+            .await
+            .unwrap()
+            .map(|b| b.digest),
         Some(digest.clone())
     );
     assert_eq!(

@@ -42,7 +42,10 @@ async fn same_repository_retag_is_a_manifest_get_head_and_put() {
     let name = format!("{}/acme/hello", reg.host());
 
     assert_eq!(
-        r.find_commit_build(&name, SHA).await.unwrap(),
+        r.fetch_commit_build(&name, SHA)
+            .await
+            .unwrap()
+            .map(|b| b.digest),
         Some(image.digest.clone())
     );
     assert_eq!(r.digest_of(&name, "dev").await.unwrap(), None);
@@ -345,7 +348,7 @@ async fn malformed_references_are_user_errors() {
         assert!(hint_of(&err).is_some());
     }
     let err = r
-        .find_commit_build("ghcr.io/acme/hello", "abc")
+        .fetch_commit_build("ghcr.io/acme/hello", "abc")
         .await
         .unwrap_err();
     assert_eq!(exit_code(&err), 2);
