@@ -377,7 +377,9 @@ pub struct Build {
 
 impl fmt::Debug for Build {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Build").field("digest", &self.digest).finish()
+        f.debug_struct("Build")
+            .field("digest", &self.digest)
+            .finish()
     }
 }
 
