@@ -34,7 +34,14 @@ pub(crate) fn guess_reads(cx: &Context, inputs: &Deploy) -> Option<Guess> {
         head = (policy != crate::github::MergePolicy::Direct)
             .then(|| crate::git::release_branch(&movers.name, &next.name));
     }
-    Some(Guess { paths, head })
+    // A promotion's commit list: the version it moves was merged on the base, so
+    // the base tip's history holds it (not so with a config repository).
+    let history = (!cx.config_elsewhere()).then_some(crate::github::HistoryFrom::BaseTip);
+    Some(Guess {
+        paths,
+        head,
+        history,
+    })
 }
 
 pub async fn deploy(cx: &Context, inputs: Deploy) -> anyhow::Result<Outputs> {

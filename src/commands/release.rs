@@ -246,10 +246,19 @@ pub(crate) fn guess_reads(cx: &Context, inputs: &Release) -> Option<Guess> {
         .collect::<Result<Vec<_>, _>>()
         .ok()?;
     let policy = inputs.session.change.merge.unwrap_or(env.merge);
+    // The released commit's history gives the PR's commit list, where the code is
+    // in the repository read (not with a config repository).
+    let history = context::commit_of(&cx.root, inputs.refs.sha.as_deref())
+        .ok()
+        .map(|c| c.sha)
+        .filter(|s| s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        .filter(|_| !cx.config_elsewhere())
+        .map(crate::github::HistoryFrom::Commit);
     Some(Guess {
         paths: paths_of(&targets),
         head: (policy != crate::github::MergePolicy::Direct)
             .then(|| crate::git::release_branch(&movers.name, &env.name)),
+        history,
     })
 }
 

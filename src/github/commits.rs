@@ -60,6 +60,75 @@ pub struct Branches {
     /// The repository deletes a merged PR's head branch itself (Settings →
     /// "Automatically delete head branches"; GraphQL `Repository.deleteBranchOnMerge`).
     pub delete_branch_on_merge: bool,
+    /// The commit history asked for with [`HistoryFrom`], when it was.
+    pub history: Option<History>,
+}
+
+/// Whose history a read asks for (the release PR's commit list, read in the
+/// same query instead of a compare request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryFrom {
+    /// The released commit's.
+    Commit(String),
+    /// The base tip's (a deploy's promotion: the version it moves is on the base).
+    BaseTip,
+}
+
+/// One commit of a [`History`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryCommit {
+    pub oid: String,
+    pub url: String,
+    pub message: String,
+    /// The GitHub login, else the git author's name.
+    pub author: Option<String>,
+    pub parents: Vec<String>,
+}
+
+/// The newest commits of a history, in GitHub's order (`Commit.history`, as
+/// `git log`: newest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct History {
+    pub commits: Vec<HistoryCommit>,
+}
+
+/// The most commits one `Commit.history` page holds: GitHub GraphQL docs "Rate
+/// limits and query limits for the GraphQL API", Node limit: "Values of `first`
+/// and `last` must be within 1-100."
+pub const HISTORY_PAGE: usize = 100;
+
+impl History {
+    /// The commits of `old..new` (what `new` has and `old` lacks), oldest first,
+    /// read from this window alone; `None` when the window cannot tell exactly: one
+    /// end is not in it, the way between them leaves it, or it passes a merge
+    /// commit (whose other parent's side only a compare can cut at `old`).
+    /// Either end may be abbreviated (a tag's `{sha7}`).
+    pub fn between(&self, old: &str, new: &str) -> Option<Vec<HistoryCommit>> {
+        let is = |oid: &str, end: &str| {
+            end.len() >= 7
+                && end.bytes().all(|b| b.is_ascii_hexdigit())
+                && oid.starts_with(&end.to_ascii_lowercase())
+        };
+        let by_oid: std::collections::HashMap<&str, &HistoryCommit> =
+            self.commits.iter().map(|c| (c.oid.as_str(), c)).collect();
+        let mut at = self.commits.iter().find(|c| is(&c.oid, new))?;
+        let mut out = Vec::new();
+        // A linear walk cannot meet a commit twice; the bound keeps a bad answer
+        // (a cycle) from looping.
+        for _ in 0..=self.commits.len() {
+            if is(&at.oid, old) {
+                out.reverse();
+                return Some(out);
+            }
+            let [parent] = at.parents.as_slice() else {
+                // A merge (other side unknown here) or a root without `old`.
+                return None;
+            };
+            out.push(at.clone());
+            at = by_oid.get(parent.as_str())?;
+        }
+        None
+    }
 }
 
 impl Branches {
@@ -155,6 +224,145 @@ fn forbidden_hint(path: &Value) -> &'static str {
     }
 }
 
+/// A `RefUpdate` input of `updateRefs`.
+fn ref_update_json(u: &RefUpdate) -> Value {
+    let mut r = json!({
+        "name": format!("refs/heads/{}", u.branch),
+        "afterOid": u.after.as_deref().unwrap_or(ZERO_OID),
+        "force": u.force,
+    });
+    if let Some(b) = &u.before {
+        r["beforeOid"] = b.as_str().into();
+    }
+    r
+}
+
+/// The pull request [`GitHub::branch_commit_pr`] opens with the commit.
+#[derive(Debug, Clone, Copy)]
+pub struct NewPr<'a> {
+    pub base: &'a str,
+    pub content: &'a super::PrContent,
+}
+
+/// What became of the `createPullRequest` of a commit document.
+#[derive(Debug, Clone)]
+pub enum PrField {
+    NotAsked,
+    Opened(Box<super::OpenedPr>),
+    /// Refused: a PR from the branch is open already; `maybe_ours` when the
+    /// document was sent again after a lost answer (the first copy's, then).
+    Exists {
+        maybe_ours: bool,
+    },
+    /// Refused otherwise (the REST create then says why, with its hints).
+    Refused,
+}
+
+fn opened_pr(v: &Value, p: &NewPr<'_>, users: &[&str], resent: bool) -> PrField {
+    let node = &v["data"]["pr"]["pullRequest"];
+    let Some(number) = node["number"].as_u64() else {
+        let exists = v["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["path"][0].as_str() == Some("pr"))
+            .any(|e| {
+                e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.to_lowercase().contains("already exists"))
+            });
+        return if exists {
+            PrField::Exists { maybe_ours: resent }
+        } else {
+            PrField::Refused
+        };
+    };
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let repo = &node["repository"];
+    let labels = p
+        .content
+        .labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            (
+                l.clone(),
+                repo[format!("l{i}")]["id"].as_str().map(String::from),
+            )
+        })
+        .collect();
+    let users = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let id = repo[format!("u{i}")]["nodes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|n| {
+                    n["login"]
+                        .as_str()
+                        .is_some_and(|l| l.eq_ignore_ascii_case(u))
+                })
+                .and_then(|n| n["id"].as_str())
+                .map(String::from);
+            (u.to_string(), id)
+        })
+        .collect();
+    let pr = super::PullRequest {
+        number,
+        node_id: text(&node["id"]),
+        html_url: text(&node["url"]),
+        state: text(&node["state"]).to_lowercase(),
+        title: text(&node["title"]),
+        body: node["body"].as_str().map(String::from),
+        head: super::BranchRef {
+            ref_field: text(&node["headRefName"]),
+            sha: text(&node["headRefOid"]),
+        },
+        base: super::BranchRef {
+            ref_field: text(&node["baseRefName"]),
+            sha: String::new(),
+        },
+        merged: Some(false),
+        merge_commit_sha: None,
+        auto_merge: None,
+        labels: Vec::new(),
+        user: node["author"]["login"].as_str().map(|l| super::Login {
+            login: l.to_string(),
+        }),
+    };
+    PrField::Opened(Box::new(super::OpenedPr { pr, labels, users }))
+}
+
+/// A `CommitHistoryConnection` as read; `None` when it was not answered (the
+/// commit is not in the repository, or the field was refused).
+fn history_of(h: &Value) -> Option<History> {
+    let nodes = h["nodes"].as_array()?;
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    Some(History {
+        commits: nodes
+            .iter()
+            .map(|n| HistoryCommit {
+                oid: text(&n["oid"]).to_ascii_lowercase(),
+                url: text(&n["url"]),
+                message: text(&n["message"]),
+                author: n["author"]["user"]["login"]
+                    .as_str()
+                    .or(n["author"]["name"].as_str())
+                    .filter(|a| !a.is_empty())
+                    .map(String::from),
+                parents: n["parents"]["nodes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| text(&p["oid"]).to_ascii_lowercase())
+                    .collect(),
+            })
+            .collect(),
+    })
+}
+
 /// GitHub's `errors[]`: (type, message).
 fn errors_of(v: &Value) -> Vec<(String, String)> {
     v["errors"]
@@ -188,6 +396,17 @@ impl GitHub {
         query: &str,
         vars: Value,
     ) -> anyhow::Result<Value> {
+        Ok(self.graphql_resent(what, query, vars).await?.0)
+    }
+
+    /// [`GitHub::graphql`], and whether the document was sent again after a lost
+    /// answer (an earlier copy may have done what this answer refuses).
+    pub(crate) async fn graphql_resent(
+        &self,
+        what: &str,
+        query: &str,
+        vars: Value,
+    ) -> anyhow::Result<(Value, bool)> {
         let body = json!({"query": query, "variables": vars});
         let a = self
             .send_as(Method::POST, GRAPHQL, Some(&body), Resend::Safe)
@@ -211,7 +430,7 @@ impl GitHub {
             .hint(forbidden_hint(&e["path"]))
             .into());
         }
-        Ok(v)
+        Ok((v, a.resent))
     }
 
     /// One query: the base tip (or the default branch's) with `path` and `config`
@@ -226,14 +445,28 @@ impl GitHub {
         self.read_branches_files(base, head, &[path], config).await
     }
 
-    /// [`GitHub::read_branches`] for several files at once (a train's targets):
-    /// still one query, each file an alias of its own.
+    /// [`GitHub::read_branches_with`] without a history.
     pub async fn read_branches_files(
         &self,
         base: Option<&str>,
         head: Option<&str>,
         paths: &[&str],
         config: Option<&str>,
+    ) -> anyhow::Result<Branches> {
+        self.read_branches_with(base, head, paths, config, None)
+            .await
+    }
+
+    /// [`GitHub::read_branches`] for several files at once (a train's targets):
+    /// still one query, each file an alias of its own; with `history`, the newest
+    /// [`HISTORY_PAGE`] commits of it too.
+    pub async fn read_branches_with(
+        &self,
+        base: Option<&str>,
+        head: Option<&str>,
+        paths: &[&str],
+        config: Option<&str>,
+        history: Option<&HistoryFrom>,
     ) -> anyhow::Result<Branches> {
         let path = paths.first().copied().unwrap_or_default();
         let (owner, name) = self.owner_name();
@@ -262,6 +495,22 @@ impl GitHub {
             base_files.push(' ');
             base_files.push_str(&blob("config", "config"));
         }
+        const HISTORY: &str = "history(first: 100) { nodes { oid url message author { name user { login } } parents(first: 2) { nodes { oid } } } }";
+        let mut released = String::new();
+        match history {
+            Some(HistoryFrom::BaseTip) => {
+                base_files.push(' ');
+                base_files.push_str(HISTORY);
+            }
+            Some(HistoryFrom::Commit(sha)) => {
+                vars["released"] = sha.as_str().into();
+                decl.push_str(", $released: GitObjectID!");
+                released = format!(
+                    " released: object(oid: $released) {{ ... on Commit {{ {HISTORY} }} }}"
+                );
+            }
+            None => {}
+        }
         let head_field = match head {
             Some(h) => {
                 vars["head"] = format!("refs/heads/{h}").into();
@@ -274,7 +523,7 @@ impl GitHub {
             None => String::new(),
         };
         let query = format!(
-            "query({decl}) {{ viewer {{ login }} repository(owner: $owner, name: $name) {{ id deleteBranchOnMerge {base_field} {{ name target {{ ... on Commit {{ oid {base_files} }} }} }} {head_field} }} }}"
+            "query({decl}) {{ viewer {{ login }} repository(owner: $owner, name: $name) {{ id deleteBranchOnMerge {base_field} {{ name target {{ ... on Commit {{ oid {base_files} }} }} }} {head_field}{released} }} }}"
         );
         let v = self
             .graphql("read the base branch through the API", &query, vars)
@@ -381,7 +630,13 @@ impl GitHub {
                         == Some(self.repository().as_str())
             })
             .and_then(|p| p["number"].as_u64());
+        let history = match history {
+            Some(HistoryFrom::BaseTip) => history_of(&target["history"]),
+            Some(HistoryFrom::Commit(_)) => history_of(&repo["released"]["history"]),
+            None => None,
+        };
         Ok(Branches {
+            history,
             repo_id: repo["id"].as_str().unwrap_or_default().to_string(),
             open_pr,
             delete_branch_on_merge: repo["deleteBranchOnMerge"].as_bool().unwrap_or(false),
@@ -462,7 +717,29 @@ impl GitHub {
         files: &[(&str, &str)],
         message: &str,
     ) -> anyhow::Result<Leased> {
-        let query = "mutation($refs: UpdateRefsInput!, $input: CreateCommitOnBranchInput!) { branch: updateRefs(input: $refs) { clientMutationId } commit: createCommitOnBranch(input: $input) { commit { oid } } }";
+        Ok(self
+            .branch_commit_pr(repo_id, branch, before, base, files, message, None)
+            .await?
+            .0)
+    }
+
+    /// [`GitHub::branch_and_commit`], and with `pr` the pull request from the
+    /// branch opened in the same document (`createPullRequest` after the commit,
+    /// which it sees: the fields run serially), with the ids its labels and
+    /// reviewers need read in its payload. GitHub refuses a second PR from one
+    /// branch into one base ("A pull request already exists"), so a copy sent
+    /// again after a lost answer opens none.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn branch_commit_pr(
+        &self,
+        repo_id: &str,
+        branch: &str,
+        before: &str,
+        base: &str,
+        files: &[(&str, &str)],
+        message: &str,
+        pr: Option<NewPr<'_>>,
+    ) -> anyhow::Result<(Leased, PrField)> {
         let refs = json!({"repositoryId": repo_id, "refUpdates": [{
             "name": format!("refs/heads/{branch}"),
             "beforeOid": before,
@@ -470,13 +747,92 @@ impl GitHub {
             "force": true,
         }]});
         let input = self.commit_input(branch, base, files, message);
-        let v = self
-            .graphql(
+        let mut vars = json!({"refs": refs, "input": input});
+        let mut decl = String::from("$refs: UpdateRefsInput!, $input: CreateCommitOnBranchInput!");
+        let mut pr_field = String::new();
+        let (users, _) = pr
+            .as_ref()
+            .map(|p| super::pulls::split_reviewers(&p.content.reviewers))
+            .unwrap_or_default();
+        if let Some(p) = &pr {
+            vars["pr"] = json!({
+                "repositoryId": repo_id,
+                "baseRefName": p.base,
+                "headRefName": branch,
+                "title": p.content.title,
+                "body": p.content.body,
+                "draft": p.content.draft,
+                "maintainerCanModify": false,
+            });
+            decl.push_str(", $pr: CreatePullRequestInput!");
+            let mut ids = String::new();
+            for (i, l) in p.content.labels.iter().enumerate() {
+                vars[format!("l{i}")] = l.as_str().into();
+                decl.push_str(&format!(", $l{i}: String!"));
+                ids.push_str(&format!(" l{i}: label(name: $l{i}) {{ id name }}"));
+            }
+            for (i, u) in users.iter().enumerate() {
+                vars[format!("u{i}")] = (*u).into();
+                decl.push_str(&format!(", $u{i}: String"));
+                ids.push_str(&format!(
+                    " u{i}: assignableUsers(query: $u{i}, first: 10) {{ nodes {{ id login }} }}"
+                ));
+            }
+            let repo = if ids.is_empty() {
+                String::new()
+            } else {
+                format!(" repository {{{ids} }}")
+            };
+            pr_field = format!(
+                " pr: createPullRequest(input: $pr) {{ pullRequest {{ id number url title body state headRefName baseRefName headRefOid author {{ login }}{repo} }} }}"
+            );
+        }
+        // Merged branches of this run whose delete waited for this document: a
+        // field of their own (its refusal is theirs alone), after the rest.
+        let gone = self.take_deferred(repo_id);
+        let mut gone_field = "";
+        if !gone.is_empty() {
+            vars["gone"] = json!({"repositoryId": repo_id, "refUpdates": gone.iter().map(ref_update_json).collect::<Vec<_>>()});
+            decl.push_str(", $gone: UpdateRefsInput!");
+            gone_field = " gone: updateRefs(input: $gone) { clientMutationId }";
+        }
+        let query = format!(
+            "mutation({decl}) {{ branch: updateRefs(input: $refs) {{ clientMutationId }} commit: createCommitOnBranch(input: $input) {{ commit {{ oid }} }}{pr_field}{gone_field} }}"
+        );
+        let (v, resent) = self
+            .graphql_resent(
                 &format!("commit to `{branch}` through the API"),
-                query,
-                json!({"refs": refs, "input": input}),
+                &query,
+                vars,
             )
             .await?;
+        let pr_out = match &pr {
+            None => PrField::NotAsked,
+            Some(p) => opened_pr(&v, p, &users, resent),
+        };
+        if let Some(e) = v["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["path"][0].as_str() == Some("gone"))
+        {
+            let names: Vec<&str> = gone.iter().map(|u| u.branch.as_str()).collect();
+            eprintln!(
+                "could not delete `{}`: {}",
+                names.join("`, `"),
+                self.scrub(e["message"].as_str().unwrap_or_default())
+            );
+        }
+        let leased = self.branch_commit_leased(&v, branch, before)?;
+        Ok((leased, pr_out))
+    }
+
+    fn branch_commit_leased(
+        &self,
+        v: &Value,
+        branch: &str,
+        before: &str,
+    ) -> anyhow::Result<Leased> {
         if let Some(oid) = v["data"]["commit"]["commit"]["oid"].as_str() {
             return Ok(Leased::Done(oid.to_string()));
         }
@@ -537,6 +893,40 @@ impl GitHub {
         })
     }
 
+    /// Delete `update.branch` with the next commit document of this run (one
+    /// request less), or at [`GitHub::flush_deferred`] at the latest.
+    pub(crate) fn defer_delete(&self, repo_id: &str, update: RefUpdate) {
+        self.deferred
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((repo_id.to_string(), update));
+    }
+
+    fn take_deferred(&self, repo_id: &str) -> Vec<RefUpdate> {
+        let mut d = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
+        let (mine, rest): (Vec<_>, Vec<_>) = d.drain(..).partition(|(id, _)| id == repo_id);
+        *d = rest;
+        mine.into_iter().map(|(_, u)| u).collect()
+    }
+
+    /// Send the deletes no commit document carried (each on its own lease).
+    pub(crate) async fn flush_deferred(&self) {
+        let all: Vec<_> = self
+            .deferred
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+            .collect();
+        for (id, u) in all {
+            let branch = u.branch.clone();
+            match self.update_refs(&id, &[u]).await {
+                Ok(Leased::Done(_)) => {}
+                Ok(Leased::Stale(why)) => eprintln!("could not delete `{branch}`: {why}"),
+                Err(e) => eprintln!("could not delete `{branch}`: {e:#}"),
+            }
+        }
+    }
+
     /// `updateRefs`: all of `updates` or none, each only while its branch is at
     /// its `before`.
     pub async fn update_refs(
@@ -546,20 +936,7 @@ impl GitHub {
     ) -> anyhow::Result<Leased> {
         let query =
             "mutation($input: UpdateRefsInput!) { updateRefs(input: $input) { clientMutationId } }";
-        let refs: Vec<Value> = updates
-            .iter()
-            .map(|u| {
-                let mut r = json!({
-                    "name": format!("refs/heads/{}", u.branch),
-                    "afterOid": u.after.as_deref().unwrap_or(ZERO_OID),
-                    "force": u.force,
-                });
-                if let Some(b) = &u.before {
-                    r["beforeOid"] = b.as_str().into();
-                }
-                r
-            })
-            .collect();
+        let refs: Vec<Value> = updates.iter().map(ref_update_json).collect();
         let names: Vec<&str> = updates.iter().map(|u| u.branch.as_str()).collect();
         let what = format!("move `{}` through the API", names.join("`, `"));
         let v = self
@@ -609,6 +986,55 @@ impl GitHub {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn window(list: &[(&str, &[&str])]) -> History {
+        History {
+            commits: list
+                .iter()
+                .map(|(oid, parents)| HistoryCommit {
+                    oid: oid.repeat(40 / oid.len()),
+                    url: String::new(),
+                    message: format!("commit {oid}"),
+                    author: None,
+                    parents: parents.iter().map(|p| p.repeat(40 / p.len())).collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The window gives `old..new` exactly where the way is linear and inside it;
+    /// it answers nothing (a compare decides) past a merge, outside the window, or
+    /// when `old` is no ancestor.
+    #[test]
+    fn a_history_window_gives_old_to_new_only_when_it_can_tell() {
+        let linear = window(&[("d", &["c"]), ("c", &["b"]), ("b", &["a"]), ("a", &[])]);
+        let names = |v: Vec<HistoryCommit>| -> Vec<String> {
+            v.into_iter().map(|c| c.oid[..1].to_string()).collect()
+        };
+        assert_eq!(
+            names(linear.between("aaaaaaa", &"d".repeat(40)).unwrap()),
+            ["b", "c", "d"]
+        );
+        assert_eq!(
+            names(linear.between(&"c".repeat(40), "ddddddd").unwrap()),
+            ["d"]
+        );
+        assert_eq!(linear.between("ddddddd", "ddddddd").unwrap().len(), 0);
+        // `old` after `new`, or nowhere: not an ancestor as far as this shows.
+        assert!(linear.between("ddddddd", "bbbbbbb").is_none());
+        assert!(linear.between("eeeeeee", "ddddddd").is_none());
+        // `new` not in the window.
+        assert!(linear.between("aaaaaaa", "fffffff").is_none());
+        // Not a sha (a `v1.2.3` tag): only a compare resolves it.
+        assert!(linear.between("v1.2.3", "ddddddd").is_none());
+        // A merge on the way: its other side is not cut here.
+        let merged = window(&[("d", &["c", "e"]), ("c", &["b"]), ("e", &["b"]), ("b", &[])]);
+        assert!(merged.between("bbbbbbb", "ddddddd").is_none());
+        assert_eq!(names(merged.between("bbbbbbb", "ccccccc").unwrap()), ["c"]);
+        // The way leaves the window (its oldest commit's parent is not in it).
+        let cut = window(&[("d", &["c"]), ("c", &["b"])]);
+        assert!(cut.between("aaaaaaa", "ddddddd").is_none());
+    }
     use crate::github::GitHubOptions;
 
     /// A GitHub Enterprise Server without `updateRefs` answers with a schema error:

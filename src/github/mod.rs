@@ -20,7 +20,10 @@ pub use crate::config::MergePolicy;
 pub use body::{
     ChangeCommit, Changelog, MAX_LISTED, PrBody, SourceRepo, TrainBody, pr_title, train_title,
 };
-pub use commits::{Branches, FileAt, Leased, RefUpdate, Tip, ZERO_OID};
+pub use commits::{
+    Branches, FileAt, HISTORY_PAGE, History, HistoryCommit, HistoryFrom, Leased, NewPr, PrField,
+    RefUpdate, Tip, ZERO_OID,
+};
 pub use models::*;
 pub use repo::Dispatched;
 pub use viewer::{ACTIONS_BOT, TokenKind};
@@ -129,6 +132,10 @@ pub struct GitHub {
     pub(crate) calls: AtomicU32,
     /// `viewer.login` once a GraphQL answer named it (see `viewer.rs`).
     pub(crate) viewer: std::sync::OnceLock<String>,
+    /// Merged release branches whose delete waits for the next commit document
+    /// of the run (an inline chain's next PR), to ride in it: repository id and
+    /// the leased delete.
+    pub(crate) deferred: std::sync::Mutex<Vec<(String, commits::RefUpdate)>>,
 }
 
 impl std::fmt::Debug for GitHub {
@@ -208,6 +215,7 @@ impl GitHub {
             max_wait: opts.max_wait,
             calls: AtomicU32::new(0),
             viewer: std::sync::OnceLock::new(),
+            deferred: std::sync::Mutex::new(Vec::new()),
         })
     }
 

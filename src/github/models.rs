@@ -93,6 +93,15 @@ pub struct GitPerson {
     pub name: String,
 }
 
+/// A PR opened in a commit's GraphQL document, with the node ids its labels and
+/// user reviewers have (`None`: not found by name, so asked for through REST).
+#[derive(Debug, Clone)]
+pub struct OpenedPr {
+    pub pr: PullRequest,
+    pub labels: Vec<(String, Option<String>)>,
+    pub users: Vec<(String, Option<String>)>,
+}
+
 /// What the PR step did, for the `pr-operation` output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrOperation {

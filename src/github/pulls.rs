@@ -143,6 +143,31 @@ impl GitHub {
         Ok(PrState::from_pr(pr, operation))
     }
 
+    /// The open PR from `head` that a lost answer may have opened for this run:
+    /// brought up to date and, being new, labelled with its reviewers asked (as
+    /// [`GitHub::create_pr_once`] treats a PR found after an unanswered create).
+    pub(crate) async fn ensure_pr_ours(
+        &self,
+        head: &str,
+        base: &str,
+        c: &PrContent,
+    ) -> anyhow::Result<PrState> {
+        let Some(pr) = self.find_open_pr(head, base).await? else {
+            return self.ensure_pr_known(head, base, c, true).await;
+        };
+        let number = pr.number;
+        let mut state = self.refresh(pr, c).await?;
+        if let Err(e) = self.decorate(number, c).await {
+            let msg = format!(
+                "pull request #{number} is open, but {e:#}; check `reviewers` and `labels` of the environment"
+            );
+            crate::output::warning(&msg);
+            eprintln!("warning: {msg}");
+        }
+        state.operation = PrOperation::Created;
+        Ok(state)
+    }
+
     /// Create the PR exactly once: after a lost answer, look for it by its head
     /// before sending the create again. A PR found there after our unanswered
     /// create is the one this run opened (`created`).
@@ -196,6 +221,77 @@ impl GitHub {
         }
         let updated = self.update_pr(pr.number, &Value::Object(fields)).await?;
         Ok(PrState::from_pr(updated, PrOperation::Updated))
+    }
+
+    /// A PR opened in the commit's document: labelled and its reviewers asked in
+    /// one more document (`addLabelsToLabelable`, `requestReviews`) with the ids
+    /// that document read; a label or user it did not find by name goes through
+    /// REST as for [`GitHub::decorate`] (REST makes a missing label; GraphQL
+    /// needs one that exists). A refusal is a warning, as there.
+    pub(crate) async fn decorate_opened(&self, o: &OpenedPr, c: &PrContent) -> PrState {
+        let number = o.pr.number;
+        if let Err(e) = self.decorate_with_ids(o, c).await {
+            let msg = format!(
+                "pull request #{number} is open, but {e:#}; check `reviewers` and `labels` of the environment"
+            );
+            crate::output::warning(&msg);
+            eprintln!("warning: {msg}");
+        }
+        PrState::from_pr(o.pr.clone(), PrOperation::Created)
+    }
+
+    async fn decorate_with_ids(&self, o: &OpenedPr, c: &PrContent) -> anyhow::Result<()> {
+        let found = |list: &[(String, Option<String>)]| -> Vec<String> {
+            list.iter().filter_map(|(_, id)| id.clone()).collect()
+        };
+        let missing = |list: &[(String, Option<String>)]| -> Vec<String> {
+            list.iter()
+                .filter(|(_, id)| id.is_none())
+                .map(|(n, _)| n.clone())
+                .collect()
+        };
+        let (label_ids, user_ids) = (found(&o.labels), found(&o.users));
+        let mut decl = Vec::new();
+        let mut fields = String::new();
+        let mut vars = json!({});
+        if !label_ids.is_empty() {
+            decl.push("$labels: AddLabelsToLabelableInput!");
+            fields.push_str(" labels: addLabelsToLabelable(input: $labels) { clientMutationId }");
+            vars["labels"] = json!({"labelableId": o.pr.node_id, "labelIds": label_ids});
+        }
+        if !user_ids.is_empty() {
+            decl.push("$reviews: RequestReviewsInput!");
+            fields.push_str(" reviews: requestReviews(input: $reviews) { clientMutationId }");
+            vars["reviews"] =
+                json!({"pullRequestId": o.pr.node_id, "userIds": user_ids, "union": true});
+        }
+        if !fields.is_empty() {
+            let query = format!("mutation({}) {{{fields} }}", decl.join(", "));
+            // Adding a label twice or asking a reviewer twice changes nothing:
+            // `graphql` may send it again after a lost answer.
+            let v = self
+                .graphql("label the pull request and request reviewers", &query, vars)
+                .await?;
+            if let Some(errors) = v["errors"].as_array().filter(|e| !e.is_empty()) {
+                let text: Vec<String> = errors
+                    .iter()
+                    .map(|e| self.scrub(e["message"].as_str().unwrap_or_default()))
+                    .collect();
+                return Err(anyhow::anyhow!(
+                    "GitHub refused the labels or reviewers: {}",
+                    text.join("; ")
+                ));
+            }
+        }
+        // What the document could not name by id, and the teams, as before.
+        let mut rest = PrContent {
+            labels: missing(&o.labels),
+            reviewers: missing(&o.users),
+            ..Default::default()
+        };
+        rest.reviewers
+            .extend(c.reviewers.iter().filter(|r| r.contains('/')).cloned());
+        self.decorate(o.pr.number, &rest).await
     }
 
     /// Labels and reviewers of a new PR.

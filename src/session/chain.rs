@@ -143,6 +143,10 @@ impl Session {
                     }
                 }
                 out.summary.push_str(&sub.summary);
+                // The merged branch's delete, where no next commit carried it.
+                if let Ok(gh) = self.github() {
+                    gh.flush_deferred().await;
+                }
                 r
             }
         }

@@ -13,7 +13,7 @@ use crate::overlay;
 use crate::target::{self, SetVersion};
 
 use crate::git::Published;
-use crate::github::{MergeOutcome, PrState};
+use crate::github::{MergeOutcome, PrField, PrState};
 
 /// Default commit message (and the template's placeholders).
 pub(crate) const MESSAGE: &str = "{service}: {env} {old} → {new}";
@@ -373,6 +373,10 @@ impl Session {
             },
             policy,
             method,
+            // An inline chain commits the next environment's PR right after: the
+            // merged branch's delete rides in that document.
+            defer_delete: self.change.chain == crate::inputs::Chain::Inline
+                && cx.config.next_of(&env.name).is_some(),
             max_rounds: 10,
             close_comment: Some(format!(
                 "`{base}` already has {new_text} ({name}); closing."
@@ -471,6 +475,9 @@ pub struct Release {
     pub content: PrContent,
     pub policy: MergePolicy,
     pub method: MergeMethod,
+    /// After our merge through the API, leave the branch's delete to the run's
+    /// next commit document ([`GitHub::flush_deferred`] sends it otherwise).
+    pub defer_delete: bool,
     /// Times a conflict or a moved head may send us back to re-apply the edit
     /// while the base stands still. A round lost because the base moved (another
     /// release merged first: the others are making progress) counts only toward
@@ -535,14 +542,22 @@ pub async fn release(
     // The base of the round a conflict sent us back from.
     let mut lost_on: Option<String> = None;
     loop {
-        let (published, read) = match &mut via {
+        let (published, read, field) = match &mut via {
             // libgit2 is blocking; a release does a handful of fetches and one push.
-            Via::Git(ws) => (ws.publish(&req.publish, edit)?, None),
+            Via::Git(ws) => (ws.publish(&req.publish, edit)?, None, PrField::NotAsked),
             Via::Api(first) => {
-                let (p, read) =
-                    super::via_api::publish(gh, &req.publish, first.take().map(|b| *b), edit)
+                // A release branch made now gets its PR in the commit's document.
+                let pr = match &req.publish.target {
+                    Target::Release(_) => Some(github::NewPr {
+                        base: &req.publish.base,
+                        content: &req.content,
+                    }),
+                    Target::Direct => None,
+                };
+                let (p, read, field) =
+                    super::via_api::publish(gh, &req.publish, first.take().map(|b| *b), edit, pr)
                         .await?;
-                (p, Some(read))
+                (p, Some(read), field)
             }
         };
         let repo_id = read.as_ref().map(|r| r.repo_id.clone());
@@ -580,9 +595,24 @@ pub async fn release(
                 checks_note: None,
             });
         }
-        let mut pr = gh
-            .ensure_pr_known(&head, &req.publish.base, &req.content, none_open)
-            .await?;
+        let mut pr = match field {
+            PrField::Opened(o) => gh.decorate_opened(&o, &req.content).await,
+            // Opened by a copy of our document whose answer was lost: ours.
+            PrField::Exists { maybe_ours: true } => {
+                gh.ensure_pr_ours(&head, &req.publish.base, &req.content)
+                    .await?
+            }
+            // Someone else's run opened it meanwhile.
+            PrField::Exists { maybe_ours: false } => {
+                gh.ensure_pr_known(&head, &req.publish.base, &req.content, false)
+                    .await?
+            }
+            // Not asked, or refused: REST opens it, or says why it can't.
+            PrField::NotAsked | PrField::Refused => {
+                gh.ensure_pr_known(&head, &req.publish.base, &req.content, none_open)
+                    .await?
+            }
+        };
         let ours = published.commit.clone().unwrap_or_default();
         if pr.head_sha != ours {
             // GitHub reports the head it has indexed; our leased push is the truth.
@@ -638,6 +668,18 @@ pub async fn release(
                 // GitHub deletes the merged head itself ("Managing the automatic
                 // deletion of branches"): no request for it.
                 (Via::Api(_), _) if github_deletes => Ok(true),
+                (Via::Api(_), Some(id)) if req.defer_delete => {
+                    gh.defer_delete(
+                        id,
+                        crate::github::RefUpdate {
+                            branch: head.clone(),
+                            after: None,
+                            before: Some(pr.head_sha.clone()),
+                            force: true,
+                        },
+                    );
+                    Ok(true)
+                }
                 (Via::Git(ws), _) => ws.delete_branch(&head, &pr.head_sha),
                 (Via::Api(_), Some(id)) => {
                     super::via_api::delete_branch(gh, id, &head, &pr.head_sha).await

@@ -16,7 +16,7 @@ use std::path::Path;
 use super::CommitVia;
 use super::inputs::git_options;
 use super::{Repo, env_var};
-use crate::github::GitHub;
+use crate::github::{GitHub, History, HistoryFrom};
 
 /// The workspace and base opened here, with the tip just fetched, handed to the
 /// session so the run opens and proves the remote once, as before (no extra
@@ -36,6 +36,28 @@ pub(crate) static API_BASE: std::sync::Mutex<Option<String>> = std::sync::Mutex:
 pub(crate) struct Guess {
     pub paths: Vec<String>,
     pub head: Option<String>,
+    /// The history to read for the PR's commit list (kept in [`HISTORY`]).
+    pub history: Option<HistoryFrom>,
+}
+
+/// The newest commits of the history the rules' read asked for, and the
+/// repository they are of: the release PR's commit list is cut from them where
+/// they tell it exactly, instead of a compare request ([`History::between`]).
+pub(crate) static HISTORY: std::sync::Mutex<Option<(String, History)>> =
+    std::sync::Mutex::new(None);
+
+/// The commits of `old..new` in `repo` from the rules' read, where it can tell.
+pub(crate) fn history_between(
+    repo: &str,
+    old: &str,
+    new: &str,
+) -> Option<Vec<crate::github::HistoryCommit>> {
+    let slot = HISTORY.lock().unwrap_or_else(|p| p.into_inner());
+    let (of, h) = slot.as_ref()?;
+    if !of.eq_ignore_ascii_case(repo) {
+        return None;
+    }
+    h.between(old, new)
 }
 
 /// The rules' read with the guessed files and branch, for
@@ -192,10 +214,20 @@ async fn read_rules(
     };
     let paths: Vec<&str> = g.paths.iter().map(String::as_str).collect();
     match gh
-        .read_branches_files(base, g.head.as_deref(), &paths, Some(rel))
+        .read_branches_with(
+            base,
+            g.head.as_deref(),
+            &paths,
+            Some(rel),
+            g.history.as_ref(),
+        )
         .await
     {
         Ok(read) => {
+            if let Some(h) = &read.history {
+                *HISTORY.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((gh.repository(), h.clone()));
+            }
             *EARLY.lock().unwrap_or_else(|p| p.into_inner()) = Some((g, read.clone()));
             Ok(read)
         }

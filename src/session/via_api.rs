@@ -13,7 +13,7 @@
 use crate::context::Context;
 use crate::error::{Failure, UserError};
 use crate::git::{Publish, Published, Target};
-use crate::github::{Branches, GitHub, Leased, RefUpdate, ZERO_OID};
+use crate::github::{Branches, GitHub, Leased, NewPr, PrField, RefUpdate, ZERO_OID};
 pub(crate) use crate::inputs::CommitVia;
 use crate::retry::Backoff;
 
@@ -46,13 +46,16 @@ const MAX_ROUNDS: u32 = 8;
 /// text at a fresh base tip each round and returns the new text (`None`: already
 /// there); all files go in one commit. `first` is a read made just before, used
 /// for the first round. Returns the last read too (the repository's id, whether
-/// a PR is open).
+/// a PR is open). With `pr`, a release branch made here gets its PR opened in
+/// the commit's own document; the third value says how that went (`Exists {
+/// maybe_ours }` when a lost answer may have opened it).
 pub(crate) async fn publish(
     gh: &GitHub,
     req: &Publish,
     mut first: Option<Branches>,
     edit: &mut crate::git::Edit<'_>,
-) -> anyhow::Result<(Published, Branches)> {
+    pr: Option<NewPr<'_>>,
+) -> anyhow::Result<(Published, Branches, PrField)> {
     let head = match &req.target {
         Target::Release(b) => Some(b.as_str()),
         Target::Direct => None,
@@ -63,6 +66,16 @@ pub(crate) async fn publish(
     // wrote. A copy of it sent again after a lost answer is refused too although
     // the first one landed; the next read tells (the base's tip is that commit).
     let mut sent: Option<(String, Vec<Option<String>>, u64)> = None;
+    // A round's document opened a PR, or may have: the PR found open later is
+    // this run's (labelled and reviewers asked, as a new one).
+    let mut maybe_ours = false;
+    let later = |maybe_ours: bool| {
+        if maybe_ours {
+            PrField::Exists { maybe_ours }
+        } else {
+            PrField::NotAsked
+        }
+    };
     loop {
         let st = match first.take() {
             Some(s) if s.files.len() == paths.len() => s,
@@ -89,7 +102,7 @@ pub(crate) async fn publish(
                 retries,
                 before: None,
             };
-            return Ok((landed, st));
+            return Ok((landed, st, PrField::NotAsked));
         }
         let before = st.file.as_ref().map(|f| f.text.clone());
         let done = |commit: Option<String>, changed: bool, pushed: bool| Published {
@@ -121,7 +134,7 @@ pub(crate) async fn publish(
             }
         }
         if changes.is_empty() {
-            return Ok((done(None, false, false), st));
+            return Ok((done(None, false, false), st, later(maybe_ours)));
         }
         let files: Vec<(&str, &str)> = changes.iter().map(|(p, a)| (*p, a.as_str())).collect();
         let outcome = match head {
@@ -142,13 +155,41 @@ pub(crate) async fn publish(
                     && holds(t, &blobs)
                     && t.changed_files.is_none_or(|n| n == files.len() as u64)
                 {
-                    return Ok((done(Some(t.oid.clone()), true, false), st));
+                    return Ok((
+                        done(Some(t.oid.clone()), true, false),
+                        st,
+                        later(maybe_ours),
+                    ));
                 }
-                leased_release(gh, &st, branch, &paths, &files, &req.message).await?
+                let (leased, field) =
+                    leased_release(gh, &st, branch, &paths, &files, &req.message, pr).await?;
+                match leased {
+                    Leased::Done(commit) => {
+                        let field = match field {
+                            PrField::NotAsked => later(maybe_ours),
+                            PrField::Exists { maybe_ours: m } => PrField::Exists {
+                                maybe_ours: m || maybe_ours,
+                            },
+                            f => f,
+                        };
+                        return Ok((done(Some(commit), true, true), st, field));
+                    }
+                    Leased::Stale(why) => {
+                        if matches!(
+                            field,
+                            PrField::Opened(_) | PrField::Exists { maybe_ours: true }
+                        ) {
+                            maybe_ours = true;
+                        }
+                        Leased::Stale(why)
+                    }
+                }
             }
         };
         match outcome {
-            Leased::Done(commit) => return Ok((done(Some(commit), true, true), st)),
+            Leased::Done(commit) => {
+                return Ok((done(Some(commit), true, true), st, PrField::NotAsked));
+            }
             Leased::Stale(why) => {
                 if retries >= MAX_ROUNDS {
                     return Err(Failure::new(format!(
@@ -186,15 +227,27 @@ async fn leased_release(
     paths: &[&str],
     files: &[(&str, &str)],
     message: &str,
-) -> anyhow::Result<Leased> {
+    pr: Option<NewPr<'_>>,
+) -> anyhow::Result<(Leased, PrField)> {
     match &st.head {
-        // No branch, so no open PR: create it at the base and commit on it, in one
-        // request.
+        // No branch, so no open PR: create it at the base, commit on it and open
+        // the PR, in one request.
         None => {
-            gh.branch_and_commit(&st.repo_id, branch, ZERO_OID, &st.base_oid, files, message)
-                .await
+            gh.branch_commit_pr(
+                &st.repo_id,
+                branch,
+                ZERO_OID,
+                &st.base_oid,
+                files,
+                message,
+                pr,
+            )
+            .await
         }
-        Some(t) => via_scratch(gh, st, branch, &t.oid, paths, files, message).await,
+        Some(t) => Ok((
+            via_scratch(gh, st, branch, &t.oid, paths, files, message).await?,
+            PrField::NotAsked,
+        )),
     }
 }
 

@@ -322,6 +322,66 @@ fn clean_env(c: &mut Command) {
 /// The GitHub requests of `log` (REST, GraphQL and git alike), one line each with
 /// what it did (a GraphQL request's operation and root fields), and their count:
 /// the benchmarks print them so a change in the budget shows where it went.
+/// What a repository that has released before holds: each environment runs a
+/// build of an earlier commit `A` of `main` (dev and uat by their tags' `{sha7}`,
+/// prod's `prd-1.4.2` by its image's revision label), and `main` has moved on by a
+/// code change since. The benches release that head, so their PR bodies list the
+/// real commits between (with the bundled example's tags, which name no commit of
+/// this repository, there is nothing to list and every list is a failed compare).
+fn released_before(rig: &Rig) {
+    let a = rig
+        .gh
+        .push_commit(REPO, "main", &[("app/CHANGES", "greeting v1\n")])
+        .unwrap();
+    let prod = rig
+        .reg
+        .client()
+        .push_image_labelled(
+            "acme/hello",
+            "prd-1.4.2",
+            1,
+            512,
+            9,
+            ("linux", "amd64"),
+            &[("org.opencontainers.image.revision", &a)],
+        )
+        .unwrap()
+        .digest;
+    let mut files = Vec::new();
+    for env in ["dev", "uat", "prod"] {
+        let path = format!("overlays/{env}/kustomization.yaml");
+        let text = rig.gh.file_at(REPO, "main", &path).unwrap().unwrap();
+        let mut out = String::new();
+        for line in text.lines() {
+            let indent = &line[..line.len() - line.trim_start().len()];
+            let line = match line.trim_start() {
+                l if l.starts_with("newTag:") => match env {
+                    "dev" => format!("{indent}newTag: dev-main-{}-1763200000", &a[..7]),
+                    "uat" => format!("{indent}newTag: tst-{}-1763100000", &a[..7]),
+                    _ => line.to_string(),
+                },
+                l if l.starts_with("digest:") && env == "prod" => {
+                    format!("{indent}digest: {prod}")
+                }
+                // dev and uat name their commit by tag: no pinned digest.
+                l if l.starts_with("digest:") => continue,
+                _ => line.to_string(),
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
+        files.push((path, out));
+    }
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    rig.gh.push_commit(REPO, "main", &files).unwrap();
+    rig.gh
+        .push_commit(REPO, "main", &[("app/CHANGES", "greeting v2\n")])
+        .unwrap();
+}
+
 fn github_requests(log: &[gitops_testkit::github::Request]) -> (usize, String) {
     use gitops_testkit::github::RequestKind::{Git, GraphQl, Other, Rest};
     let mut lines = String::new();
@@ -1205,6 +1265,7 @@ fn twenty_processes_release_to_one_overlay_and_nothing_is_lost() {
 #[ignore = "benchmark: run by scripts/bench-chain"]
 async fn bench_seed_000_chain() {
     let rig = Rig::new(CONFIG);
+    released_before(&rig);
     let ws = rig.checkout("release", "main");
     let sha = git(&ws, &["rev-parse", "HEAD"]);
     rig.push_build(&sha);
@@ -1385,6 +1446,7 @@ async fn a_signed_commits_ruleset_takes_api_releases_and_refuses_pushes_with_a_h
 async fn bench_requests_per_release() {
     for via in ["git", "api"] {
         let rig = Rig::new(CONFIG);
+        released_before(&rig);
         let ws = rig.checkout("ws", "main");
         let sha = git(&ws, &["rev-parse", "HEAD"]);
         rig.push_build(&sha);
