@@ -237,6 +237,95 @@ fn ref_update_json(u: &RefUpdate) -> Value {
     r
 }
 
+/// What a read of the base and the release branch asks of a repository: its
+/// fields (inside `repository { … }`, or a mutation payload's `repository`), the
+/// variables they use and their declarations (`, $path: String!…`).
+#[derive(Debug, Clone)]
+pub(crate) struct ReadShape {
+    pub(crate) decl: String,
+    pub(crate) vars: Value,
+    pub(crate) fields: String,
+    base: Option<String>,
+    paths: Vec<String>,
+    config: Option<String>,
+    history: Option<HistoryFrom>,
+}
+
+impl ReadShape {
+    pub(crate) fn new(
+        base: Option<&str>,
+        head: Option<&str>,
+        paths: &[&str],
+        config: Option<&str>,
+        history: Option<&HistoryFrom>,
+    ) -> ReadShape {
+        let path = paths.first().copied().unwrap_or_default();
+        let base_field = match base {
+            Some(_) => "base: ref(qualifiedName: $base)",
+            None => "base: defaultBranchRef",
+        };
+        let mut vars = json!({"path": path});
+        let mut decl = String::from(", $path: String!");
+        if let Some(b) = base {
+            vars["base"] = format!("refs/heads/{b}").into();
+            decl.push_str(", $base: String!");
+        }
+        let mut base_files = blob("file", "path");
+        let mut head_files = String::from("file(path: $path) { oid }");
+        for (i, p) in paths.iter().enumerate().skip(1) {
+            vars[format!("path{i}")] = (*p).into();
+            decl.push_str(&format!(", $path{i}: String!"));
+            base_files.push(' ');
+            base_files.push_str(&blob(&format!("file{i}"), &format!("path{i}")));
+            head_files.push_str(&format!(" file{i}: file(path: $path{i}) {{ oid }}"));
+        }
+        if let Some(c) = config {
+            vars["config"] = c.into();
+            decl.push_str(", $config: String!");
+            base_files.push(' ');
+            base_files.push_str(&blob("config", "config"));
+        }
+        const HISTORY: &str = "history(first: 100) { nodes { oid url message author { name user { login } } parents(first: 2) { nodes { oid } } } }";
+        let mut released = String::new();
+        match history {
+            Some(HistoryFrom::BaseTip) => {
+                base_files.push(' ');
+                base_files.push_str(HISTORY);
+            }
+            Some(HistoryFrom::Commit(sha)) => {
+                vars["released"] = sha.as_str().into();
+                decl.push_str(", $released: GitObjectID!");
+                released = format!(
+                    " released: object(oid: $released) {{ ... on Commit {{ {HISTORY} }} }}"
+                );
+            }
+            None => {}
+        }
+        let head_field = match head {
+            Some(h) => {
+                vars["head"] = format!("refs/heads/{h}").into();
+                vars["headName"] = h.into();
+                decl.push_str(", $head: String!, $headName: String!");
+                format!(
+                    "head: ref(qualifiedName: $head) {{ target {{ ... on Commit {{ {TIP_FIELDS} {head_files} }} }} }} open: pullRequests(headRefName: $headName, states: [OPEN], first: 10) {{ nodes {{ number baseRefName headRepository {{ nameWithOwner }} }} }}"
+                )
+            }
+            None => String::new(),
+        };
+        ReadShape {
+            decl,
+            vars,
+            fields: format!(
+                "id deleteBranchOnMerge {base_field} {{ name target {{ ... on Commit {{ oid {base_files} }} }} }} {head_field}{released}"
+            ),
+            base: base.map(String::from),
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+            config: config.map(String::from),
+            history: history.cloned(),
+        }
+    }
+}
+
 /// The pull request [`GitHub::branch_commit_pr`] opens with the commit.
 #[derive(Debug, Clone, Copy)]
 pub struct NewPr<'a> {
@@ -468,62 +557,14 @@ impl GitHub {
         config: Option<&str>,
         history: Option<&HistoryFrom>,
     ) -> anyhow::Result<Branches> {
-        let path = paths.first().copied().unwrap_or_default();
         let (owner, name) = self.owner_name();
-        let base_field = match base {
-            Some(_) => "base: ref(qualifiedName: $base)",
-            None => "base: defaultBranchRef",
-        };
-        let mut vars = json!({"owner": owner, "name": name, "path": path});
-        let mut decl = String::from("$owner: String!, $name: String!, $path: String!");
-        if let Some(b) = base {
-            vars["base"] = format!("refs/heads/{b}").into();
-            decl.push_str(", $base: String!");
-        }
-        let mut base_files = blob("file", "path");
-        let mut head_files = String::from("file(path: $path) { oid }");
-        for (i, p) in paths.iter().enumerate().skip(1) {
-            vars[format!("path{i}")] = (*p).into();
-            decl.push_str(&format!(", $path{i}: String!"));
-            base_files.push(' ');
-            base_files.push_str(&blob(&format!("file{i}"), &format!("path{i}")));
-            head_files.push_str(&format!(" file{i}: file(path: $path{i}) {{ oid }}"));
-        }
-        if let Some(c) = config {
-            vars["config"] = c.into();
-            decl.push_str(", $config: String!");
-            base_files.push(' ');
-            base_files.push_str(&blob("config", "config"));
-        }
-        const HISTORY: &str = "history(first: 100) { nodes { oid url message author { name user { login } } parents(first: 2) { nodes { oid } } } }";
-        let mut released = String::new();
-        match history {
-            Some(HistoryFrom::BaseTip) => {
-                base_files.push(' ');
-                base_files.push_str(HISTORY);
-            }
-            Some(HistoryFrom::Commit(sha)) => {
-                vars["released"] = sha.as_str().into();
-                decl.push_str(", $released: GitObjectID!");
-                released = format!(
-                    " released: object(oid: $released) {{ ... on Commit {{ {HISTORY} }} }}"
-                );
-            }
-            None => {}
-        }
-        let head_field = match head {
-            Some(h) => {
-                vars["head"] = format!("refs/heads/{h}").into();
-                vars["headName"] = h.into();
-                decl.push_str(", $head: String!, $headName: String!");
-                format!(
-                    "head: ref(qualifiedName: $head) {{ target {{ ... on Commit {{ {TIP_FIELDS} {head_files} }} }} }} open: pullRequests(headRefName: $headName, states: [OPEN], first: 10) {{ nodes {{ number baseRefName headRepository {{ nameWithOwner }} }} }}"
-                )
-            }
-            None => String::new(),
-        };
+        let shape = ReadShape::new(base, head, paths, config, history);
+        let mut vars = shape.vars.clone();
+        vars["owner"] = owner.into();
+        vars["name"] = name.into();
         let query = format!(
-            "query({decl}) {{ viewer {{ login }} repository(owner: $owner, name: $name) {{ id deleteBranchOnMerge {base_field} {{ name target {{ ... on Commit {{ oid {base_files} }} }} }} {head_field}{released} }} }}"
+            "query($owner: String!, $name: String!{}) {{ viewer {{ login }} repository(owner: $owner, name: $name) {{ {} }} }}",
+            shape.decl, shape.fields
         );
         let v = self
             .graphql("read the base branch through the API", &query, vars)
@@ -548,6 +589,17 @@ impl GitHub {
             .hint("check `GITHUB_REPOSITORY` and that the token may read the repository (`permissions: contents: read`)")
             .into());
         }
+        self.parse_read(repo, &shape)
+    }
+
+    /// A [`ReadShape`]'s fields of a repository, as answered.
+    pub(crate) fn parse_read(&self, repo: &Value, shape: &ReadShape) -> anyhow::Result<Branches> {
+        let base = shape.base.as_deref();
+        let paths: Vec<&str> = shape.paths.iter().map(String::as_str).collect();
+        let paths = paths.as_slice();
+        let path = paths.first().copied().unwrap_or_default();
+        let config = shape.config.as_deref();
+        let history = shape.history.as_ref();
         let b = &repo["base"];
         let Some(base_oid) = b["target"]["oid"].as_str() else {
             return Err(UserError::new(match base {

@@ -20,6 +20,7 @@ pub use crate::config::MergePolicy;
 pub use body::{
     ChangeCommit, Changelog, MAX_LISTED, PrBody, SourceRepo, TrainBody, pr_title, train_title,
 };
+pub(crate) use commits::ReadShape;
 pub use commits::{
     Branches, FileAt, HISTORY_PAGE, History, HistoryCommit, HistoryFrom, Leased, NewPr, PrField,
     RefUpdate, Tip, ZERO_OID,
@@ -136,6 +137,10 @@ pub struct GitHub {
     /// of the run (an inline chain's next PR), to ride in it: repository id and
     /// the leased delete.
     pub(crate) deferred: std::sync::Mutex<Vec<(String, commits::RefUpdate)>>,
+    /// What to read in the payload of this run's merge (an inline chain's next
+    /// environment), and what was read there.
+    pub(crate) read_after_merge: std::sync::Mutex<Option<commits::ReadShape>>,
+    pub(crate) after_merge: std::sync::Mutex<Option<commits::Branches>>,
 }
 
 impl std::fmt::Debug for GitHub {
@@ -216,6 +221,8 @@ impl GitHub {
             calls: AtomicU32::new(0),
             viewer: std::sync::OnceLock::new(),
             deferred: std::sync::Mutex::new(Vec::new()),
+            read_after_merge: std::sync::Mutex::new(None),
+            after_merge: std::sync::Mutex::new(None),
         })
     }
 

@@ -464,6 +464,107 @@ impl GitHub {
         Ok(refused)
     }
 
+    /// Merge `pr` at its head: through REST, or, where the run asked to read
+    /// something right after ([`GitHub::read_after`]), through GraphQL's
+    /// `mergePullRequest` with that read in its payload (the base tip after the
+    /// merge, its files and the next release branch: no read of its own). Both
+    /// refuse with the same texts ("Head branch was modified. Review and try the
+    /// merge again.", "Base branch was modified…": rocq-prover/bot#215 and
+    /// ridedott/merge-me-action#458 quote GraphQL's; REST docs "Merge a pull
+    /// request" for 405/409).
+    pub(crate) async fn merge_pr(
+        &self,
+        pr: &PrState,
+        method: MergeMethod,
+    ) -> anyhow::Result<MergeTry> {
+        let shape = self
+            .read_after_merge
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let Some(shape) = shape.filter(|_| !pr.node_id.is_empty()) else {
+            return self.merge_now(pr.number, &pr.head_sha, method).await;
+        };
+        let query = format!(
+            "mutation($merge: MergePullRequestInput!{}) {{ merge: mergePullRequest(input: $merge) {{ pullRequest {{ merged mergeCommit {{ oid }} repository {{ {} }} }} }} }}",
+            shape.decl, shape.fields
+        );
+        let mut vars = shape.vars.clone();
+        vars["merge"] = json!({
+            "pullRequestId": pr.node_id,
+            "expectedHeadOid": pr.head_sha,
+            "mergeMethod": method.graphql(),
+        });
+        let number = pr.number;
+        // Guarded by the head sha: safe to send again after a lost answer, and a
+        // copy refused after one is checked against the PR (as for REST).
+        let (v, resent) = match self
+            .graphql_resent(&format!("merge pull request #{number}"), &query, vars)
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                return match self.merged_at(number, &pr.head_sha).await {
+                    Some(m) => Ok(m),
+                    None => Err(e),
+                };
+            }
+        };
+        let node = &v["data"]["merge"]["pullRequest"];
+        if node["merged"].as_bool() == Some(true) {
+            let sha = node["mergeCommit"]["oid"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            match self.parse_read(&node["repository"], &shape) {
+                Ok(read) => {
+                    *self.after_merge.lock().unwrap_or_else(|p| p.into_inner()) = Some(read)
+                }
+                // The merge stands; the next step reads for itself.
+                Err(e) => eprintln!("github: the read after the merge of #{number}: {e:#}"),
+            }
+            return Ok(MergeTry::Merged(sha));
+        }
+        let msg = self.scrub(
+            &v["errors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e["message"].as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
+        if resent && let Some(m) = self.merged_at(number, &pr.head_sha).await {
+            return Ok(m);
+        }
+        if msg.to_lowercase().contains("head branch was modified") {
+            return Ok(MergeTry::HeadModified(msg));
+        }
+        if msg.is_empty() {
+            return Err(anyhow::anyhow!(
+                "GitHub answered the merge of pull request #{number} with neither a merge nor an error"
+            ));
+        }
+        Ok(MergeTry::Refused(msg))
+    }
+
+    /// Read `shape` in the payload of this run's next merge (see
+    /// [`GitHub::merge_pr`]); the read is then [`GitHub::take_after_merge`]'s.
+    pub(crate) fn read_after(&self, shape: Option<commits::ReadShape>) {
+        *self
+            .read_after_merge
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = shape;
+    }
+
+    /// What the last merge's payload read, once.
+    pub(crate) fn take_after_merge(&self) -> Option<commits::Branches> {
+        self.after_merge
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
     /// `Merged` when PR `number` is merged with head `sha` (read after an unclear
     /// merge); `None` when it is not, or cannot be read.
     async fn merged_at(&self, number: u64, sha: &str) -> Option<MergeTry> {
@@ -523,21 +624,19 @@ impl GitHub {
     ) -> anyhow::Result<MergeOutcome> {
         match policy {
             MergePolicy::Never => Ok(MergeOutcome::Left),
-            MergePolicy::Immediate => {
-                match self.merge_now(pr.number, &pr.head_sha, method).await? {
-                    MergeTry::Merged(sha) => Ok(MergeOutcome::Merged(sha)),
-                    MergeTry::HeadModified(m) => Ok(MergeOutcome::HeadModified(m)),
-                    MergeTry::Refused(m) if is_conflict(&m) => Ok(MergeOutcome::Conflict(m)),
-                    MergeTry::Refused(m) => match self
-                        .enable_auto_merge(&pr.node_id, &pr.head_sha, method)
-                        .await?
-                    {
-                        AutoMerge::Enabled => Ok(MergeOutcome::AutoMerge(Some(m))),
-                        AutoMerge::AlreadyMerged => Ok(MergeOutcome::Merged(String::new())),
-                        AutoMerge::Clean | AutoMerge::Refused(_) => Ok(MergeOutcome::Blocked(m)),
-                    },
-                }
-            }
+            MergePolicy::Immediate => match self.merge_pr(pr, method).await? {
+                MergeTry::Merged(sha) => Ok(MergeOutcome::Merged(sha)),
+                MergeTry::HeadModified(m) => Ok(MergeOutcome::HeadModified(m)),
+                MergeTry::Refused(m) if is_conflict(&m) => Ok(MergeOutcome::Conflict(m)),
+                MergeTry::Refused(m) => match self
+                    .enable_auto_merge(&pr.node_id, &pr.head_sha, method)
+                    .await?
+                {
+                    AutoMerge::Enabled => Ok(MergeOutcome::AutoMerge(Some(m))),
+                    AutoMerge::AlreadyMerged => Ok(MergeOutcome::Merged(String::new())),
+                    AutoMerge::Clean | AutoMerge::Refused(_) => Ok(MergeOutcome::Blocked(m)),
+                },
+            },
             // `direct` opens no PR; given one anyway, it merges as `auto` does.
             MergePolicy::Auto | MergePolicy::Direct => {
                 if pr.auto_merge {
@@ -548,7 +647,7 @@ impl GitHub {
                 // (computed in the background), so asking first would cost a call and
                 // often still say nothing. Trying the guarded merge answers "mergeable
                 // now?" and merges in one call; 405 means checks or reviews are pending.
-                match self.merge_now(pr.number, &pr.head_sha, method).await? {
+                match self.merge_pr(pr, method).await? {
                     MergeTry::Merged(sha) => Ok(MergeOutcome::Merged(sha)),
                     MergeTry::HeadModified(m) => Ok(MergeOutcome::HeadModified(m)),
                     MergeTry::Refused(m) if is_conflict(&m) => Ok(MergeOutcome::Conflict(m)),
@@ -560,13 +659,11 @@ impl GitHub {
                             AutoMerge::Enabled => Ok(MergeOutcome::AutoMerge(Some(m))),
                             AutoMerge::AlreadyMerged => Ok(MergeOutcome::Merged(String::new())),
                             // The checks finished between the two calls: merge now.
-                            AutoMerge::Clean => {
-                                match self.merge_now(pr.number, &pr.head_sha, method).await? {
-                                    MergeTry::Merged(sha) => Ok(MergeOutcome::Merged(sha)),
-                                    MergeTry::HeadModified(m) => Ok(MergeOutcome::HeadModified(m)),
-                                    MergeTry::Refused(m2) => Ok(MergeOutcome::Blocked(m2)),
-                                }
-                            }
+                            AutoMerge::Clean => match self.merge_pr(pr, method).await? {
+                                MergeTry::Merged(sha) => Ok(MergeOutcome::Merged(sha)),
+                                MergeTry::HeadModified(m) => Ok(MergeOutcome::HeadModified(m)),
+                                MergeTry::Refused(m2) => Ok(MergeOutcome::Blocked(m2)),
+                            },
                             AutoMerge::Refused(a) => {
                                 Ok(MergeOutcome::Blocked(format!("{m}; auto-merge: {a}")))
                             }

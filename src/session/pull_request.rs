@@ -383,7 +383,43 @@ impl Session {
             )),
         };
         let mut edit = apply;
-        let outcome = release(via, gh, &req, &mut edit).await?;
+        // An inline chain opens the next environment's PR right after the merge:
+        // the merge's own payload reads what that needs (no read of its own).
+        let next_read = match cx.config.next_of(&env.name) {
+            // Not before a health gate (minutes, maybe: the promotion reads afresh).
+            Some(next) if req.defer_delete && self.gate.is_none() && matches!(via, Via::Api(_)) => {
+                batch
+                    .changes
+                    .iter()
+                    .map(|c| cx.config.target(c.service, next))
+                    .collect::<Result<Vec<_>, _>>()
+                    .ok()
+                    .map(|t| {
+                        let policy = self.change.merge.unwrap_or(next.merge);
+                        let head = (policy != MergePolicy::Direct)
+                            .then(|| git::release_branch(name, &next.name));
+                        (paths_of(&t), head)
+                    })
+            }
+            _ => None,
+        };
+        if let Some((paths, head)) = &next_read {
+            let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+            gh.read_after(Some(github::ReadShape::new(
+                Some(&base),
+                head.as_deref(),
+                &refs,
+                None,
+                None,
+            )));
+        }
+        let outcome = release(via, gh, &req, &mut edit).await;
+        gh.read_after(None);
+        if let (Some((paths, _)), Some(read)) = (next_read, gh.take_after_merge()) {
+            // The promotion's publish takes it.
+            *self.first_read.borrow_mut() = Some((paths, read));
+        }
+        let outcome = outcome?;
         for (k, v) in outcome.outputs() {
             out.set(k, v);
         }
