@@ -328,7 +328,11 @@ fn clean_env(c: &mut Command) {
 /// code change since. The benches release that head, so their PR bodies list the
 /// real commits between (with the bundled example's tags, which name no commit of
 /// this repository, there is nothing to list and every list is a failed compare).
+/// And the labels the earlier releases' PRs got exist.
 fn released_before(rig: &Rig) {
+    for label in ["uat", "promotion"] {
+        rig.gh.create_label(REPO, label).unwrap();
+    }
     let a = rig
         .gh
         .push_commit(REPO, "main", &[("app/CHANGES", "greeting v1\n")])

@@ -77,6 +77,7 @@ pub fn request(service: &str, old: &str, new: &str, policy: MergePolicy) -> Rele
         },
         policy,
         method: MergeMethod::Squash,
+        defer_delete: false,
         max_rounds: 10,
         close_comment: Some("The base already holds this version.".into()),
     }
