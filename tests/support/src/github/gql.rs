@@ -1,7 +1,10 @@
-//! GraphQL reads of repositories, refs, commits and files, and the two write
-//! mutations a release uses through the API: `createCommitOnBranch` and
-//! `updateRefs`. Documents are parsed and checked against GitHub's schema
-//! ([`super::schema`]); answers select exactly the fields asked for.
+//! GraphQL reads of repositories, refs, commits, files, pull requests, labels and
+//! users, and the write mutations a release uses through the API:
+//! `createCommitOnBranch`, `updateRefs`, `createPullRequest`, `mergePullRequest`,
+//! `addLabelsToLabelable`, `requestReviews` (the last four by the rules REST's routes
+//! use, one function each in [`super::api`]; sources in
+//! docs/github-facts/graphql-pulls.md). Documents are parsed and checked against
+//! GitHub's schema ([`super::schema`]); answers select exactly the fields asked for.
 //!
 //! Sources, per rule (see docs/github-facts/commits-api.md for the quotes):
 //! - SCHEMA: octokit/graphql-schema `schema.graphql` at 82ff2d4, the doc strings of
@@ -293,9 +296,9 @@ fn paginate(
     })
 }
 
-/// Whether this document is for this module (reads of refs and files, and the
-/// commit and ref mutations). Pull request reads and the auto-merge mutations are
-/// answered by [`super::api`].
+/// Whether this document is for this module (every read rooted at `repository`,
+/// `node` or `viewer`, and the commit, ref and pull-request mutations). A document
+/// of only the auto-merge mutations is answered by [`super::api`].
 pub(crate) fn handles(op: &str, set: &q::SelectionSet<'_, String>) -> bool {
     set.items.iter().any(|s| match s {
         Selection::Field(f) => match op {
