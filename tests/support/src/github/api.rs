@@ -2807,6 +2807,69 @@ pub(crate) fn gql_pr(st: &State, repo: &Repo, p: &Pull) -> anyhow::Result<Value>
     }))
 }
 
+/// `enablePullRequestAutoMerge` (`enable`: the method, lowercased, and the
+/// expected head, title and body) or `disablePullRequestAutoMerge` on the PR whose
+/// node id is `id`: the PR's repository and number, or the GraphQL error `type` and
+/// message. The refusals' texts are GitHub's ("Pull request Pull request is in clean
+/// status": daneden/enable-automerge-action#120).
+pub(crate) fn auto_merge(
+    st: &mut State,
+    g: &TokenGrants,
+    id: &str,
+    enable: Option<(String, Option<String>, Option<String>, Option<String>)>,
+) -> Result<(String, u64), (&'static str, String)> {
+    if !g.pull_requests_write || !g.contents_write {
+        return Err(("FORBIDDEN", "Resource not accessible by integration".into()));
+    }
+    let Some((full, n)) = find_node(st, id).filter(|(f, _)| g.sees(f)) else {
+        return Err((
+            "NOT_FOUND",
+            format!("Could not resolve to a node with the global id of '{id}'"),
+        ));
+    };
+    let internal = |e: anyhow::Error| ("INTERNAL", e.to_string());
+    let Some((method, expected, commit_title, commit_message)) = enable else {
+        let repo = st.repo_mut(&full).map_err(internal)?;
+        if let Some(p) = repo.pulls.get_mut(&n) {
+            p.auto_merge = None;
+        }
+        return Ok((full, n));
+    };
+    let repo = st.repo(&full).map_err(internal)?;
+    let p = &repo.pulls[&n];
+    let refuse = |m: &str| Err(("UNPROCESSABLE", format!("Pull request {m}")));
+    if p.merged.is_some() {
+        return refuse("Pull request is already merged");
+    }
+    if !p.open {
+        return refuse("Pull request is closed");
+    }
+    if !repo.settings.allow_auto_merge {
+        return refuse("Auto merge is not allowed for this repository");
+    }
+    let c = compute(st, repo, p).map_err(internal)?;
+    if let Some(e) = expected
+        && e != c.head
+    {
+        return refuse("Head sha didn't match expected head sha");
+    }
+    if matches!(c.state, "clean" | "unstable" | "dirty" | "draft") {
+        return refuse(&format!("Pull request is in {} status", c.state));
+    }
+    let req = AutoMergeRequest {
+        method,
+        enabled_by: g.user_login.clone(),
+        enabled_at: now(),
+        commit_title,
+        commit_message,
+    };
+    let repo = st.repo_mut(&full).map_err(internal)?;
+    if let Some(p) = repo.pulls.get_mut(&n) {
+        p.auto_merge = Some(req);
+    }
+    Ok((full, n))
+}
+
 fn graphql_answer(st: &mut State, g: &TokenGrants, body: &Value) -> Result<Value, ApiError> {
     let query = body["query"].as_str().unwrap_or_default().to_string();
     let vars = body.get("variables").cloned().unwrap_or(Value::Null);
@@ -2830,76 +2893,6 @@ fn graphql_answer(st: &mut State, g: &TokenGrants, body: &Value) -> Result<Value
     }
     if super::gql::handles(op, set) {
         return super::gql::answer(st, g, op, set, &vars);
-    }
-    for op in ["enablePullRequestAutoMerge", "disablePullRequestAutoMerge"] {
-        if !query.contains(op) {
-            continue;
-        }
-        if !g.pull_requests_write || !g.contents_write {
-            return Ok(gql_error(
-                op,
-                "FORBIDDEN",
-                "Resource not accessible by integration",
-            ));
-        }
-        let id = gql_arg(&query, &vars, op, "pullRequestId")
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default();
-        let Some((full, n)) = find_node(st, &id).filter(|(f, _)| g.sees(f)) else {
-            return Ok(gql_error(
-                op,
-                "NOT_FOUND",
-                &format!("Could not resolve to a node with the global id of '{id}'"),
-            ));
-        };
-        if op == "disablePullRequestAutoMerge" {
-            let repo = st.repo_mut(&full).map_err(internal)?;
-            let p = repo.pulls.get_mut(&n).ok_or_else(not_found)?;
-            p.auto_merge = None;
-            let repo = st.repo(&full).map_err(internal)?;
-            let v = gql_pr(st, repo, &repo.pulls[&n]).map_err(internal)?;
-            return Ok(json!({"data": {op: {"pullRequest": v}}}));
-        }
-        let method = gql_arg(&query, &vars, op, "mergeMethod")
-            .and_then(|v| v.as_str().map(str::to_lowercase))
-            .unwrap_or_else(|| "merge".into());
-        let expected = gql_arg(&query, &vars, op, "expectedHeadOid")
-            .and_then(|v| v.as_str().map(String::from));
-        let repo = st.repo(&full).map_err(internal)?;
-        let p = &repo.pulls[&n];
-        let refuse = |m: &str| Ok(gql_error(op, "UNPROCESSABLE", &format!("Pull request {m}")));
-        if p.merged.is_some() {
-            return refuse("Pull request is already merged");
-        }
-        if !p.open {
-            return refuse("Pull request is closed");
-        }
-        if !repo.settings.allow_auto_merge {
-            return refuse("Auto merge is not allowed for this repository");
-        }
-        let c = compute(st, repo, p).map_err(internal)?;
-        if let Some(e) = expected
-            && e != c.head
-        {
-            return refuse("Head sha didn't match expected head sha");
-        }
-        if matches!(c.state, "clean" | "unstable" | "dirty" | "draft") {
-            return refuse(&format!("Pull request is in {} status", c.state));
-        }
-        let req = AutoMergeRequest {
-            method,
-            enabled_by: g.user_login.clone(),
-            enabled_at: now(),
-            commit_title: gql_arg(&query, &vars, op, "commitHeadline")
-                .and_then(|v| v.as_str().map(String::from)),
-            commit_message: gql_arg(&query, &vars, op, "commitBody")
-                .and_then(|v| v.as_str().map(String::from)),
-        };
-        let repo = st.repo_mut(&full).map_err(internal)?;
-        repo.pulls.get_mut(&n).ok_or_else(not_found)?.auto_merge = Some(req);
-        let repo = st.repo(&full).map_err(internal)?;
-        let v = gql_pr(st, repo, &repo.pulls[&n]).map_err(internal)?;
-        return Ok(json!({"data": {op: {"pullRequest": v, "clientMutationId": null}}}));
     }
     if query.contains("pullRequest(") || query.contains("pullRequest (") {
         let owner = gql_arg(&query, &vars, "repository", "owner")

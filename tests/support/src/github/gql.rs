@@ -298,7 +298,7 @@ fn paginate(
 
 /// Whether this document is for this module (every read rooted at `repository`,
 /// `node` or `viewer`, and the commit, ref and pull-request mutations). A document
-/// of only the auto-merge mutations is answered by [`super::api`].
+/// of anything else is answered by [`super::api`].
 pub(crate) fn handles(op: &str, set: &q::SelectionSet<'_, String>) -> bool {
     set.items.iter().any(|s| match s {
         Selection::Field(f) => match op {
@@ -310,6 +310,8 @@ pub(crate) fn handles(op: &str, set: &q::SelectionSet<'_, String>) -> bool {
                     | "mergePullRequest"
                     | "addLabelsToLabelable"
                     | "requestReviews"
+                    | "enablePullRequestAutoMerge"
+                    | "disablePullRequestAutoMerge"
             ),
             _ => matches!(f.name.as_str(), "repository" | "node" | "viewer"),
         },
@@ -1086,6 +1088,8 @@ fn mutate(
         "mergePullRequest" => "MergePullRequestInput",
         "addLabelsToLabelable" => "AddLabelsToLabelableInput",
         "requestReviews" => "RequestReviewsInput",
+        "enablePullRequestAutoMerge" => "EnablePullRequestAutoMergeInput",
+        "disablePullRequestAutoMerge" => "DisablePullRequestAutoMergeInput",
         // Not silently null: a mutation this executor does not run is the
         // stand-in's gap, said as such.
         other => {
@@ -1122,7 +1126,8 @@ fn mutate(
         "createPullRequest" => create_pull_request(st, g, &input),
         "mergePullRequest" => merge_pull_request(st, g, &input),
         "addLabelsToLabelable" => add_labels(st, g, &input),
-        _ => request_reviews(st, g, &input),
+        "requestReviews" => request_reviews(st, g, &input),
+        _ => auto_merge(st, g, name, &input),
     };
     if r.is_ok() {
         let _ = api::settle(st);
@@ -1254,6 +1259,31 @@ fn add_labels(st: &mut State, g: &TokenGrants, input: &Value) -> Result<R, Field
             ("labelable", R::N(Node::Pull(full, n))),
         ],
     )))
+}
+
+/// `enablePullRequestAutoMerge` / `disablePullRequestAutoMerge`
+/// ([`api::auto_merge`]).
+fn auto_merge(st: &mut State, g: &TokenGrants, name: &str, input: &Value) -> Result<R, FieldError> {
+    let id = input["pullRequestId"].as_str().unwrap_or_default();
+    let text = |k: &str| input[k].as_str().map(String::from);
+    let enable = (name == "enablePullRequestAutoMerge").then(|| {
+        (
+            input["mergeMethod"]
+                .as_str()
+                .unwrap_or("MERGE")
+                .to_lowercase(),
+            text("expectedHeadOid"),
+            text("commitHeadline"),
+            text("commitBody"),
+        )
+    });
+    let ty = if enable.is_some() {
+        "EnablePullRequestAutoMergePayload"
+    } else {
+        "DisablePullRequestAutoMergePayload"
+    };
+    let (full, n) = api::auto_merge(st, g, id, enable).map_err(|(k, m)| ferr(k, m))?;
+    Ok(pull_payload(ty, input, g, full, n))
 }
 
 /// `requestReviews`: users and teams by id, the rules of REST's
