@@ -2807,6 +2807,15 @@ pub(crate) fn gql_pr(st: &State, repo: &Repo, p: &Pull) -> anyhow::Result<Value>
     }))
 }
 
+/// What `enablePullRequestAutoMerge` asks: the method (lowercased), the expected
+/// head, the commit's headline and body.
+pub(crate) struct AutoMergeAsk {
+    pub method: String,
+    pub expected: Option<String>,
+    pub commit_title: Option<String>,
+    pub commit_message: Option<String>,
+}
+
 /// `enablePullRequestAutoMerge` (`enable`: the method, lowercased, and the
 /// expected head, title and body) or `disablePullRequestAutoMerge` on the PR whose
 /// node id is `id`: the PR's repository and number, or the GraphQL error `type` and
@@ -2816,7 +2825,7 @@ pub(crate) fn auto_merge(
     st: &mut State,
     g: &TokenGrants,
     id: &str,
-    enable: Option<(String, Option<String>, Option<String>, Option<String>)>,
+    enable: Option<AutoMergeAsk>,
 ) -> Result<(String, u64), (&'static str, String)> {
     if !g.pull_requests_write || !g.contents_write {
         return Err(("FORBIDDEN", "Resource not accessible by integration".into()));
@@ -2828,7 +2837,13 @@ pub(crate) fn auto_merge(
         ));
     };
     let internal = |e: anyhow::Error| ("INTERNAL", e.to_string());
-    let Some((method, expected, commit_title, commit_message)) = enable else {
+    let Some(AutoMergeAsk {
+        method,
+        expected,
+        commit_title,
+        commit_message,
+    }) = enable
+    else {
         let repo = st.repo_mut(&full).map_err(internal)?;
         if let Some(p) = repo.pulls.get_mut(&n) {
             p.auto_merge = None;

@@ -1266,16 +1266,14 @@ fn add_labels(st: &mut State, g: &TokenGrants, input: &Value) -> Result<R, Field
 fn auto_merge(st: &mut State, g: &TokenGrants, name: &str, input: &Value) -> Result<R, FieldError> {
     let id = input["pullRequestId"].as_str().unwrap_or_default();
     let text = |k: &str| input[k].as_str().map(String::from);
-    let enable = (name == "enablePullRequestAutoMerge").then(|| {
-        (
-            input["mergeMethod"]
-                .as_str()
-                .unwrap_or("MERGE")
-                .to_lowercase(),
-            text("expectedHeadOid"),
-            text("commitHeadline"),
-            text("commitBody"),
-        )
+    let enable = (name == "enablePullRequestAutoMerge").then(|| api::AutoMergeAsk {
+        method: input["mergeMethod"]
+            .as_str()
+            .unwrap_or("MERGE")
+            .to_lowercase(),
+        expected: text("expectedHeadOid"),
+        commit_title: text("commitHeadline"),
+        commit_message: text("commitBody"),
     });
     let ty = if enable.is_some() {
         "EnablePullRequestAutoMergePayload"
