@@ -59,6 +59,56 @@ fn internal(e: anyhow::Error) -> ApiError {
     err(500, &format!("stand-in failure: {e:#}"))
 }
 
+/// A refusal REST and GraphQL share (one rule, two answers): REST's error, and the
+/// GraphQL error `type` and `message` the same refusal gets (docs/github-facts/graphql-pulls.md).
+#[derive(Debug)]
+pub(crate) struct Refused {
+    pub rest: ApiError,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+fn refused(rest: ApiError, kind: &'static str, message: impl Into<String>) -> Refused {
+    Refused {
+        rest,
+        kind,
+        message: message.into(),
+    }
+}
+
+impl From<Refused> for ApiError {
+    fn from(r: Refused) -> ApiError {
+        r.rest
+    }
+}
+
+/// A REST refusal whose GraphQL message is the same text: the merge refusals
+/// ("Head branch was modified. Review and try the merge again.", "Pull Request is
+/// still a draft", "Base branch was modified. …", "This branch can't be rebased" are
+/// quoted from GraphQL answers by `gh` users; see graphql-pulls.md).
+fn same_text(e: ApiError) -> Refused {
+    let kind = match e.status {
+        403 => "FORBIDDEN",
+        404 => "NOT_FOUND",
+        500 => "INTERNAL",
+        _ => "UNPROCESSABLE",
+    };
+    let message = e.message.clone();
+    refused(e, kind, message)
+}
+
+fn forbidden_both() -> Refused {
+    refused(
+        forbidden(),
+        "FORBIDDEN",
+        "Resource not accessible by integration",
+    )
+}
+
+fn internal_both(e: anyhow::Error) -> Refused {
+    same_text(internal(e))
+}
+
 struct Reply {
     status: u16,
     body: Option<Value>,
@@ -429,22 +479,16 @@ fn repo_route(
             need(g.contents_write)?;
             let n = number(n)?;
             let method = c.s("merge_method").unwrap_or_else(|| "merge".into());
-            if !["merge", "squash", "rebase"].contains(&method.as_str()) {
-                return Err(invalid(
-                    json!([{"resource": "PullRequest", "field": "merge_method", "code": "invalid"}]),
-                ));
-            }
-            let sha = merge(
+            let sha = merge_pull(
                 st,
+                g,
                 full,
                 n,
                 &method,
                 c.s("sha").as_deref(),
-                &g.user_login,
                 c.s("commit_title"),
                 c.s("commit_message"),
             )?;
-            settle(st).map_err(internal)?;
             ok(json!({"sha": sha, "merged": true, "message": "Pull Request successfully merged"}))
         }
         ("GET", ["pulls", n, "reviews"]) => {
@@ -536,26 +580,8 @@ fn repo_route(
                     json!([{"resource": "Label", "field": "name", "code": "missing_field"}]),
                 ));
             }
-            let mut ids = Vec::new();
-            for _ in &names {
-                ids.push(st.id());
-            }
+            let labels = label_pull(st, g, full, n, names, true, m == "PUT")?;
             let base = st.base_url.clone();
-            let repo = st.repo_mut(full).map_err(internal)?;
-            for (name, id) in names.iter().zip(ids) {
-                repo.labels.entry(name.clone()).or_insert(id);
-            }
-            let p = repo.pulls.get_mut(&n).ok_or_else(not_found)?;
-            if m == "PUT" {
-                p.labels.clear();
-            }
-            for name in names {
-                if !p.labels.contains(&name) {
-                    p.labels.push(name);
-                }
-            }
-            p.updated_at = now();
-            let labels = p.labels.clone();
             let repo = st.repo(full).map_err(internal)?;
             ok(labels_json(&base, repo, &labels))
         }
@@ -828,7 +854,7 @@ fn strings(v: &Value) -> Vec<String> {
 
 // -- JSON shapes ---------------------------------------------------------------
 
-fn stable_id(s: &str) -> u64 {
+pub(crate) fn stable_id(s: &str) -> u64 {
     // FNV-1a: the same login always gets the same id.
     let mut h: u64 = 0xcbf29ce484222325;
     for b in s.bytes() {
@@ -1043,7 +1069,7 @@ fn labels_json(base: &str, repo: &Repo, names: &[String]) -> Value {
     )
 }
 
-fn node_id(repo: &Repo, number: u64) -> String {
+pub(crate) fn node_id(repo: &Repo, number: u64) -> String {
     format!("PR_kwDOst{}n{number}", repo.id)
 }
 
@@ -1432,61 +1458,110 @@ fn list_pulls(st: &mut State, c: &Call, full: &str) -> Result<Reply, ApiError> {
     ok(Value::Array(list))
 }
 
-fn create_pull(st: &mut State, c: &Call, full: &str) -> Result<Reply, ApiError> {
-    if c.grants.actions && !st.actions_can_create_prs {
-        return Err(err(
-            403,
-            "GitHub Actions is not permitted to create or approve pull requests.",
+/// What opening a pull request asks for, from REST's body or GraphQL's input.
+pub(crate) struct NewPull {
+    pub title: Option<String>,
+    pub head: Option<String>,
+    pub base: Option<String>,
+    pub body: Option<String>,
+    pub draft: bool,
+    pub maintainer_can_modify: bool,
+}
+
+/// Open a pull request by `g`'s rules, REST's `POST /pulls` and GraphQL's
+/// `createPullRequest` alike; the number of the new PR.
+pub(crate) fn open_pull(
+    st: &mut State,
+    g: &TokenGrants,
+    full: &str,
+    np: NewPull,
+) -> Result<u64, Refused> {
+    // `gh` quoting GitHub's GraphQL answers: "Resource not accessible by integration
+    // (createPullRequest)" without `pull-requests: write`, and "GitHub Actions is not
+    // permitted to create or approve pull requests (createPullRequest)" with the
+    // setting off (graphql-pulls.md).
+    if !g.pull_requests_write {
+        return Err(forbidden_both());
+    }
+    if g.actions && !st.actions_can_create_prs {
+        return Err(refused(
+            err(
+                403,
+                "GitHub Actions is not permitted to create or approve pull requests.",
+            ),
+            "FORBIDDEN",
+            "GitHub Actions is not permitted to create or approve pull requests",
         ));
     }
     let mut missing = Vec::new();
-    for f in ["title", "head", "base"] {
-        if c.s(f).is_none_or(|v| v.is_empty()) {
+    let mut blank = Vec::new();
+    for (f, v, what) in [
+        ("title", &np.title, "Title"),
+        ("head", &np.head, "Head ref"),
+        ("base", &np.base, "Base ref"),
+    ] {
+        if v.as_ref().is_none_or(|v| v.is_empty()) {
             missing.push(json!({"resource": "PullRequest", "field": f, "code": "missing_field"}));
+            blank.push(format!("{what} can't be blank"));
         }
     }
     if !missing.is_empty() {
-        return Err(invalid(Value::Array(missing)));
+        // NOT PINNED: the GraphQL wording (Rails' "can't be blank", as in the
+        // quoted "Head sha can't be blank, Base sha can't be blank, …").
+        return Err(refused(
+            invalid(Value::Array(missing)),
+            "UNPROCESSABLE",
+            blank.join(", "),
+        ));
     }
-    let title = c.s("title").unwrap_or_default();
-    let head_raw = c.s("head").unwrap_or_default();
-    let base = c.s("base").unwrap_or_default();
+    let title = np.title.unwrap_or_default();
+    let head_raw = np.head.unwrap_or_default();
+    let base = np.base.unwrap_or_default();
     let id = st.id();
-    let repo = st.repo(full).map_err(internal)?;
+    let repo = st.repo(full).map_err(internal_both)?;
+    let head_invalid = |head: &str| {
+        // The GraphQL text for a head branch that doesn't exist, as `gh` quoted it:
+        // "No commits between main and feat/SPEC-0002, Head ref must be a branch".
+        refused(
+            invalid(json!([{"resource": "PullRequest", "field": "head", "code": "invalid"}])),
+            "UNPROCESSABLE",
+            format!("No commits between {base} and {head}, Head ref must be a branch"),
+        )
+    };
     let head = match head_raw.split_once(':') {
         Some((o, b)) if o.eq_ignore_ascii_case(&repo.owner) => b.to_string(),
-        Some(_) => {
-            return Err(invalid(
-                json!([{"resource": "PullRequest", "field": "head", "code": "invalid"}]),
-            ));
-        }
+        Some(_) => return Err(head_invalid(&head_raw)),
         None => head_raw.clone(),
     };
     let Some(base_sha) = repo.git.branch(&base) else {
-        return Err(invalid(
-            json!([{"resource": "PullRequest", "field": "base", "code": "invalid"}]),
+        // NOT PINNED: the GraphQL text, by analogy with the head's.
+        return Err(refused(
+            invalid(json!([{"resource": "PullRequest", "field": "base", "code": "invalid"}])),
+            "UNPROCESSABLE",
+            "Base ref must be a branch",
         ));
     };
     let Some(head_sha) = repo.git.branch(&head) else {
-        return Err(invalid(
-            json!([{"resource": "PullRequest", "field": "head", "code": "invalid"}]),
-        ));
+        return Err(head_invalid(&head));
     };
     if repo
         .pulls
         .values()
         .any(|p| p.open && p.head == head && p.base == base)
     {
-        return Err(custom(
-            "PullRequest",
-            &format!("A pull request already exists for {}:{head}.", repo.owner),
-        ));
+        let m = format!("A pull request already exists for {}:{head}.", repo.owner);
+        return Err(refused(custom("PullRequest", &m), "UNPROCESSABLE", m));
     }
-    if head == base || repo.git.count(&base_sha, &head_sha).map_err(internal)? == 0 {
-        return Err(custom(
-            "PullRequest",
-            &format!("No commits between {base} and {head}"),
-        ));
+    if head == base
+        || repo
+            .git
+            .count(&base_sha, &head_sha)
+            .map_err(internal_both)?
+            == 0
+    {
+        // GraphQL: "No commits between main and release/v1.0.206 (createPullRequest)".
+        let m = format!("No commits between {base} and {head}");
+        return Err(refused(custom("PullRequest", &m), "UNPROCESSABLE", m));
     }
     let at = now();
     let number = repo.next_number;
@@ -1494,13 +1569,13 @@ fn create_pull(st: &mut State, c: &Call, full: &str) -> Result<Reply, ApiError> 
         number,
         id,
         title,
-        body: c.s("body"),
+        body: np.body,
         head,
         base,
-        user: c.grants.user_login.clone(),
+        user: g.user_login.clone(),
         open: true,
-        draft: c.body["draft"].as_bool().unwrap_or(false),
-        maintainer_can_modify: c.body["maintainer_can_modify"].as_bool().unwrap_or(false),
+        draft: np.draft,
+        maintainer_can_modify: np.maintainer_can_modify,
         head_sha,
         base_sha,
         merged: None,
@@ -1514,9 +1589,22 @@ fn create_pull(st: &mut State, c: &Call, full: &str) -> Result<Reply, ApiError> 
         updated_at: at,
         closed_at: None,
     };
-    let repo = st.repo_mut(full).map_err(internal)?;
+    let repo = st.repo_mut(full).map_err(internal_both)?;
     repo.next_number += 1;
     repo.pulls.insert(number, p);
+    Ok(number)
+}
+
+fn create_pull(st: &mut State, c: &Call, full: &str) -> Result<Reply, ApiError> {
+    let np = NewPull {
+        title: c.s("title"),
+        head: c.s("head"),
+        base: c.s("base"),
+        body: c.s("body"),
+        draft: c.body["draft"].as_bool().unwrap_or(false),
+        maintainer_can_modify: c.body["maintainer_can_modify"].as_bool().unwrap_or(false),
+    };
+    let number = open_pull(st, &c.grants, full, np)?;
     let repo = st.repo(full).map_err(internal)?;
     let p = &repo.pulls[&number];
     // A new PR's mergeability is computed in the background on GitHub: not known yet.
@@ -1626,13 +1714,33 @@ fn update_pull(st: &mut State, c: &Call, full: &str, n: u64) -> Result<Reply, Ap
 fn request_reviewers(st: &mut State, c: &Call, full: &str, n: u64) -> Result<Reply, ApiError> {
     let users = strings(&c.body["reviewers"]);
     let teams: Vec<String> = strings(&c.body["team_reviewers"]);
-    let repo = st.repo(full).map_err(internal)?;
-    let p = repo.pulls.get(&n).ok_or_else(not_found)?;
+    ask_reviews(st, &c.grants, full, n, users, teams, true)?;
+    created(pull_json_detail(st, full, n).map_err(internal)?)
+}
+
+/// Ask `users` and `teams` (slugs, or `org/slug`) to review PR `n`: REST's
+/// `POST …/requested_reviewers` (always `union`) and GraphQL's `requestReviews`
+/// (`union: false` replaces the requested set: SCHEMA, `RequestReviewsInput.union`
+/// "Add users to the set rather than replace").
+pub(crate) fn ask_reviews(
+    st: &mut State,
+    g: &TokenGrants,
+    full: &str,
+    n: u64,
+    users: Vec<String>,
+    teams: Vec<String>,
+    union: bool,
+) -> Result<(), Refused> {
+    if !g.pull_requests_write {
+        return Err(forbidden_both());
+    }
+    let repo = st.repo(full).map_err(internal_both)?;
+    let p = repo.pulls.get(&n).ok_or_else(|| same_text(not_found()))?;
     if users.iter().any(|u| u == &p.user) {
-        return Err(custom(
-            "PullRequest",
-            "Review cannot be requested from pull request author.",
-        ));
+        // GraphQL, as `gh` shows it: "Review cannot be requested from pull request
+        // author. (requestReviews)".
+        let m = "Review cannot be requested from pull request author.";
+        return Err(refused(custom("PullRequest", m), "UNPROCESSABLE", m));
     }
     let org = repo.owner.clone();
     let teams: Vec<String> = teams
@@ -1648,31 +1756,37 @@ fn request_reviewers(st: &mut State, c: &Call, full: &str, n: u64) -> Result<Rep
     // A token that can't read the organization's teams (every `GITHUB_TOKEN`) gets
     // 422 for the whole call, users included, with `errors` a list of strings:
     // PyGithub/PyGithub#1499 and vsoch/pull-request-action#29 (full bodies),
-    // actions/github-script#284 and #572, Azure/azure-rest-api-specs#45985.
-    if !teams.is_empty() && !c.grants.members_read {
+    // actions/github-script#284 and #572, Azure/azure-rest-api-specs#45985. In
+    // GraphQL the team is a node the token cannot resolve: the same text, NOT_FOUND.
+    if !teams.is_empty() && !g.members_read {
         let t = &teams[0];
         let node = format!(
             "T_kwDO{}",
             t.bytes().map(|b| format!("{b:02x}")).collect::<String>()
         );
-        return Err(invalid(json!([format!(
-            "Could not resolve to a node with the global id of '{node}'."
-        )])));
+        let m = format!("Could not resolve to a node with the global id of '{node}'.");
+        return Err(refused(invalid(json!([m.clone()])), "NOT_FOUND", m));
     }
     let outsider = users.iter().any(|u| st.role(repo, u).is_none())
         || teams
             .iter()
             .any(|t| !st.teams.contains_key(t) || !t.starts_with(&format!("{org}/")));
     if outsider {
-        return Err(custom(
-            "PullRequest",
-            &format!(
-                "Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the {full} repository."
-            ),
-        ));
+        // NOT PINNED for GraphQL: REST's text, which GitHub's validation gives both.
+        let m = format!(
+            "Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the {full} repository."
+        );
+        return Err(refused(custom("PullRequest", &m), "UNPROCESSABLE", m));
     }
-    let repo = st.repo_mut(full).map_err(internal)?;
-    let p = repo.pulls.get_mut(&n).ok_or_else(not_found)?;
+    let repo = st.repo_mut(full).map_err(internal_both)?;
+    let p = repo
+        .pulls
+        .get_mut(&n)
+        .ok_or_else(|| same_text(not_found()))?;
+    if !union {
+        p.requested_reviewers.clear();
+        p.requested_teams.clear();
+    }
     for u in users {
         if !p.requested_reviewers.contains(&u) {
             p.requested_reviewers.push(u);
@@ -1684,7 +1798,49 @@ fn request_reviewers(st: &mut State, c: &Call, full: &str, n: u64) -> Result<Rep
         }
     }
     p.updated_at = now();
-    created(pull_json_detail(st, full, n).map_err(internal)?)
+    Ok(())
+}
+
+/// Put labels `names` on PR `n` (`replace`: instead of its labels): REST's
+/// `POST`/`PUT …/issues/{n}/labels`, which makes a missing label (`create`), and
+/// GraphQL's `addLabelsToLabelable`, whose labels are ids that must exist (the
+/// caller resolves them). Labelling a PR takes `pull-requests: write` (below).
+pub(crate) fn label_pull(
+    st: &mut State,
+    g: &TokenGrants,
+    full: &str,
+    n: u64,
+    names: Vec<String>,
+    create: bool,
+    replace: bool,
+) -> Result<Vec<String>, Refused> {
+    if !g.pull_requests_write {
+        return Err(forbidden_both());
+    }
+    let mut ids = Vec::new();
+    if create {
+        for _ in &names {
+            ids.push(st.id());
+        }
+    }
+    let repo = st.repo_mut(full).map_err(internal_both)?;
+    for (name, id) in names.iter().zip(ids) {
+        repo.labels.entry(name.clone()).or_insert(id);
+    }
+    let p = repo
+        .pulls
+        .get_mut(&n)
+        .ok_or_else(|| same_text(not_found()))?;
+    if replace {
+        p.labels.clear();
+    }
+    for name in names {
+        if !p.labels.contains(&name) {
+            p.labels.push(name);
+        }
+    }
+    p.updated_at = now();
+    Ok(p.labels.clone())
 }
 
 /// Submit a review (`APPROVE`, `REQUEST_CHANGES`, `COMMENT`, or pending without an event).
@@ -1744,6 +1900,38 @@ pub(crate) fn add_review(
     p.requested_reviewers.retain(|u| u != login);
     p.reviews.push(r.clone());
     Ok(r)
+}
+
+/// Merge PR `n` as `g`'s user: REST's `PUT …/merge` and GraphQL's
+/// `mergePullRequest` (its `mergeMethod` lowercased), then settle what follows
+/// (auto-merges, branches). The merge commit's sha.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn merge_pull(
+    st: &mut State,
+    g: &TokenGrants,
+    full: &str,
+    n: u64,
+    method: &str,
+    expected: Option<&str>,
+    title: Option<String>,
+    message: Option<String>,
+) -> Result<String, Refused> {
+    if !g.contents_write {
+        return Err(forbidden_both());
+    }
+    if !["merge", "squash", "rebase"].contains(&method) {
+        return Err(refused(
+            invalid(
+                json!([{"resource": "PullRequest", "field": "merge_method", "code": "invalid"}]),
+            ),
+            "INVALID",
+            format!("Invalid merge method `{method}`"),
+        ));
+    }
+    let sha =
+        merge(st, full, n, method, expected, &g.user_login, title, message).map_err(same_text)?;
+    settle(st).map_err(internal_both)?;
+    Ok(sha)
 }
 
 /// Merge PR `n` as `by`, the way `PUT …/merge` does, or say why not.
@@ -2586,7 +2774,7 @@ fn gql_error(field: &str, kind: &str, message: &str) -> Value {
     })
 }
 
-fn find_node(st: &State, id: &str) -> Option<(String, u64)> {
+pub(crate) fn find_node(st: &State, id: &str) -> Option<(String, u64)> {
     st.repos.iter().find_map(|(full, r)| {
         r.pulls
             .keys()
@@ -2619,6 +2807,84 @@ pub(crate) fn gql_pr(st: &State, repo: &Repo, p: &Pull) -> anyhow::Result<Value>
     }))
 }
 
+/// What `enablePullRequestAutoMerge` asks: the method (lowercased), the expected
+/// head, the commit's headline and body.
+pub(crate) struct AutoMergeAsk {
+    pub method: String,
+    pub expected: Option<String>,
+    pub commit_title: Option<String>,
+    pub commit_message: Option<String>,
+}
+
+/// `enablePullRequestAutoMerge` (`enable`: the method, lowercased, and the
+/// expected head, title and body) or `disablePullRequestAutoMerge` on the PR whose
+/// node id is `id`: the PR's repository and number, or the GraphQL error `type` and
+/// message. The refusals' texts are GitHub's ("Pull request Pull request is in clean
+/// status": daneden/enable-automerge-action#120).
+pub(crate) fn auto_merge(
+    st: &mut State,
+    g: &TokenGrants,
+    id: &str,
+    enable: Option<AutoMergeAsk>,
+) -> Result<(String, u64), (&'static str, String)> {
+    if !g.pull_requests_write || !g.contents_write {
+        return Err(("FORBIDDEN", "Resource not accessible by integration".into()));
+    }
+    let Some((full, n)) = find_node(st, id).filter(|(f, _)| g.sees(f)) else {
+        return Err((
+            "NOT_FOUND",
+            format!("Could not resolve to a node with the global id of '{id}'"),
+        ));
+    };
+    let internal = |e: anyhow::Error| ("INTERNAL", e.to_string());
+    let Some(AutoMergeAsk {
+        method,
+        expected,
+        commit_title,
+        commit_message,
+    }) = enable
+    else {
+        let repo = st.repo_mut(&full).map_err(internal)?;
+        if let Some(p) = repo.pulls.get_mut(&n) {
+            p.auto_merge = None;
+        }
+        return Ok((full, n));
+    };
+    let repo = st.repo(&full).map_err(internal)?;
+    let p = &repo.pulls[&n];
+    let refuse = |m: &str| Err(("UNPROCESSABLE", format!("Pull request {m}")));
+    if p.merged.is_some() {
+        return refuse("Pull request is already merged");
+    }
+    if !p.open {
+        return refuse("Pull request is closed");
+    }
+    if !repo.settings.allow_auto_merge {
+        return refuse("Auto merge is not allowed for this repository");
+    }
+    let c = compute(st, repo, p).map_err(internal)?;
+    if let Some(e) = expected
+        && e != c.head
+    {
+        return refuse("Head sha didn't match expected head sha");
+    }
+    if matches!(c.state, "clean" | "unstable" | "dirty" | "draft") {
+        return refuse(&format!("Pull request is in {} status", c.state));
+    }
+    let req = AutoMergeRequest {
+        method,
+        enabled_by: g.user_login.clone(),
+        enabled_at: now(),
+        commit_title,
+        commit_message,
+    };
+    let repo = st.repo_mut(&full).map_err(internal)?;
+    if let Some(p) = repo.pulls.get_mut(&n) {
+        p.auto_merge = Some(req);
+    }
+    Ok((full, n))
+}
+
 fn graphql_answer(st: &mut State, g: &TokenGrants, body: &Value) -> Result<Value, ApiError> {
     let query = body["query"].as_str().unwrap_or_default().to_string();
     let vars = body.get("variables").cloned().unwrap_or(Value::Null);
@@ -2642,76 +2908,6 @@ fn graphql_answer(st: &mut State, g: &TokenGrants, body: &Value) -> Result<Value
     }
     if super::gql::handles(op, set) {
         return super::gql::answer(st, g, op, set, &vars);
-    }
-    for op in ["enablePullRequestAutoMerge", "disablePullRequestAutoMerge"] {
-        if !query.contains(op) {
-            continue;
-        }
-        if !g.pull_requests_write || !g.contents_write {
-            return Ok(gql_error(
-                op,
-                "FORBIDDEN",
-                "Resource not accessible by integration",
-            ));
-        }
-        let id = gql_arg(&query, &vars, op, "pullRequestId")
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default();
-        let Some((full, n)) = find_node(st, &id).filter(|(f, _)| g.sees(f)) else {
-            return Ok(gql_error(
-                op,
-                "NOT_FOUND",
-                &format!("Could not resolve to a node with the global id of '{id}'"),
-            ));
-        };
-        if op == "disablePullRequestAutoMerge" {
-            let repo = st.repo_mut(&full).map_err(internal)?;
-            let p = repo.pulls.get_mut(&n).ok_or_else(not_found)?;
-            p.auto_merge = None;
-            let repo = st.repo(&full).map_err(internal)?;
-            let v = gql_pr(st, repo, &repo.pulls[&n]).map_err(internal)?;
-            return Ok(json!({"data": {op: {"pullRequest": v}}}));
-        }
-        let method = gql_arg(&query, &vars, op, "mergeMethod")
-            .and_then(|v| v.as_str().map(str::to_lowercase))
-            .unwrap_or_else(|| "merge".into());
-        let expected = gql_arg(&query, &vars, op, "expectedHeadOid")
-            .and_then(|v| v.as_str().map(String::from));
-        let repo = st.repo(&full).map_err(internal)?;
-        let p = &repo.pulls[&n];
-        let refuse = |m: &str| Ok(gql_error(op, "UNPROCESSABLE", &format!("Pull request {m}")));
-        if p.merged.is_some() {
-            return refuse("Pull request is already merged");
-        }
-        if !p.open {
-            return refuse("Pull request is closed");
-        }
-        if !repo.settings.allow_auto_merge {
-            return refuse("Auto merge is not allowed for this repository");
-        }
-        let c = compute(st, repo, p).map_err(internal)?;
-        if let Some(e) = expected
-            && e != c.head
-        {
-            return refuse("Head sha didn't match expected head sha");
-        }
-        if matches!(c.state, "clean" | "unstable" | "dirty" | "draft") {
-            return refuse(&format!("Pull request is in {} status", c.state));
-        }
-        let req = AutoMergeRequest {
-            method,
-            enabled_by: g.user_login.clone(),
-            enabled_at: now(),
-            commit_title: gql_arg(&query, &vars, op, "commitHeadline")
-                .and_then(|v| v.as_str().map(String::from)),
-            commit_message: gql_arg(&query, &vars, op, "commitBody")
-                .and_then(|v| v.as_str().map(String::from)),
-        };
-        let repo = st.repo_mut(&full).map_err(internal)?;
-        repo.pulls.get_mut(&n).ok_or_else(not_found)?.auto_merge = Some(req);
-        let repo = st.repo(&full).map_err(internal)?;
-        let v = gql_pr(st, repo, &repo.pulls[&n]).map_err(internal)?;
-        return Ok(json!({"data": {op: {"pullRequest": v, "clientMutationId": null}}}));
     }
     if query.contains("pullRequest(") || query.contains("pullRequest (") {
         let owner = gql_arg(&query, &vars, "repository", "owner")

@@ -1,7 +1,10 @@
-//! GraphQL reads of repositories, refs, commits and files, and the two write
-//! mutations a release uses through the API: `createCommitOnBranch` and
-//! `updateRefs`. Documents are parsed and checked against GitHub's schema
-//! ([`super::schema`]); answers select exactly the fields asked for.
+//! GraphQL reads of repositories, refs, commits, files, pull requests, labels and
+//! users, and the write mutations a release uses through the API:
+//! `createCommitOnBranch`, `updateRefs`, `createPullRequest`, `mergePullRequest`,
+//! `addLabelsToLabelable`, `requestReviews` (the last four by the rules REST's routes
+//! use, one function each in [`super::api`]; sources in
+//! docs/github-facts/graphql-pulls.md). Documents are parsed and checked against
+//! GitHub's schema ([`super::schema`]); answers select exactly the fields asked for.
 //!
 //! Sources, per rule (see docs/github-facts/commits-api.md for the quotes):
 //! - SCHEMA: octokit/graphql-schema `schema.graphql` at 82ff2d4, the doc strings of
@@ -27,6 +30,7 @@ use super::schema;
 use super::{State, TokenGrants};
 
 /// A value a field resolves to.
+#[derive(Clone)]
 enum R {
     S(Value),
     N(Node),
@@ -34,6 +38,7 @@ enum R {
 }
 
 /// An object of the schema, resolved lazily from the repository on disk.
+#[derive(Clone)]
 enum Node {
     Repo(String),
     /// Repository, branch.
@@ -42,6 +47,8 @@ enum Node {
     /// Repository, commit, path.
     Entry(String, String, String),
     Blob(String, String),
+    /// Repository (unread: a tree answers only its oid), tree oid.
+    #[allow(dead_code)]
     Tree(String, String),
     /// Repository, tag name (`refs/tags/<name>`).
     TagRef(String, String),
@@ -50,6 +57,26 @@ enum Node {
     Json(&'static str, Value),
     Conn(Vec<Node>),
     Payload(&'static str, Vec<(&'static str, R)>),
+    /// Repository, PR number.
+    Pull(String, u64),
+    /// Repository, label name.
+    Label(String, String),
+    /// A user (or a bot, by its `[bot]` login).
+    User(String),
+    /// A commit's author or committer: name, email, date.
+    GitActor(String, String, String),
+    /// One page of a connection.
+    Page(Page),
+}
+
+#[derive(Clone)]
+struct Page {
+    nodes: Vec<Node>,
+    total: usize,
+    start: usize,
+    has_next: bool,
+    /// The connection's name, in its cursors.
+    conn: &'static str,
 }
 
 impl Node {
@@ -63,8 +90,13 @@ impl Node {
             Node::Blob(..) => "Blob",
             Node::Tree(..) => "Tree",
             Node::Json(t, _) => t,
-            Node::Conn(_) => "Connection",
+            Node::Conn(_) | Node::Page(_) => "Connection",
             Node::Payload(t, _) => t,
+            Node::Pull(..) => "PullRequest",
+            Node::Label(..) => "Label",
+            Node::User(l) if l.ends_with("[bot]") => "Bot",
+            Node::User(_) => "User",
+            Node::GitActor(..) => "GitActor",
         }
     }
 
@@ -72,7 +104,13 @@ impl Node {
         let t = self.typename();
         cond == t
             || (cond == "GitObject" && matches!(t, "Commit" | "Blob" | "Tree" | "Tag"))
-            || (cond == "Node" && !matches!(self, Node::Conn(_) | Node::Payload(..)))
+            || (cond == "Labelable" && t == "PullRequest")
+            || (cond == "Actor" && matches!(t, "User" | "Bot"))
+            || (cond == "Node"
+                && !matches!(
+                    self,
+                    Node::Conn(_) | Node::Payload(..) | Node::Page(_) | Node::GitActor(..)
+                ))
     }
 }
 
@@ -111,13 +149,170 @@ fn repo_id(st: &State, full: &str) -> Option<String> {
     st.repos.get(full).map(|r| format!("R_{}", r.id))
 }
 
-/// Whether this document is for this module (reads of refs and files, and the
-/// commit and ref mutations). Pull request reads and the auto-merge mutations are
-/// answered by [`super::api`].
+/// A Label's node id: REST's `node_id` for it (`LA_<id>`).
+pub(crate) fn label_id(id: u64) -> String {
+    format!("LA_{id}")
+}
+
+/// A user's node id: REST's `node_id` for the same login.
+pub(crate) fn user_id(login: &str) -> String {
+    format!("U_{}", api::stable_id(login))
+}
+
+/// Every login the stand-in knows: owners, collaborators, team members, PR
+/// authors, token users.
+fn known_logins(st: &State) -> std::collections::BTreeSet<String> {
+    let mut v = std::collections::BTreeSet::new();
+    for r in st.repos.values() {
+        v.insert(r.owner.clone());
+        v.extend(r.collaborators.keys().cloned());
+        v.extend(r.pulls.values().map(|p| p.user.clone()));
+    }
+    for ms in st.teams.values() {
+        v.extend(ms.iter().map(|(l, _)| l.clone()));
+    }
+    v.extend(st.tokens.values().map(|t| t.user_login.clone()));
+    v
+}
+
+/// The user a commit's email belongs to: GitHub links a commit to the account
+/// whose email it carries, the no-reply `ID+USERNAME@users.noreply.github.com`
+/// (or the older `USERNAME@users.noreply.github.com`) included (docs "Setting your
+/// commit email address"). Here a user's only address is the no-reply one. A bot
+/// is not a `User` (`GitActor.user` is `User`): null for `…[bot]`.
+fn user_of_email(st: &State, email: &str) -> Option<String> {
+    let local = email.strip_suffix("@users.noreply.github.com")?.to_string();
+    let login = match local.split_once('+') {
+        Some((id, l)) if id.chars().all(|c| c.is_ascii_digit()) => l.to_string(),
+        _ => local,
+    };
+    known_logins(st)
+        .into_iter()
+        .find(|l| l.eq_ignore_ascii_case(&login) && !l.ends_with("[bot]"))
+}
+
+/// Whom `assignableUsers` lists: "anyone with write permissions to the repository,
+/// and organization members with read permissions to the repository" (docs
+/// "Assigning issues and pull requests to other GitHub users"). An organization
+/// member here is a member of one of its teams.
+fn assignable(st: &State, repo: &super::Repo) -> Vec<String> {
+    let member = |l: &str| {
+        st.teams.iter().any(|(t, ms)| {
+            t.starts_with(&format!("{}/", repo.owner)) && ms.iter().any(|(m, _)| m == l)
+        })
+    };
+    known_logins(st)
+        .into_iter()
+        .filter(|l| !l.ends_with("[bot]"))
+        .filter(|l| match st.role(repo, l).as_deref() {
+            Some("admin" | "maintain" | "write") => true,
+            Some("triage" | "read") => member(l),
+            _ => false,
+        })
+        .collect()
+}
+
+/// A connection's cursor: opaque to clients, as GitHub's are.
+fn cursor(conn: &str, i: usize) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("{conn}:{i}"))
+}
+
+/// One page of `nodes` by the connection arguments `first` and `after` (`last`
+/// alone takes the last ones). GitHub requires `first` or `last` and refuses more
+/// than 100: graphql-ruby's connection errors as GitHub words them
+/// (graphql-pulls.md).
+fn paginate(
+    nodes: Vec<Node>,
+    args: &Map<String, Value>,
+    conn: &'static str,
+) -> Result<Page, FieldError> {
+    let first = args.get("first").and_then(Value::as_i64);
+    let last = args.get("last").and_then(Value::as_i64);
+    if first.is_none() && last.is_none() {
+        return Err(ferr(
+            "MISSING_PAGINATION_BOUNDARIES",
+            format!(
+                "You must provide a `first` or `last` value to properly paginate the `{conn}` connection."
+            ),
+        ));
+    }
+    for (k, v) in [("first", first), ("last", last)] {
+        match v {
+            Some(n) if n > 100 => {
+                return Err(ferr(
+                    "EXCESSIVE_PAGE_SIZE",
+                    format!(
+                        "Requesting {n} records on the `{conn}` connection exceeds the `{k}` limit of 100 records."
+                    ),
+                ));
+            }
+            // NOT PINNED: the wording for a negative bound.
+            Some(n) if n < 0 => {
+                return Err(ferr(
+                    "INVALID",
+                    format!("`{k}` on the `{conn}` connection cannot be less than zero."),
+                ));
+            }
+            _ => {}
+        }
+    }
+    let total = nodes.len();
+    let mut start = 0;
+    if let Some(a) = arg(args, "after") {
+        let at = base64::engine::general_purpose::STANDARD
+            .decode(a)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|t| {
+                t.strip_prefix(&format!("{conn}:"))
+                    .and_then(|i| i.parse::<usize>().ok())
+            });
+        match at {
+            Some(i) => start = i + 1,
+            // NOT PINNED: the wording for a cursor of another connection.
+            None => {
+                return Err(ferr(
+                    "INVALID",
+                    format!("`{a}` does not appear to be a valid cursor."),
+                ));
+            }
+        }
+    }
+    let start = start.min(total);
+    let mut end = total;
+    if let Some(f) = first {
+        end = (start + f as usize).min(total);
+    }
+    let mut from = start;
+    if let Some(l) = last {
+        from = end.saturating_sub(l as usize).max(start);
+    }
+    Ok(Page {
+        nodes: nodes[from..end].to_vec(),
+        total,
+        start: from,
+        has_next: end < total,
+        conn,
+    })
+}
+
+/// Whether this document is for this module (every read rooted at `repository`,
+/// `node` or `viewer`, and the commit, ref and pull-request mutations). A document
+/// of anything else is answered by [`super::api`].
 pub(crate) fn handles(op: &str, set: &q::SelectionSet<'_, String>) -> bool {
     set.items.iter().any(|s| match s {
         Selection::Field(f) => match op {
-            "Mutation" => matches!(f.name.as_str(), "createCommitOnBranch" | "updateRefs"),
+            "Mutation" => matches!(
+                f.name.as_str(),
+                "createCommitOnBranch"
+                    | "updateRefs"
+                    | "createPullRequest"
+                    | "mergePullRequest"
+                    | "addLabelsToLabelable"
+                    | "requestReviews"
+                    | "enablePullRequestAutoMerge"
+                    | "disablePullRequestAutoMerge"
+            ),
             _ => matches!(f.name.as_str(), "repository" | "node" | "viewer"),
         },
         _ => false,
@@ -395,6 +590,9 @@ fn resolve(
                 "pullRequests" => g.pull_requests_read,
                 "pullRequest" => g.pull_requests_read || g.contents_read,
                 "ref" | "refs" | "object" => code,
+                // Labels are the issues' and pull requests' (the REST labels
+                // endpoints take *Issues* or *Pull requests*, read: permissions.md).
+                "label" | "labels" => g.issues_read || g.pull_requests_read,
                 _ => true,
             };
             if !allowed {
@@ -404,6 +602,38 @@ fn resolve(
                 "id" => s(format!("R_{}", repo.id)),
                 "name" => s(repo.name.clone()),
                 "nameWithOwner" => s(full.clone()),
+                "label" => {
+                    // GitHub's label names are unique without regard to case (a
+                    // second "Bug" beside "bug" is refused: "Name has already been
+                    // taken"); the lookup matches the same way, null when absent.
+                    let want = arg(args, "name").unwrap_or_default();
+                    let found = repo
+                        .labels
+                        .keys()
+                        .find(|n| *n == want)
+                        .or_else(|| repo.labels.keys().find(|n| n.eq_ignore_ascii_case(want)));
+                    match found {
+                        Some(n) => Ok(R::N(Node::Label(full.clone(), n.clone()))),
+                        None => null(),
+                    }
+                }
+                "labels" => {
+                    let nodes = repo
+                        .labels
+                        .keys()
+                        .map(|n| Node::Label(full.clone(), n.clone()))
+                        .collect();
+                    Ok(R::N(Node::Page(paginate(nodes, args, "labels")?)))
+                }
+                "assignableUsers" => {
+                    let q = arg(args, "query").unwrap_or_default().to_lowercase();
+                    let nodes = assignable(st, repo)
+                        .into_iter()
+                        .filter(|l| l.to_lowercase().contains(&q))
+                        .map(Node::User)
+                        .collect();
+                    Ok(R::N(Node::Page(paginate(nodes, args, "assignableUsers")?)))
+                }
                 "deleteBranchOnMerge" => {
                     Ok(R::S(Value::Bool(repo.settings.delete_branch_on_merge)))
                 }
@@ -494,8 +724,7 @@ fn resolve(
                         if !states.is_empty() && !states.iter().any(|x| x == state) {
                             continue;
                         }
-                        let v = api::gql_pr(st, repo, p).map_err(internal)?;
-                        nodes.push(Node::Json("PullRequest", v));
+                        nodes.push(Node::Pull(full.clone(), p.number));
                     }
                     nodes.truncate(first);
                     Ok(R::N(Node::Conn(nodes)))
@@ -506,10 +735,7 @@ fn resolve(
                         .and_then(Value::as_u64)
                         .unwrap_or_default();
                     match repo.pulls.get(&n) {
-                        Some(p) => Ok(R::N(Node::Json(
-                            "PullRequest",
-                            api::gql_pr(st, repo, p).map_err(internal)?,
-                        ))),
+                        Some(_) => Ok(R::N(Node::Pull(full.clone(), n))),
                         None => Err(ferr(
                             "NOT_FOUND",
                             format!("Could not resolve to a PullRequest with the number of {n}."),
@@ -614,10 +840,17 @@ fn resolve(
                     } else {
                         c.committer
                     };
-                    Ok(R::N(Node::Json(
-                        "GitActor",
-                        json!({"name": p.0, "email": p.1, "date": p.2}),
-                    )))
+                    Ok(R::N(Node::GitActor(p.0, p.1, p.2)))
+                }
+                "history" => {
+                    // `git log` order from this commit (SCHEMA: "The linear commit
+                    // history starting from (and including) this commit").
+                    let shas = g.rev_list(&[sha.as_str()]).map_err(internal)?;
+                    let nodes = shas
+                        .into_iter()
+                        .map(|c| Node::Commit(full.clone(), c))
+                        .collect();
+                    Ok(R::N(Node::Page(paginate(nodes, args, "history")?)))
                 }
                 _ => null(),
             }
@@ -715,6 +948,92 @@ fn resolve(
                 _ => null(),
             }
         }
+        Node::Pull(full, n) => {
+            let repo = st.repo(full).map_err(internal)?;
+            let p = repo
+                .pulls
+                .get(n)
+                .ok_or_else(|| ferr("NOT_FOUND", format!("no pull request #{n}")))?;
+            match name {
+                "body" => s(p.body.clone().unwrap_or_default()),
+                "author" => Ok(R::N(Node::User(p.user.clone()))),
+                "repository" | "baseRepository" | "headRepository" => {
+                    Ok(R::N(Node::Repo(full.clone())))
+                }
+                "labels" => {
+                    let nodes = p
+                        .labels
+                        .iter()
+                        .map(|l| Node::Label(full.clone(), l.clone()))
+                        .collect();
+                    Ok(R::N(Node::Page(paginate(nodes, args, "labels")?)))
+                }
+                "mergeCommit" => match &p.merged {
+                    Some(m) => Ok(R::N(Node::Commit(full.clone(), m.sha.clone()))),
+                    None => null(),
+                },
+                "mergedAt" => s(p.merged.as_ref().map(|m| m.at.clone())),
+                "createdAt" => s(p.created_at.clone()),
+                "maintainerCanModify" => s(p.maintainer_can_modify),
+                _ => {
+                    let v = api::gql_pr(st, repo, p).map_err(internal)?;
+                    resolve(st, g, &Node::Json("PullRequest", v), name, args)
+                }
+            }
+        }
+        Node::Label(full, n) => {
+            let repo = st.repo(full).map_err(internal)?;
+            let id = repo.labels.get(n).copied().unwrap_or_default();
+            match name {
+                "id" => s(label_id(id)),
+                "name" => s(n.clone()),
+                "color" => s("ededed"),
+                "description" => null(),
+                "isDefault" => s(false),
+                "url" => s(format!(
+                    "{}/{full}/labels/{}",
+                    st.base_url,
+                    n.replace(' ', "%20")
+                )),
+                _ => null(),
+            }
+        }
+        Node::User(login) => match name {
+            "id" => s(user_id(login)),
+            "login" => s(login.clone()),
+            // The stand-in's users have no profile name (REST's `name` is null too).
+            "name" => null(),
+            "url" => s(format!("{}/{login}", st.base_url)),
+            _ => null(),
+        },
+        Node::GitActor(n, e, d) => match name {
+            "name" => s(n.clone()),
+            "email" => s(e.clone()),
+            "date" => s(d.clone()),
+            "user" => match user_of_email(st, e) {
+                Some(l) => Ok(R::N(Node::User(l))),
+                None => null(),
+            },
+            _ => null(),
+        },
+        Node::Page(p) => match name {
+            "nodes" => Ok(R::L(p.nodes.clone())),
+            "totalCount" => s(p.total),
+            "pageInfo" => {
+                let cur = |i: usize| Value::String(cursor(p.conn, i));
+                let empty = p.nodes.is_empty();
+                Ok(R::N(Node::Json(
+                    "PageInfo",
+                    json!({
+                        "hasNextPage": p.has_next,
+                        "hasPreviousPage": p.start > 0,
+                        "startCursor": if empty { Value::Null } else { cur(p.start) },
+                        "endCursor": if empty { Value::Null } else { cur(p.start + p.nodes.len() - 1) },
+                    }),
+                )))
+            }
+            _ => null(),
+        },
         Node::Conn(nodes) => match name {
             "nodes" => Ok(R::L(nodes.iter().map(Node::clone_node).collect())),
             "totalCount" => s(nodes.len()),
@@ -737,33 +1056,7 @@ fn resolve(
 
 impl Node {
     fn clone_node(&self) -> Node {
-        match self {
-            Node::Repo(a) => Node::Repo(a.clone()),
-            Node::Ref(a, b) => Node::Ref(a.clone(), b.clone()),
-            Node::Commit(a, b) => Node::Commit(a.clone(), b.clone()),
-            Node::Entry(a, b, c) => Node::Entry(a.clone(), b.clone(), c.clone()),
-            Node::Blob(a, b) => Node::Blob(a.clone(), b.clone()),
-            Node::Tree(a, b) => Node::Tree(a.clone(), b.clone()),
-            Node::TagRef(a, b) => Node::TagRef(a.clone(), b.clone()),
-            Node::Tag(a, b) => Node::Tag(a.clone(), b.clone()),
-            Node::Json(t, v) => Node::Json(t, v.clone()),
-            Node::Conn(l) => Node::Conn(l.iter().map(Node::clone_node).collect()),
-            Node::Payload(t, f) => Node::Payload(
-                t,
-                f.iter()
-                    .map(|(k, r)| {
-                        (
-                            *k,
-                            match r {
-                                R::S(v) => R::S(v.clone()),
-                                R::N(n) => R::N(n.clone_node()),
-                                R::L(l) => R::L(l.iter().map(Node::clone_node).collect()),
-                            },
-                        )
-                    })
-                    .collect(),
-            ),
-        }
+        self.clone()
     }
 }
 
@@ -791,7 +1084,22 @@ fn mutate(
     let ty = match name {
         "createCommitOnBranch" => "CreateCommitOnBranchInput",
         "updateRefs" => "UpdateRefsInput",
-        _ => return null(),
+        "createPullRequest" => "CreatePullRequestInput",
+        "mergePullRequest" => "MergePullRequestInput",
+        "addLabelsToLabelable" => "AddLabelsToLabelableInput",
+        "requestReviews" => "RequestReviewsInput",
+        "enablePullRequestAutoMerge" => "EnablePullRequestAutoMergeInput",
+        "disablePullRequestAutoMerge" => "DisablePullRequestAutoMergeInput",
+        // Not silently null: a mutation this executor does not run is the
+        // stand-in's gap, said as such.
+        other => {
+            return Err(ferr(
+                "INTERNAL",
+                format!(
+                    "stand-in: the mutation `{other}` is not answered in a document with these mutations"
+                ),
+            ));
+        }
     };
     let mut problems = Vec::new();
     schema::check_input(ty, &input, &mut vec![], &mut problems);
@@ -804,17 +1112,214 @@ fn mutate(
             format!("Variable $input of type {ty}! was provided invalid value for {field} {why}"),
         ));
     }
-    if !g.contents_write {
-        return Err(ferr("FORBIDDEN", "Resource not accessible by integration"));
-    }
     let r = match name {
-        "createCommitOnBranch" => create_commit_on_branch(st, g, &input),
-        _ => update_refs(st, g, &input),
+        "createCommitOnBranch" | "updateRefs" => {
+            if !g.contents_write {
+                return Err(ferr("FORBIDDEN", "Resource not accessible by integration"));
+            }
+            if name == "createCommitOnBranch" {
+                create_commit_on_branch(st, g, &input)
+            } else {
+                update_refs(st, g, &input)
+            }
+        }
+        "createPullRequest" => create_pull_request(st, g, &input),
+        "mergePullRequest" => merge_pull_request(st, g, &input),
+        "addLabelsToLabelable" => add_labels(st, g, &input),
+        "requestReviews" => request_reviews(st, g, &input),
+        _ => auto_merge(st, g, name, &input),
     };
     if r.is_ok() {
         let _ = api::settle(st);
     }
     r
+}
+
+fn refusal(r: api::Refused) -> FieldError {
+    ferr(r.kind, r.message)
+}
+
+fn no_node(id: &str) -> FieldError {
+    ferr(
+        "NOT_FOUND",
+        format!("Could not resolve to a node with the global id of '{id}'"),
+    )
+}
+
+/// The PR a node id names, if the token can see its repository.
+fn pull_of(st: &State, g: &TokenGrants, id: &str) -> Result<(String, u64), FieldError> {
+    api::find_node(st, id)
+        .filter(|(f, _)| g.sees(f))
+        .ok_or_else(|| no_node(id))
+}
+
+fn pull_payload(ty: &'static str, input: &Value, g: &TokenGrants, full: String, n: u64) -> R {
+    R::N(Node::Payload(
+        ty,
+        vec![
+            ("clientMutationId", R::S(input["clientMutationId"].clone())),
+            ("actor", R::N(Node::User(g.user_login.clone()))),
+            ("pullRequest", R::N(Node::Pull(full, n))),
+        ],
+    ))
+}
+
+/// `createPullRequest`: the rules of REST's `POST /pulls` ([`api::open_pull`]).
+fn create_pull_request(st: &mut State, g: &TokenGrants, input: &Value) -> Result<R, FieldError> {
+    let id = input["repositoryId"].as_str().unwrap_or_default();
+    let find = |id: &str| {
+        st.repos
+            .keys()
+            .find(|f| repo_id(st, f).as_deref() == Some(id) && g.sees(f))
+            .cloned()
+    };
+    let full = find(id).ok_or_else(|| no_node(id))?;
+    let mut head = input["headRefName"].as_str().map(String::from);
+    // SCHEMA: a head in another repository of the network is `owner:branch`; the
+    // stand-in has no forks, so that head is refused as REST refuses it.
+    if let Some(h) = input["headRepositoryId"].as_str()
+        && h != id
+    {
+        let other = find(h).ok_or_else(|| no_node(h))?;
+        let owner = other.split('/').next().unwrap_or_default().to_string();
+        head = head.map(|b| format!("{owner}:{b}"));
+    }
+    let np = api::NewPull {
+        title: input["title"].as_str().map(String::from),
+        head,
+        base: input["baseRefName"].as_str().map(String::from),
+        body: input["body"].as_str().map(String::from),
+        draft: input["draft"].as_bool().unwrap_or(false),
+        // SCHEMA: `maintainerCanModify: Boolean = true` (REST's default is false).
+        maintainer_can_modify: input["maintainerCanModify"].as_bool().unwrap_or(true),
+    };
+    let n = api::open_pull(st, g, &full, np).map_err(refusal)?;
+    Ok(R::N(Node::Payload(
+        "CreatePullRequestPayload",
+        vec![
+            ("clientMutationId", R::S(input["clientMutationId"].clone())),
+            ("pullRequest", R::N(Node::Pull(full, n))),
+        ],
+    )))
+}
+
+/// `mergePullRequest`: the rules of REST's `PUT …/merge` ([`api::merge_pull`]).
+fn merge_pull_request(st: &mut State, g: &TokenGrants, input: &Value) -> Result<R, FieldError> {
+    let id = input["pullRequestId"].as_str().unwrap_or_default();
+    let method = input["mergeMethod"].as_str().unwrap_or("MERGE");
+    if !["MERGE", "SQUASH", "REBASE"].contains(&method) {
+        // graphql-ruby's coercion error for an enum value the schema lacks.
+        return Err(ferr(
+            "INVALID",
+            format!(
+                "Variable $input of type MergePullRequestInput! was provided invalid value for mergeMethod (Expected \"{method}\" to be one of: MERGE, SQUASH, REBASE)"
+            ),
+        ));
+    }
+    let (full, n) = pull_of(st, g, id)?;
+    let text = |k: &str| input[k].as_str().map(String::from);
+    api::merge_pull(
+        st,
+        g,
+        &full,
+        n,
+        &method.to_lowercase(),
+        input["expectedHeadOid"].as_str(),
+        text("commitHeadline"),
+        text("commitBody"),
+    )
+    .map_err(refusal)?;
+    Ok(pull_payload("MergePullRequestPayload", input, g, full, n))
+}
+
+/// `addLabelsToLabelable`: labels by id, each of which must exist (REST's `POST
+/// …/labels` makes a missing one; this mutation cannot, it has no names).
+fn add_labels(st: &mut State, g: &TokenGrants, input: &Value) -> Result<R, FieldError> {
+    let id = input["labelableId"].as_str().unwrap_or_default();
+    let (full, n) = pull_of(st, g, id)?;
+    let repo = st
+        .repo(&full)
+        .map_err(|e| ferr("INTERNAL", e.to_string()))?;
+    let mut names = Vec::new();
+    for l in input["labelIds"].as_array().into_iter().flatten() {
+        let lid = l.as_str().unwrap_or_default();
+        let name = repo
+            .labels
+            .iter()
+            .find(|(_, i)| label_id(**i) == lid)
+            .map(|(n, _)| n.clone())
+            .ok_or_else(|| no_node(lid))?;
+        names.push(name);
+    }
+    api::label_pull(st, g, &full, n, names, false, false).map_err(refusal)?;
+    Ok(R::N(Node::Payload(
+        "AddLabelsToLabelablePayload",
+        vec![
+            ("clientMutationId", R::S(input["clientMutationId"].clone())),
+            ("labelable", R::N(Node::Pull(full, n))),
+        ],
+    )))
+}
+
+/// `enablePullRequestAutoMerge` / `disablePullRequestAutoMerge`
+/// ([`api::auto_merge`]).
+fn auto_merge(st: &mut State, g: &TokenGrants, name: &str, input: &Value) -> Result<R, FieldError> {
+    let id = input["pullRequestId"].as_str().unwrap_or_default();
+    let text = |k: &str| input[k].as_str().map(String::from);
+    let enable = (name == "enablePullRequestAutoMerge").then(|| api::AutoMergeAsk {
+        method: input["mergeMethod"]
+            .as_str()
+            .unwrap_or("MERGE")
+            .to_lowercase(),
+        expected: text("expectedHeadOid"),
+        commit_title: text("commitHeadline"),
+        commit_message: text("commitBody"),
+    });
+    let ty = if enable.is_some() {
+        "EnablePullRequestAutoMergePayload"
+    } else {
+        "DisablePullRequestAutoMergePayload"
+    };
+    let (full, n) = api::auto_merge(st, g, id, enable).map_err(|(k, m)| ferr(k, m))?;
+    Ok(pull_payload(ty, input, g, full, n))
+}
+
+/// `requestReviews`: users and teams by id, the rules of REST's
+/// `POST …/requested_reviewers` ([`api::ask_reviews`]).
+fn request_reviews(st: &mut State, g: &TokenGrants, input: &Value) -> Result<R, FieldError> {
+    let id = input["pullRequestId"].as_str().unwrap_or_default();
+    let (full, n) = pull_of(st, g, id)?;
+    let logins = known_logins(st);
+    let mut users = Vec::new();
+    for u in input["userIds"].as_array().into_iter().flatten() {
+        let uid = u.as_str().unwrap_or_default();
+        let login = logins
+            .iter()
+            .find(|l| user_id(l) == uid)
+            .cloned()
+            .ok_or_else(|| no_node(uid))?;
+        users.push(login);
+    }
+    let mut teams = Vec::new();
+    for t in input["teamIds"].as_array().into_iter().flatten() {
+        let tid = t.as_str().unwrap_or_default();
+        // A token that cannot read the organization's teams (every `GITHUB_TOKEN`)
+        // cannot resolve a team's node, as REST's refusal says.
+        let team = st
+            .teams
+            .keys()
+            .find(|k| g.members_read && format!("T_{}", api::stable_id(k)) == tid)
+            .cloned()
+            .ok_or_else(|| no_node(tid))?;
+        teams.push(team);
+    }
+    let union = input["union"].as_bool().unwrap_or(false);
+    api::ask_reviews(st, g, &full, n, users, teams, union).map_err(refusal)?;
+    let mut p = pull_payload("RequestReviewsPayload", input, g, full, n);
+    if let R::N(Node::Payload(_, f)) = &mut p {
+        f.push(("requestedReviewersEdge", R::S(Value::Null)));
+    }
+    Ok(p)
 }
 
 fn create_commit_on_branch(

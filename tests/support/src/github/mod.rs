@@ -879,6 +879,16 @@ impl GitHubStandIn {
         Ok(())
     }
 
+    /// Create label `name` in `full` (as a maintainer does in the web UI); its node id
+    /// is `LA_<id>`, as REST's `node_id`. Does nothing when it exists.
+    pub fn create_label(&self, full: &str, name: &str) -> Result<String> {
+        let mut st = self.lock();
+        let id = st.id();
+        let repo = st.repo_mut(full)?;
+        let id = *repo.labels.entry(name.to_string()).or_insert(id);
+        Ok(gql::label_id(id))
+    }
+
     /// Make `login` an active member of `org/slug` (`member` or `maintainer`).
     pub fn add_team_member(&self, team: &str, login: &str, role: &str) {
         self.lock()
