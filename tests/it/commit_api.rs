@@ -30,8 +30,7 @@ async fn a_release_through_the_api_is_verified_and_needs_no_git() {
     assert!(gh.is_verified(REPO, &commit).unwrap());
     assert_eq!(gh.pull(REPO, pr.number).unwrap().head_sha, commit);
     assert_eq!(git_requests(&gh), 0, "no git transport on the way out");
-    // Read, then create the branch and commit in one document: two GraphQL calls
-    // before the PR's.
+    // Read, then create the branch, commit and open the PR in one document.
     let ops: Vec<String> = gh
         .request_log()
         .iter()
@@ -42,7 +41,7 @@ async fn a_release_through_the_api_is_verified_and_needs_no_git() {
         ops,
         [
             "query viewer+repository",
-            "mutation updateRefs+createCommitOnBranch"
+            "mutation updateRefs+createCommitOnBranch+createPullRequest"
         ],
         "{:#?}",
         gh.request_log()

@@ -66,13 +66,15 @@ const TARGETS: &[Target] = &[
         via_git: true,
         registry: false,
     },
+    // Through the API the PR is opened in the commit's document ("API commit"):
+    // REST's create is the git path's.
     Target {
         name: "create PR",
         method: "POST",
         path: "/repos/acme/app/pulls",
         nth: 1,
         git: false,
-        via_git: false,
+        via_git: true,
         registry: false,
     },
     Target {
@@ -151,6 +153,17 @@ const TARGETS: &[Target] = &[
         via_git: false,
         registry: false,
     },
+    // An inline chain merges through `mergePullRequest`, reading the next
+    // environment in its payload (a dispatched one through REST: "merge").
+    Target {
+        name: "API merge",
+        method: "POST",
+        path: "mergePullRequest",
+        nth: 1,
+        git: false,
+        via_git: false,
+        registry: false,
+    },
     Target {
         name: "API create branch",
         method: "POST",
@@ -217,7 +230,8 @@ fn cases() -> Vec<Case> {
             let modes: &[Mode] = match t.name {
                 // The registry is used the same way by both chains.
                 "dispatch" | "registry read" | "registry retag" => &[Mode::Dispatch],
-                "create deployment" | "deployment status" => &[Mode::Inline],
+                "create deployment" | "deployment status" | "API merge" => &[Mode::Inline],
+                "merge" => &[Mode::Dispatch],
                 _ => &[Mode::Dispatch, Mode::Inline],
             };
             for &mode in modes {

@@ -418,17 +418,21 @@ async fn bench_requests_per_train() {
 }
 
 /// The fault suite on a train (chain inline: release, merge, a deployment per
-/// member, the uat train PR): one lost answer in the middle — the commit, the PR,
-/// the merge, the second member's deployment, a status — then a re-run. It
+/// member, the uat train PR): one lost answer in the middle — the commit with its
+/// PR, the merge, the second member's deployment, a status, the uat PR — then a
+/// re-run. It
 /// converges with no duplicate: one dev PR, merged; one deployment per member;
 /// one uat PR.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_answer_in_the_middle_of_a_train_converges_on_a_re_run() {
     use gitops_testkit::github::{Fault, FaultKind};
     let cases: &[(&str, &str, usize)] = &[
-        ("POST", "/graphql", 3),
-        ("POST", "/repos/acme/app/pulls", 1),
-        ("PUT", "/merge", 1),
+        // The commit with the PR's creation, in one document.
+        ("POST", "createPullRequest", 1),
+        // The merge, with the uat read in its payload.
+        ("POST", "mergePullRequest", 1),
+        // The uat PR's document (and the dev branch's delete in it).
+        ("POST", "createPullRequest", 2),
         ("POST", "/repos/acme/app/deployments", 2),
         // The second member's `success` (no gate: no `in_progress`).
         ("POST", "/statuses", 2),
@@ -485,80 +489,120 @@ async fn a_lost_answer_in_the_middle_of_a_train_converges_on_a_re_run() {
     }
 }
 
-/// Members released together before share their commit range: the train's PR
-/// lists each member's commits from one compare request, not one per member.
+/// Members released together before share their commit range. Where the way from
+/// the old commit to the new one is linear, the first read's history (the released
+/// commit's newest commits, in the same GraphQL query) gives every member's list:
+/// no compare at all. Past a merge commit the window cannot cut the other side at
+/// the old commit, so GitHub's compare is asked, once for both members.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_with_one_old_commit_share_one_compare() {
-    let t = train_rig(&[]);
-    let old = t.sha.clone();
-    // What runs now: both members' images of the first commit, labelled with it.
-    for (repo, tag, seed) in [("acme/api", "dev-old", 40), ("acme/web", "old", 41)] {
-        t.rig
-            .reg
-            .client()
-            .push_image_labelled(
-                repo,
-                tag,
-                1,
-                512,
-                seed,
-                ("linux", "amd64"),
-                &[("org.opencontainers.image.revision", old.as_str())],
-            )
-            .unwrap();
-    }
-    let new = t
-        .rig
-        .gh
-        .push_commit(REPO, "main", &[("api/main.go", "package main // v2\n")])
-        .unwrap();
-    let ws = t.rig.checkout("ws2", "main");
-    for (i, s) in ["api", "web"].iter().enumerate() {
-        t.rig
-            .reg
-            .client()
-            .push_image(
-                &format!("acme/{s}"),
-                &format!("sha-{new}"),
-                2,
-                2048,
-                50 + i as u64,
-            )
-            .unwrap();
-    }
-    let compares = || {
-        t.rig
+    for merged in [false, true] {
+        let t = train_rig(&[]);
+        let old = t.sha.clone();
+        // What runs now: both members' images of the first commit, labelled with it.
+        for (repo, tag, seed) in [("acme/api", "dev-old", 40), ("acme/web", "old", 41)] {
+            t.rig
+                .reg
+                .client()
+                .push_image_labelled(
+                    repo,
+                    tag,
+                    1,
+                    512,
+                    seed,
+                    ("linux", "amd64"),
+                    &[("org.opencontainers.image.revision", old.as_str())],
+                )
+                .unwrap();
+        }
+        let change = t
+            .rig
             .gh
-            .request_log()
-            .iter()
-            .filter(|r| r.path.contains("/compare/"))
-            .count()
-    };
-    let before = compares();
-    let s = t.rig.step(
-        &ws,
-        "workflow_dispatch",
-        serde_json::json!({"inputs": {}, "ref": "refs/heads/main"}),
-        &[
-            ("command", "release"),
-            ("env", "dev"),
-            ("build", "never"),
-            ("train", "shop"),
-        ],
-    );
-    assert_eq!(s.run.code, 0, "{}", s.run.transcript());
-    assert_eq!(compares() - before, 1, "one compare for both members");
-    let pr = t.rig.gh.pulls(REPO).unwrap().remove(0);
-    for heading in ["### api: commits (1)", "### web: commits (1)"] {
-        assert!(pr.body.contains(heading), "{heading}:\n{}", pr.body);
+            .push_commit(REPO, "main", &[("api/main.go", "package main // v2\n")])
+            .unwrap();
+        let new = if merged {
+            // A side branch from the old commit, merged into main with a merge
+            // commit (as "Create a merge commit" does).
+            let git = |args: &[&str]| t.rig.gh.git(REPO, args).unwrap().trim().to_string();
+            let id = ["-c", "user.name=Ann", "-c", "user.email=ann@example.com"];
+            let tree = git(&["rev-parse", &format!("{old}^{{tree}}")]);
+            let side = git(&[&id[..], &["commit-tree", &tree, "-p", &old, "-m", "side"]].concat());
+            let top = git(&["rev-parse", &format!("{change}^{{tree}}")]);
+            let merge = git(&[
+                &id[..],
+                &[
+                    "commit-tree",
+                    &top,
+                    "-p",
+                    &change,
+                    "-p",
+                    &side,
+                    "-m",
+                    "Merge side",
+                ],
+            ]
+            .concat());
+            git(&["update-ref", "refs/heads/main", &merge, &change]);
+            merge
+        } else {
+            change.clone()
+        };
+        let ws = t.rig.checkout("ws2", "main");
+        for (i, s) in ["api", "web"].iter().enumerate() {
+            t.rig
+                .reg
+                .client()
+                .push_image(
+                    &format!("acme/{s}"),
+                    &format!("sha-{new}"),
+                    2,
+                    2048,
+                    50 + i as u64,
+                )
+                .unwrap();
+        }
+        let compares = || {
+            t.rig
+                .gh
+                .request_log()
+                .iter()
+                .filter(|r| r.path.contains("/compare/"))
+                .count()
+        };
+        let before = compares();
+        let s = t.rig.step(
+            &ws,
+            "workflow_dispatch",
+            serde_json::json!({"inputs": {}, "ref": "refs/heads/main"}),
+            &[
+                ("command", "release"),
+                ("env", "dev"),
+                ("build", "never"),
+                ("train", "shop"),
+            ],
+        );
+        assert_eq!(s.run.code, 0, "{}", s.run.transcript());
+        let pr = t.rig.gh.pulls(REPO).unwrap().remove(0);
+        if merged {
+            assert_eq!(compares() - before, 1, "one compare for both members");
+            for heading in ["### api: commits (3)", "### web: commits (3)"] {
+                assert!(pr.body.contains(heading), "{heading}:\n{}", pr.body);
+            }
+            assert!(pr.body.contains(&new[..7]), "{}", pr.body);
+        } else {
+            assert_eq!(compares() - before, 0, "the history told both lists");
+            for heading in ["### api: commits (1)", "### web: commits (1)"] {
+                assert!(pr.body.contains(heading), "{heading}:\n{}", pr.body);
+            }
+        }
+        assert!(pr.body.contains(&change[..7]), "{}", pr.body);
+        // Tags without a commit in them (`dev-old`): the old end is the label's.
+        assert!(
+            pr.body.contains("(the running image's revision label)"),
+            "{}",
+            pr.body
+        );
     }
-    assert!(pr.body.contains(&new[..7]), "{}", pr.body);
-    // Tags without a commit in them (`dev-old`): the old end is the label's.
-    assert!(
-        pr.body.contains("(the running image's revision label)"),
-        "{}",
-        pr.body
-    );
 }
 
 /// A member whose target in the environment is missing, or lacks its fields:
