@@ -888,7 +888,7 @@ impl GitHub {
         if let Some(oid) = v["data"]["commit"]["commit"]["oid"].as_str() {
             return Ok(Leased::Done(oid.to_string()));
         }
-        let errors = errors_of(&v);
+        let errors = errors_of(v);
         if errors.iter().any(|(_, m)| is_schema_error(m)) {
             return Err(self.mutation_error(&format!("commit to `{branch}`"), &errors));
         }
