@@ -650,10 +650,13 @@ async fn bench_requests_two_repositories_beside_one() {
         }
         rows.push(row);
     }
+    // At most two requests more, and one more still for the changelog: one
+    // repository's read carries the released commit's history (no compare), the
+    // config repository's read cannot (the code's commits are in the other one).
     for round in 0..2 {
         assert!(
-            rows[1][round] <= rows[0][round] + 2,
-            "a two-repository release costs at most two requests more: {rows:?}"
+            rows[1][round] <= rows[0][round] + 3,
+            "a two-repository release costs at most three requests more: {rows:?}"
         );
     }
 }
