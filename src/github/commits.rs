@@ -285,19 +285,21 @@ impl ReadShape {
             base_files.push(' ');
             base_files.push_str(&blob("config", "config"));
         }
-        const HISTORY: &str = "history(first: 100) { nodes { oid url message author { name user { login } } parents(first: 2) { nodes { oid } } } }";
+        let history = history.map(|h| {
+            let field = format!("history(first: {HISTORY_PAGE}) {{ nodes {{ oid url message author {{ name user {{ login }} }} parents(first: 2) {{ nodes {{ oid }} }} }} }}");
+            (h, field)
+        });
         let mut released = String::new();
-        match history {
-            Some(HistoryFrom::BaseTip) => {
+        match &history {
+            Some((HistoryFrom::BaseTip, field)) => {
                 base_files.push(' ');
-                base_files.push_str(HISTORY);
+                base_files.push_str(field);
             }
-            Some(HistoryFrom::Commit(sha)) => {
+            Some((HistoryFrom::Commit(sha), field)) => {
                 vars["released"] = sha.as_str().into();
                 decl.push_str(", $released: GitObjectID!");
-                released = format!(
-                    " released: object(oid: $released) {{ ... on Commit {{ {HISTORY} }} }}"
-                );
+                released =
+                    format!(" released: object(oid: $released) {{ ... on Commit {{ {field} }} }}");
             }
             None => {}
         }
@@ -321,7 +323,7 @@ impl ReadShape {
             base: base.map(String::from),
             paths: paths.iter().map(|p| p.to_string()).collect(),
             config: config.map(String::from),
-            history: history.cloned(),
+            history: history.map(|(h, _)| h.clone()),
         }
     }
 }

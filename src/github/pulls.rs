@@ -128,14 +128,8 @@ impl GitHub {
                 // refuses (a team that doesn't exist, a non-collaborator) are a
                 // warning to fix, not a failed release. Branch protection and
                 // CODEOWNERS still enforce the reviews.
-                if let Err(e) = self.decorate(pr.number, c).await {
-                    let msg = format!(
-                        "pull request #{} is open, but {e:#}; check `reviewers` and `labels` of the environment",
-                        pr.number
-                    );
-                    crate::output::warning(&msg);
-                    eprintln!("warning: {msg}");
-                }
+                let r = self.decorate(pr.number, c).await;
+                warn_undecorated(pr.number, r);
                 (pr, PrOperation::Created)
             }
             Some(pr) => return self.refresh(pr, c).await,
@@ -157,13 +151,8 @@ impl GitHub {
         };
         let number = pr.number;
         let mut state = self.refresh(pr, c).await?;
-        if let Err(e) = self.decorate(number, c).await {
-            let msg = format!(
-                "pull request #{number} is open, but {e:#}; check `reviewers` and `labels` of the environment"
-            );
-            crate::output::warning(&msg);
-            eprintln!("warning: {msg}");
-        }
+        let r = self.decorate(number, c).await;
+        warn_undecorated(number, r);
         state.operation = PrOperation::Created;
         Ok(state)
     }
@@ -230,13 +219,8 @@ impl GitHub {
     /// needs one that exists). A refusal is a warning, as there.
     pub(crate) async fn decorate_opened(&self, o: &OpenedPr, c: &PrContent) -> PrState {
         let number = o.pr.number;
-        if let Err(e) = self.decorate_with_ids(o, c).await {
-            let msg = format!(
-                "pull request #{number} is open, but {e:#}; check `reviewers` and `labels` of the environment"
-            );
-            crate::output::warning(&msg);
-            eprintln!("warning: {msg}");
-        }
+        let r = self.decorate_with_ids(o, c).await;
+        warn_undecorated(number, r);
         PrState::from_pr(o.pr.clone(), PrOperation::Created)
     }
 
@@ -672,6 +656,19 @@ impl GitHub {
                 }
             }
         }
+    }
+}
+
+/// The PR exists and carries the change; labels or reviewers GitHub refuses (a
+/// team that doesn't exist, a non-collaborator) are a warning to fix, not a
+/// failed release. Branch protection and CODEOWNERS still enforce the reviews.
+fn warn_undecorated(number: u64, r: anyhow::Result<()>) {
+    if let Err(e) = r {
+        let msg = format!(
+            "pull request #{number} is open, but {e:#}; check `reviewers` and `labels` of the environment"
+        );
+        crate::output::warning(&msg);
+        eprintln!("warning: {msg}");
     }
 }
 

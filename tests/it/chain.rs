@@ -405,6 +405,17 @@ fn released_before(rig: &Rig) {
         .unwrap();
 }
 
+/// A rig that [`released_before`], its checkout of `main` and the labelled CI
+/// build of its head.
+fn released_rig() -> (Rig, PathBuf, String) {
+    let rig = Rig::new(CONFIG);
+    released_before(&rig);
+    let ws = rig.checkout("ws", "main");
+    let sha = git(&ws, &["rev-parse", "HEAD"]);
+    rig.push_labelled_build(&sha);
+    (rig, ws, sha)
+}
+
 fn github_requests(log: &[gitops_testkit::github::Request]) -> (usize, String) {
     use gitops_testkit::github::RequestKind::{Git, GraphQl, Other, Rest};
     let mut lines = String::new();
@@ -1299,11 +1310,7 @@ async fn a_release_and_the_chain_fit_the_request_budget() {
             .filter(|r| r.path.contains("/compare/"))
             .count()
     };
-    let rig = Rig::new(CONFIG);
-    released_before(&rig);
-    let ws = rig.checkout("ws", "main");
-    let sha = git(&ws, &["rev-parse", "HEAD"]);
-    rig.push_labelled_build(&sha);
+    let (rig, ws, sha) = released_rig();
     let from = rig.gh.request_log().len();
     let s = rig
         .dispatch_main(
@@ -1323,11 +1330,7 @@ async fn a_release_and_the_chain_fit_the_request_budget() {
     assert_eq!(rig.gh.branches(REPO).unwrap(), ["main"]);
     assert_eq!(s.out("dispatched"), "overlay-deploy.yaml");
 
-    let rig = Rig::new(CONFIG);
-    released_before(&rig);
-    let ws = rig.checkout("ws", "main");
-    let sha = git(&ws, &["rev-parse", "HEAD"]);
-    rig.push_labelled_build(&sha);
+    let (rig, ws, _) = released_rig();
     let mut total = 0;
     let mut all = String::new();
     let mut count = |from: usize| {
@@ -1391,11 +1394,7 @@ async fn a_release_and_the_chain_fit_the_request_budget() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_answer_to_the_commit_and_pr_document_still_labels_and_asks() {
     use gitops_testkit::github::{Fault, FaultKind};
-    let rig = Rig::new(CONFIG);
-    released_before(&rig);
-    let ws = rig.checkout("ws", "main");
-    let sha = git(&ws, &["rev-parse", "HEAD"]);
-    rig.push_labelled_build(&sha);
+    let (rig, ws, _) = released_rig();
     rig.gh.inject(Fault::new(
         "POST",
         "createPullRequest",
